@@ -1,0 +1,40 @@
+// The host's checked copy of what a plugin says about itself (CONNECTOR_FIELD_DESCRIPTOR).
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace connector::core {
+
+struct PluginSourceDefinition {
+  std::string id;
+  std::string name;
+};
+
+struct PluginDescriptor {
+  std::string slug;
+  std::string display_name;
+  std::string version;
+  std::string documentation_url;
+  std::vector<PluginSourceDefinition> source_definitions;
+  std::vector<std::string> default_scopes;
+  bool supports_pkce = false;
+  bool supports_refresh = false;
+  bool supports_revoke = false;
+  std::vector<std::string> hosts;
+  std::string settings_schema_json;     // a JSON object, serialised
+  std::string flow_options_schema_json; // a JSON object, serialised
+};
+
+// Parses and checks a descriptor document; on failure returns nullopt and sets `error`.
+std::optional<PluginDescriptor> parse_plugin_descriptor(const std::string& json_text, std::string& error);
+
+// True for a slug the API can carry in paths and environment names: [a-z0-9-], 1..64,
+// starting with a letter.
+bool is_valid_slug(const std::string& slug);
+
+} // namespace connector::core

@@ -1,0 +1,94 @@
+// One loaded plugin library: opened with Boost.DLL, ABI negotiated, descriptor read and
+// checked. Held by shared_ptr; every ProviderInstance made from it holds that pointer too,
+// so the code is never unmapped while something it made is alive.
+#pragma once
+
+#include "plugins/plugin_descriptor.hpp"
+#include "plugins/provider_types.hpp"
+
+#include <connector/abi.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace connector::core {
+
+class ProviderInstance;
+
+// Receives the plugin's log lines (never secrets, by the ABI's rule).
+using PluginLogSink = void (*)(std::string_view plugin_file, int32_t level, std::string_view message);
+
+class PluginModule : public std::enable_shared_from_this<PluginModule> {
+public:
+  struct LoadOutcome {
+    std::shared_ptr<PluginModule> module; // null when refused
+    std::string refusal;                  // why, naming the file
+  };
+
+  // Loads and negotiates; never throws. A refusal names the file and the reason.
+  static LoadOutcome load(const std::filesystem::path& file, PluginLogSink log_sink = nullptr);
+
+  ~PluginModule();
+  PluginModule(const PluginModule&) = delete;
+  PluginModule& operator=(const PluginModule&) = delete;
+
+  const std::filesystem::path& file() const { return file_; }
+  const PluginDescriptor& descriptor() const { return descriptor_; }
+  uint16_t abi_major() const { return table_.abi_major; }
+  uint16_t abi_minor() const { return table_.abi_minor; }
+  std::chrono::system_clock::time_point loaded_at() const { return loaded_at_; }
+
+  struct CreateOutcome {
+    std::shared_ptr<const ProviderInstance> instance; // null on failure
+    OperationResult result;                           // status and error fields
+  };
+  // Configures a provider instance from the operator's settings (a JSON object).
+  CreateOutcome create_provider(const std::string& settings_json) const;
+
+  const connector_plugin_api& table() const { return table_; }
+
+private:
+  struct Library; // hides Boost.DLL from every includer
+  PluginModule() = default;
+
+  std::filesystem::path file_;
+  std::unique_ptr<Library> library_;
+  connector_host_api host_table_{};
+  connector_plugin_api table_{};
+  PluginDescriptor descriptor_;
+  std::chrono::system_clock::time_point loaded_at_;
+  PluginLogSink log_sink_ = nullptr;
+
+  static void log_thunk(void* context, int32_t level, connector_str message);
+};
+
+// A configured provider: calls through the plugin's table, copying every output into host
+// memory before the call returns.
+class ProviderInstance {
+public:
+  ProviderInstance(std::shared_ptr<const PluginModule> module, connector_provider* handle,
+                   std::vector<std::string> allowed_hosts, std::string issuer);
+  ~ProviderInstance();
+  ProviderInstance(const ProviderInstance&) = delete;
+  ProviderInstance& operator=(const ProviderInstance&) = delete;
+
+  const PluginModule& module() const { return *module_; }
+  const std::vector<std::string>& allowed_hosts() const { return allowed_hosts_; }
+  const std::string& issuer() const { return issuer_; }
+
+  OperationResult authorization_url(const FlowParams& params) const;
+  // One step of a network operation; `answer` is null on the first step.
+  OperationResult step(Operation operation, const FlowParams& params, const ProviderAnswer* answer) const;
+
+private:
+  std::shared_ptr<const PluginModule> module_;
+  connector_provider* handle_;
+  std::vector<std::string> allowed_hosts_;
+  std::string issuer_;
+};
+
+} // namespace connector::core

@@ -1,0 +1,94 @@
+#include "plugins/plugin_registry.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+namespace connector::core {
+
+std::string PluginRegistry::module_suffix() {
+#if defined(_WIN32)
+  return ".dll";
+#elif defined(__APPLE__)
+  return ".dylib";
+#else
+  return ".so";
+#endif
+}
+
+std::vector<PluginRefusal> PluginRegistry::load_directory(const std::filesystem::path& folder) {
+  std::vector<PluginRefusal> refused;
+  std::error_code error;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    if (entry.is_regular_file(error) && entry.path().extension() == module_suffix()) files.push_back(entry.path());
+  }
+  if (error) {
+    PluginRefusal refusal{folder, folder.string() + ": cannot read the plugins folder (" + error.message() + ")"};
+    std::lock_guard lock(mutex_);
+    refusals_.push_back(refusal);
+    return {refusal};
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    if (auto refusal = load_file(file)) refused.push_back(std::move(*refusal));
+  }
+  return refused;
+}
+
+std::optional<PluginRefusal> PluginRegistry::load_file(const std::filesystem::path& file) {
+  auto outcome = PluginModule::load(file, log_sink_);
+  std::lock_guard lock(mutex_);
+  if (!outcome.module) {
+    refusals_.push_back({file, outcome.refusal});
+    return refusals_.back();
+  }
+  const std::string& slug = outcome.module->descriptor().slug;
+  if (const auto existing = by_slug_.find(slug); existing != by_slug_.end()) {
+    refusals_.push_back({file, file.string() + ": duplicate slug \"" + slug + "\", already served by " +
+                                   existing->second->file().string()});
+    return refusals_.back();
+  }
+  for (const auto& [other_slug, other] : by_slug_) {
+    for (const auto& mine : outcome.module->descriptor().source_definitions) {
+      for (const auto& theirs : other->descriptor().source_definitions) {
+        if (mine.id == theirs.id) {
+          refusals_.push_back({file, file.string() + ": source definition id " + mine.id + " is already declared by " +
+                                         other->file().string()});
+          return refusals_.back();
+        }
+      }
+    }
+  }
+  by_slug_.emplace(slug, std::move(outcome.module));
+  return std::nullopt;
+}
+
+std::shared_ptr<const PluginModule> PluginRegistry::find(const std::string& slug) const {
+  std::lock_guard lock(mutex_);
+  const auto it = by_slug_.find(slug);
+  return it == by_slug_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const PluginModule> PluginRegistry::find_by_definition(const std::string& source_definition_id) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [slug, module] : by_slug_) {
+    for (const auto& definition : module->descriptor().source_definitions) {
+      if (definition.id == source_definition_id) return module;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::shared_ptr<const PluginModule>> PluginRegistry::plugins() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<const PluginModule>> out;
+  for (const auto& [slug, module] : by_slug_) out.push_back(module);
+  return out;
+}
+
+std::vector<PluginRefusal> PluginRegistry::refusals() const {
+  std::lock_guard lock(mutex_);
+  return refusals_;
+}
+
+} // namespace connector::core

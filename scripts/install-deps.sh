@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything the project needs to build, run and test, from Debian 12's packages
+# (and, with --test, the npm packages the end-to-end tests run against).
+# Safe to run again: apt and npm skip what is already there.
+set -euo pipefail
+
+want_test_tools=0
+[ "${1:-}" = "--test" ] && want_test_tools=1
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  # Boost 1.81 rather than Debian's default 1.74: Boost.URL (1.81+) parses and encodes
+  # URLs for the redirect allow-list, boost::system::result (1.78+) carries errors on the
+  # request path, and Boost.DLL can use std::filesystem instead of Boost.Filesystem.
+  libboost1.81-dev libboost-url1.81-dev
+  nlohmann-json3-dev libssl-dev libsqlite3-dev libsystemd-dev
+  libgtest-dev libgmock-dev
+  openssl sqlite3 curl
+)
+if [ "$want_test_tools" -eq 1 ]; then
+  packages+=(nodejs npm clang-format clang-tidy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ "$want_test_tools" -eq 1 ]; then
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  # The end-to-end peers (oidc-provider and friends) are pinned in tests/peers/package.json.
+  (cd "$here/tests/peers" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,140 @@
+// Reading OAuth 2.0 token endpoint answers (RFC 6749 sections 5.1 and 5.2) the way real
+// providers send them: JSON or form-encoded bodies, errors with HTTP 200 (GitHub), HTML
+// pages from overloaded front ends (Google), numbers as strings. Providers call
+// parse_token_response() and adjust the few things that differ.
+#ifndef CONNECTOR_OAUTH2_HPP
+#define CONNECTOR_OAUTH2_HPP
+
+#include <connector/encoding.hpp>
+#include <connector/provider.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace connector::sdk {
+
+// Maps an RFC 6749 (or GitHub) error code to the status that tells the host what to do.
+inline connector_status classify_oauth_error(std::string_view code) {
+  if (code == "invalid_grant" || code == "bad_verification_code" || code == "bad_refresh_token" ||
+      code == "expired_token" || code == "unauthorized_user") {
+    return CONNECTOR_STATUS_GRANT_INVALID;
+  }
+  if (code == "invalid_client" || code == "incorrect_client_credentials" || code == "redirect_uri_mismatch" ||
+      code == "unauthorized_client" || code == "application_suspended") {
+    return CONNECTOR_STATUS_CLIENT_INVALID;
+  }
+  if (code == "temporarily_unavailable" || code == "server_error" || code == "slow_down") {
+    return CONNECTOR_STATUS_TRANSIENT;
+  }
+  return CONNECTOR_STATUS_PROVIDER_REJECTED;
+}
+
+// Provider text goes into errors and logs: keep it short and printable.
+inline std::string sanitize_description(std::string_view text) {
+  constexpr std::size_t limit = 300;
+  std::string out;
+  for (const char c : text.substr(0, limit)) {
+    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? ' ' : c);
+  }
+  return out;
+}
+
+// A token endpoint body as a flat object, whether it came as JSON or as a form.
+// nullopt: neither (an HTML page, truncated JSON, nothing at all).
+inline std::optional<nlohmann::json> parse_token_body(const HttpResponse& response) {
+  const std::string_view body = response.body;
+  const std::size_t start = body.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) return std::nullopt;
+  if (body[start] == '{') {
+    nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_object()) return parsed;
+    return std::nullopt;
+  }
+  // Form-encoded: GitHub's default. Refuse anything that looks like markup or prose.
+  if (body[start] == '<' || body.find('=') == std::string_view::npos || body.find(' ') != std::string_view::npos ||
+      body.find('\n') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  nlohmann::json object = nlohmann::json::object();
+  for (const auto& [name, value] : form_decode(body)) object[name] = value;
+  return object;
+}
+
+// Reads a string member; numbers are turned into text.
+inline std::string string_member(const nlohmann::json& object, const char* name) {
+  const auto it = object.find(name);
+  if (it == object.end()) return {};
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
+  return {};
+}
+
+// Reads a non-negative integer member that may arrive as a number or as a decimal string.
+inline std::optional<int64_t> integer_member(const nlohmann::json& object, const char* name) {
+  const auto it = object.find(name);
+  if (it == object.end()) return std::nullopt;
+  if (it->is_number_integer()) {
+    const auto value = it->get<int64_t>();
+    return value >= 0 ? std::optional<int64_t>(value) : std::nullopt;
+  }
+  if (it->is_number_float()) {
+    const auto value = it->get<double>();
+    return value >= 0 && value < 1e15 ? std::optional<int64_t>(static_cast<int64_t>(value)) : std::nullopt;
+  }
+  if (it->is_string()) {
+    const auto& text = it->get_ref<const std::string&>();
+    if (text.empty() || text.size() > 15 || text.find_first_not_of("0123456789") != std::string::npos) {
+      return std::nullopt;
+    }
+    return std::stoll(text);
+  }
+  return std::nullopt;
+}
+
+// The failure for an answer that is not a usable token response, status by status.
+inline Failure unusable_answer(const HttpResponse& response, std::string_view what) {
+  std::string description = std::string(what) + " (HTTP " + std::to_string(response.status) + ")";
+  // 4xx other than 403/408/429 is a definite refusal; everything else may pass.
+  const bool transient = response.status >= 500 || response.status == 403 || response.status == 408 ||
+                         response.status == 429 || (response.status >= 200 && response.status < 300) ||
+                         response.status < 100;
+  return Failure{transient ? CONNECTOR_STATUS_TRANSIENT : CONNECTOR_STATUS_PROVIDER_REJECTED,
+                 transient ? "unexpected_response" : "http_" + std::to_string(response.status), description};
+}
+
+// The error carried by an answer, if any: an `error` member wins whatever the status, since
+// GitHub reports errors with HTTP 200.
+inline std::optional<Failure> oauth_error(const nlohmann::json& body) {
+  const std::string code = string_member(body, "error");
+  if (code.empty()) return std::nullopt;
+  std::string description = sanitize_description(string_member(body, "error_description"));
+  if (description.empty()) description = "the provider answered " + sanitize_description(code);
+  return Failure{classify_oauth_error(code), sanitize_description(code), description};
+}
+
+// Parses a token endpoint answer into tokens or a precise failure.
+inline Step<TokenSet> parse_token_response(const HttpResponse& response) {
+  const std::optional<nlohmann::json> body = parse_token_body(response);
+  if (!body) return unusable_answer(response, "the token endpoint's answer is neither JSON nor a form");
+  if (auto failure = oauth_error(*body)) return *failure;
+  if (response.status < 200 || response.status >= 300) {
+    return unusable_answer(response, "the token endpoint refused the request without an error code");
+  }
+
+  TokenSet tokens;
+  tokens.access_token = string_member(*body, "access_token");
+  if (tokens.access_token.empty()) return unusable_answer(response, "the token endpoint's answer has no access_token");
+  const std::string refresh_token = string_member(*body, "refresh_token");
+  if (!refresh_token.empty()) tokens.refresh_token = refresh_token;
+  tokens.token_type = string_member(*body, "token_type");
+  tokens.granted_scopes = split_scopes(string_member(*body, "scope"));
+  tokens.expires_in = integer_member(*body, "expires_in");
+  tokens.refresh_token_expires_in = integer_member(*body, "refresh_token_expires_in");
+  return tokens;
+}
+
+} // namespace connector::sdk
+
+#endif // CONNECTOR_OAUTH2_HPP
