@@ -1,38 +1,91 @@
-// connector-host: for now loads the plugins and lists them; the HTTP service follows.
-#include "plugins/plugin_registry.hpp"
+// connector-host: the OAuth connector host. `serve` is the default subcommand.
+#include "cli/commands.hpp"
+#include "logging/logger.hpp"
 
-#include <cstdlib>
+#include <boost/dll/runtime_symbol_info.hpp>
+
+#include <exception>
 #include <iostream>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace {
 
-int list_plugins(const std::filesystem::path& folder) {
-  connector::core::PluginRegistry registry;
-  const auto refusals = registry.load_directory(folder);
-  std::cout << "plugins in " << folder.string() << ":\n";
-  for (const auto& plugin : registry.plugins()) {
-    const auto& d = plugin->descriptor();
-    std::cout << "  " << d.slug << "  " << d.display_name << " " << d.version << "  (ABI " << plugin->abi_major() << "."
-              << plugin->abi_minor() << ", " << plugin->file().filename().string() << ")\n";
-  }
-  for (const auto& refusal : refusals) std::cout << "  refused: " << refusal.reason << "\n";
-  return 0;
-}
+constexpr const char* usage = R"(connector-host — a self-hosted OAuth connector host
+
+usage: connector-host [COMMAND] [OPTIONS]
+
+commands:
+  serve        run the service (the default)
+                 --listen HOST:PORT     address to bind (default 127.0.0.1:8080; port 0 picks one)
+                 --data-dir DIR         SQLite database and encryption keys (default ./data)
+                 --plugins-dir DIR      provider plugins to load
+                 --config FILE          JSON configuration file
+  keys         create | list | revoke API keys
+                 keys create --org ORG_ID [--name NAME] [--permissions "sources credentials:read"] --data-dir DIR
+  redirects    add | remove | list an organization's allowed redirect URLs
+                 redirects add --org ORG_ID --url https://app.example.com/callback --data-dir DIR
+  plugins      list the plugins a folder holds and why any is refused
+  --version    print the version
+  --help       print this text
+
+environment (each overrides the configuration file):
+  CONNECTOR_LISTEN, CONNECTOR_PUBLIC_URL, CONNECTOR_DATA_DIR, CONNECTOR_PLUGINS_DIR,
+  CONNECTOR_KEY_FILE, CONNECTOR_CA_FILE, CONNECTOR_ALLOWED_REDIRECTS (comma-separated),
+  CONNECTOR_STATE_TTL_SECONDS, CONNECTOR_PROVIDER_CONNECT_TIMEOUT_MS,
+  CONNECTOR_PROVIDER_TOTAL_TIMEOUT_MS, CONNECTOR_MAX_BODY_BYTES, CONNECTOR_MAX_HEADER_BYTES,
+  CONNECTOR_THREADS, CONNECTOR_LOG_LEVEL, CONNECTOR_CONFIG
+  provider settings: CONNECTOR_<SLUG>_<SETTING>, e.g. CONNECTOR_GITHUB_CLIENT_ID,
+  CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET; append _FILE to read the value from a file.
+)";
 
 } // namespace
 
+namespace connector::host {
+
+std::string default_plugins_dir() {
+  std::error_code error;
+  const auto program = boost::dll::program_location(error);
+  if (!error) {
+    const auto installed = program.parent_path().parent_path() / "lib" / "connector-host" / "plugins";
+    if (std::filesystem::is_directory(installed, error)) return installed.string();
+  }
+  return CONNECTOR_DEFAULT_PLUGIN_DIR;
+}
+
+} // namespace connector::host
+
 int main(int argc, char** argv) {
-  const std::vector<std::string_view> args(argv + 1, argv + argc);
-  std::filesystem::path plugins_dir = CONNECTOR_DEFAULT_PLUGIN_DIR;
-  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
-    if (args[i] == "--plugins-dir") plugins_dir = args[i + 1];
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string command = "serve";
+  if (!args.empty() && args[0].rfind("--", 0) != 0) {
+    command = args[0];
+    args.erase(args.begin());
   }
-  if (!args.empty() && (args[0] == "--version")) {
-    std::cout << "connector-host " << CONNECTOR_VERSION << "\n";
-    return 0;
+  for (const auto& arg : args) {
+    if (arg == "--help" || arg == "-h") command = "help";
   }
-  return list_plugins(plugins_dir);
+  if (!args.empty() && args[0] == "--version") command = "version";
+  try {
+    if (command == "serve") return connector::host::run_serve(args);
+    if (command == "keys") return connector::host::run_keys(args);
+    if (command == "redirects") return connector::host::run_redirects(args);
+    if (command == "plugins") return connector::host::run_plugins(args);
+    if (command == "version") {
+      std::cout << "connector-host " << CONNECTOR_VERSION << " (plugin ABI 1.0)\n";
+      return 0;
+    }
+    if (command == "help") {
+      std::cout << usage;
+      return 0;
+    }
+    std::cerr << "unknown command '" << command << "'\n" << usage;
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "connector-host: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    connector::host::log(connector::host::LogLevel::error, "fatal", {{"error", e.what()}});
+    return 1;
+  }
 }

@@ -21,7 +21,9 @@ packages=(
   openssl sqlite3 curl
 )
 if [ "$want_test_tools" -eq 1 ]; then
-  packages+=(nodejs npm clang-format clang-tidy)
+  packages+=(nodejs clang-format clang-tidy)
+  # Some machines carry a nodejs build that bundles npm; Debian's own nodejs needs the npm package.
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
 missing=()

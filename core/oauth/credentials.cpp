@@ -1,0 +1,67 @@
+#include "oauth/credentials.hpp"
+
+namespace connector::core {
+
+Credentials Credentials::from_result(const OperationResult& result, int64_t now, const Credentials* previous) {
+  Credentials c;
+  c.access_token = result.access_token;
+  if (result.refresh_token) {
+    c.refresh_token = *result.refresh_token;
+  } else if (previous != nullptr) {
+    c.refresh_token = previous->refresh_token; // refresh answers omit it: keep the old one
+    c.refresh_token_expires_at = previous->refresh_token_expires_at;
+  }
+  c.token_type = result.token_type;
+  c.granted_scopes = result.granted_scopes;
+  if (c.granted_scopes.empty() && previous != nullptr) c.granted_scopes = previous->granted_scopes;
+  c.obtained_at = now;
+  if (result.expires_in) c.expires_at = now + *result.expires_in;
+  if (result.refresh_token_expires_in) c.refresh_token_expires_at = now + *result.refresh_token_expires_in;
+  c.account_id = result.account_id;
+  c.account_name = result.account_name;
+  if (previous != nullptr && c.account_id.empty()) {
+    c.account_id = previous->account_id;
+    c.account_name = previous->account_name;
+  }
+  return c;
+}
+
+nlohmann::json Credentials::to_json() const {
+  nlohmann::json json = {{"access_token", access_token},
+                         {"refresh_token", refresh_token},
+                         {"token_type", token_type},
+                         {"granted_scopes", granted_scopes},
+                         {"obtained_at", obtained_at},
+                         {"account_id", account_id},
+                         {"account_name", account_name}};
+  if (expires_at) json["expires_at"] = *expires_at;
+  if (refresh_token_expires_at) json["refresh_token_expires_at"] = *refresh_token_expires_at;
+  return json;
+}
+
+std::optional<Credentials> Credentials::from_json(const nlohmann::json& json) {
+  if (!json.is_object() || !json.contains("access_token")) return std::nullopt;
+  Credentials c;
+  c.access_token = json.value("access_token", "");
+  c.refresh_token = json.value("refresh_token", "");
+  c.token_type = json.value("token_type", "");
+  c.granted_scopes = json.value("granted_scopes", std::vector<std::string>{});
+  c.obtained_at = json.value("obtained_at", int64_t{0});
+  if (json.contains("expires_at")) c.expires_at = json["expires_at"].get<int64_t>();
+  if (json.contains("refresh_token_expires_at")) c.refresh_token_expires_at = json["refresh_token_expires_at"].get<int64_t>();
+  c.account_id = json.value("account_id", "");
+  c.account_name = json.value("account_name", "");
+  return c;
+}
+
+std::string Credentials::scopes_text() const {
+  std::string text;
+  for (const auto& scope : granted_scopes) text += (text.empty() ? "" : " ") + scope;
+  return text;
+}
+
+std::string sealing_context(const char* kind, const std::string& id, const char* field) {
+  return std::string(kind) + ":" + id + ":" + field;
+}
+
+} // namespace connector::core

@@ -1,0 +1,38 @@
+// The token set a source holds, as it is sealed at rest (JSON inside AES-256-GCM).
+#pragma once
+
+#include "plugins/provider_types.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace connector::core {
+
+struct Credentials {
+  std::string access_token;
+  std::string refresh_token;
+  std::string token_type;
+  std::vector<std::string> granted_scopes;
+  int64_t obtained_at = 0;
+  std::optional<int64_t> expires_at;               // access token
+  std::optional<int64_t> refresh_token_expires_at; // GitHub App refresh tokens
+  std::string account_id;
+  std::string account_name;
+
+  // From a successful exchange or refresh at `now`; `previous` supplies the refresh token
+  // (and account) when the provider's answer omits it, as refresh answers do.
+  static Credentials from_result(const OperationResult& result, int64_t now, const Credentials* previous = nullptr);
+
+  nlohmann::json to_json() const;
+  static std::optional<Credentials> from_json(const nlohmann::json& json);
+  std::string scopes_text() const; // space-separated
+};
+
+// Associated data that binds a sealed value to its record and field.
+std::string sealing_context(const char* kind, const std::string& id, const char* field);
+
+} // namespace connector::core

@@ -1,0 +1,361 @@
+#include "oauth/flow_service.hpp"
+
+#include "crypto/digest.hpp"
+#include "crypto/random.hpp"
+#include "json/schema_validator.hpp"
+#include "oauth/credentials.hpp"
+#include "oauth/ids.hpp"
+#include "oauth/operation_runner.hpp"
+#include "oauth/pkce.hpp"
+#include "oauth/redirect_policy.hpp"
+#include "store/store_executor.hpp"
+
+#include <algorithm>
+
+namespace connector::core {
+
+namespace {
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+ApiError not_configured(const std::string& slug, const std::string& why) {
+  return ApiError(ErrorCode::connector_not_configured, "The connector '" + slug + "' is installed but not configured.",
+                  why, {{"slug", slug}});
+}
+
+ApiError options_invalid(const std::vector<SchemaViolation>& violations) {
+  nlohmann::json fields = nlohmann::json::array();
+  for (const auto& violation : violations) {
+    fields.push_back({{"field", "o_auth_input_configuration" + violation.path}, {"message", violation.message}});
+  }
+  return ApiError(ErrorCode::validation_error, "o_auth_input_configuration is not valid for this connector.", {},
+                  {{"errors", fields}});
+}
+
+CallbackResult page(int status, std::string message, std::string outcome) {
+  CallbackResult result;
+  result.page_status = status;
+  result.page_message = std::move(message);
+  result.outcome = std::move(outcome);
+  return result;
+}
+
+// The browser goes back to the client with the connection and how it ended.
+CallbackResult back_to_client(const ConnectionRecord& connection, const std::string& outcome) {
+  CallbackResult result;
+  result.redirect = true;
+  result.connection_id = connection.id;
+  result.slug = connection.slug;
+  result.outcome = outcome;
+  std::vector<std::pair<std::string, std::string>> params = {{"connection_id", connection.id}};
+  if (connection.status == ConnectionStatus::authorized) {
+    params.emplace_back("status", "success");
+  } else {
+    params.emplace_back("status", "error");
+    params.emplace_back("error", connection.error_code);
+    if (!connection.error_description.empty()) params.emplace_back("error_description", connection.error_description);
+  }
+  result.location = append_query(connection.redirect_url, params);
+  return result;
+}
+
+std::string short_text(const std::string& text, std::size_t limit = 300) {
+  std::string out = text.substr(0, limit);
+  for (auto& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  }
+  return out;
+}
+
+} // namespace
+
+FlowService::FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDirectory> providers, const Sealer& sealer,
+                         HttpsClient& https, FlowSettings settings)
+    : store_(store), providers_(std::move(providers)), sealer_(sealer), https_(https), settings_(std::move(settings)) {}
+
+void FlowService::replace_providers(std::shared_ptr<const ProviderDirectory> providers) {
+  providers_.store(std::move(providers));
+}
+
+std::shared_ptr<const ProviderDirectory> FlowService::providers() const { return providers_.load(); }
+
+boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(AuthorizeRequest request) {
+  const auto directory = providers();
+  std::optional<ConfiguredProvider> provider;
+  if (!request.source_definition_id.empty()) {
+    provider = directory->find_by_definition(request.source_definition_id);
+    if (!provider) {
+      co_return ApiError(ErrorCode::source_definition_not_found, {}, {},
+                         {{"source_definition_id", request.source_definition_id}});
+    }
+    request.slug = provider->module->descriptor().slug;
+  } else {
+    provider = directory->find(request.slug);
+    if (!provider) co_return ApiError(ErrorCode::connector_not_found, {}, {}, {{"slug", request.slug}});
+  }
+  if (!provider->instance) co_return not_configured(request.slug, provider->configuration_error);
+  const PluginDescriptor& descriptor = provider->module->descriptor();
+
+  auto redirect = normalize_redirect_url(request.redirect_url);
+  if (!redirect) co_return redirect.error();
+
+  const nlohmann::json options_schema = nlohmann::json::parse(descriptor.flow_options_schema_json, nullptr, false);
+  if (const auto violations = validate_against_schema(request.options, options_schema); !violations.empty()) {
+    co_return options_invalid(violations);
+  }
+
+  const int64_t now = now_seconds();
+  ConnectionRecord connection;
+  connection.id = make_id("conn");
+  connection.organization_id = request.organization_id;
+  connection.slug = request.slug;
+  connection.source_definition_id = request.source_definition_id;
+  connection.workspace_id = request.workspace_id;
+  connection.redirect_url = redirect->full;
+  connection.redirect_uri = settings_.callback_uri;
+  connection.flow_options_json = request.options.dump();
+  connection.created_at = now;
+  connection.updated_at = now;
+  connection.expires_at = now + settings_.state_ttl.count();
+
+  // 256 bits of state; only its hash is stored, so a database leak cannot answer a callback.
+  const std::string state = random_token(256);
+  connection.state_hash = sha256_hex(state);
+  FlowParams params;
+  params.redirect_uri = settings_.callback_uri;
+  params.state = state;
+  params.options_json = connection.flow_options_json;
+  if (descriptor.supports_pkce) {
+    const std::string verifier = make_pkce_verifier();
+    params.code_challenge = pkce_s256_challenge(verifier);
+    connection.sealed_code_verifier =
+        sealer_.seal(verifier, sealing_context("connection", connection.id, "code_verifier"));
+  }
+
+  OperationResult url = provider->instance->authorization_url(params);
+  if (!url.ok()) {
+    if (url.status == CONNECTOR_STATUS_INVALID_INPUT) {
+      co_return ApiError(ErrorCode::validation_error, short_text(url.error_description));
+    }
+    co_return ApiError(ErrorCode::connector_oauth_failed, "The connector could not build the consent URL.",
+                       short_text(url.error_description), {{"slug", request.slug}});
+  }
+
+  const bool allowed_host_wide = redirect_allowed(*redirect, settings_.host_allowed_redirect_keys);
+  // One store job: the allow-list check and the insert see the same moment.
+  auto stored = co_await store_.run([&](Store& store) -> std::optional<ApiError> {
+    if (!allowed_host_wide) {
+      std::vector<std::string> keys;
+      for (const auto& entry : store.list_allowed_redirects(request.organization_id)) keys.push_back(entry.url);
+      if (!redirect_allowed(*redirect, keys)) {
+        return ApiError(ErrorCode::redirect_url_not_allowed, {}, {}, {{"redirect_url", redirect->key}});
+      }
+    }
+    if (!request.workspace_id.empty() && !store.find_workspace(request.organization_id, request.workspace_id)) {
+      return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
+    }
+    store.insert_connection(connection);
+    return std::nullopt;
+  });
+  if (stored) co_return *stored;
+  co_return AuthorizeResult{url.authorization_url, connection.id, connection.expires_at};
+}
+
+boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query) {
+  if (!query.state || query.state->empty() || query.state->size() > 512) {
+    co_return page(400, "This sign-in link is missing its state. Start again from the application.", "state_missing");
+  }
+  const std::string state_hash = sha256_hex(*query.state);
+  const int64_t now = now_seconds();
+
+  // Claim the state: exactly one callback can move a pending connection on. The hash is
+  // replaced so that a replay finds nothing, and nothing else changes on refusal.
+  auto claimed = co_await store_.run([&](Store& store) -> std::variant<ConnectionRecord, CallbackResult> {
+    auto found = store.find_connection_by_state_hash(state_hash);
+    if (!found || found->status != ConnectionStatus::pending) {
+      return page(400, "This sign-in link is unknown or was already used. Start again from the application.",
+                  "state_invalid");
+    }
+    if (found->expires_at <= now) {
+      return page(400, "This sign-in link has expired. Start again from the application.", "state_expired");
+    }
+    ConnectionRecord connection = *found;
+    connection.state_hash = "used:" + connection.id;
+    connection.updated_at = now;
+    if (!store.update_connection(connection)) {
+      return page(409, "This sign-in link is being used by another request.", "state_race");
+    }
+    connection.version += 1;
+    return connection;
+  });
+  if (auto* refused = std::get_if<CallbackResult>(&claimed)) co_return *refused;
+  ConnectionRecord connection = std::get<ConnectionRecord>(std::move(claimed));
+
+  const auto fail = [&](std::string code, std::string description, std::string outcome)
+      -> boost::asio::awaitable<CallbackResult> {
+    connection.status = ConnectionStatus::failed;
+    connection.error_code = std::move(code);
+    connection.error_description = short_text(description);
+    connection.updated_at = now_seconds();
+    const ConnectionRecord snapshot = connection;
+    co_await store_.run([&](Store& store) { return store.update_connection(snapshot); });
+    co_return back_to_client(connection, outcome);
+  };
+
+  const auto directory = providers();
+  const auto provider = directory->find(connection.slug);
+  if (!provider || !provider->instance) {
+    co_return co_await fail("connector_unavailable", "The connector is no longer available.", "connector_unavailable");
+  }
+  const ProviderInstance& instance = *provider->instance;
+
+  // RFC 9207: an `iss` that is present must be the issuer this flow was started against.
+  if (query.iss && !instance.issuer().empty() && !constant_time_equals(*query.iss, instance.issuer())) {
+    co_return co_await fail("invalid_issuer", "The authorization response came from an unexpected issuer.",
+                            "issuer_mismatch");
+  }
+  if (query.error) {
+    co_return co_await fail(short_text(*query.error, 64), query.error_description.value_or(""), "provider_error");
+  }
+  if (!query.code || query.code->empty() || query.code->size() > 4096) {
+    co_return co_await fail("invalid_request", "The authorization response carried no code.", "code_missing");
+  }
+
+  FlowParams params;
+  params.redirect_uri = connection.redirect_uri;
+  params.code = *query.code;
+  params.options_json = connection.flow_options_json;
+  if (!connection.sealed_code_verifier.empty()) {
+    auto verifier =
+        sealer_.open(connection.sealed_code_verifier, sealing_context("connection", connection.id, "code_verifier"));
+    if (!verifier) co_return co_await fail("server_error", "The flow's stored secrets could not be read.", "unsealable");
+    params.code_verifier = std::move(*verifier);
+  }
+
+  const OperationRun run = co_await run_operation(https_, instance, Operation::exchange_code, params);
+  if (!run.result.ok()) {
+    std::string code = run.result.error_code.empty() ? status_name(run.result.status) : run.result.error_code;
+    co_return co_await fail(std::move(code), run.result.error_description, "exchange_failed");
+  }
+
+  const Credentials credentials = Credentials::from_result(run.result, now_seconds());
+  connection.status = ConnectionStatus::authorized;
+  connection.sealed_credentials =
+      sealer_.seal(credentials.to_json().dump(), sealing_context("connection", connection.id, "credentials"));
+  connection.sealed_code_verifier.clear(); // served its purpose
+  connection.granted_scopes = credentials.scopes_text();
+  connection.token_expires_at = credentials.expires_at;
+  connection.account_id = credentials.account_id;
+  connection.account_name = credentials.account_name;
+  connection.expires_at = now_seconds() + settings_.authorized_ttl.count();
+  connection.updated_at = now_seconds();
+  const ConnectionRecord snapshot = connection;
+  const bool saved = co_await store_.run([&](Store& store) { return store.update_connection(snapshot); });
+  if (!saved) {
+    co_return page(409, "This sign-in was completed by another request.", "state_race");
+  }
+  co_return back_to_client(connection, "authorized");
+}
+
+boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteRequest request) {
+  const auto directory = providers();
+  const int64_t now = now_seconds();
+  const auto definition_provider = directory->find_by_definition(request.source_definition_id);
+
+  co_return co_await store_.run([&](Store& store) -> Expected<SourceRecord> {
+    auto found = store.find_connection(request.organization_id, request.connection_id);
+    if (!found) return ApiError(ErrorCode::connection_not_found, {}, {}, {{"connection_id", request.connection_id}});
+    ConnectionRecord connection = std::move(*found);
+    const nlohmann::json id_detail = {{"connection_id", connection.id}};
+    switch (connection.status) {
+    case ConnectionStatus::pending:
+      if (connection.expires_at <= now) return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
+      return ApiError(ErrorCode::connection_not_authorized, {}, {}, id_detail);
+    case ConnectionStatus::failed:
+      return ApiError(ErrorCode::connection_failed, {}, {},
+                      {{"connection_id", connection.id},
+                       {"provider_error", connection.error_code},
+                       {"provider_error_description", connection.error_description}});
+    case ConnectionStatus::consumed:
+      return ApiError(ErrorCode::connection_already_used, {}, {},
+                      {{"connection_id", connection.id}, {"source_id", connection.source_id}});
+    case ConnectionStatus::expired: return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
+    case ConnectionStatus::authorized: break;
+    }
+    if (connection.expires_at <= now) return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
+
+    if (!definition_provider) {
+      return ApiError(ErrorCode::source_definition_not_found, {}, {},
+                      {{"source_definition_id", request.source_definition_id}});
+    }
+    if (definition_provider->module->descriptor().slug != connection.slug ||
+        (!connection.source_definition_id.empty() && connection.source_definition_id != request.source_definition_id)) {
+      return ApiError(ErrorCode::validation_error, "source_definition_id does not belong to this connection's connector.",
+                      {}, {{"field", "source_definition_id"}, {"connector", connection.slug}});
+    }
+    if (!connection.workspace_id.empty() && connection.workspace_id != request.workspace_id) {
+      return ApiError(ErrorCode::validation_error, "workspace_id differs from the one the flow was started for.", {},
+                      {{"field", "workspace_id"}});
+    }
+    if (!store.find_workspace(request.organization_id, request.workspace_id)) {
+      return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
+    }
+
+    auto credentials_json =
+        sealer_.open(connection.sealed_credentials, sealing_context("connection", connection.id, "credentials"));
+    if (!credentials_json) {
+      return ApiError(ErrorCode::internal_error, {}, "the connection's credentials could not be unsealed");
+    }
+
+    SourceRecord source;
+    source.id = make_id("src");
+    source.organization_id = request.organization_id;
+    source.workspace_id = request.workspace_id;
+    source.source_definition_id = request.source_definition_id;
+    source.slug = connection.slug;
+    source.name = request.source_name;
+    source.connection_id = connection.id;
+    source.status = "active";
+    source.granted_scopes = connection.granted_scopes;
+    source.token_expires_at = connection.token_expires_at;
+    nlohmann::json configuration = {{"auth_type", "oauth2.0"},
+                                     {"scopes", nlohmann::json::array()},
+                                     {"account_id", connection.account_id},
+                                     {"account_name", connection.account_name}};
+    for (const auto& scope : split_words(connection.granted_scopes)) configuration["scopes"].push_back(scope);
+    source.configuration_json = configuration.dump();
+    source.sealed_credentials = sealer_.seal(*credentials_json, sealing_context("source", source.id, "credentials"));
+    source.created_at = now;
+    source.updated_at = now;
+
+    // The connection gives its credentials to the source and keeps none.
+    connection.status = ConnectionStatus::consumed;
+    connection.source_id = source.id;
+    connection.sealed_credentials.clear();
+    connection.updated_at = now;
+    if (!store.update_connection(connection)) {
+      return ApiError(ErrorCode::connection_already_used, {}, {}, id_detail);
+    }
+    store.insert_source(source);
+    return source;
+  });
+}
+
+nlohmann::json source_to_json(const SourceRecord& source) {
+  nlohmann::json configuration = nlohmann::json::parse(source.configuration_json, nullptr, false);
+  if (!configuration.is_object()) configuration = nlohmann::json::object();
+  return {{"source_id", source.id},
+          {"name", source.name},
+          {"source_definition_id", source.source_definition_id},
+          {"workspace_id", source.workspace_id},
+          {"source_type", source.slug},
+          {"configuration", configuration},
+          {"connection_id", source.connection_id},
+          {"status", source.status},
+          {"created_at", rfc3339_utc(source.created_at)},
+          {"updated_at", rfc3339_utc(source.updated_at)}};
+}
+
+} // namespace connector::core

@@ -1,0 +1,101 @@
+// The OAuth flow engine: starts flows (connector and native), takes the provider's redirect
+// back, exchanges the code through the plugin, and turns an authorized connection into a
+// source. Owns the security rules of security.md: single-use hashed states with a lifetime,
+// PKCE S256, the redirect allow-list, the RFC 9207 issuer check, sealed secrets.
+#pragma once
+
+#include "crypto/sealer.hpp"
+#include "errors/expected.hpp"
+#include "net/https_client.hpp"
+#include "oauth/provider_directory.hpp"
+#include "store/records.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace connector::core {
+
+class StoreExecutor;
+
+struct FlowSettings {
+  std::string callback_uri; // the host's provider-facing callback under its public URL
+  std::chrono::seconds state_ttl{600};
+  std::chrono::seconds authorized_ttl{3600}; // how long an authorized connection waits for completion
+  std::vector<std::string> host_allowed_redirect_keys; // normalised, from CONNECTOR_ALLOWED_REDIRECTS
+};
+
+struct AuthorizeRequest {
+  std::string organization_id;
+  std::string slug;                 // connector flow; or
+  std::string source_definition_id; // native flow (slug found from it)
+  std::string workspace_id;         // native flow
+  std::string redirect_url;
+  nlohmann::json options = nlohmann::json::object(); // o_auth_input_configuration
+};
+
+struct AuthorizeResult {
+  std::string authorization_url;
+  std::string connection_id;
+  int64_t expires_at = 0;
+};
+
+struct CallbackQuery {
+  std::optional<std::string> state;
+  std::optional<std::string> code;
+  std::optional<std::string> error;
+  std::optional<std::string> error_description;
+  std::optional<std::string> iss;
+};
+
+// What the browser gets: a redirect to the client, or (without a usable state) a plain page.
+struct CallbackResult {
+  bool redirect = false;
+  std::string location;
+  int page_status = 400;
+  std::string page_message;
+  std::string connection_id;
+  std::string slug;
+  std::string outcome; // "authorized", "provider_error", "exchange_failed", "state_invalid", ...
+};
+
+struct CompleteRequest {
+  std::string organization_id;
+  std::string connection_id;
+  std::string workspace_id;
+  std::string source_definition_id;
+  std::string source_name;
+};
+
+class FlowService {
+public:
+  FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDirectory> providers, const Sealer& sealer,
+              HttpsClient& https, FlowSettings settings);
+
+  boost::asio::awaitable<Expected<AuthorizeResult>> authorize(AuthorizeRequest request);
+  boost::asio::awaitable<CallbackResult> callback(CallbackQuery query);
+  boost::asio::awaitable<Expected<SourceRecord>> complete(CompleteRequest request);
+
+  // Swapped on reload; flows in progress keep the directory they started with.
+  void replace_providers(std::shared_ptr<const ProviderDirectory> providers);
+  std::shared_ptr<const ProviderDirectory> providers() const;
+
+  const FlowSettings& settings() const { return settings_; }
+
+private:
+  StoreExecutor& store_;
+  std::atomic<std::shared_ptr<const ProviderDirectory>> providers_;
+  const Sealer& sealer_;
+  HttpsClient& https_;
+  FlowSettings settings_;
+};
+
+// The JSON shape of a source in API answers (never a secret).
+nlohmann::json source_to_json(const SourceRecord& source);
+
+} // namespace connector::core

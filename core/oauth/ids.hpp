@@ -1,0 +1,16 @@
+// Identifiers the API hands out: a type prefix and 128 random bits in hex ("conn_3f9a…"),
+// unguessable so that an id alone proves nothing and enumerates nothing.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace connector::core {
+
+std::string make_id(std::string_view prefix);
+
+// Splits on runs of spaces.
+std::vector<std::string> split_words(std::string_view text);
+
+} // namespace connector::core

@@ -1,0 +1,25 @@
+// Drives one network operation of a plugin to its end: asks the plugin for a request, sends
+// it with the HTTPS client (to the instance's allowed hosts only), hands the answer back,
+// and repeats while the plugin asks for more (e.g. GitHub's /user after the token).
+#pragma once
+
+#include "net/https_client.hpp"
+#include "plugins/plugin_module.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+namespace connector::core {
+
+struct OperationRun {
+  OperationResult result; // status OK or an error status with error_code/description
+  int requests_sent = 0;
+  HttpsFailure transport_failure = HttpsFailure::none; // set when the network, not the provider, failed
+};
+
+// A transport failure becomes CONNECTOR_STATUS_TRANSIENT with error_code "provider_timeout",
+// "provider_unreachable" or "provider_tls_error"; more than `max_steps` requests is a plugin
+// bug (internal error).
+boost::asio::awaitable<OperationRun> run_operation(HttpsClient& client, const ProviderInstance& provider,
+                                                   Operation operation, FlowParams params, int max_steps = 4);
+
+} // namespace connector::core

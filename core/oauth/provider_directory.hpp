@@ -1,0 +1,51 @@
+// The configured providers: for every loaded plugin, its instance built from the operator's
+// settings (configuration file, then CONNECTOR_<SLUG>_<SETTING> environment overrides), or
+// the reason it could not be built. Immutable once built; rebuilt on reload.
+#pragma once
+
+#include "plugins/plugin_registry.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace connector::core {
+
+struct ConfiguredProvider {
+  std::shared_ptr<const PluginModule> module;
+  std::shared_ptr<const ProviderInstance> instance; // null: not configured
+  std::string configuration_error;                  // why instance is null (never a secret)
+};
+
+// Reads an environment variable; returns nullopt when unset.
+using EnvironmentLookup = std::function<std::optional<std::string>(const std::string& name)>;
+EnvironmentLookup process_environment();
+
+// "google-sheets" + "client_id" -> "CONNECTOR_GOOGLE_SHEETS_CLIENT_ID".
+std::string provider_environment_name(const std::string& slug, const std::string& setting);
+
+// Merges environment overrides for every property the plugin's settings schema names into
+// `settings`, coercing text to the schema's type (arrays split on commas or spaces,
+// booleans, integers). Values ending in _FILE name a file to read the value from.
+nlohmann::json merge_environment_settings(const std::string& slug, nlohmann::json settings,
+                                          const nlohmann::json& settings_schema, const EnvironmentLookup& env);
+
+class ProviderDirectory {
+public:
+  ProviderDirectory(const PluginRegistry& registry, const std::map<std::string, nlohmann::json>& settings_by_slug,
+                    const EnvironmentLookup& env);
+
+  // nullopt: no plugin with this slug.
+  std::optional<ConfiguredProvider> find(const std::string& slug) const;
+  std::optional<ConfiguredProvider> find_by_definition(const std::string& source_definition_id) const;
+  const std::map<std::string, ConfiguredProvider>& all() const { return by_slug_; }
+
+private:
+  std::map<std::string, ConfiguredProvider> by_slug_;
+};
+
+} // namespace connector::core

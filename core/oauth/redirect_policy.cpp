@@ -1,0 +1,68 @@
+#include "oauth/redirect_policy.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <algorithm>
+
+namespace connector::core {
+
+namespace {
+
+ApiError invalid(const std::string& why) {
+  return ApiError(ErrorCode::validation_error, "redirect_url is not acceptable: " + why, {},
+                  {{"field", "redirect_url"}, {"reason", why}});
+}
+
+bool is_loopback_host(const boost::urls::url& url) {
+  switch (url.host_type()) {
+  case boost::urls::host_type::ipv4: return url.host_ipv4_address().is_loopback();
+  case boost::urls::host_type::ipv6: return url.host_ipv6_address().is_loopback();
+  case boost::urls::host_type::name: return url.encoded_host() == "localhost";
+  default: return false;
+  }
+}
+
+} // namespace
+
+Expected<NormalizedRedirect> normalize_redirect_url(const std::string& text) {
+  if (text.empty() || text.size() > 2048) return invalid("must be 1 to 2048 characters");
+  if (std::any_of(text.begin(), text.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F || c == '\\';
+      })) {
+    return invalid("contains spaces, control characters or backslashes");
+  }
+  auto parsed = boost::urls::parse_absolute_uri(text);
+  if (!parsed) return invalid("is not an absolute URL");
+  boost::urls::url url(*parsed);
+  url.normalize(); // lower-cases scheme and host, decodes unreserved escapes, removes dot segments
+
+  if (url.has_userinfo()) return invalid("must not contain user information");
+  if (url.has_fragment()) return invalid("must not contain a fragment");
+  if (!url.has_authority() || url.encoded_host().empty()) return invalid("must name a host");
+  const bool https = url.scheme_id() == boost::urls::scheme::https;
+  const bool loopback_http = url.scheme_id() == boost::urls::scheme::http && is_loopback_host(url);
+  if (!https && !loopback_http) return invalid("must use https (http only on a loopback host)");
+  // An escaped byte in the host (e.g. "%2F" or "%40") never names a real host name.
+  if (url.encoded_host().find('%') != boost::urls::pct_string_view::npos) return invalid("has an escaped host");
+  if ((https && url.port() == "443") || (!https && url.port() == "80")) url.remove_port();
+  if (url.encoded_path().empty()) url.set_encoded_path("/");
+
+  NormalizedRedirect out;
+  out.full = std::string(url.buffer());
+  url.remove_query();
+  out.key = std::string(url.buffer());
+  return out;
+}
+
+bool redirect_allowed(const NormalizedRedirect& candidate, const std::vector<std::string>& allowed_keys) {
+  return std::find(allowed_keys.begin(), allowed_keys.end(), candidate.key) != allowed_keys.end();
+}
+
+std::string append_query(const std::string& text, const std::vector<std::pair<std::string, std::string>>& params) {
+  boost::urls::url url(text);
+  for (const auto& [name, value] : params) url.params().append({name, value});
+  return std::string(url.buffer());
+}
+
+} // namespace connector::core

@@ -1,0 +1,182 @@
+#include "store/migrations.hpp"
+
+#include "store/sqlite_support.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+namespace connector::core {
+namespace {
+
+// Tables are STRICT so a wrongly typed bind fails loudly instead of being stored as text.
+// Every "none" is an empty string or blob (NOT NULL), except the optional times, which are
+// NULL when absent. No foreign keys: a flow's source and workspace are optional references.
+constexpr SchemaMigration store_migrations[] = {
+  {1, "api keys, redirect allow-list, workspaces, connections, sources", R"sql(
+CREATE TABLE api_keys (
+  id              TEXT NOT NULL PRIMARY KEY,
+  organization_id TEXT NOT NULL,
+  name            TEXT NOT NULL,
+  key_hash        TEXT NOT NULL,
+  permissions     TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  revoked_at      INTEGER,
+  last_used_at    INTEGER
+) STRICT;
+CREATE UNIQUE INDEX api_keys_by_key_hash ON api_keys (key_hash);
+CREATE INDEX api_keys_by_organization ON api_keys (organization_id, id);
+
+CREATE TABLE allowed_redirects (
+  organization_id TEXT NOT NULL,
+  url             TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, url)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE workspaces (
+  id              TEXT NOT NULL PRIMARY KEY,
+  organization_id TEXT NOT NULL,
+  name            TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX workspaces_by_organization ON workspaces (organization_id, id);
+
+CREATE TABLE connections (
+  id                   TEXT NOT NULL PRIMARY KEY,
+  organization_id      TEXT NOT NULL,
+  slug                 TEXT NOT NULL,
+  source_definition_id TEXT NOT NULL,
+  workspace_id         TEXT NOT NULL,
+  state_hash           TEXT NOT NULL,
+  redirect_url         TEXT NOT NULL,
+  redirect_uri         TEXT NOT NULL,
+  sealed_code_verifier BLOB NOT NULL,
+  flow_options_json    TEXT NOT NULL,
+  status               TEXT NOT NULL,
+  error_code           TEXT NOT NULL,
+  error_description    TEXT NOT NULL,
+  sealed_credentials   BLOB NOT NULL,
+  granted_scopes       TEXT NOT NULL,
+  token_expires_at     INTEGER,
+  account_id           TEXT NOT NULL,
+  account_name         TEXT NOT NULL,
+  source_id            TEXT NOT NULL,
+  created_at           INTEGER NOT NULL,
+  expires_at           INTEGER NOT NULL,
+  updated_at           INTEGER NOT NULL,
+  version              INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX connections_by_state_hash ON connections (state_hash);
+CREATE INDEX connections_by_organization ON connections (organization_id, id);
+
+CREATE TABLE sources (
+  id                   TEXT NOT NULL PRIMARY KEY,
+  organization_id      TEXT NOT NULL,
+  workspace_id         TEXT NOT NULL,
+  source_definition_id TEXT NOT NULL,
+  slug                 TEXT NOT NULL,
+  name                 TEXT NOT NULL,
+  configuration_json   TEXT NOT NULL,
+  connection_id        TEXT NOT NULL,
+  status               TEXT NOT NULL,
+  status_detail        TEXT NOT NULL,
+  sealed_credentials   BLOB NOT NULL,
+  granted_scopes       TEXT NOT NULL,
+  token_expires_at     INTEGER,
+  created_at           INTEGER NOT NULL,
+  updated_at           INTEGER NOT NULL,
+  version              INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sources_by_workspace ON sources (organization_id, workspace_id, id);
+CREATE INDEX sources_by_organization ON sources (organization_id, id);
+)sql"},
+};
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void refuse_if_newer(int database_version, int latest) {
+  if (database_version > latest) {
+    throw std::runtime_error("the database is at schema version " + std::to_string(database_version) +
+                             ", newer than this build knows (" + std::to_string(latest) +
+                             "): it was written by a newer connector host; run that version or restore a backup");
+  }
+}
+
+void check_strictly_increasing(std::span<const SchemaMigration> migrations) {
+  int previous = 0;
+  for (const SchemaMigration& migration : migrations) {
+    if (migration.version <= previous) {
+      throw std::logic_error("schema migrations must have strictly increasing versions from 1");
+    }
+    previous = migration.version;
+  }
+}
+
+void record_version(sqlite3* db, int version) {
+  const sqlite::StatementPtr statement =
+      sqlite::prepare(db, "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", false);
+  sqlite::Query insert(statement.get());
+  insert.bind_integer(1, version);
+  insert.bind_integer(2, unix_now());
+  insert.run();
+}
+
+// One migration, in its own IMMEDIATE transaction: taking the write lock first means a second
+// process waits (busy_timeout), then sees the step done and skips it.
+void apply_one(sqlite3* db, const SchemaMigration& migration) {
+  sqlite::execute_script(db, "BEGIN IMMEDIATE");
+  try {
+    if (read_schema_version(db) < migration.version) {
+      sqlite::execute_script(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                 "version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT");
+      sqlite::execute_script(db, migration.sql);
+      record_version(db, migration.version);
+    }
+    sqlite::execute_script(db, "COMMIT");
+  } catch (const std::exception& error) {
+    if (sqlite3_get_autocommit(db) == 0) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw std::runtime_error("schema migration " + std::to_string(migration.version) + " (" + migration.description +
+                             ") failed: " + error.what());
+  }
+}
+
+} // namespace
+
+std::span<const SchemaMigration> sqlite_schema_migrations() { return store_migrations; }
+
+int latest_schema_version(std::span<const SchemaMigration> migrations) {
+  return migrations.empty() ? 0 : migrations.back().version;
+}
+
+int read_schema_version(sqlite3* db) {
+  const sqlite::StatementPtr table_lookup = sqlite::prepare(
+      db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", false);
+  if (!sqlite::Query(table_lookup.get()).next_row()) return 0;
+
+  const sqlite::StatementPtr newest =
+      sqlite::prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", false);
+  sqlite::Query query(newest.get());
+  query.next_row();
+  return static_cast<int>(query.integer(0));
+}
+
+void apply_schema_migrations(sqlite3* db, std::span<const SchemaMigration> migrations) {
+  check_strictly_increasing(migrations);
+  const int latest = latest_schema_version(migrations);
+  const int current = read_schema_version(db);
+  refuse_if_newer(current, latest);
+  for (const SchemaMigration& migration : migrations) {
+    if (migration.version > current) apply_one(db, migration);
+  }
+  // A newer host may have migrated the same file while we were waiting for the lock.
+  refuse_if_newer(read_schema_version(db), latest);
+}
+
+} // namespace connector::core

@@ -1,0 +1,34 @@
+// The SQLite store's schema, as an ordered list of versioned migrations. Each migration is
+// applied once, in its own transaction, and recorded in `schema_migrations` (version,
+// applied_at), so a database always sits at a known version and two host processes that
+// open one file at once cannot both apply a step.
+#pragma once
+
+#include <span>
+
+struct sqlite3;
+
+namespace connector::core {
+
+struct SchemaMigration {
+  int version;             // 1, 2, 3, ...: released migrations are never renumbered or edited
+  const char* description;
+  const char* sql;         // schema statements only, no values
+};
+
+// The store's migrations, oldest first. Append new ones at the end.
+std::span<const SchemaMigration> sqlite_schema_migrations();
+
+// The newest version in `migrations` (0 when empty).
+int latest_schema_version(std::span<const SchemaMigration> migrations);
+
+// The version recorded in `db`: 0 when it was never migrated. Writes nothing.
+int read_schema_version(sqlite3* db);
+
+// Applies, oldest first and each in its own transaction, every migration newer than the
+// database. Throws std::runtime_error when the database is newer than `migrations` (a newer
+// build wrote it: this one must not touch it), when the list is not strictly increasing, or
+// when a step fails (that step is rolled back; earlier ones stay).
+void apply_schema_migrations(sqlite3* db, std::span<const SchemaMigration> migrations);
+
+} // namespace connector::core

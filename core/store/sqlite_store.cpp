@@ -1,0 +1,504 @@
+#include "store/sqlite_store.hpp"
+
+#include "store/migrations.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace connector::core {
+namespace {
+
+constexpr int busy_timeout_ms = 5000; // how long a writer waits for another process's transaction
+constexpr int max_page_size = 200;
+
+// Each table's columns, in the order the bind_* functions bind them (parameter ?n is the
+// n-th column) and the read_* functions read them.
+constexpr std::string_view api_key_columns =
+    "id, organization_id, name, key_hash, permissions, created_at, revoked_at, last_used_at";
+constexpr std::string_view redirect_columns = "organization_id, url, created_at";
+constexpr std::string_view workspace_columns = "id, organization_id, name, created_at, updated_at";
+constexpr std::string_view connection_columns =
+    "id, organization_id, slug, source_definition_id, workspace_id, state_hash, redirect_url, redirect_uri, "
+    "sealed_code_verifier, flow_options_json, status, error_code, error_description, sealed_credentials, "
+    "granted_scopes, token_expires_at, account_id, account_name, source_id, created_at, expires_at, updated_at, "
+    "version";
+constexpr std::string_view source_columns =
+    "id, organization_id, workspace_id, source_definition_id, slug, name, configuration_json, connection_id, "
+    "status, status_detail, sealed_credentials, granted_scopes, token_expires_at, created_at, updated_at, version";
+
+// --- SQL built once from the column lists, so that columns and parameters cannot drift apart.
+
+std::vector<std::string_view> split_columns(std::string_view columns) {
+  std::vector<std::string_view> names;
+  for (size_t start = 0; start < columns.size();) {
+    const size_t comma = std::min(columns.find(", ", start), columns.size());
+    names.push_back(columns.substr(start, comma - start));
+    start = comma + 2;
+  }
+  return names;
+}
+
+std::string select_sql(std::string_view table, std::string_view columns, std::string_view condition) {
+  return std::string("SELECT ").append(columns).append(" FROM ").append(table).append(" ").append(condition);
+}
+
+std::string insert_sql(std::string_view table, std::string_view columns) {
+  const size_t count = split_columns(columns).size();
+  std::string parameters;
+  for (size_t n = 1; n <= count; ++n) {
+    parameters.append(n == 1 ? "?" : ", ?").append(std::to_string(n));
+  }
+  return std::string("INSERT INTO ").append(table).append(" (").append(columns).append(") VALUES (").append(
+      parameters + ")");
+}
+
+// UPDATE every column but the row's identity and creation time, only while the stored version
+// is still the one the caller read (compare-and-swap), and bump the version.
+std::string compare_and_swap_sql(std::string_view table, std::string_view columns) {
+  const std::vector<std::string_view> names = split_columns(columns);
+  auto parameter = [&](std::string_view name) {
+    return "?" + std::to_string(std::find(names.begin(), names.end(), name) - names.begin() + 1);
+  };
+  std::string sql = std::string("UPDATE ").append(table).append(" SET ");
+  for (const std::string_view name : names) {
+    if (name == "id" || name == "organization_id" || name == "created_at" || name == "version") continue;
+    sql.append(name).append(" = ").append(parameter(name)).append(", ");
+  }
+  return sql.append("version = version + 1 WHERE id = ")
+      .append(parameter("id"))
+      .append(" AND organization_id = ")
+      .append(parameter("organization_id"))
+      .append(" AND version = ")
+      .append(parameter("version"));
+}
+
+// --- Records to parameters and rows to records, in the column lists' order.
+
+void bind_api_key(sqlite::Query& query, const ApiKeyRecord& key) {
+  int n = 0;
+  query.bind_text(++n, key.id);
+  query.bind_text(++n, key.organization_id);
+  query.bind_text(++n, key.name);
+  query.bind_text(++n, key.key_hash);
+  query.bind_text(++n, key.permissions);
+  query.bind_integer(++n, key.created_at);
+  query.bind_optional_integer(++n, key.revoked_at);
+  query.bind_optional_integer(++n, key.last_used_at);
+}
+
+ApiKeyRecord read_api_key(const sqlite::Query& row) {
+  int n = 0;
+  ApiKeyRecord key;
+  key.id = row.text(n++);
+  key.organization_id = row.text(n++);
+  key.name = row.text(n++);
+  key.key_hash = row.text(n++);
+  key.permissions = row.text(n++);
+  key.created_at = row.integer(n++);
+  key.revoked_at = row.optional_integer(n++);
+  key.last_used_at = row.optional_integer(n++);
+  return key;
+}
+
+AllowedRedirectRecord read_redirect(const sqlite::Query& row) {
+  return AllowedRedirectRecord{row.text(0), row.text(1), row.integer(2)};
+}
+
+void bind_workspace(sqlite::Query& query, const WorkspaceRecord& workspace) {
+  int n = 0;
+  query.bind_text(++n, workspace.id);
+  query.bind_text(++n, workspace.organization_id);
+  query.bind_text(++n, workspace.name);
+  query.bind_integer(++n, workspace.created_at);
+  query.bind_integer(++n, workspace.updated_at);
+}
+
+WorkspaceRecord read_workspace(const sqlite::Query& row) {
+  return WorkspaceRecord{row.text(0), row.text(1), row.text(2), row.integer(3), row.integer(4)};
+}
+
+void bind_connection(sqlite::Query& query, const ConnectionRecord& connection) {
+  int n = 0;
+  query.bind_text(++n, connection.id);
+  query.bind_text(++n, connection.organization_id);
+  query.bind_text(++n, connection.slug);
+  query.bind_text(++n, connection.source_definition_id);
+  query.bind_text(++n, connection.workspace_id);
+  query.bind_text(++n, connection.state_hash);
+  query.bind_text(++n, connection.redirect_url);
+  query.bind_text(++n, connection.redirect_uri);
+  query.bind_blob(++n, connection.sealed_code_verifier);
+  query.bind_text(++n, connection.flow_options_json);
+  query.bind_text(++n, to_string(connection.status));
+  query.bind_text(++n, connection.error_code);
+  query.bind_text(++n, connection.error_description);
+  query.bind_blob(++n, connection.sealed_credentials);
+  query.bind_text(++n, connection.granted_scopes);
+  query.bind_optional_integer(++n, connection.token_expires_at);
+  query.bind_text(++n, connection.account_id);
+  query.bind_text(++n, connection.account_name);
+  query.bind_text(++n, connection.source_id);
+  query.bind_integer(++n, connection.created_at);
+  query.bind_integer(++n, connection.expires_at);
+  query.bind_integer(++n, connection.updated_at);
+  query.bind_integer(++n, connection.version);
+}
+
+ConnectionRecord read_connection(const sqlite::Query& row) {
+  int n = 0;
+  ConnectionRecord connection;
+  connection.id = row.text(n++);
+  connection.organization_id = row.text(n++);
+  connection.slug = row.text(n++);
+  connection.source_definition_id = row.text(n++);
+  connection.workspace_id = row.text(n++);
+  connection.state_hash = row.text(n++);
+  connection.redirect_url = row.text(n++);
+  connection.redirect_uri = row.text(n++);
+  connection.sealed_code_verifier = row.blob(n++);
+  connection.flow_options_json = row.text(n++);
+  const std::optional<ConnectionStatus> status = connection_status_from(row.text(n++));
+  // A row from a newer build, or edited by hand: refuse rather than guess what it means.
+  if (!status) throw std::runtime_error("connections row " + connection.id + " has an unknown status");
+  connection.status = *status;
+  connection.error_code = row.text(n++);
+  connection.error_description = row.text(n++);
+  connection.sealed_credentials = row.blob(n++);
+  connection.granted_scopes = row.text(n++);
+  connection.token_expires_at = row.optional_integer(n++);
+  connection.account_id = row.text(n++);
+  connection.account_name = row.text(n++);
+  connection.source_id = row.text(n++);
+  connection.created_at = row.integer(n++);
+  connection.expires_at = row.integer(n++);
+  connection.updated_at = row.integer(n++);
+  connection.version = row.integer(n++);
+  return connection;
+}
+
+void bind_source(sqlite::Query& query, const SourceRecord& source) {
+  int n = 0;
+  query.bind_text(++n, source.id);
+  query.bind_text(++n, source.organization_id);
+  query.bind_text(++n, source.workspace_id);
+  query.bind_text(++n, source.source_definition_id);
+  query.bind_text(++n, source.slug);
+  query.bind_text(++n, source.name);
+  query.bind_text(++n, source.configuration_json);
+  query.bind_text(++n, source.connection_id);
+  query.bind_text(++n, source.status);
+  query.bind_text(++n, source.status_detail);
+  query.bind_blob(++n, source.sealed_credentials);
+  query.bind_text(++n, source.granted_scopes);
+  query.bind_optional_integer(++n, source.token_expires_at);
+  query.bind_integer(++n, source.created_at);
+  query.bind_integer(++n, source.updated_at);
+  query.bind_integer(++n, source.version);
+}
+
+SourceRecord read_source(const sqlite::Query& row) {
+  int n = 0;
+  SourceRecord source;
+  source.id = row.text(n++);
+  source.organization_id = row.text(n++);
+  source.workspace_id = row.text(n++);
+  source.source_definition_id = row.text(n++);
+  source.slug = row.text(n++);
+  source.name = row.text(n++);
+  source.configuration_json = row.text(n++);
+  source.connection_id = row.text(n++);
+  source.status = row.text(n++);
+  source.status_detail = row.text(n++);
+  source.sealed_credentials = row.blob(n++);
+  source.granted_scopes = row.text(n++);
+  source.token_expires_at = row.optional_integer(n++);
+  source.created_at = row.integer(n++);
+  source.updated_at = row.integer(n++);
+  source.version = row.integer(n++);
+  return source;
+}
+
+// --- Reading results.
+
+template <typename Record, typename ReadRecord>
+std::optional<Record> read_optional(sqlite::Query& query, ReadRecord read_record) {
+  if (!query.next_row()) return std::nullopt;
+  return read_record(query);
+}
+
+template <typename Record, typename ReadRecord>
+std::vector<Record> read_all(sqlite::Query& query, ReadRecord read_record) {
+  std::vector<Record> records;
+  while (query.next_row()) records.push_back(read_record(query));
+  return records;
+}
+
+int page_size(int requested_limit) { return std::clamp(requested_limit, 1, max_page_size); }
+
+// The query asked for page_size + 1 rows: the extra one only tells that another page exists.
+template <typename Record, typename ReadRecord>
+Page<Record> read_page(sqlite::Query& query, int size, ReadRecord read_record) {
+  Page<Record> page;
+  while (query.next_row()) {
+    if (page.items.size() == static_cast<size_t>(size)) {
+      page.next_after = page.items.back().id;
+      break;
+    }
+    page.items.push_back(read_record(query));
+  }
+  return page;
+}
+
+void configure_connection(sqlite3* db) {
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  // WAL lets readers and one writer from several processes work at once; it is a property of
+  // the file, so check that SQLite really switched (it silently keeps the old mode otherwise).
+  const sqlite::StatementPtr journal_mode = sqlite::prepare(db, "PRAGMA journal_mode = WAL", false);
+  sqlite::Query query(journal_mode.get());
+  if (!query.next_row() || query.text(0) != "wal") {
+    throw std::runtime_error("sqlite: the database cannot use write-ahead logging");
+  }
+  // NORMAL is durable across application crashes in WAL mode; a power loss may drop the last
+  // commits but never corrupts the file.
+  sqlite::execute_script(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+}
+
+} // namespace
+
+SqliteStore::SqliteStore(const std::filesystem::path& path) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  db_ = sqlite::open_database(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+  configure_connection(db_.get());
+  apply_schema_migrations(db_.get(), sqlite_schema_migrations());
+}
+
+SqliteStore::~SqliteStore() = default;
+
+int SqliteStore::latest_schema_version() { return connector::core::latest_schema_version(sqlite_schema_migrations()); }
+
+int SqliteStore::schema_version(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) return 0;
+  const sqlite::DatabasePtr db = sqlite::open_database(path.string(), SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+  return read_schema_version(db.get());
+}
+
+void SqliteStore::migrate(const std::filesystem::path& path) { SqliteStore opened_and_migrated(path); }
+
+sqlite3_stmt* SqliteStore::prepared(std::string_view sql) {
+  auto found = statements_.find(sql);
+  if (found == statements_.end()) {
+    found = statements_.emplace(sql, sqlite::prepare(db_.get(), sql, true)).first;
+  }
+  return found->second.get();
+}
+
+void SqliteStore::execute_prepared(std::string_view sql) { sqlite::Query(prepared(sql)).run(); }
+
+// --- API keys
+
+void SqliteStore::insert_api_key(const ApiKeyRecord& key) {
+  static const std::string sql = insert_sql("api_keys", api_key_columns);
+  sqlite::Query query(prepared(sql));
+  bind_api_key(query, key);
+  query.run();
+}
+
+std::optional<ApiKeyRecord> SqliteStore::find_api_key_by_hash(const std::string& key_hash) {
+  static const std::string sql = select_sql("api_keys", api_key_columns, "WHERE key_hash = ?1");
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, key_hash);
+  return read_optional<ApiKeyRecord>(query, read_api_key);
+}
+
+std::vector<ApiKeyRecord> SqliteStore::list_api_keys(const std::string& organization_id) {
+  static const std::string sql =
+      select_sql("api_keys", api_key_columns, "WHERE ?1 = '' OR organization_id = ?1 ORDER BY organization_id, id");
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, organization_id);
+  return read_all<ApiKeyRecord>(query, read_api_key);
+}
+
+bool SqliteStore::revoke_api_key(const std::string& key_id, int64_t now) {
+  sqlite::Query query(prepared("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1"));
+  query.bind_text(1, key_id);
+  query.bind_integer(2, now);
+  query.run();
+  return query.changes() == 1;
+}
+
+// --- Redirect allow-list
+
+void SqliteStore::add_allowed_redirect(const AllowedRedirectRecord& record) {
+  sqlite::Query query(prepared("INSERT INTO allowed_redirects (organization_id, url, created_at) VALUES (?1, ?2, ?3) "
+                               "ON CONFLICT (organization_id, url) DO NOTHING"));
+  query.bind_text(1, record.organization_id);
+  query.bind_text(2, record.url);
+  query.bind_integer(3, record.created_at);
+  query.run();
+}
+
+bool SqliteStore::remove_allowed_redirect(const std::string& organization_id, const std::string& url) {
+  sqlite::Query query(prepared("DELETE FROM allowed_redirects WHERE organization_id = ?1 AND url = ?2"));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, url);
+  query.run();
+  return query.changes() == 1;
+}
+
+std::vector<AllowedRedirectRecord> SqliteStore::list_allowed_redirects(const std::string& organization_id) {
+  static const std::string sql =
+      select_sql("allowed_redirects", redirect_columns, "WHERE organization_id = ?1 ORDER BY url");
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, organization_id);
+  return read_all<AllowedRedirectRecord>(query, read_redirect);
+}
+
+// --- Workspaces
+
+void SqliteStore::insert_workspace(const WorkspaceRecord& workspace) {
+  static const std::string sql = insert_sql("workspaces", workspace_columns);
+  sqlite::Query query(prepared(sql));
+  bind_workspace(query, workspace);
+  query.run();
+}
+
+std::optional<WorkspaceRecord> SqliteStore::find_workspace(const std::string& organization_id, const std::string& id) {
+  static const std::string sql = select_sql("workspaces", workspace_columns, "WHERE organization_id = ?1 AND id = ?2");
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, id);
+  return read_optional<WorkspaceRecord>(query, read_workspace);
+}
+
+Page<WorkspaceRecord> SqliteStore::list_workspaces(const std::string& organization_id, int limit,
+                                                   const std::string& after) {
+  static const std::string sql =
+      select_sql("workspaces", workspace_columns, "WHERE organization_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+  const int size = page_size(limit);
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, after);
+  query.bind_integer(3, size + 1);
+  return read_page<WorkspaceRecord>(query, size, read_workspace);
+}
+
+// --- Connections
+
+void SqliteStore::insert_connection(const ConnectionRecord& connection) {
+  static const std::string sql = insert_sql("connections", connection_columns);
+  sqlite::Query query(prepared(sql));
+  bind_connection(query, connection);
+  query.run();
+}
+
+std::optional<ConnectionRecord> SqliteStore::find_connection(const std::string& organization_id,
+                                                             const std::string& id) {
+  static const std::string sql =
+      select_sql("connections", connection_columns, "WHERE organization_id = ?1 AND id = ?2");
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, id);
+  return read_optional<ConnectionRecord>(query, read_connection);
+}
+
+std::optional<ConnectionRecord> SqliteStore::find_connection_by_state_hash(const std::string& state_hash) {
+  static const std::string sql = select_sql("connections", connection_columns, "WHERE state_hash = ?1");
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, state_hash);
+  return read_optional<ConnectionRecord>(query, read_connection);
+}
+
+bool SqliteStore::update_connection(const ConnectionRecord& connection) {
+  static const std::string sql = compare_and_swap_sql("connections", connection_columns);
+  sqlite::Query query(prepared(sql));
+  bind_connection(query, connection);
+  query.run();
+  return query.changes() == 1;
+}
+
+int64_t SqliteStore::count_connections() {
+  sqlite::Query query(prepared("SELECT COUNT(*) FROM connections"));
+  query.next_row();
+  return query.integer(0);
+}
+
+// --- Sources
+
+void SqliteStore::insert_source(const SourceRecord& source) {
+  static const std::string sql = insert_sql("sources", source_columns);
+  sqlite::Query query(prepared(sql));
+  bind_source(query, source);
+  query.run();
+}
+
+std::optional<SourceRecord> SqliteStore::find_source(const std::string& organization_id, const std::string& id) {
+  static const std::string sql = select_sql("sources", source_columns, "WHERE organization_id = ?1 AND id = ?2");
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, id);
+  return read_optional<SourceRecord>(query, read_source);
+}
+
+Page<SourceRecord> SqliteStore::list_sources(const std::string& organization_id, const std::string& workspace_id,
+                                             int limit, const std::string& after) {
+  // Two statements rather than "?2 = '' OR workspace_id = ?2", so each can use its own index.
+  static const std::string all_workspaces_sql =
+      select_sql("sources", source_columns, "WHERE organization_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+  static const std::string one_workspace_sql = select_sql(
+      "sources", source_columns, "WHERE organization_id = ?1 AND workspace_id = ?4 AND id > ?2 ORDER BY id LIMIT ?3");
+  const int size = page_size(limit);
+  sqlite::Query query(prepared(workspace_id.empty() ? all_workspaces_sql : one_workspace_sql));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, after);
+  query.bind_integer(3, size + 1);
+  if (!workspace_id.empty()) query.bind_text(4, workspace_id);
+  return read_page<SourceRecord>(query, size, read_source);
+}
+
+bool SqliteStore::update_source(const SourceRecord& source) {
+  static const std::string sql = compare_and_swap_sql("sources", source_columns);
+  sqlite::Query query(prepared(sql));
+  bind_source(query, source);
+  query.run();
+  return query.changes() == 1;
+}
+
+// --- Transactions. One batch is one transaction; each job inside it is a savepoint.
+
+void SqliteStore::begin_batch() {
+  // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+  // writes could fail with SQLITE_BUSY halfway when another process writes in between.
+  execute_prepared("BEGIN IMMEDIATE");
+  batch_open_ = true;
+}
+
+void SqliteStore::commit_batch() {
+  execute_prepared("COMMIT");
+  batch_open_ = false;
+}
+
+void SqliteStore::rollback_batch() noexcept {
+  batch_open_ = false;
+  // sqlite3_exec rather than a cached statement: preparing could throw, and after some errors
+  // SQLite has already rolled back by itself.
+  if (sqlite3_get_autocommit(db_.get()) == 0) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void SqliteStore::begin_job() {
+  // After an I/O error SQLite may roll the whole transaction back on its own; a SAVEPOINT
+  // would then quietly start a new transaction and the batch would no longer be atomic.
+  if (batch_open_ && sqlite3_get_autocommit(db_.get()) != 0) {
+    throw std::runtime_error("sqlite: the batch's transaction was rolled back");
+  }
+  execute_prepared("SAVEPOINT job");
+}
+
+void SqliteStore::end_job(bool keep) {
+  if (!keep) execute_prepared("ROLLBACK TO job");
+  execute_prepared("RELEASE job");
+}
+
+} // namespace connector::core

@@ -1,0 +1,82 @@
+// The SQLite backend: one database file in WAL mode, which several host processes may share
+// (writers wait up to 5 s for each other). Opening a file migrates it to the newest schema;
+// a file written by a newer build is refused. Statements are prepared once per connection
+// and every value is bound as a parameter.
+//
+// One object is one connection: use it from one thread at a time (StoreExecutor's thread).
+#pragma once
+
+#include "store/sqlite_support.hpp"
+#include "store/store_executor.hpp"
+
+#include <filesystem>
+#include <string_view>
+#include <unordered_map>
+
+namespace connector::core {
+
+class SqliteStore final : public TransactionalStore {
+public:
+  // Creates the file and its folder when missing. Throws std::runtime_error when the file
+  // cannot be opened, cannot use WAL, or is at a newer schema than this build.
+  explicit SqliteStore(const std::filesystem::path& path);
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // For the CLI. The schema version this build writes.
+  static int latest_schema_version();
+  // The version a database file is at; 0 when it does not exist (it is not created) or was
+  // never migrated. Reads only.
+  static int schema_version(const std::filesystem::path& path);
+  // Brings a database file to latest_schema_version() (creating it), as opening does.
+  static void migrate(const std::filesystem::path& path);
+
+  // Store
+  void insert_api_key(const ApiKeyRecord& key) override;
+  std::optional<ApiKeyRecord> find_api_key_by_hash(const std::string& key_hash) override;
+  std::vector<ApiKeyRecord> list_api_keys(const std::string& organization_id) override;
+  // True when the key exists; revoking twice keeps the first revocation time.
+  bool revoke_api_key(const std::string& key_id, int64_t now) override;
+
+  void add_allowed_redirect(const AllowedRedirectRecord& record) override;
+  bool remove_allowed_redirect(const std::string& organization_id, const std::string& url) override;
+  std::vector<AllowedRedirectRecord> list_allowed_redirects(const std::string& organization_id) override;
+
+  void insert_workspace(const WorkspaceRecord& workspace) override;
+  std::optional<WorkspaceRecord> find_workspace(const std::string& organization_id, const std::string& id) override;
+  Page<WorkspaceRecord> list_workspaces(const std::string& organization_id, int limit,
+                                        const std::string& after) override;
+
+  void insert_connection(const ConnectionRecord& connection) override;
+  std::optional<ConnectionRecord> find_connection(const std::string& organization_id, const std::string& id) override;
+  std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string& state_hash) override;
+  bool update_connection(const ConnectionRecord& connection) override;
+  int64_t count_connections() override;
+
+  void insert_source(const SourceRecord& source) override;
+  std::optional<SourceRecord> find_source(const std::string& organization_id, const std::string& id) override;
+  Page<SourceRecord> list_sources(const std::string& organization_id, const std::string& workspace_id, int limit,
+                                  const std::string& after) override;
+  bool update_source(const SourceRecord& source) override;
+
+  // TransactionalStore
+  void begin_batch() override;
+  void commit_batch() override;
+  void rollback_batch() noexcept override;
+  void begin_job() override;
+  void end_job(bool keep) override;
+
+private:
+  // The cached statement for `sql`, compiled on first use. `sql` must be static text (a
+  // literal or a function-local static): the cache keys on it without copying.
+  sqlite3_stmt* prepared(std::string_view sql);
+  void execute_prepared(std::string_view sql);
+
+  sqlite::DatabasePtr db_;
+  // Declared after db_ so that the statements are finalized before the connection closes.
+  std::unordered_map<std::string_view, sqlite::StatementPtr> statements_;
+  bool batch_open_ = false;
+};
+
+} // namespace connector::core

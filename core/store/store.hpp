@@ -1,0 +1,67 @@
+// The storage interface. SQLite implements it (sqlite_store.hpp); a PostgreSQL backend can
+// implement it later without touching the callers.
+//
+// Calls are synchronous and short; the host runs them on the store's own thread through
+// StoreExecutor, never on an I/O thread. Each job given to the executor runs atomically
+// (all of its writes or none). Lookups scoped by organization return nothing for another
+// organization's ids, so callers answer 404 and leak nothing.
+#pragma once
+
+#include "store/records.hpp"
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace connector::core {
+
+// Thrown when a write collides with a unique key (an id, a key hash, a state hash): the caller
+// answers 409. Every other storage failure is a plain std::runtime_error. Messages name the
+// table and column, never the values (they may be secrets).
+class StoreConflict : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+class Store {
+public:
+  virtual ~Store() = default;
+
+  // API keys
+  virtual void insert_api_key(const ApiKeyRecord& key) = 0;
+  virtual std::optional<ApiKeyRecord> find_api_key_by_hash(const std::string& key_hash) = 0;
+  virtual std::vector<ApiKeyRecord> list_api_keys(const std::string& organization_id) = 0; // "" = all
+  virtual bool revoke_api_key(const std::string& key_id, int64_t now) = 0;
+
+  // The redirect allow-list of an organization
+  virtual void add_allowed_redirect(const AllowedRedirectRecord& record) = 0; // idempotent
+  virtual bool remove_allowed_redirect(const std::string& organization_id, const std::string& url) = 0;
+  virtual std::vector<AllowedRedirectRecord> list_allowed_redirects(const std::string& organization_id) = 0;
+
+  // Workspaces
+  virtual void insert_workspace(const WorkspaceRecord& workspace) = 0;
+  virtual std::optional<WorkspaceRecord> find_workspace(const std::string& organization_id, const std::string& id) = 0;
+  virtual Page<WorkspaceRecord> list_workspaces(const std::string& organization_id, int limit,
+                                                const std::string& after) = 0; // ordered by id
+
+  // Connections (OAuth flows)
+  virtual void insert_connection(const ConnectionRecord& connection) = 0;
+  virtual std::optional<ConnectionRecord> find_connection(const std::string& organization_id,
+                                                          const std::string& id) = 0;
+  virtual std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string& state_hash) = 0;
+  // Writes `connection` if the stored version still equals connection.version, storing
+  // version + 1; false (and no change) when someone else updated it first.
+  virtual bool update_connection(const ConnectionRecord& connection) = 0;
+  virtual int64_t count_connections() = 0;
+
+  // Sources
+  virtual void insert_source(const SourceRecord& source) = 0;
+  virtual std::optional<SourceRecord> find_source(const std::string& organization_id, const std::string& id) = 0;
+  virtual Page<SourceRecord> list_sources(const std::string& organization_id, const std::string& workspace_id,
+                                          int limit, const std::string& after) = 0; // workspace "" = all
+  // Compare-and-swap on version, like update_connection.
+  virtual bool update_source(const SourceRecord& source) = 0;
+};
+
+} // namespace connector::core

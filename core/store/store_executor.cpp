@@ -1,0 +1,96 @@
+#include "store/store_executor.hpp"
+
+#include <stdexcept>
+
+namespace connector::core {
+namespace {
+
+std::unique_ptr<TransactionalStore> require_store(std::unique_ptr<TransactionalStore> store) {
+  if (!store) throw std::invalid_argument("StoreExecutor needs a store");
+  return store;
+}
+
+} // namespace
+
+StoreExecutor::StoreExecutor(std::unique_ptr<TransactionalStore> store)
+    : store_(require_store(std::move(store))), thread_([this] { loop(); }) {}
+
+StoreExecutor::~StoreExecutor() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join(); // the loop leaves only once the queue is empty
+}
+
+uint64_t StoreExecutor::batches_committed() const {
+  std::lock_guard lock(mutex_);
+  return batches_;
+}
+
+uint64_t StoreExecutor::jobs_run() const {
+  std::lock_guard lock(mutex_);
+  return jobs_;
+}
+
+void StoreExecutor::enqueue(Work work) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      queue_.push_back(std::move(work));
+      wake_.notify_one();
+      return;
+    }
+  }
+  // Too late to run: answer through the completion rather than throwing out of the caller's
+  // initiation, so a coroutine is resumed with the error instead of being torn down.
+  work.complete(std::make_exception_ptr(std::logic_error("StoreExecutor is shutting down")));
+}
+
+// Group commit: every job that queued while the previous batch ran goes into the next
+// transaction, so one commit (one WAL append) makes many jobs durable at once.
+void StoreExecutor::loop() {
+  for (;;) {
+    std::deque<Work> batch;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return; // stopping, and nothing left to drain
+      batch.swap(queue_);
+    }
+
+    // Any failure of the batch itself (begin, a savepoint, commit) undoes every job in it, so
+    // every caller hears of it; a job's own exception only undoes its savepoint.
+    std::exception_ptr batch_error;
+    uint64_t executed = 0;
+    try {
+      store_->begin_batch();
+      for (Work& work : batch) {
+        store_->begin_job();
+        const bool succeeded = work.execute(*store_);
+        ++executed;
+        store_->end_job(succeeded);
+      }
+      store_->commit_batch();
+    } catch (...) {
+      batch_error = std::current_exception();
+      store_->rollback_batch();
+    }
+
+    {
+      std::lock_guard lock(mutex_);
+      jobs_ += executed;
+      if (!batch_error) ++batches_;
+    }
+    for (Work& work : batch) {
+      try {
+        work.complete(batch_error);
+      } catch (...) {
+        // Only posting the answer can throw (out of memory); the other callers still get theirs.
+      }
+    }
+  }
+}
+
+} // namespace connector::core

@@ -1,0 +1,86 @@
+// Runs store jobs on the store's own thread so that no I/O thread ever waits on the
+// database, and commits them in groups: every job that queued while the previous commit was
+// running goes into the next transaction, each inside its own savepoint, so one failing job
+// rolls back alone. Callers co_await run(job) and resume on their own executor after the
+// commit that made their job durable.
+#pragma once
+
+#include "store/store.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+
+namespace connector::core {
+
+// What a backend offers the executor to group jobs into transactions.
+class TransactionalStore : public Store {
+public:
+  virtual void begin_batch() = 0;           // BEGIN IMMEDIATE
+  virtual void commit_batch() = 0;          // COMMIT; throws on failure
+  virtual void rollback_batch() noexcept = 0;
+  virtual void begin_job() = 0;             // SAVEPOINT
+  virtual void end_job(bool keep) = 0;      // RELEASE, or ROLLBACK TO + RELEASE
+};
+
+class StoreExecutor {
+public:
+  explicit StoreExecutor(std::unique_ptr<TransactionalStore> store);
+  ~StoreExecutor(); // finishes every queued job, then stops the thread
+  StoreExecutor(const StoreExecutor&) = delete;
+  StoreExecutor& operator=(const StoreExecutor&) = delete;
+
+  // Runs `job(Store&)` atomically on the store thread; resumes the caller with its result
+  // after the commit, or rethrows what the job (or the commit) threw.
+  // Coroutines pass jobs that capture by reference ([&]): the caller is suspended until the
+  // job is done, so its locals outlive the job, and g++ 12 destroys a temporary lambda with
+  // owning captures (a std::string by value, say) twice inside a co_await expression.
+  template <typename Job>
+  boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> run(Job job);
+
+  // The same for code that is not a coroutine (CLI, start-up, tests): blocks the caller.
+  template <typename Job>
+  std::invoke_result_t<Job&, Store&> run_sync(Job job);
+
+  // Figures for metrics and benchmarks.
+  uint64_t batches_committed() const;
+  uint64_t jobs_run() const;
+
+private:
+  // A queued job: `execute` runs it inside its savepoint and says whether it succeeded (a job
+  // that throws keeps its exception for its caller and is rolled back alone); `complete`
+  // answers the caller once the batch is over, with the batch's exception if the batch could
+  // not begin or commit (then the job may never have run).
+  using Completion = std::function<void(std::exception_ptr batch_error)>;
+  struct Work {
+    std::function<bool(Store&)> execute;
+    Completion complete;
+  };
+
+  void enqueue(Work work);
+  void loop();
+
+  std::unique_ptr<TransactionalStore> store_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Work> queue_;
+  bool stopping_ = false;
+  uint64_t batches_ = 0;
+  uint64_t jobs_ = 0;
+  std::thread thread_; // last: started after everything above exists
+};
+
+} // namespace connector::core
+
+#include "store/store_executor_impl.hpp" // the templates' bodies

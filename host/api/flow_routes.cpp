@@ -1,0 +1,112 @@
+// The Source OAuth API proper: connector authorize, native OAuth, the provider-facing
+// callback and the completion that creates a source.
+#include "api/json_body.hpp"
+#include "api/routes.hpp"
+#include "http/responses.hpp"
+#include "oauth/flow_service.hpp"
+#include "store/store_executor.hpp"
+
+#include <connector/encoding.hpp>
+
+namespace connector::host {
+
+namespace {
+
+std::string path(const char* suffix) { return std::string(api_prefix) + suffix; }
+
+boost::asio::awaitable<Response> authorize(ApiContext& api, RequestContext& context) {
+  auto body = JsonBody::parse(context.request);
+  if (!body) co_return error_response(context, body.error());
+  core::AuthorizeRequest request;
+  request.organization_id = context.param("org_id");
+  request.slug = body->required_string("slug", 64);
+  request.redirect_url = body->required_string("redirect_url", 2048);
+  if (auto problems = body->problems()) co_return error_response(context, *problems);
+
+  auto started = co_await api.flows.authorize(std::move(request));
+  if (!started) co_return error_response(context, started.error());
+  co_return json_response(context, http::status::ok,
+                          {{"authorization_url", started->authorization_url}, {"connection_id", started->connection_id}});
+}
+
+boost::asio::awaitable<Response> native_oauth(ApiContext& api, RequestContext& context) {
+  auto body = JsonBody::parse(context.request);
+  if (!body) co_return error_response(context, body.error());
+  core::AuthorizeRequest request;
+  request.organization_id = context.param("org_id");
+  request.source_definition_id = body->required_string("source_definition_id", 128);
+  request.workspace_id = body->required_string("workspace_id", 128);
+  request.redirect_url = body->required_string("redirect_url", 2048);
+  request.options = body->optional_object("o_auth_input_configuration");
+  if (auto problems = body->problems()) co_return error_response(context, *problems);
+
+  auto started = co_await api.flows.authorize(std::move(request));
+  if (!started) co_return error_response(context, started.error());
+  co_return json_response(context, http::status::ok,
+                          {{"consent_url", started->authorization_url}, {"connection_id", started->connection_id}});
+}
+
+boost::asio::awaitable<Response> complete(ApiContext& api, RequestContext& context) {
+  auto body = JsonBody::parse(context.request);
+  if (!body) co_return error_response(context, body.error());
+  core::CompleteRequest request;
+  request.organization_id = context.param("org_id");
+  request.connection_id = body->required_string("connection_id", 128);
+  request.workspace_id = body->required_string("workspace_id", 128);
+  request.source_definition_id = body->required_string("source_definition_id", 128);
+  request.source_name = body->required_string("source_name", 256);
+  if (auto problems = body->problems()) co_return error_response(context, *problems);
+
+  auto source = co_await api.flows.complete(std::move(request));
+  if (!source) co_return error_response(context, source.error());
+  co_return json_response(context, http::status::ok, core::source_to_json(source.value()));
+}
+
+boost::asio::awaitable<Response> provider_callback(ApiContext& api, RequestContext& context) {
+  core::CallbackQuery query;
+  for (auto& [name, value] : sdk::form_decode(context.query)) {
+    if (name == "state") query.state = std::move(value);
+    else if (name == "code") query.code = std::move(value);
+    else if (name == "error") query.error = std::move(value);
+    else if (name == "error_description") query.error_description = std::move(value);
+    else if (name == "iss") query.iss = std::move(value);
+  }
+  const core::CallbackResult result = co_await api.flows.callback(std::move(query));
+  if (result.redirect) co_return redirect_response(context, result.location);
+  co_return page_response(context, result.page_status, result.page_message);
+}
+
+boost::asio::awaitable<Response> connection_status(ApiContext& api, RequestContext& context) {
+  const std::string org = context.param("org_id");
+  const std::string id = context.param("connection_id");
+  auto found = co_await api.store.run([&](core::Store& store) { return store.find_connection(org, id); });
+  if (!found) {
+    co_return error_response(context, core::ApiError(core::ErrorCode::connection_not_found, {}, {},
+                                                     {{"connection_id", id}}));
+  }
+  nlohmann::json body = {{"connection_id", found->id},
+                         {"slug", found->slug},
+                         {"status", core::to_string(found->status)},
+                         {"created_at", core::rfc3339_utc(found->created_at)},
+                         {"expires_at", core::rfc3339_utc(found->expires_at)}};
+  if (!found->error_code.empty()) body["error"] = {{"code", found->error_code}, {"description", found->error_description}};
+  if (!found->source_id.empty()) body["source_id"] = found->source_id;
+  co_return json_response(context, http::status::ok, body);
+}
+
+} // namespace
+
+void register_flow_routes(Router& router, ApiContext& api) {
+  router.add({http::verb::post, path("/sources/authorize"), true, "",
+              [&api](RequestContext& c) { return authorize(api, c); }});
+  router.add({http::verb::post, path("/sources/oauth"), true, "",
+              [&api](RequestContext& c) { return native_oauth(api, c); }});
+  router.add({http::verb::post, path("/sources/oauth/callback"), true, "",
+              [&api](RequestContext& c) { return complete(api, c); }});
+  router.add({http::verb::get, path("/connections/{connection_id}"), true, "",
+              [&api](RequestContext& c) { return connection_status(api, c); }});
+  router.add({http::verb::get, oauth_callback_path, false, "",
+              [&api](RequestContext& c) { return provider_callback(api, c); }});
+}
+
+} // namespace connector::host

@@ -1,0 +1,88 @@
+#include "api/json_body.hpp"
+
+#include <connector/encoding.hpp>
+
+namespace connector::host {
+
+core::Expected<JsonBody> JsonBody::parse(const Request& request) {
+  if (const auto type = request.find(http::field::content_type); type != request.end()) {
+    std::string value(type->value());
+    for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (value.rfind("application/json", 0) != 0) return core::ApiError(core::ErrorCode::unsupported_media_type);
+  }
+  nlohmann::json document = nlohmann::json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) return core::ApiError(core::ErrorCode::invalid_request_body);
+  if (!document.is_object()) {
+    return core::ApiError(core::ErrorCode::invalid_request_body, "The request body must be a JSON object.");
+  }
+  return JsonBody(std::move(document));
+}
+
+void JsonBody::problem(const std::string& field, const std::string& message) {
+  errors_.push_back({{"field", field}, {"message", message}});
+}
+
+std::optional<std::string> JsonBody::optional_string(const std::string& field, std::size_t max_length) {
+  const auto it = document_.find(field);
+  if (it == document_.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) {
+    problem(field, "must be a string");
+    return std::nullopt;
+  }
+  const auto& text = it->get_ref<const std::string&>();
+  if (text.empty()) {
+    problem(field, "must not be empty");
+    return std::nullopt;
+  }
+  if (text.size() > max_length) {
+    problem(field, "must be at most " + std::to_string(max_length) + " characters");
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::string JsonBody::required_string(const std::string& field, std::size_t max_length) {
+  if (!document_.contains(field) || document_[field].is_null()) {
+    problem(field, "is required");
+    return {};
+  }
+  return optional_string(field, max_length).value_or("");
+}
+
+nlohmann::json JsonBody::optional_object(const std::string& field) {
+  const auto it = document_.find(field);
+  if (it == document_.end() || it->is_null()) return nlohmann::json::object();
+  if (!it->is_object()) {
+    problem(field, "must be an object");
+    return nlohmann::json::object();
+  }
+  return *it;
+}
+
+std::optional<core::ApiError> JsonBody::problems() const {
+  if (errors_.empty()) return std::nullopt;
+  return core::ApiError(core::ErrorCode::validation_error, {}, {}, {{"errors", errors_}});
+}
+
+core::Expected<PageQuery> parse_page_query(const std::string& query) {
+  PageQuery page;
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& [name, value] : sdk::form_decode(query)) {
+    if (name == "limit") {
+      if (value.empty() || value.size() > 3 || value.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(value) < 1 || std::stoi(value) > 200) {
+        errors.push_back({{"field", "limit"}, {"message", "must be a whole number from 1 to 200"}});
+      } else {
+        page.limit = std::stoi(value);
+      }
+    } else if (name == "after" || name == "cursor") {
+      page.after = value.substr(0, 128);
+    } else if (name == "workspace_id") {
+      page.workspace_id = value.substr(0, 128);
+    }
+  }
+  if (!errors.empty()) return core::ApiError(core::ErrorCode::validation_error, {}, {}, {{"errors", errors}});
+  return page;
+}
+
+} // namespace connector::host

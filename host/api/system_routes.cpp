@@ -1,0 +1,24 @@
+// Liveness, readiness and the API description.
+#include "api/routes.hpp"
+#include "http/responses.hpp"
+
+namespace connector::host {
+
+void register_system_routes(Router& router, ApiContext& api) {
+  router.add({http::verb::get, "/healthz", false, "", [](RequestContext& c) -> boost::asio::awaitable<Response> {
+                co_return json_response(c, http::status::ok, {{"status", "ok"}});
+              }});
+  router.add({http::verb::get, "/readyz", false, "", [&api](RequestContext& c) -> boost::asio::awaitable<Response> {
+                const bool ready = api.ready();
+                co_return json_response(c, ready ? http::status::ok : http::status::service_unavailable,
+                                        {{"status", ready ? "ready" : "not_ready"}});
+              }});
+  router.add({http::verb::get, "/openapi.json", false, "", [](RequestContext& c) -> boost::asio::awaitable<Response> {
+                Response response = json_response(c, http::status::ok, nullptr);
+                response.body() = openapi_document();
+                response.prepare_payload();
+                co_return response;
+              }});
+}
+
+} // namespace connector::host

@@ -1,0 +1,117 @@
+// Administrative subcommands that work on the data folder directly: API keys, the redirect
+// allow-list, and listing plugins.
+#include "auth/api_keys.hpp"
+#include "cli/arguments.hpp"
+#include "cli/commands.hpp"
+#include "config/host_config.hpp"
+#include "oauth/redirect_policy.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/store_executor.hpp"
+
+#include <chrono>
+#include <iostream>
+
+namespace connector::host {
+
+namespace {
+
+HostConfig config_from(const Arguments& arguments) {
+  return load_config({arguments.get_or("config", ""), "", arguments.get_or("data-dir", ""),
+                      arguments.get_or("plugins-dir", "")},
+                     core::process_environment(), default_plugins_dir());
+}
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
+int run_keys(const std::vector<std::string>& args) {
+  const Arguments arguments(args, {"org", "data-dir", "config", "name", "permissions", "id"}, {});
+  const auto& words = arguments.positional();
+  const std::string action = words.empty() ? "" : words[0];
+  const HostConfig config = config_from(arguments);
+  std::filesystem::create_directories(config.data_dir);
+  core::StoreExecutor store(std::make_unique<core::SqliteStore>(config.database_file()));
+  if (action == "create") {
+    const std::string org = arguments.required("org");
+    if (org.size() > 128 || org.find_first_of("/?#% ") != std::string::npos) {
+      throw std::invalid_argument("--org must be an organization id without '/', '?', '#', '%' or spaces");
+    }
+    const NewApiKey key = make_api_key(org, arguments.get_or("name", "default"),
+                                       arguments.get_or("permissions", default_key_permissions));
+    store.run_sync([&](core::Store& s) { s.insert_api_key(key.record); });
+    std::cout << "Created API key " << key.record.id << " for organization " << org
+              << ". It is shown only now; store it safely:\n"
+              << key.secret << std::endl;
+    return 0;
+  }
+  if (action == "list") {
+    const auto keys = store.run_sync([&](core::Store& s) { return s.list_api_keys(arguments.get_or("org", "")); });
+    for (const auto& key : keys) {
+      std::cout << key.id << "\t" << key.organization_id << "\t" << key.name << "\t" << key.permissions << "\t"
+                << (key.revoked_at ? "revoked" : "active") << "\n";
+    }
+    return 0;
+  }
+  if (action == "revoke") {
+    const std::string id = arguments.required("id");
+    const bool revoked = store.run_sync([&](core::Store& s) { return s.revoke_api_key(id, now_seconds()); });
+    std::cout << (revoked ? "revoked " : "no active key ") << id << "\n";
+    return revoked ? 0 : 1;
+  }
+  std::cerr << "usage: connector-host keys create --org ORG_ID [--name NAME] [--permissions P] --data-dir DIR\n"
+               "       connector-host keys list [--org ORG_ID] --data-dir DIR\n"
+               "       connector-host keys revoke --id KEY_ID --data-dir DIR\n";
+  return 2;
+}
+
+int run_redirects(const std::vector<std::string>& args) {
+  const Arguments arguments(args, {"org", "url", "data-dir", "config"}, {});
+  const auto& words = arguments.positional();
+  const std::string action = words.empty() ? "" : words[0];
+  const HostConfig config = config_from(arguments);
+  std::filesystem::create_directories(config.data_dir);
+  core::StoreExecutor store(std::make_unique<core::SqliteStore>(config.database_file()));
+  const std::string org = arguments.required("org");
+  if (action == "add" || action == "remove") {
+    auto normalized = core::normalize_redirect_url(arguments.required("url"));
+    if (!normalized) throw std::invalid_argument(normalized.error().message);
+    if (action == "add") {
+      store.run_sync([&](core::Store& s) { s.add_allowed_redirect({org, normalized->key, now_seconds()}); });
+      std::cout << "allowed " << normalized->key << " for " << org << "\n";
+      return 0;
+    }
+    const bool removed = store.run_sync([&](core::Store& s) { return s.remove_allowed_redirect(org, normalized->key); });
+    std::cout << (removed ? "removed " : "not on the list: ") << normalized->key << "\n";
+    return removed ? 0 : 1;
+  }
+  if (action == "list") {
+    for (const auto& entry : store.run_sync([&](core::Store& s) { return s.list_allowed_redirects(org); })) {
+      std::cout << entry.url << "\n";
+    }
+    return 0;
+  }
+  std::cerr << "usage: connector-host redirects add|remove --org ORG_ID --url URL --data-dir DIR\n"
+               "       connector-host redirects list --org ORG_ID --data-dir DIR\n";
+  return 2;
+}
+
+int run_plugins(const std::vector<std::string>& args) {
+  const Arguments arguments(args, {"plugins-dir", "config", "data-dir"}, {});
+  const HostConfig config = config_from(arguments);
+  core::PluginRegistry registry;
+  const auto refusals = registry.load_directory(config.plugins_dir);
+  std::cout << "plugins in " << std::filesystem::absolute(config.plugins_dir).string() << ":\n";
+  for (const auto& plugin : registry.plugins()) {
+    const auto& d = plugin->descriptor();
+    std::cout << "  " << d.slug << "\t" << d.display_name << " " << d.version << "\tABI " << plugin->abi_major() << "."
+              << plugin->abi_minor() << "\t" << plugin->file().string() << "\n";
+  }
+  for (const auto& refusal : refusals) std::cout << "  refused: " << refusal.reason << "\n";
+  return 0;
+}
+
+} // namespace connector::host

@@ -1,0 +1,158 @@
+// `connector-host serve`: opens the store and key ring, loads the plugins, binds, and serves
+// until SIGINT/SIGTERM, then lets accepted requests finish.
+#include "api/routes.hpp"
+#include "auth/api_keys.hpp"
+#include "cli/arguments.hpp"
+#include "cli/commands.hpp"
+#include "config/host_config.hpp"
+#include "crypto/sealer.hpp"
+#include "http/server.hpp"
+#include "logging/logger.hpp"
+#include "net/https_client.hpp"
+#include "oauth/flow_service.hpp"
+#include "oauth/redirect_policy.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/store_executor.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <sys/stat.h>
+
+#include <iostream>
+#include <thread>
+
+namespace connector::host {
+
+namespace {
+
+LogLevel parse_level(const std::string& text) {
+  if (text == "debug") return LogLevel::debug;
+  if (text == "warning") return LogLevel::warning;
+  if (text == "error") return LogLevel::error;
+  return LogLevel::info;
+}
+
+void log_plugin_line(std::string_view file, int32_t level, std::string_view message) {
+  log(level >= CONNECTOR_LOG_ERROR     ? LogLevel::error
+      : level >= CONNECTOR_LOG_WARNING ? LogLevel::warning
+      : level >= CONNECTOR_LOG_INFO    ? LogLevel::info
+                                       : LogLevel::debug,
+      message, {{"plugin_file", std::string(file)}});
+}
+
+std::vector<std::string> normalized_host_redirects(const std::vector<std::string>& urls) {
+  std::vector<std::string> keys;
+  for (const auto& url : urls) {
+    auto normalized = core::normalize_redirect_url(url);
+    if (!normalized) throw std::runtime_error("CONNECTOR_ALLOWED_REDIRECTS: " + normalized.error().message);
+    keys.push_back(normalized->key);
+  }
+  return keys;
+}
+
+std::string url_host(const boost::asio::ip::tcp::endpoint& endpoint) {
+  const std::string address = endpoint.address().to_string();
+  return endpoint.address().is_v6() ? "[" + address + "]" : address;
+}
+
+} // namespace
+
+int run_serve(const std::vector<std::string>& args) {
+  const Arguments arguments(args, {"listen", "data-dir", "plugins-dir", "config"}, {});
+  const auto env = core::process_environment();
+  const HostConfig config = load_config({arguments.get_or("config", ""), arguments.get_or("listen", ""),
+                                         arguments.get_or("data-dir", ""), arguments.get_or("plugins-dir", "")},
+                                        env, default_plugins_dir());
+  set_minimum_log_level(parse_level(config.log_level));
+
+  std::filesystem::create_directories(config.data_dir);
+  ::chmod(config.data_dir.c_str(), 0700); // credentials and keys live here
+  const core::Sealer sealer = core::Sealer::from_key_file(config.effective_key_file(), /*create_if_missing=*/true);
+  core::StoreExecutor store(std::make_unique<core::SqliteStore>(config.database_file()));
+
+  core::PluginRegistry registry(&log_plugin_line);
+  const auto refusals = registry.load_directory(config.plugins_dir);
+  for (const auto& refusal : refusals) log(LogLevel::warning, "plugin refused", {{"reason", refusal.reason}});
+  auto providers = std::make_shared<const core::ProviderDirectory>(registry, config.providers, env);
+  for (const auto& [slug, provider] : providers->all()) {
+    log(provider.instance ? LogLevel::info : LogLevel::warning, provider.instance ? "plugin ready" : "plugin not configured",
+        {{"slug", slug},
+         {"version", provider.module->descriptor().version},
+         {"file", provider.module->file().string()},
+         {"reason", provider.configuration_error}});
+  }
+
+  boost::asio::io_context io(config.threads);
+  core::HttpsClientOptions client_options;
+  client_options.extra_ca_file = config.ca_file;
+  client_options.connect_timeout = config.provider_connect_timeout;
+  client_options.total_timeout = config.provider_total_timeout;
+  core::HttpsClient https(io.get_executor(), client_options);
+
+  // The router is filled below; nothing is dispatched before io.run().
+  Router router([&store](const Request& request) { return authenticate(store, request); });
+  ServerLimits limits;
+  limits.body_bytes = config.max_body_bytes;
+  limits.header_bytes = config.max_header_bytes;
+  HttpServer server(io, router, limits);
+  const auto [host, port] = split_listen_address(config.listen);
+  server.start({boost::asio::ip::make_address(host), port});
+  const auto bound = server.local_endpoint();
+  const std::string local_url = "http://" + url_host(bound) + ":" + std::to_string(bound.port());
+  std::string public_url = config.public_url.empty() ? local_url : config.public_url;
+  while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
+
+  core::FlowSettings flow_settings;
+  flow_settings.callback_uri = public_url + oauth_callback_path;
+  flow_settings.state_ttl = config.state_ttl;
+  flow_settings.host_allowed_redirect_keys = normalized_host_redirects(config.allowed_redirects);
+  core::FlowService flows(store, providers, sealer, https, flow_settings);
+
+  std::atomic<bool> ready{true};
+  ApiContext api{flows, store, [&ready] { return ready.load(); }};
+  register_api_routes(router, api);
+
+  log(LogLevel::info, "listening",
+      {{"address", bound.address().to_string() + ":" + std::to_string(bound.port())},
+       {"url", local_url},
+       {"public_url", public_url},
+       {"callback_uri", flow_settings.callback_uri},
+       {"data_dir", std::filesystem::absolute(config.data_dir).string()},
+       {"database", std::filesystem::absolute(config.database_file()).string()},
+       {"key_file", std::filesystem::absolute(config.effective_key_file()).string()},
+       {"plugins_dir", std::filesystem::absolute(config.plugins_dir).string()},
+       {"plugins", providers->all().size()}});
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::steady_timer drain_timer(io);
+  std::chrono::steady_clock::time_point drain_deadline;
+  // Polls until every connection has answered and closed (or the grace period ends), then
+  // lets io.run() return.
+  std::function<void()> drain = [&] {
+    if (server.open_connections() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+      io.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([&drain](const boost::system::error_code&) { drain(); });
+  };
+  signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
+    if (error) return;
+    log(LogLevel::info, "stopping", {{"signal", signal_number}});
+    ready.store(false);
+    server.stop();
+    drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    drain();
+  });
+
+  std::vector<std::thread> workers;
+  for (int i = 1; i < config.threads; ++i) workers.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& worker : workers) worker.join();
+  log(LogLevel::info, "stopped");
+  return 0;
+}
+
+} // namespace connector::host

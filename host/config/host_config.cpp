@@ -1,0 +1,148 @@
+#include "config/host_config.hpp"
+
+#include <fstream>
+#include <stdexcept>
+
+namespace connector::host {
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::string current;
+  for (const char c : text + ",") {
+    if (c == ',' || c == ' ' || c == '\n') {
+      if (!current.empty()) items.push_back(current);
+      current.clear();
+    } else {
+      current.push_back(c);
+    }
+  }
+  return items;
+}
+
+int64_t positive_integer(const std::string& name, const std::string& text) {
+  if (text.empty() || text.size() > 12 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw std::runtime_error(name + " must be a positive whole number");
+  }
+  const int64_t value = std::stoll(text);
+  if (value <= 0) throw std::runtime_error(name + " must be a positive whole number");
+  return value;
+}
+
+std::string as_text(const nlohmann::json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
+  return value.dump();
+}
+
+// One setting: its file key, its environment variable and how to apply a textual value.
+struct Setting {
+  const char* file_key;
+  const char* env_name;
+  void (*apply)(HostConfig&, const std::string& value);
+};
+
+const Setting settings[] = {
+    {"listen", "CONNECTOR_LISTEN", [](HostConfig& c, const std::string& v) { c.listen = v; }},
+    {"public_url", "CONNECTOR_PUBLIC_URL", [](HostConfig& c, const std::string& v) { c.public_url = v; }},
+    {"data_dir", "CONNECTOR_DATA_DIR", [](HostConfig& c, const std::string& v) { c.data_dir = v; }},
+    {"plugins_dir", "CONNECTOR_PLUGINS_DIR", [](HostConfig& c, const std::string& v) { c.plugins_dir = v; }},
+    {"key_file", "CONNECTOR_KEY_FILE", [](HostConfig& c, const std::string& v) { c.key_file = v; }},
+    {"ca_file", "CONNECTOR_CA_FILE", [](HostConfig& c, const std::string& v) { c.ca_file = v; }},
+    {"allowed_redirects", "CONNECTOR_ALLOWED_REDIRECTS",
+     [](HostConfig& c, const std::string& v) { c.allowed_redirects = split_list(v); }},
+    {"state_ttl_seconds", "CONNECTOR_STATE_TTL_SECONDS",
+     [](HostConfig& c, const std::string& v) {
+       c.state_ttl = std::chrono::seconds(positive_integer("state_ttl_seconds", v));
+     }},
+    {"provider_connect_timeout_ms", "CONNECTOR_PROVIDER_CONNECT_TIMEOUT_MS",
+     [](HostConfig& c, const std::string& v) {
+       c.provider_connect_timeout = std::chrono::milliseconds(positive_integer("provider_connect_timeout_ms", v));
+     }},
+    {"provider_total_timeout_ms", "CONNECTOR_PROVIDER_TOTAL_TIMEOUT_MS",
+     [](HostConfig& c, const std::string& v) {
+       c.provider_total_timeout = std::chrono::milliseconds(positive_integer("provider_total_timeout_ms", v));
+     }},
+    {"max_body_bytes", "CONNECTOR_MAX_BODY_BYTES",
+     [](HostConfig& c, const std::string& v) {
+       c.max_body_bytes = static_cast<std::size_t>(positive_integer("max_body_bytes", v));
+     }},
+    {"max_header_bytes", "CONNECTOR_MAX_HEADER_BYTES",
+     [](HostConfig& c, const std::string& v) {
+       c.max_header_bytes = static_cast<std::size_t>(positive_integer("max_header_bytes", v));
+     }},
+    {"threads", "CONNECTOR_THREADS",
+     [](HostConfig& c, const std::string& v) { c.threads = static_cast<int>(positive_integer("threads", v)); }},
+    {"log_level", "CONNECTOR_LOG_LEVEL", [](HostConfig& c, const std::string& v) { c.log_level = v; }},
+};
+
+nlohmann::json read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read the configuration file " + path);
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
+  if (!doc.is_object()) throw std::runtime_error("the configuration file " + path + " is not a JSON object");
+  return doc;
+}
+
+} // namespace
+
+std::pair<std::string, unsigned short> split_listen_address(const std::string& listen) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw std::runtime_error("listen address must be HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    throw std::runtime_error("listen address must be HOST:PORT with a port from 0 to 65535");
+  }
+  return {host, static_cast<unsigned short>(std::stoi(port))};
+}
+
+HostConfig load_config(const ConfigOverrides& overrides, const core::EnvironmentLookup& env,
+                       const std::filesystem::path& default_plugins_dir) {
+  HostConfig config;
+  config.plugins_dir = default_plugins_dir;
+
+  std::string file = overrides.config_file;
+  if (file.empty()) {
+    if (auto from_env = env("CONNECTOR_CONFIG")) file = *from_env;
+  }
+  if (!file.empty()) {
+    const nlohmann::json doc = read_config_file(file);
+    for (const auto& setting : settings) {
+      if (const auto it = doc.find(setting.file_key); it != doc.end()) {
+        if (it->is_array()) {
+          std::string joined;
+          for (const auto& item : *it) joined += as_text(item) + ",";
+          setting.apply(config, joined);
+        } else {
+          setting.apply(config, as_text(*it));
+        }
+      }
+    }
+    if (const auto providers = doc.find("providers"); providers != doc.end()) {
+      if (!providers->is_object()) throw std::runtime_error("\"providers\" must map slugs to settings objects");
+      for (const auto& [slug, provider_settings] : providers->items()) {
+        if (!provider_settings.is_object()) throw std::runtime_error("providers." + slug + " must be an object");
+        config.providers[slug] = provider_settings;
+      }
+    }
+  }
+  for (const auto& setting : settings) {
+    if (auto value = env(setting.env_name)) setting.apply(config, *value);
+  }
+  if (!overrides.listen.empty()) config.listen = overrides.listen;
+  if (!overrides.data_dir.empty()) config.data_dir = overrides.data_dir;
+  if (!overrides.plugins_dir.empty()) config.plugins_dir = overrides.plugins_dir;
+
+  split_listen_address(config.listen); // validates
+  if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warning" &&
+      config.log_level != "error") {
+    throw std::runtime_error("log_level must be debug, info, warning or error");
+  }
+  return config;
+}
+
+} // namespace connector::host

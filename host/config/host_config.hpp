@@ -1,0 +1,56 @@
+// The host's settings. Precedence, lowest first: embedded defaults, the configuration file
+// (JSON), environment variables (CONNECTOR_*), command-line flags. Provider settings live
+// under "providers" in the file and in CONNECTOR_<SLUG>_<SETTING> variables (merged later,
+// once the plugins' settings schemas are known).
+#pragma once
+
+#include "oauth/provider_directory.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace connector::host {
+
+struct HostConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string public_url; // empty: http://<the bound address>
+  std::filesystem::path data_dir = "data";
+  std::filesystem::path plugins_dir;
+  std::filesystem::path key_file; // empty: <data_dir>/encryption.keys
+  std::string ca_file;
+  std::vector<std::string> allowed_redirects;
+  std::chrono::seconds state_ttl{600};
+  std::chrono::milliseconds provider_connect_timeout{5000};
+  std::chrono::milliseconds provider_total_timeout{15000};
+  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  int threads = 2;
+  std::string log_level = "info";
+  std::map<std::string, nlohmann::json> providers; // slug -> settings from the file
+
+  std::filesystem::path database_file() const { return data_dir / "connector-host.sqlite3"; }
+  std::filesystem::path effective_key_file() const { return key_file.empty() ? data_dir / "encryption.keys" : key_file; }
+};
+
+// Command-line values that override everything else (empty: not given).
+struct ConfigOverrides {
+  std::string config_file;
+  std::string listen;
+  std::string data_dir;
+  std::string plugins_dir;
+};
+
+// Throws std::runtime_error with a message naming the setting on any invalid value.
+HostConfig load_config(const ConfigOverrides& overrides, const core::EnvironmentLookup& env,
+                       const std::filesystem::path& default_plugins_dir);
+
+// Splits "host:port" / "[v6]:port"; throws std::runtime_error when malformed.
+std::pair<std::string, unsigned short> split_listen_address(const std::string& listen);
+
+} // namespace connector::host

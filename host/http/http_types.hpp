@@ -1,0 +1,35 @@
+// The request and response types every route sees, and what a route is handed.
+#pragma once
+
+#include "store/records.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace connector::host {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+struct RequestContext {
+  const Request& request;
+  std::string trace_id;
+  std::string path;                               // without the query
+  std::string query;                              // raw, without '?'
+  std::map<std::string, std::string> path_params; // {org_id} -> value
+  std::optional<core::ApiKeyRecord> api_key;      // set for authenticated routes
+  std::string route_name;                         // e.g. "POST /v1/organizations/{org_id}/..."
+
+  const std::string& param(const std::string& name) const { return path_params.at(name); }
+};
+
+using Handler = std::function<boost::asio::awaitable<Response>(RequestContext&)>;
+
+} // namespace connector::host

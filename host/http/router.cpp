@@ -1,0 +1,103 @@
+#include "http/router.hpp"
+
+#include "http/responses.hpp"
+
+#include <connector/encoding.hpp>
+
+#include <exception>
+
+namespace connector::host {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> segments;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    const std::size_t end = path.find('/', start);
+    const std::size_t stop = end == std::string::npos ? path.size() : end;
+    // Path segments use percent-encoding only ('+' stays '+').
+    std::string segment = path.substr(start, stop - start);
+    std::string decoded;
+    for (std::size_t i = 0; i < segment.size(); ++i) {
+      if (segment[i] == '+') {
+        decoded.push_back('+');
+      } else if (segment[i] == '%' && i + 2 < segment.size()) {
+        decoded += sdk::form_decode_component(segment.substr(i, 3));
+        i += 2;
+      } else {
+        decoded.push_back(segment[i]);
+      }
+    }
+    segments.push_back(std::move(decoded));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return segments;
+}
+
+void Router::add(Route route) { routes_.push_back(std::move(route)); }
+
+Router::Match Router::match(http::verb method, const std::string& path) const {
+  Match result;
+  const auto segments = split_path(path);
+  for (const auto& route : routes_) {
+    const auto pattern = split_path(route.pattern);
+    if (pattern.size() != segments.size()) continue;
+    std::map<std::string, std::string> params;
+    bool same = true;
+    for (std::size_t i = 0; i < pattern.size() && same; ++i) {
+      const std::string& part = pattern[i];
+      if (part.size() > 2 && part.front() == '{' && part.back() == '}') {
+        if (segments[i].empty()) same = false;
+        params[part.substr(1, part.size() - 2)] = segments[i];
+      } else {
+        same = part == segments[i];
+      }
+    }
+    if (!same) continue;
+    result.path_known = true;
+    if (route.method == method || (method == http::verb::head && route.method == http::verb::get)) {
+      result.route = &route;
+      result.params = std::move(params);
+      return result;
+    }
+  }
+  return result;
+}
+
+boost::asio::awaitable<Response> Router::dispatch(const Request& request, std::string trace_id) const {
+  const std::string target(request.target());
+  const std::size_t question = target.find('?');
+  RequestContext context{request, std::move(trace_id), target.substr(0, question),
+                         question == std::string::npos ? std::string() : target.substr(question + 1), {}, {}, {}};
+  try {
+    Match found = match(request.method(), context.path);
+    if (found.route == nullptr) {
+      co_return error_response(context, core::ApiError(found.path_known ? core::ErrorCode::method_not_allowed
+                                                                         : core::ErrorCode::route_not_found));
+    }
+    const Route& route = *found.route;
+    context.path_params = std::move(found.params);
+    context.route_name = std::string(http::to_string(route.method)) + " " + route.pattern;
+
+    if (route.authenticated) {
+      auto key = co_await authenticate_(request);
+      if (!key) co_return error_response(context, key.error());
+      const auto org = context.path_params.find("org_id");
+      if (org != context.path_params.end() && org->second != key->organization_id) {
+        co_return error_response(context, core::ApiError(core::ErrorCode::organization_access_denied, {}, {},
+                                                         {{"organization_id", org->second}}));
+      }
+      if (!route.permission.empty() && (" " + key->permissions + " ").find(" " + route.permission + " ") ==
+                                           std::string::npos) {
+        co_return error_response(context, core::ApiError(core::ErrorCode::insufficient_permissions, {}, {},
+                                                         {{"required_permission", route.permission}}));
+      }
+      context.api_key = std::move(key.value());
+    }
+    co_return co_await route.handler(context);
+  } catch (const std::exception& e) {
+    co_return error_response(context, core::ApiError(core::ErrorCode::internal_error, {}, e.what()));
+  }
+}
+
+} // namespace connector::host

@@ -1,0 +1,54 @@
+// Maps "METHOD /path/{param}/..." to handlers, authenticates the routes that need a key,
+// and turns every failure into the error envelope. The route table is also what the
+// OpenAPI test compares against the document.
+#pragma once
+
+#include "errors/expected.hpp"
+#include "http/http_types.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace connector::host {
+
+// Checks the request's API key; the router then checks the key's organization against
+// {org_id} and the route's permission.
+using Authenticator = std::function<boost::asio::awaitable<core::Expected<core::ApiKeyRecord>>(const Request&)>;
+
+struct Route {
+  http::verb method;
+  std::string pattern; // "/v1/organizations/{org_id}/knowledge/connectors/workspaces"
+  bool authenticated = true;
+  std::string permission; // a permission the key must hold, or empty
+  Handler handler;
+};
+
+class Router {
+public:
+  explicit Router(Authenticator authenticate) : authenticate_(std::move(authenticate)) {}
+
+  void add(Route route);
+  const std::vector<Route>& routes() const { return routes_; }
+
+  // Answers one request; never throws.
+  boost::asio::awaitable<Response> dispatch(const Request& request, std::string trace_id) const;
+
+private:
+  struct Match {
+    const Route* route = nullptr;
+    std::map<std::string, std::string> params;
+    bool path_known = false; // some route has this path with another method
+  };
+  Match match(http::verb method, const std::string& path) const;
+
+  Authenticator authenticate_;
+  std::vector<Route> routes_;
+};
+
+// Splits "/a/b/c" into {"a","b","c"}; percent-escapes in segments are decoded.
+std::vector<std::string> split_path(const std::string& path);
+
+} // namespace connector::host

@@ -1,0 +1,192 @@
+#include "http/server.hpp"
+
+#include "crypto/random.hpp"
+#include "http/responses.hpp"
+#include "logging/logger.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <map>
+#include <mutex>
+
+namespace connector::host {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+std::string new_trace_id() {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id;
+  for (const char byte : core::random_bytes(16)) {
+    id.push_back(hex[static_cast<unsigned char>(byte) >> 4]);
+    id.push_back(hex[static_cast<unsigned char>(byte) & 0x0F]);
+  }
+  return id;
+}
+
+double millis_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  // A connection the server may have to close at stop: idle ones are closed at once, busy
+  // ones after their answer.
+  struct Connection {
+    beast::tcp_stream* stream = nullptr;
+    bool busy = false;
+  };
+
+  Impl(asio::io_context& io_context, const Router& r, ServerLimits l, std::shared_ptr<std::atomic<std::size_t>> count)
+      : io(io_context), acceptor(asio::make_strand(io_context)), router(r), limits(l), connections(std::move(count)) {}
+
+  asio::io_context& io;
+  tcp::acceptor acceptor;
+  const Router& router;
+  ServerLimits limits;
+  std::shared_ptr<std::atomic<std::size_t>> connections;
+  std::atomic<bool> stopping{false};
+  std::mutex registry_mutex;
+  std::map<uint64_t, Connection> registry;
+  uint64_t next_id = 0;
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [error, socket] = co_await acceptor.async_accept(asio::make_strand(io), use_tuple);
+      if (error) {
+        if (error == asio::error::operation_aborted || stopping.load()) co_return;
+        log(LogLevel::warning, "accept failed", {{"error", error.message()}});
+        continue;
+      }
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(shared_from_this(), beast::tcp_stream(std::move(socket))), asio::detached);
+    }
+  }
+
+  uint64_t enroll(beast::tcp_stream* stream) {
+    std::lock_guard lock(registry_mutex);
+    const uint64_t id = next_id++;
+    registry[id] = Connection{stream, false};
+    return id;
+  }
+  void set_busy(uint64_t id, bool busy) {
+    std::lock_guard lock(registry_mutex);
+    registry[id].busy = busy;
+  }
+  void retire(uint64_t id) {
+    std::lock_guard lock(registry_mutex);
+    registry.erase(id);
+  }
+
+  static asio::awaitable<void> session(std::shared_ptr<Impl> self, beast::tcp_stream stream) {
+    self->connections->fetch_add(1);
+    const uint64_t id = self->enroll(&stream);
+    beast::flat_buffer buffer;
+    bool first = true;
+    while (!self->stopping.load()) {
+      beast::http::request_parser<beast::http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(self->limits.header_bytes));
+      parser.body_limit(self->limits.body_bytes);
+      stream.expires_after(first ? self->limits.read_timeout : self->limits.idle_timeout);
+      first = false;
+      auto [read_error, read_bytes] = co_await beast::http::async_read(stream, buffer, parser, use_tuple);
+      (void)read_bytes;
+      if (read_error) {
+        std::optional<core::ApiError> answer;
+        if (read_error == beast::http::error::body_limit) {
+          answer = core::ApiError(core::ErrorCode::payload_too_large);
+        } else if (read_error == beast::http::error::header_limit) {
+          answer = core::ApiError(core::ErrorCode::headers_too_large);
+        } else if (read_error.category() == beast::http::make_error_code(beast::http::error::bad_method).category() &&
+                   read_error != beast::http::error::end_of_stream &&
+                   read_error != beast::http::error::partial_message) {
+          answer = core::ApiError(core::ErrorCode::invalid_request_body, "The request is not valid HTTP/1.1.");
+        }
+        if (answer) {
+          Response response = bare_error_response(11, new_trace_id(), *answer);
+          response.keep_alive(false);
+          stream.expires_after(self->limits.write_timeout);
+          co_await beast::http::async_write(stream, response, use_tuple);
+        }
+        break; // closed, timed out or unusable: the connection ends
+      }
+
+      self->set_busy(id, true);
+      const auto started = std::chrono::steady_clock::now();
+      const Request& request = parser.get();
+      std::string trace_id = new_trace_id();
+      Response response = co_await self->router.dispatch(request, trace_id);
+      const bool keep_alive = request.keep_alive() && !self->stopping.load();
+      response.keep_alive(keep_alive);
+      stream.expires_after(self->limits.write_timeout);
+      auto [write_error, written] = co_await beast::http::async_write(stream, response, use_tuple);
+      (void)written;
+      const std::string target(request.target());
+      log(LogLevel::info, "request",
+          {{"trace_id", trace_id},
+           {"method", std::string(request.method_string())},
+           {"path", target.substr(0, target.find('?'))}, // the query may hold a code or state
+           {"status", response.result_int()},
+           {"latency_ms", millis_since(started)}});
+      self->set_busy(id, false);
+      if (write_error || !keep_alive) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.socket().close(ignored);
+    self->retire(id);
+    self->connections->fetch_sub(1);
+  }
+};
+
+HttpServer::HttpServer(asio::io_context& io, const Router& router, ServerLimits limits)
+    : connections_(std::make_shared<std::atomic<std::size_t>>(0)) {
+  impl_ = std::make_shared<Impl>(io, router, limits, connections_);
+}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::start(const tcp::endpoint& endpoint) {
+  impl_->acceptor.open(endpoint.protocol());
+  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor.bind(endpoint);
+  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+  asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), asio::detached);
+}
+
+tcp::endpoint HttpServer::local_endpoint() const { return impl_->acceptor.local_endpoint(); }
+
+void HttpServer::stop() {
+  impl_->stopping.store(true);
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  std::lock_guard lock(impl_->registry_mutex);
+  for (auto& [id, connection] : impl_->registry) {
+    if (connection.busy) continue; // it closes itself after answering
+    beast::tcp_stream* stream = connection.stream;
+    asio::post(stream->get_executor(), [stream, impl = impl_, id = id] {
+      std::lock_guard inner(impl->registry_mutex);
+      if (impl->registry.count(id) != 0 && !impl->registry[id].busy) stream->cancel();
+    });
+  }
+}
+
+} // namespace connector::host

@@ -1,0 +1,45 @@
+// The HTTP/1.1 listener and its sessions (Boost.Beast, C++20 coroutines): one coroutine per
+// connection on its own strand, a parser with header and body limits, a timeout on every
+// read and write, keep-alive, and a graceful stop that lets accepted requests finish.
+#pragma once
+
+#include "http/router.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+namespace connector::host {
+
+struct ServerLimits {
+  std::size_t header_bytes = 16 * 1024; // beyond: 431
+  std::size_t body_bytes = 64 * 1024;   // beyond: 413
+  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds write_timeout{30};
+};
+
+class HttpServer {
+public:
+  HttpServer(boost::asio::io_context& io, const Router& router, ServerLimits limits);
+  ~HttpServer();
+
+  // Binds and starts accepting; throws std::system_error if the address cannot be bound.
+  void start(const boost::asio::ip::tcp::endpoint& endpoint);
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+  // Stops accepting and closes idle connections; requests in progress finish and their
+  // connections close after answering.
+  void stop();
+  std::size_t open_connections() const { return connections_->load(); }
+
+private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<std::atomic<std::size_t>> connections_;
+};
+
+} // namespace connector::host

@@ -1,0 +1,110 @@
+#include "integration/host_fixture.hpp"
+
+#include <connector/encoding.hpp>
+
+#include <boost/url/parse.hpp>
+
+#include <mutex>
+
+namespace connector::testing {
+
+std::filesystem::path source_dir() { return CONNECTOR_SOURCE_DIR; }
+std::filesystem::path host_binary() { return CONNECTOR_HOST_BINARY; }
+
+std::filesystem::path tls_dir() {
+  static std::once_flag made;
+  const std::filesystem::path dir = CONNECTOR_TEST_TLS_DIR;
+  std::call_once(made, [&] {
+    const auto result = run_command({"/bin/bash", (source_dir() / "tests/tls/make-test-ca.sh").string(), dir.string()}, {});
+    if (result.exit_code != 0) throw std::runtime_error("make-test-ca.sh failed");
+  });
+  return dir;
+}
+
+ProviderDouble::ProviderDouble(const std::filesystem::path& log_dir, const std::vector<std::string>& extra_args,
+                               const std::string& certificate) {
+  const auto tls = tls_dir();
+  std::vector<std::string> argv = {"/usr/bin/node", (source_dir() / "tests/peers/provider-double.js").string(),
+                                   "--cert", (tls / (certificate + ".pem")).string(),
+                                   "--key", (tls / (certificate + "-key.pem")).string(), "--port", "0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{}, log_dir, "provider-double");
+  const auto line = process_->wait_for_stdout("\"port\"", std::chrono::seconds(20));
+  if (!line) throw std::runtime_error("the provider double did not start: " + process_->stderr_text());
+  port_ = nlohmann::json::parse(*line).at("port").get<unsigned short>();
+}
+
+nlohmann::json ProviderDouble::control(const std::string& method, const std::string& path,
+                                       const nlohmann::json& body) const {
+  const auto result = http_request(method, base_url() + path, {{"Content-Type", "application/json"}},
+                                   body.is_null() ? std::string() : body.dump(), (tls_dir() / "ca.pem").string());
+  return result.json();
+}
+
+HostProcess::HostProcess(const std::filesystem::path& work_dir, const ProviderDouble* provider, HostOptions options)
+    : data_dir_(options.data_dir.empty() ? work_dir / "data" : options.data_dir) {
+  std::map<std::string, std::string> env = {
+      {"CONNECTOR_ALLOWED_REDIRECTS", client_redirect},
+      {"CONNECTOR_CA_FILE", (tls_dir() / "ca.pem").string()},
+      {"CONNECTOR_PROVIDER_TOTAL_TIMEOUT_MS", "3000"},
+      {"CONNECTOR_GITHUB_CLIENT_ID", "test-client-id"},
+      {"CONNECTOR_GITHUB_CLIENT_SECRET", "test-client-secret"},
+      {"CONNECTOR_GOOGLE_SHEETS_CLIENT_ID", "test-client-id"},
+      {"CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET", "test-client-secret"},
+  };
+  if (provider != nullptr) {
+    const std::string base = provider->base_url();
+    env["CONNECTOR_GITHUB_BASE_URL"] = base;
+    env["CONNECTOR_GITHUB_API_URL"] = base;
+    env["CONNECTOR_GOOGLE_SHEETS_AUTH_URI"] = base + "/o/oauth2/v2/auth";
+    env["CONNECTOR_GOOGLE_SHEETS_TOKEN_URI"] = base + "/token";
+    env["CONNECTOR_GOOGLE_SHEETS_REVOKE_URI"] = base + "/revoke";
+    env["CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL"] = base;
+    env["CONNECTOR_GOOGLE_SHEETS_API_BASE_URL"] = base;
+  }
+  for (const auto& [key, value] : options.environment) env[key] = value;
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{host_binary().string(), "serve", "--listen", options.listen, "--data-dir",
+                               data_dir_.string(), "--plugins-dir", CONNECTOR_TEST_PLUGIN_DIR},
+      env, work_dir, "host");
+  const auto line = process_->wait_for_stderr("\"listening\"", std::chrono::seconds(20));
+  if (!line) throw std::runtime_error("the host did not start: " + process_->stderr_text());
+  base_url_ = nlohmann::json::parse(*line).at("url").get<std::string>();
+}
+
+std::string HostProcess::create_key(const std::string& org, const std::string& permissions) const {
+  std::vector<std::string> argv = {host_binary().string(), "keys", "create", "--org", org, "--data-dir",
+                                   data_dir_.string()};
+  if (!permissions.empty()) {
+    argv.push_back("--permissions");
+    argv.push_back(permissions);
+  }
+  const auto result = run_command(argv, {});
+  if (result.exit_code != 0) throw std::runtime_error("keys create failed: " + result.output);
+  std::string output = result.output;
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  return output.substr(output.rfind('\n') + 1);
+}
+
+std::string HostProcess::create_workspace(const std::string& org, const std::string& key) const {
+  const auto created = api_post(api(org) + "/workspaces", key, {{"name", "Test workspace"}});
+  if (created.status != 201) throw std::runtime_error("workspace creation failed: " + created.body);
+  return created.json().at("workspace_id").get<std::string>();
+}
+
+std::string query_param(const std::string& url, const std::string& name) {
+  const auto parsed = boost::urls::parse_uri_reference(url);
+  if (!parsed) return {};
+  for (const auto& [key, value] : sdk::form_decode(std::string(parsed->encoded_query()))) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+std::string sqlite_dump(const std::filesystem::path& data_dir) {
+  const auto result = run_command(
+      {"/usr/bin/sqlite3", "-readonly", (data_dir / "connector-host.sqlite3").string(), ".dump"}, {});
+  return result.output;
+}
+
+} // namespace connector::testing

@@ -1,0 +1,73 @@
+// What every integration test stands on: the test CA, a TLS provider double (Google and
+// GitHub at once) and the real connector-host binary with the real plugins, each a process
+// on loopback. Tests use their own organization ids, so one host serves a whole suite.
+#pragma once
+
+#include "support/child_process.hpp"
+#include "support/test_http.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+namespace connector::testing {
+
+std::filesystem::path source_dir();  // the repository
+std::filesystem::path tls_dir();     // the test CA and certificates (made on first use)
+std::filesystem::path host_binary(); // connector-host
+
+// node tests/peers/provider-double.js over TLS with the test CA's server certificate.
+class ProviderDouble {
+public:
+  explicit ProviderDouble(const std::filesystem::path& log_dir, const std::vector<std::string>& extra_args = {},
+                          const std::string& certificate = "server");
+  std::string base_url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  unsigned short port() const { return port_; }
+  nlohmann::json control(const std::string& method, const std::string& path, const nlohmann::json& body = {}) const;
+  nlohmann::json stats() const { return control("GET", "/__control/stats"); }
+
+private:
+  std::unique_ptr<ChildProcess> process_;
+  unsigned short port_ = 0;
+};
+
+struct HostOptions {
+  std::map<std::string, std::string> environment; // added to the defaults below
+  std::filesystem::path data_dir;                 // empty: a fresh folder
+  std::string listen = "127.0.0.1:0";             // --listen; a fixed port when a peer must know it first
+};
+
+// connector-host serve on `options.listen`, both plugins configured against `provider`; with
+// no provider, the tests set the plugins' endpoints through `options.environment` themselves.
+class HostProcess {
+public:
+  HostProcess(const std::filesystem::path& work_dir, const ProviderDouble* provider, HostOptions options = {});
+
+  std::string base_url() const { return base_url_; }
+  std::string api(const std::string& org) const {
+    return base_url_ + "/v1/organizations/" + org + "/knowledge/connectors";
+  }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  ChildProcess& process() { return *process_; }
+
+  // connector-host keys create --org ORG: the key printed on the last line.
+  std::string create_key(const std::string& org, const std::string& permissions = "") const;
+  // Makes a workspace through the API and returns its id.
+  std::string create_workspace(const std::string& org, const std::string& key) const;
+
+private:
+  std::filesystem::path data_dir_;
+  std::unique_ptr<ChildProcess> process_;
+  std::string base_url_;
+};
+
+// The redirect the test clients use; allowed host-wide through CONNECTOR_ALLOWED_REDIRECTS.
+inline constexpr const char* client_redirect = "https://app.example.com/callback";
+
+// Query parameter `name` of `url` (decoded), or empty.
+std::string query_param(const std::string& url, const std::string& name);
+// Counts rows of a table in the host's SQLite file (read-only, through the sqlite3 CLI).
+std::string sqlite_dump(const std::filesystem::path& data_dir);
+
+} // namespace connector::testing

@@ -1,0 +1,316 @@
+// The host against a real OAuth 2.0 authorization server: oidc-provider 8 (tests/peers/oidc-server.js)
+// wearing Google's paths, its login and consent pages played by tests/peers/drive-oidc-login.js.
+// The provider double bends to the host's tests; this server does not: it insists on the exact
+// registered redirect_uri, on PKCE S256, on single-use codes, and puts its own `iss` (RFC 9207) on
+// every authorization response. The Google Sheets plugin is pointed at it with the same settings
+// an operator would use for a self-hosted authorization server.
+#include "integration/host_fixture.hpp"
+
+#include <gmock/gmock.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+using namespace connector::testing;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+namespace {
+
+constexpr const char* kSheetsDefinitionId = "71607ba1-c0ac-4799-8049-7f4b90dd50f7";
+// Not the fixture's defaults, so a match proves these very values reached both sides.
+constexpr const char* kClientId = "oidc-e2e-client";
+constexpr const char* kClientSecret = "oidc-e2e-secret";
+
+std::string ca_file() { return (tls_dir() / "ca.pem").string(); }
+
+// The server must know the host's callback (its redirect_uri) when it starts, and the host must
+// know the server's issuer when it starts: the host's port is chosen first. The kernel hands out
+// a free port and it is released at once for the host to bind; another program could take it in
+// between, which the suite set-up detects and retries.
+unsigned short free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  if (!ok) throw std::runtime_error("no free loopback port");
+  return ntohs(address.sin_port);
+}
+
+// node tests/peers/oidc-server.js --flavour google over TLS with the test CA's server certificate.
+class OidcServer {
+public:
+  OidcServer(const std::filesystem::path& log_dir, const std::string& redirect_uri) {
+    const auto tls = tls_dir();
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"/usr/bin/node", (source_dir() / "tests/peers/oidc-server.js").string(), "--cert",
+                                 (tls / "server.pem").string(), "--key", (tls / "server-key.pem").string(),
+                                 "--flavour", "google", "--port", "0", "--client-id", kClientId, "--client-secret",
+                                 kClientSecret, "--redirect-uri", redirect_uri},
+        std::map<std::string, std::string>{}, log_dir, "oidc-server");
+    // oidc-provider needs a second or two (an RSA key is made at start-up).
+    const auto line = process_->wait_for_stdout("\"issuer\"", std::chrono::seconds(30));
+    if (!line) throw std::runtime_error("oidc-server.js did not start: " + process_->stderr_text());
+    issuer_ = nlohmann::json::parse(*line).at("issuer").get<std::string>();
+  }
+
+  const std::string& issuer() const { return issuer_; }
+  int pid() const { return process_->pid(); }
+  std::string log() const { return process_->stderr_text(); }
+
+  nlohmann::json stats() const { return http_request("GET", issuer_ + "/__control/stats", {}, {}, ca_file()).json(); }
+  void reset_stats() const {
+    const auto reset = http_request("POST", issuer_ + "/__control/reset", {}, {}, ca_file());
+    if (reset.status != 200) throw std::runtime_error("oidc-server.js refused the reset: " + reset.body);
+  }
+
+private:
+  std::unique_ptr<ChildProcess> process_;
+  std::string issuer_;
+};
+
+// http_request has no deadline of its own, so a host or server that stops answering would block
+// the test forever. Past `limit` this kills both processes, which ends any blocked read with an
+// error, and the test fails instead of hanging.
+class Watchdog {
+public:
+  Watchdog(std::chrono::seconds limit, std::vector<int> pids)
+      : thread_([this, limit, pids = std::move(pids)] {
+          std::unique_lock lock(mutex_);
+          if (finished_.wait_for(lock, limit, [this] { return done_; })) return;
+          fired_ = true;
+          for (const int pid : pids) ::kill(pid, SIGKILL);
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    finished_.notify_all();
+    thread_.join();
+  }
+  bool fired() const { return fired_; }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable finished_;
+  bool done_ = false;
+  std::atomic<bool> fired_ = false;
+  std::thread thread_;
+};
+
+class OidcGoogleFlow : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    work_ = std::make_unique<TempDir>("connector-oidc");
+    std::string failure;
+    for (int attempt = 1; attempt <= 3 && !host_; ++attempt) {
+      const unsigned short port = free_loopback_port();
+      server_.reset();
+      server_ = std::make_unique<OidcServer>(work_->path(),
+                                             "http://127.0.0.1:" + std::to_string(port) + "/v1/oauth/other");
+      const std::string& issuer = server_->issuer();
+      HostOptions options;
+      options.listen = "127.0.0.1:" + std::to_string(port);
+      options.data_dir = work_->path() / ("data-" + std::to_string(attempt));
+      // Every Google endpoint is the server's, so nothing can leave for the real Google; the
+      // issuer makes the host compare the callback's iss with the server's real one.
+      options.environment = {
+          {"CONNECTOR_GOOGLE_SHEETS_CLIENT_ID", kClientId},
+          {"CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET", kClientSecret},
+          {"CONNECTOR_GOOGLE_SHEETS_AUTH_URI", issuer + "/o/oauth2/v2/auth"},
+          {"CONNECTOR_GOOGLE_SHEETS_TOKEN_URI", issuer + "/token"},
+          {"CONNECTOR_GOOGLE_SHEETS_REVOKE_URI", issuer + "/revoke"},
+          {"CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL", issuer},
+          {"CONNECTOR_GOOGLE_SHEETS_API_BASE_URL", issuer},
+          {"CONNECTOR_GOOGLE_SHEETS_ISSUER", issuer},
+          {"CONNECTOR_CA_FILE", ca_file()},
+          {"CONNECTOR_ALLOWED_REDIRECTS", client_redirect},
+      };
+      try {
+        host_ = std::make_unique<HostProcess>(work_->path(), nullptr, options);
+      } catch (const std::exception& error) {
+        failure = error.what();
+        // Only a lost race for the port is worth another attempt; anything else is a real failure.
+        if (failure.find("in use") == std::string::npos) break;
+      }
+    }
+    if (!host_) throw std::runtime_error("the host did not start: " + failure);
+  }
+  static void TearDownTestSuite() {
+    host_.reset();
+    server_.reset();
+    work_.reset();
+  }
+
+  void SetUp() override {
+    watchdog_ = std::make_unique<Watchdog>(std::chrono::seconds(60), std::vector<int>{host_->process().pid(),
+                                                                                      server_->pid()});
+    server_->reset_stats();
+  }
+  void TearDown() override {
+    const bool fired = watchdog_->fired();
+    watchdog_.reset();
+    EXPECT_FALSE(fired) << "the test ran past 60 s; the host and oidc-server.js were killed";
+    if (HasFailure()) std::cerr << "oidc-server.js log:\n" << server_->log() << "\n";
+  }
+
+  // POST sources/authorize: the host's consent URL and the connection it made.
+  struct Started {
+    std::string connection_id;
+    std::string authorization_url;
+  };
+  static Started authorize(const std::string& org, const std::string& key) {
+    const auto started = api_post(host_->api(org) + "/sources/authorize", key,
+                                  {{"slug", "google-sheets"}, {"redirect_url", client_redirect}});
+    EXPECT_EQ(started.status, 200) << started.body;
+    const auto body = started.json();
+    return {body.value("connection_id", ""), body.value("authorization_url", "")};
+  }
+
+  // The user signs in and consents on the server's own pages; the answer is where the server
+  // finally sends the browser: the host's callback with code, state and iss.
+  static std::string sign_in(const std::string& authorization_url) {
+    static int run = 0;
+    ChildProcess driver({"/usr/bin/node", (source_dir() / "tests/peers/drive-oidc-login.js").string(),
+                         authorization_url, ca_file()},
+                        {}, work_->path(), "drive-oidc-login-" + std::to_string(++run));
+    const int exit_code = driver.stop(0, std::chrono::seconds(30)); // signal 0: only wait, killed at the deadline
+    std::string location = driver.stdout_text();
+    while (!location.empty() && (location.back() == '\n' || location.back() == '\r')) location.pop_back();
+    EXPECT_EQ(exit_code, 0) << "drive-oidc-login.js: " << driver.stderr_text();
+    return location;
+  }
+
+  static std::string callback_prefix() { return host_->base_url() + "/v1/oauth/callback?"; }
+
+  static std::unique_ptr<TempDir> work_;
+  static std::unique_ptr<OidcServer> server_;
+  static std::unique_ptr<HostProcess> host_;
+  std::unique_ptr<Watchdog> watchdog_;
+};
+
+std::unique_ptr<TempDir> OidcGoogleFlow::work_;
+std::unique_ptr<OidcServer> OidcGoogleFlow::server_;
+std::unique_ptr<HostProcess> OidcGoogleFlow::host_;
+
+TEST_F(OidcGoogleFlow, SignInAtARealServerMakesAnActiveSource) {
+  const std::string org = "org_oidc_flow";
+  const std::string key = host_->create_key(org);
+  const auto [connection_id, authorization_url] = authorize(org, key);
+
+  // The consent URL goes to the configured server and carries an S256 challenge. The server
+  // refuses any request without one, so the code exchange succeeding below proves the verifier.
+  ASSERT_THAT(authorization_url, StartsWith(server_->issuer() + "/o/oauth2/v2/auth?"));
+  EXPECT_EQ(query_param(authorization_url, "code_challenge_method"), "S256");
+  EXPECT_EQ(query_param(authorization_url, "code_challenge").size(), 43u) << authorization_url;
+  EXPECT_EQ(query_param(authorization_url, "redirect_uri"), host_->base_url() + "/v1/oauth/other");
+  EXPECT_EQ(query_param(authorization_url, "client_id"), kClientId);
+
+  const std::string callback_url = sign_in(authorization_url);
+  ASSERT_THAT(callback_url, StartsWith(callback_prefix()));
+  EXPECT_FALSE(query_param(callback_url, "code").empty());
+  EXPECT_EQ(query_param(callback_url, "state"), query_param(authorization_url, "state"));
+  EXPECT_EQ(query_param(callback_url, "iss"), server_->issuer());
+
+  const auto back = http_request("GET", callback_url);
+  ASSERT_EQ(back.status, 302) << back.body;
+  const std::string location = back.header("location");
+  EXPECT_THAT(location, StartsWith(std::string(client_redirect) + "?"));
+  EXPECT_EQ(query_param(location, "connection_id"), connection_id);
+  EXPECT_EQ(query_param(location, "status"), "success") << location;
+  EXPECT_THAT(location, Not(HasSubstr("code="))); // the code never reaches the client
+
+  // One code exchange, accepted: the server checked client secret, redirect_uri and verifier.
+  const auto stats = server_->stats();
+  EXPECT_EQ(stats["token_calls"]["total"], 1) << stats.dump();
+  EXPECT_EQ(stats["token_calls"]["authorization_code"], 1) << stats.dump();
+  EXPECT_EQ(stats["token_errors"], 0) << stats.dump();
+  EXPECT_EQ(stats["client_auth"]["post"], 1) << "client_secret_post, as the client is registered: " << stats.dump();
+
+  const std::string workspace = host_->create_workspace(org, key);
+  const auto created = api_post(host_->api(org) + "/sources/oauth/callback", key,
+                                {{"connection_id", connection_id},
+                                 {"workspace_id", workspace},
+                                 {"source_definition_id", kSheetsDefinitionId},
+                                 {"source_name", "Sheets from a real server"}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  const auto source = created.json();
+  EXPECT_EQ(source["source_type"], "google-sheets");
+  EXPECT_EQ(source["status"], "active");
+  EXPECT_EQ(source["connection_id"], connection_id);
+  EXPECT_EQ(source["workspace_id"], workspace);
+  // The server grants what was asked (it has no "untick" step): the plugin's default scopes.
+  EXPECT_THAT(source["configuration"]["scopes"].dump(), HasSubstr("spreadsheets.readonly"));
+  EXPECT_THAT(source["configuration"]["scopes"].dump(), HasSubstr("drive.readonly"));
+}
+
+TEST_F(OidcGoogleFlow, AReplayedCallbackIsRefusedWithAPage) {
+  const std::string org = "org_oidc_replay";
+  const std::string key = host_->create_key(org);
+  const auto [connection_id, authorization_url] = authorize(org, key);
+  const std::string callback_url = sign_in(authorization_url);
+  ASSERT_THAT(callback_url, StartsWith(callback_prefix()));
+  const auto first = http_request("GET", callback_url);
+  ASSERT_EQ(first.status, 302) << first.body;
+  ASSERT_EQ(query_param(first.header("location"), "status"), "success") << first.header("location");
+
+  // The state was claimed by the first visit: the replay never reaches the server, which would
+  // refuse the used code anyway (and, per RFC 6749 4.1.2, revoke what it issued for it).
+  const auto replay = http_request("GET", callback_url);
+  EXPECT_EQ(replay.status, 400);
+  EXPECT_TRUE(replay.header("location").empty()) << "a refused callback redirects nowhere";
+  EXPECT_THAT(replay.header("content-type"), HasSubstr("text/html"));
+  EXPECT_THAT(replay.body, HasSubstr("unknown or was already used"));
+  const auto stats = server_->stats();
+  EXPECT_EQ(stats["token_calls"]["total"], 1) << stats.dump();
+}
+
+TEST_F(OidcGoogleFlow, ACallbackNamingAnotherIssuerIsRefusedBeforeTheExchange) {
+  const std::string org = "org_oidc_mixup";
+  const std::string key = host_->create_key(org);
+  const auto [connection_id, authorization_url] = authorize(org, key);
+  const std::string callback_url = sign_in(authorization_url);
+  ASSERT_THAT(callback_url, StartsWith(callback_prefix()));
+
+  // A mix-up attack (RFC 9207): the code comes back labelled with another issuer, here the real
+  // Google's, which is what the plugin would expect if the operator had not set an issuer.
+  ASSERT_EQ(query_param(callback_url, "iss"), server_->issuer());
+  std::string forged = callback_url;
+  const auto at = forged.find("iss=");
+  ASSERT_NE(at, std::string::npos) << callback_url;
+  const auto end = forged.find('&', at);
+  forged.replace(at, end == std::string::npos ? std::string::npos : end - at, "iss=https%3A%2F%2Faccounts.google.com");
+  ASSERT_EQ(query_param(forged, "iss"), "https://accounts.google.com") << forged;
+  ASSERT_EQ(query_param(forged, "code"), query_param(callback_url, "code")) << forged;
+
+  const auto back = http_request("GET", forged);
+  ASSERT_EQ(back.status, 302) << back.body;
+  const std::string location = back.header("location");
+  EXPECT_EQ(query_param(location, "connection_id"), connection_id);
+  EXPECT_EQ(query_param(location, "status"), "error");
+  EXPECT_EQ(query_param(location, "error"), "invalid_issuer");
+  EXPECT_EQ(server_->stats()["token_calls"]["total"], 0) << "the code must not be redeemed after a mix-up";
+
+  // The forged visit used up the flow: the genuine callback cannot redeem the code afterwards.
+  const auto genuine = http_request("GET", callback_url);
+  EXPECT_EQ(genuine.status, 400);
+  EXPECT_EQ(server_->stats()["token_calls"]["total"], 0);
+}
+
+} // namespace

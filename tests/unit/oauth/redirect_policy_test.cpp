@@ -1,0 +1,57 @@
+#include "oauth/redirect_policy.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace connector::core;
+
+namespace {
+
+std::string key_of(const std::string& url) {
+  auto normalized = normalize_redirect_url(url);
+  EXPECT_TRUE(normalized) << url << ": " << (normalized ? "" : normalized.error().message);
+  return normalized ? normalized->key : std::string();
+}
+
+bool refused(const std::string& url) { return !normalize_redirect_url(url).ok(); }
+
+} // namespace
+
+TEST(RedirectPolicy, NormalisesCaseDefaultPortsEscapesAndDotSegments) {
+  EXPECT_EQ(key_of("https://APP.Example.com:443/callback?x=1"), "https://app.example.com/callback");
+  EXPECT_EQ(key_of("https://app.example.com/%63allback"), "https://app.example.com/callback");
+  EXPECT_EQ(key_of("https://app.example.com/a/../callback"), "https://app.example.com/callback");
+  EXPECT_EQ(key_of("https://app.example.com"), "https://app.example.com/");
+  EXPECT_EQ(key_of("http://127.0.0.1:3000/cb"), "http://127.0.0.1:3000/cb");
+  EXPECT_EQ(key_of("http://localhost/cb"), "http://localhost/cb");
+  EXPECT_EQ(key_of("http://[::1]:8080/cb"), "http://[::1]:8080/cb");
+}
+
+TEST(RedirectPolicy, RefusesEveryTrickThatWouldChangeTheHost) {
+  EXPECT_TRUE(refused("https://app.example.com@evil.example/cb"));
+  EXPECT_TRUE(refused("https://evil.example\\@app.example.com/cb"));
+  EXPECT_TRUE(refused("https://app.example.com%2F@evil.example/cb"));
+  EXPECT_TRUE(refused("https://app.example.com%2Eevil.example/cb"));
+  EXPECT_TRUE(refused("https://app.example.com/cb#fragment"));
+  EXPECT_TRUE(refused("//evil.example/cb"));
+  EXPECT_TRUE(refused("/relative/cb"));
+  EXPECT_TRUE(refused("javascript:alert(1)"));
+  EXPECT_TRUE(refused("data:text/html,hi"));
+  EXPECT_TRUE(refused("http://app.example.com/cb")); // http only on loopback
+  EXPECT_TRUE(refused("https://app.example.com/c b"));
+  EXPECT_TRUE(refused("https://app.example.com/cb\r\nSet-Cookie: x"));
+  EXPECT_TRUE(refused(""));
+  EXPECT_TRUE(refused("https:///cb"));
+}
+
+TEST(RedirectPolicy, MatchesOnOriginAndPathOnly) {
+  const std::vector<std::string> allowed = {key_of("https://app.example.com/callback")};
+  EXPECT_TRUE(redirect_allowed(*normalize_redirect_url("https://app.example.com/callback?tab=2"), allowed));
+  EXPECT_FALSE(redirect_allowed(*normalize_redirect_url("https://app.example.com/callback/extra"), allowed));
+  EXPECT_FALSE(redirect_allowed(*normalize_redirect_url("https://app.example.com.evil.example/callback"), allowed));
+  EXPECT_FALSE(redirect_allowed(*normalize_redirect_url("https://app.example.com:8443/callback"), allowed));
+}
+
+TEST(RedirectPolicy, AppendsParametersToAnExistingQuery) {
+  EXPECT_EQ(append_query("https://app.example.com/cb?tab=2", {{"connection_id", "conn_1"}, {"error", "a b&c"}}),
+            "https://app.example.com/cb?tab=2&connection_id=conn_1&error=a%20b%26c");
+}

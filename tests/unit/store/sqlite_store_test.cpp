@@ -1,0 +1,714 @@
+#include "store/migrations.hpp"
+#include "store/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+
+using namespace connector::core;
+
+namespace {
+
+// A fresh folder under the system's temp directory, removed with everything in it.
+class TemporaryFolder {
+public:
+  TemporaryFolder() {
+    std::random_device random;
+    path_ = std::filesystem::temp_directory_path() /
+            ("sqlite_store_test_" + std::to_string(random()) + "_" + std::to_string(random()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TemporaryFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TemporaryFolder(const TemporaryFolder&) = delete;
+  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+private:
+  std::filesystem::path path_;
+};
+
+// Raw SQL against the file, for what the Store interface cannot do (inspect, tamper).
+class RawDatabase {
+public:
+  explicit RawDatabase(const std::filesystem::path& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("cannot open test database");
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDatabase() { sqlite3_close(db_); }
+  RawDatabase(const RawDatabase&) = delete;
+  RawDatabase& operator=(const RawDatabase&) = delete;
+
+  void execute(const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      const std::string message = error ? error : "?";
+      sqlite3_free(error);
+      throw std::runtime_error(message);
+    }
+  }
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(sqlite3_errmsg(db_));
+    }
+    std::string value;
+    if (sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0) != nullptr) {
+      value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    }
+    sqlite3_finalize(statement);
+    return value;
+  }
+  int64_t integer(const std::string& sql) { return std::stoll(text(sql)); }
+  sqlite3* handle() { return db_; }
+
+private:
+  sqlite3* db_ = nullptr;
+};
+
+ApiKeyRecord make_api_key(const std::string& id, const std::string& organization_id, const std::string& key_hash) {
+  ApiKeyRecord key;
+  key.id = id;
+  key.organization_id = organization_id;
+  key.name = "name of " + id;
+  key.key_hash = key_hash;
+  key.permissions = "sources credentials:read";
+  key.created_at = 1700000000;
+  return key;
+}
+
+WorkspaceRecord make_workspace(const std::string& organization_id, const std::string& id) {
+  return WorkspaceRecord{id, organization_id, "workspace " + id, 1700000001, 1700000002};
+}
+
+// Every field set to something distinct from its default, so a lost column shows.
+ConnectionRecord make_connection(const std::string& organization_id, const std::string& id) {
+  ConnectionRecord connection;
+  connection.id = id;
+  connection.organization_id = organization_id;
+  connection.slug = "github";
+  connection.source_definition_id = "def_github";
+  connection.workspace_id = "ws_1";
+  connection.state_hash = "state-hash-of-" + id;
+  connection.redirect_url = "https://app.example/done";
+  connection.redirect_uri = "https://host.example/oauth/callback";
+  connection.sealed_code_verifier = {0x01, 0x00, 0xff, 0x00, 0x7f}; // zero bytes inside: binary, not text
+  connection.flow_options_json = R"({"scopes":["repo"]})";
+  connection.status = ConnectionStatus::authorized;
+  connection.error_code = "e_code";
+  connection.error_description = "e description";
+  connection.sealed_credentials = {0x01, 0x02, 0x00, 0x03};
+  connection.granted_scopes = "repo read:user";
+  connection.token_expires_at = 1700003600;
+  connection.account_id = "acct_1";
+  connection.account_name = "Octo Cat";
+  connection.source_id = "src_1";
+  connection.created_at = 1700000000;
+  connection.expires_at = 1700000600;
+  connection.updated_at = 1700000010;
+  connection.version = 1;
+  return connection;
+}
+
+SourceRecord make_source(const std::string& organization_id, const std::string& workspace_id, const std::string& id) {
+  SourceRecord source;
+  source.id = id;
+  source.organization_id = organization_id;
+  source.workspace_id = workspace_id;
+  source.source_definition_id = "def_sheets";
+  source.slug = "google-sheets";
+  source.name = "sheet " + id;
+  source.configuration_json = R"({"spreadsheet":"abc"})";
+  source.connection_id = "conn_" + id;
+  source.status = "active";
+  source.status_detail = "fine";
+  source.sealed_credentials = {0x01, 0x00, 0x09};
+  source.granted_scopes = "spreadsheets.readonly";
+  source.token_expires_at = 1700007200;
+  source.created_at = 1700000000;
+  source.updated_at = 1700000005;
+  source.version = 1;
+  return source;
+}
+
+void expect_same_connection(const ConnectionRecord& actual, const ConnectionRecord& expected) {
+  EXPECT_EQ(actual.id, expected.id);
+  EXPECT_EQ(actual.organization_id, expected.organization_id);
+  EXPECT_EQ(actual.slug, expected.slug);
+  EXPECT_EQ(actual.source_definition_id, expected.source_definition_id);
+  EXPECT_EQ(actual.workspace_id, expected.workspace_id);
+  EXPECT_EQ(actual.state_hash, expected.state_hash);
+  EXPECT_EQ(actual.redirect_url, expected.redirect_url);
+  EXPECT_EQ(actual.redirect_uri, expected.redirect_uri);
+  EXPECT_EQ(actual.sealed_code_verifier, expected.sealed_code_verifier);
+  EXPECT_EQ(actual.flow_options_json, expected.flow_options_json);
+  EXPECT_EQ(actual.status, expected.status);
+  EXPECT_EQ(actual.error_code, expected.error_code);
+  EXPECT_EQ(actual.error_description, expected.error_description);
+  EXPECT_EQ(actual.sealed_credentials, expected.sealed_credentials);
+  EXPECT_EQ(actual.granted_scopes, expected.granted_scopes);
+  EXPECT_EQ(actual.token_expires_at, expected.token_expires_at);
+  EXPECT_EQ(actual.account_id, expected.account_id);
+  EXPECT_EQ(actual.account_name, expected.account_name);
+  EXPECT_EQ(actual.source_id, expected.source_id);
+  EXPECT_EQ(actual.created_at, expected.created_at);
+  EXPECT_EQ(actual.expires_at, expected.expires_at);
+  EXPECT_EQ(actual.updated_at, expected.updated_at);
+  EXPECT_EQ(actual.version, expected.version);
+}
+
+void expect_same_source(const SourceRecord& actual, const SourceRecord& expected) {
+  EXPECT_EQ(actual.id, expected.id);
+  EXPECT_EQ(actual.organization_id, expected.organization_id);
+  EXPECT_EQ(actual.workspace_id, expected.workspace_id);
+  EXPECT_EQ(actual.source_definition_id, expected.source_definition_id);
+  EXPECT_EQ(actual.slug, expected.slug);
+  EXPECT_EQ(actual.name, expected.name);
+  EXPECT_EQ(actual.configuration_json, expected.configuration_json);
+  EXPECT_EQ(actual.connection_id, expected.connection_id);
+  EXPECT_EQ(actual.status, expected.status);
+  EXPECT_EQ(actual.status_detail, expected.status_detail);
+  EXPECT_EQ(actual.sealed_credentials, expected.sealed_credentials);
+  EXPECT_EQ(actual.granted_scopes, expected.granted_scopes);
+  EXPECT_EQ(actual.token_expires_at, expected.token_expires_at);
+  EXPECT_EQ(actual.created_at, expected.created_at);
+  EXPECT_EQ(actual.updated_at, expected.updated_at);
+  EXPECT_EQ(actual.version, expected.version);
+}
+
+template <typename Record>
+std::vector<std::string> ids_of(const std::vector<Record>& records) {
+  std::vector<std::string> ids;
+  for (const Record& record : records) ids.push_back(record.id);
+  return ids;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+protected:
+  TemporaryFolder folder;
+  std::filesystem::path path = folder.path() / "nested" / "store.db"; // the store creates "nested"
+};
+
+} // namespace
+
+// --- Opening and configuration
+
+TEST_F(SqliteStoreTest, CreatesTheFileAndItsFolderInWalMode) {
+  SqliteStore store(path);
+  EXPECT_TRUE(std::filesystem::exists(path));
+  RawDatabase raw(path);
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(SqliteStoreTest, CreatesTheIndexesLookupsAndListingsRelyOn) {
+  SqliteStore store(path);
+  RawDatabase raw(path);
+  auto index_columns = [&](const std::string& index) {
+    return raw.text("SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info('" + index +
+                    "') ORDER BY seqno)");
+  };
+  auto is_unique = [&](const std::string& table, const std::string& index) {
+    return raw.text("SELECT \"unique\" FROM pragma_index_list('" + table + "') WHERE name = '" + index + "'") == "1";
+  };
+  EXPECT_EQ(index_columns("api_keys_by_key_hash"), "key_hash");
+  EXPECT_TRUE(is_unique("api_keys", "api_keys_by_key_hash"));
+  EXPECT_EQ(index_columns("connections_by_state_hash"), "state_hash");
+  EXPECT_TRUE(is_unique("connections", "connections_by_state_hash"));
+  EXPECT_EQ(index_columns("connections_by_organization"), "organization_id,id");
+  EXPECT_EQ(index_columns("sources_by_workspace"), "organization_id,workspace_id,id");
+  EXPECT_EQ(index_columns("workspaces_by_organization"), "organization_id,id");
+}
+
+// --- API keys
+
+TEST_F(SqliteStoreTest, ApiKeysRoundTripAndAreFoundByHashOnly) {
+  SqliteStore store(path);
+  ApiKeyRecord key = make_api_key("key_1", "org_a", "hash-1");
+  key.last_used_at = 1700000500;
+  store.insert_api_key(key);
+
+  const std::optional<ApiKeyRecord> found = store.find_api_key_by_hash("hash-1");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, "key_1");
+  EXPECT_EQ(found->organization_id, "org_a");
+  EXPECT_EQ(found->name, key.name);
+  EXPECT_EQ(found->key_hash, "hash-1");
+  EXPECT_EQ(found->permissions, key.permissions);
+  EXPECT_EQ(found->created_at, key.created_at);
+  EXPECT_EQ(found->revoked_at, std::nullopt);
+  EXPECT_EQ(found->last_used_at, 1700000500);
+  EXPECT_FALSE(store.find_api_key_by_hash("hash-2"));
+  EXPECT_FALSE(store.find_api_key_by_hash("key_1")); // the id is not a hash
+}
+
+TEST_F(SqliteStoreTest, ListsApiKeysOfOneOrganizationOrAll) {
+  SqliteStore store(path);
+  store.insert_api_key(make_api_key("key_b", "org_a", "h1"));
+  store.insert_api_key(make_api_key("key_a", "org_a", "h2"));
+  store.insert_api_key(make_api_key("key_c", "org_b", "h3"));
+
+  EXPECT_EQ(ids_of(store.list_api_keys("org_a")), (std::vector<std::string>{"key_a", "key_b"}));
+  EXPECT_EQ(ids_of(store.list_api_keys("org_b")), (std::vector<std::string>{"key_c"}));
+  EXPECT_TRUE(store.list_api_keys("org_nobody").empty());
+  EXPECT_EQ(ids_of(store.list_api_keys("")), (std::vector<std::string>{"key_a", "key_b", "key_c"}));
+}
+
+TEST_F(SqliteStoreTest, RevokingKeepsTheFirstTimeAndReportsUnknownKeys) {
+  SqliteStore store(path);
+  store.insert_api_key(make_api_key("key_1", "org_a", "h1"));
+  store.insert_api_key(make_api_key("key_2", "org_a", "h2"));
+
+  EXPECT_TRUE(store.revoke_api_key("key_1", 1800000000));
+  EXPECT_TRUE(store.revoke_api_key("key_1", 1900000000));
+  EXPECT_FALSE(store.revoke_api_key("key_missing", 1800000000));
+
+  EXPECT_EQ(store.find_api_key_by_hash("h1")->revoked_at, 1800000000);
+  EXPECT_EQ(store.find_api_key_by_hash("h2")->revoked_at, std::nullopt);
+}
+
+TEST_F(SqliteStoreTest, DuplicateKeyHashOrIdIsAConflictThatNamesNoValue) {
+  SqliteStore store(path);
+  store.insert_api_key(make_api_key("key_1", "org_a", "secret-looking-hash"));
+  try {
+    store.insert_api_key(make_api_key("key_2", "org_b", "secret-looking-hash"));
+    FAIL() << "a duplicate key hash was accepted";
+  } catch (const StoreConflict& conflict) {
+    EXPECT_NE(std::string(conflict.what()).find("api_keys.key_hash"), std::string::npos) << conflict.what();
+    EXPECT_EQ(std::string(conflict.what()).find("secret-looking-hash"), std::string::npos) << conflict.what();
+  }
+  EXPECT_THROW(store.insert_api_key(make_api_key("key_1", "org_a", "other-hash")), StoreConflict);
+  EXPECT_EQ(store.list_api_keys("").size(), 1U);
+}
+
+// --- Redirect allow-list
+
+TEST_F(SqliteStoreTest, AllowedRedirectsAreIdempotentAndPerOrganization) {
+  SqliteStore store(path);
+  store.add_allowed_redirect({"org_a", "https://b.example/cb", 1700000000});
+  store.add_allowed_redirect({"org_a", "https://a.example/cb", 1700000001});
+  store.add_allowed_redirect({"org_a", "https://a.example/cb", 1700000099}); // again: no error, no change
+  store.add_allowed_redirect({"org_b", "https://c.example/cb", 1700000002});
+
+  const std::vector<AllowedRedirectRecord> org_a = store.list_allowed_redirects("org_a");
+  ASSERT_EQ(org_a.size(), 2U);
+  EXPECT_EQ(org_a[0].url, "https://a.example/cb");
+  EXPECT_EQ(org_a[0].organization_id, "org_a");
+  EXPECT_EQ(org_a[0].created_at, 1700000001);
+  EXPECT_EQ(org_a[1].url, "https://b.example/cb");
+
+  EXPECT_FALSE(store.remove_allowed_redirect("org_b", "https://a.example/cb")); // not org_b's to remove
+  EXPECT_TRUE(store.remove_allowed_redirect("org_a", "https://a.example/cb"));
+  EXPECT_FALSE(store.remove_allowed_redirect("org_a", "https://a.example/cb"));
+  EXPECT_EQ(store.list_allowed_redirects("org_a").size(), 1U);
+  EXPECT_EQ(store.list_allowed_redirects("org_b").size(), 1U);
+}
+
+// --- Workspaces and pagination
+
+TEST_F(SqliteStoreTest, WorkspacesAreFoundOnlyWithinTheirOrganization) {
+  SqliteStore store(path);
+  store.insert_workspace(make_workspace("org_a", "ws_1"));
+
+  const std::optional<WorkspaceRecord> found = store.find_workspace("org_a", "ws_1");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->name, "workspace ws_1");
+  EXPECT_EQ(found->created_at, 1700000001);
+  EXPECT_EQ(found->updated_at, 1700000002);
+  EXPECT_FALSE(store.find_workspace("org_b", "ws_1"));
+  EXPECT_FALSE(store.find_workspace("org_a", "ws_2"));
+  EXPECT_THROW(store.insert_workspace(make_workspace("org_b", "ws_1")), StoreConflict);
+}
+
+TEST_F(SqliteStoreTest, PagesFollowIdsAndEndWithoutAnEmptyExtraPage) {
+  SqliteStore store(path);
+  for (const char* id : {"ws_d", "ws_b", "ws_a", "ws_c"}) store.insert_workspace(make_workspace("org_a", id));
+  store.insert_workspace(make_workspace("org_b", "ws_bb")); // sorts among them, must never appear
+
+  const Page<WorkspaceRecord> first = store.list_workspaces("org_a", 2, "");
+  EXPECT_EQ(ids_of(first.items), (std::vector<std::string>{"ws_a", "ws_b"}));
+  EXPECT_EQ(first.next_after, "ws_b");
+
+  const Page<WorkspaceRecord> second = store.list_workspaces("org_a", 2, first.next_after);
+  EXPECT_EQ(ids_of(second.items), (std::vector<std::string>{"ws_c", "ws_d"}));
+  EXPECT_EQ(second.next_after, ""); // exactly full, and nothing after it
+
+  const Page<WorkspaceRecord> odd = store.list_workspaces("org_a", 3, "ws_a"); // `after` is exclusive
+  EXPECT_EQ(ids_of(odd.items), (std::vector<std::string>{"ws_b", "ws_c", "ws_d"}));
+  EXPECT_EQ(odd.next_after, "");
+
+  EXPECT_TRUE(store.list_workspaces("org_a", 2, "ws_d").items.empty());
+  EXPECT_TRUE(store.list_workspaces("org_nobody", 2, "").items.empty());
+}
+
+TEST_F(SqliteStoreTest, PageLimitIsClampedBetweenOneAndTwoHundred) {
+  SqliteStore store(path);
+  for (int i = 0; i < 205; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "ws_%03d", i);
+    store.insert_workspace(make_workspace("org_a", id));
+  }
+  for (const int limit : {0, -5}) {
+    const Page<WorkspaceRecord> page = store.list_workspaces("org_a", limit, "");
+    EXPECT_EQ(ids_of(page.items), (std::vector<std::string>{"ws_000"})) << "limit " << limit;
+    EXPECT_EQ(page.next_after, "ws_000");
+  }
+  const Page<WorkspaceRecord> huge = store.list_workspaces("org_a", 100000, "");
+  ASSERT_EQ(huge.items.size(), 200U);
+  EXPECT_EQ(huge.next_after, "ws_199");
+  const Page<WorkspaceRecord> rest = store.list_workspaces("org_a", 200, huge.next_after);
+  EXPECT_EQ(rest.items.size(), 5U);
+  EXPECT_EQ(rest.next_after, "");
+}
+
+// --- Connections
+
+TEST_F(SqliteStoreTest, ConnectionsRoundTripEveryField) {
+  SqliteStore store(path);
+  const ConnectionRecord connection = make_connection("org_a", "conn_1");
+  store.insert_connection(connection);
+
+  const std::optional<ConnectionRecord> by_id = store.find_connection("org_a", "conn_1");
+  ASSERT_TRUE(by_id);
+  expect_same_connection(*by_id, connection);
+  const std::optional<ConnectionRecord> by_state = store.find_connection_by_state_hash(connection.state_hash);
+  ASSERT_TRUE(by_state);
+  expect_same_connection(*by_state, connection);
+}
+
+TEST_F(SqliteStoreTest, ConnectionEmptyAndAbsentValuesRoundTrip) {
+  SqliteStore store(path);
+  ConnectionRecord connection = make_connection("org_a", "conn_1");
+  connection.sealed_code_verifier.clear();
+  connection.sealed_credentials.clear();
+  connection.token_expires_at.reset();
+  connection.source_id.clear();
+  connection.status = ConnectionStatus::pending;
+  store.insert_connection(connection);
+  expect_same_connection(*store.find_connection("org_a", "conn_1"), connection);
+}
+
+TEST_F(SqliteStoreTest, EveryConnectionStatusRoundTrips) {
+  SqliteStore store(path);
+  int n = 0;
+  for (const ConnectionStatus status : {ConnectionStatus::pending, ConnectionStatus::authorized,
+                                        ConnectionStatus::failed, ConnectionStatus::consumed,
+                                        ConnectionStatus::expired}) {
+    ConnectionRecord connection = make_connection("org_a", "conn_" + std::to_string(n++));
+    connection.status = status;
+    store.insert_connection(connection);
+    EXPECT_EQ(store.find_connection("org_a", connection.id)->status, status) << to_string(status);
+    EXPECT_EQ(connection_status_from(to_string(status)), status);
+  }
+  EXPECT_EQ(connection_status_from("authorised"), std::nullopt);
+}
+
+TEST_F(SqliteStoreTest, ConnectionsAreInvisibleToOtherOrganizations) {
+  SqliteStore store(path);
+  store.insert_connection(make_connection("org_a", "conn_1"));
+  EXPECT_FALSE(store.find_connection("org_b", "conn_1"));
+  EXPECT_FALSE(store.find_connection("org_a", "conn_2"));
+  EXPECT_FALSE(store.find_connection_by_state_hash("unknown"));
+
+  ConnectionRecord hijack = *store.find_connection("org_a", "conn_1");
+  hijack.organization_id = "org_b";
+  hijack.status = ConnectionStatus::failed;
+  EXPECT_FALSE(store.update_connection(hijack));
+  EXPECT_EQ(store.find_connection("org_a", "conn_1")->status, ConnectionStatus::authorized);
+}
+
+TEST_F(SqliteStoreTest, DuplicateStateHashOrConnectionIdIsAConflict) {
+  SqliteStore store(path);
+  store.insert_connection(make_connection("org_a", "conn_1"));
+  ConnectionRecord same_state = make_connection("org_b", "conn_2");
+  same_state.state_hash = "state-hash-of-conn_1";
+  EXPECT_THROW(store.insert_connection(same_state), StoreConflict);
+  EXPECT_THROW(store.insert_connection(make_connection("org_b", "conn_1")), StoreConflict);
+  EXPECT_EQ(store.count_connections(), 1);
+}
+
+TEST_F(SqliteStoreTest, ConnectionUpdateIsACompareAndSwapOnVersion) {
+  SqliteStore store(path);
+  store.insert_connection(make_connection("org_a", "conn_1"));
+
+  ConnectionRecord first = *store.find_connection("org_a", "conn_1");
+  ConnectionRecord stale = first;
+  first.status = ConnectionStatus::consumed;
+  first.sealed_credentials = {0x09, 0x08};
+  first.token_expires_at.reset();
+  first.source_id = "src_new";
+  first.updated_at = 1700009999;
+  ASSERT_TRUE(store.update_connection(first));
+
+  ConnectionRecord stored = *store.find_connection("org_a", "conn_1");
+  EXPECT_EQ(stored.version, 2);
+  first.version = 2;
+  expect_same_connection(stored, first);
+
+  stale.status = ConnectionStatus::failed; // read before the update: must lose
+  EXPECT_FALSE(store.update_connection(stale));
+  EXPECT_EQ(store.find_connection("org_a", "conn_1")->status, ConnectionStatus::consumed);
+  EXPECT_EQ(store.find_connection("org_a", "conn_1")->version, 2);
+
+  stored.status = ConnectionStatus::expired; // read after it: wins
+  EXPECT_TRUE(store.update_connection(stored));
+  EXPECT_EQ(store.find_connection("org_a", "conn_1")->version, 3);
+
+  EXPECT_FALSE(store.update_connection(make_connection("org_a", "conn_missing")));
+}
+
+TEST_F(SqliteStoreTest, UpdateKeepsIdentityAndCreationTime) {
+  SqliteStore store(path);
+  store.insert_connection(make_connection("org_a", "conn_1"));
+  ConnectionRecord changed = *store.find_connection("org_a", "conn_1");
+  changed.created_at = 1;
+  ASSERT_TRUE(store.update_connection(changed));
+  EXPECT_EQ(store.find_connection("org_a", "conn_1")->created_at, 1700000000);
+}
+
+TEST_F(SqliteStoreTest, CountsConnections) {
+  SqliteStore store(path);
+  EXPECT_EQ(store.count_connections(), 0);
+  for (int i = 0; i < 3; ++i) {
+    store.insert_connection(make_connection("org_" + std::to_string(i), "conn_" + std::to_string(i)));
+  }
+  EXPECT_EQ(store.count_connections(), 3);
+}
+
+// --- Sources
+
+TEST_F(SqliteStoreTest, SourcesRoundTripAndStayInTheirOrganization) {
+  SqliteStore store(path);
+  const SourceRecord source = make_source("org_a", "ws_1", "src_1");
+  store.insert_source(source);
+  const std::optional<SourceRecord> found = store.find_source("org_a", "src_1");
+  ASSERT_TRUE(found);
+  expect_same_source(*found, source);
+  EXPECT_FALSE(store.find_source("org_b", "src_1"));
+  EXPECT_FALSE(store.find_source("org_a", "src_2"));
+  EXPECT_THROW(store.insert_source(make_source("org_b", "ws_9", "src_1")), StoreConflict);
+}
+
+TEST_F(SqliteStoreTest, ListsSourcesOfAWorkspaceOrOfTheWholeOrganization) {
+  SqliteStore store(path);
+  store.insert_source(make_source("org_a", "ws_1", "src_c"));
+  store.insert_source(make_source("org_a", "ws_2", "src_b"));
+  store.insert_source(make_source("org_a", "ws_1", "src_a"));
+  store.insert_source(make_source("org_b", "ws_1", "src_ab")); // same workspace id, other organization
+
+  EXPECT_EQ(ids_of(store.list_sources("org_a", "ws_1", 10, "").items), (std::vector<std::string>{"src_a", "src_c"}));
+  EXPECT_EQ(ids_of(store.list_sources("org_a", "ws_2", 10, "").items), (std::vector<std::string>{"src_b"}));
+  EXPECT_EQ(ids_of(store.list_sources("org_a", "", 10, "").items),
+            (std::vector<std::string>{"src_a", "src_b", "src_c"}));
+  EXPECT_EQ(ids_of(store.list_sources("org_b", "", 10, "").items), (std::vector<std::string>{"src_ab"}));
+
+  const Page<SourceRecord> first = store.list_sources("org_a", "", 2, "");
+  EXPECT_EQ(ids_of(first.items), (std::vector<std::string>{"src_a", "src_b"}));
+  EXPECT_EQ(first.next_after, "src_b");
+  const Page<SourceRecord> second = store.list_sources("org_a", "", 2, first.next_after);
+  EXPECT_EQ(ids_of(second.items), (std::vector<std::string>{"src_c"}));
+  EXPECT_EQ(second.next_after, "");
+
+  const Page<SourceRecord> in_workspace = store.list_sources("org_a", "ws_1", 1, "");
+  EXPECT_EQ(ids_of(in_workspace.items), (std::vector<std::string>{"src_a"}));
+  EXPECT_EQ(in_workspace.next_after, "src_a");
+  EXPECT_EQ(ids_of(store.list_sources("org_a", "ws_1", 1, "src_a").items), (std::vector<std::string>{"src_c"}));
+}
+
+TEST_F(SqliteStoreTest, SourceUpdateIsACompareAndSwapOnVersion) {
+  SqliteStore store(path);
+  store.insert_source(make_source("org_a", "ws_1", "src_1"));
+  SourceRecord fresh = *store.find_source("org_a", "src_1");
+  SourceRecord stale = fresh;
+
+  fresh.status = "needs_reauth";
+  fresh.sealed_credentials = {0x07};
+  fresh.token_expires_at.reset();
+  ASSERT_TRUE(store.update_source(fresh));
+  fresh.version = 2;
+  expect_same_source(*store.find_source("org_a", "src_1"), fresh);
+
+  stale.status = "active";
+  EXPECT_FALSE(store.update_source(stale));
+  EXPECT_EQ(store.find_source("org_a", "src_1")->status, "needs_reauth");
+
+  SourceRecord other_organization = fresh;
+  other_organization.organization_id = "org_b";
+  EXPECT_FALSE(store.update_source(other_organization));
+  EXPECT_EQ(store.find_source("org_a", "src_1")->version, 2);
+}
+
+// --- Transactions
+
+TEST_F(SqliteStoreTest, ARolledBackJobLeavesTheRestOfItsBatch) {
+  {
+    SqliteStore store(path);
+    store.begin_batch();
+    store.begin_job();
+    store.insert_workspace(make_workspace("org_a", "ws_kept"));
+    store.end_job(true);
+    store.begin_job();
+    store.insert_workspace(make_workspace("org_a", "ws_dropped"));
+    store.end_job(false);
+    store.commit_batch();
+  }
+  SqliteStore reopened(path);
+  EXPECT_TRUE(reopened.find_workspace("org_a", "ws_kept"));
+  EXPECT_FALSE(reopened.find_workspace("org_a", "ws_dropped"));
+}
+
+TEST_F(SqliteStoreTest, ARolledBackBatchLeavesNothing) {
+  SqliteStore store(path);
+  store.begin_batch();
+  store.begin_job();
+  store.insert_workspace(make_workspace("org_a", "ws_1"));
+  store.end_job(true);
+  store.rollback_batch();
+  EXPECT_FALSE(store.find_workspace("org_a", "ws_1"));
+  store.rollback_batch(); // twice, or without a batch: harmless
+}
+
+TEST_F(SqliteStoreTest, CommitWithoutABatchThrows) {
+  SqliteStore store(path);
+  EXPECT_THROW(store.commit_batch(), std::runtime_error);
+}
+
+TEST_F(SqliteStoreTest, OtherConnectionsSeeABatchOnlyOnceCommitted) {
+  SqliteStore first(path);
+  SqliteStore second(path);
+  first.begin_batch();
+  first.insert_workspace(make_workspace("org_a", "ws_1"));
+  EXPECT_FALSE(second.find_workspace("org_a", "ws_1")); // readers see the last commit, not the open batch
+  first.commit_batch();
+  EXPECT_TRUE(second.find_workspace("org_a", "ws_1"));
+}
+
+// --- Several connections on one file
+
+TEST_F(SqliteStoreTest, TwoStoresOnOneFileSeeEachOthersWrites) {
+  SqliteStore first(path);
+  SqliteStore second(path);
+  first.insert_workspace(make_workspace("org_a", "ws_1"));
+  second.insert_source(make_source("org_a", "ws_1", "src_1"));
+  EXPECT_TRUE(second.find_workspace("org_a", "ws_1"));
+  EXPECT_TRUE(first.find_source("org_a", "src_1"));
+  EXPECT_THROW(second.insert_workspace(make_workspace("org_a", "ws_1")), StoreConflict);
+}
+
+TEST_F(SqliteStoreTest, CompareAndSwapAcrossTwoStoresHasExactlyOneWinner) {
+  SqliteStore first(path);
+  SqliteStore second(path);
+  first.insert_connection(make_connection("org_a", "conn_1"));
+
+  ConnectionRecord by_first = *first.find_connection("org_a", "conn_1");
+  ConnectionRecord by_second = *second.find_connection("org_a", "conn_1");
+  by_first.account_name = "first";
+  by_second.account_name = "second";
+  const bool first_won = first.update_connection(by_first);
+  const bool second_won = second.update_connection(by_second);
+  EXPECT_NE(first_won, second_won);
+  EXPECT_EQ(second.find_connection("org_a", "conn_1")->account_name, first_won ? "first" : "second");
+  EXPECT_EQ(first.find_connection("org_a", "conn_1")->version, 2);
+}
+
+// --- Persistence and migrations
+
+TEST_F(SqliteStoreTest, DataSurvivesReopening) {
+  {
+    SqliteStore store(path);
+    store.insert_api_key(make_api_key("key_1", "org_a", "h1"));
+    store.insert_connection(make_connection("org_a", "conn_1"));
+    store.insert_source(make_source("org_a", "ws_1", "src_1"));
+  }
+  SqliteStore reopened(path);
+  EXPECT_TRUE(reopened.find_api_key_by_hash("h1"));
+  expect_same_connection(*reopened.find_connection("org_a", "conn_1"), make_connection("org_a", "conn_1"));
+  expect_same_source(*reopened.find_source("org_a", "src_1"), make_source("org_a", "ws_1", "src_1"));
+}
+
+TEST_F(SqliteStoreTest, AFreshFileGetsTheLatestSchemaVersionOnce) {
+  EXPECT_EQ(SqliteStore::schema_version(path), 0);
+  EXPECT_FALSE(std::filesystem::exists(path)) << "checking the version must not create the file";
+  ASSERT_GE(SqliteStore::latest_schema_version(), 1);
+
+  const auto before = std::chrono::system_clock::now();
+  { SqliteStore store(path); }
+  EXPECT_EQ(SqliteStore::schema_version(path), SqliteStore::latest_schema_version());
+
+  RawDatabase raw(path);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_migrations"), SqliteStore::latest_schema_version());
+  const int64_t applied_at = raw.integer("SELECT MIN(applied_at) FROM schema_migrations");
+  EXPECT_GE(applied_at, std::chrono::duration_cast<std::chrono::seconds>(before.time_since_epoch()).count() - 1);
+
+  { SqliteStore reopened(path); }
+  SqliteStore::migrate(path);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_migrations"), SqliteStore::latest_schema_version());
+}
+
+TEST_F(SqliteStoreTest, MigrateCreatesAndMigratesAFile) {
+  SqliteStore::migrate(path);
+  EXPECT_EQ(SqliteStore::schema_version(path), SqliteStore::latest_schema_version());
+}
+
+TEST_F(SqliteStoreTest, AFileFromANewerBuildIsRefusedAndLeftAlone) {
+  { SqliteStore store(path); }
+  const int future = SqliteStore::latest_schema_version() + 1;
+  {
+    RawDatabase raw(path);
+    raw.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (" + std::to_string(future) + ", 0)");
+  }
+  try {
+    SqliteStore store(path);
+    FAIL() << "a database from a newer build was opened";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("newer"), std::string::npos) << error.what();
+  }
+  EXPECT_THROW(SqliteStore::migrate(path), std::runtime_error);
+  EXPECT_EQ(SqliteStore::schema_version(path), future);
+}
+
+// The runner itself, with a made-up history: only newer steps run, each in its own
+// transaction, and a failing step leaves the database at the step before.
+TEST_F(SqliteStoreTest, MigrationsApplyOnlyNewStepsAndAFailedStepRollsBackAlone) {
+  std::filesystem::create_directories(path.parent_path());
+  RawDatabase raw(path);
+  const SchemaMigration two_steps[] = {{1, "one", "CREATE TABLE one (x INTEGER)"},
+                                       {2, "two", "CREATE TABLE two (x INTEGER)"}};
+  apply_schema_migrations(raw.handle(), two_steps);
+  EXPECT_EQ(read_schema_version(raw.handle()), 2);
+
+  const SchemaMigration broken_third[] = {
+      {1, "one", "CREATE TABLE one (x INTEGER)"}, // would fail if it ran again
+      {2, "two", "CREATE TABLE two (x INTEGER)"},
+      {3, "three", "CREATE TABLE three (x INTEGER); INSERT INTO no_such_table VALUES (1)"}};
+  try {
+    apply_schema_migrations(raw.handle(), broken_third);
+    FAIL() << "a failing migration was reported as applied";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("schema migration 3 (three) failed"), std::string::npos)
+        << error.what();
+  }
+  EXPECT_EQ(read_schema_version(raw.handle()), 2);
+  EXPECT_EQ(raw.text("SELECT name FROM sqlite_master WHERE name = 'three'"), "") << "step 3 was half applied";
+
+  const SchemaMigration fixed_third[] = {{1, "one", ""}, {2, "two", ""}, {3, "three", "CREATE TABLE three (x)"}};
+  apply_schema_migrations(raw.handle(), fixed_third);
+  EXPECT_EQ(read_schema_version(raw.handle()), 3);
+  EXPECT_EQ(raw.text("SELECT name FROM sqlite_master WHERE name = 'three'"), "three");
+
+  const SchemaMigration unordered[] = {{2, "two", ""}, {1, "one", ""}};
+  EXPECT_THROW(apply_schema_migrations(raw.handle(), unordered), std::logic_error);
+}
+
+TEST_F(SqliteStoreTest, AnUnknownStatusInARowIsRefusedRatherThanGuessed) {
+  SqliteStore store(path);
+  store.insert_connection(make_connection("org_a", "conn_1"));
+  RawDatabase(path).execute("UPDATE connections SET status = 'teleported'");
+  EXPECT_THROW(store.find_connection("org_a", "conn_1"), std::runtime_error);
+}
