@@ -46,7 +46,7 @@ Expected<NormalizedRedirect> normalize_redirect_url(const std::string& text) {
   // An escaped byte in the host (e.g. "%2F" or "%40") never names a real host name.
   if (url.encoded_host().find('%') != boost::urls::pct_string_view::npos) return invalid("has an escaped host");
   if ((https && url.port() == "443") || (!https && url.port() == "80")) url.remove_port();
-  if (url.encoded_path().empty()) url.set_encoded_path("/");
+  if (url.encoded_path().empty()) url.set_path_absolute(true); // "https://a.example" means "/"
 
   NormalizedRedirect out;
   out.full = std::string(url.buffer());

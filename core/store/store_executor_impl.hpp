@@ -108,7 +108,7 @@ template <typename Result>
 auto fulfil(std::promise<Result> promise) {
   return [promise = std::move(promise)](JobOutcome<Result>&& outcome) mutable {
     if (outcome.error) {
-      promise.set_exception(outcome.error);
+      promise.set_exception(std::move(outcome.error));
     } else if constexpr (std::is_void_v<Result>) {
       promise.set_value();
     } else {

@@ -8,6 +8,8 @@
 
 #include <connector/encoding.hpp>
 
+#include <chrono>
+
 namespace connector::host {
 
 namespace {
@@ -84,9 +86,15 @@ boost::asio::awaitable<Response> connection_status(ApiContext& api, RequestConte
     co_return error_response(context, core::ApiError(core::ErrorCode::connection_not_found, {}, {},
                                                      {{"connection_id", id}}));
   }
+  // A flow past its time reads as expired whatever it last wrote.
+  const bool lapsed = (found->status == core::ConnectionStatus::pending ||
+                       found->status == core::ConnectionStatus::authorized) &&
+                      found->expires_at <= std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count();
   nlohmann::json body = {{"connection_id", found->id},
                          {"slug", found->slug},
-                         {"status", core::to_string(found->status)},
+                         {"status", lapsed ? "expired" : core::to_string(found->status)},
                          {"created_at", core::rfc3339_utc(found->created_at)},
                          {"expires_at", core::rfc3339_utc(found->expires_at)}};
   if (!found->error_code.empty()) body["error"] = {{"code", found->error_code}, {"description", found->error_description}};

@@ -46,7 +46,15 @@ boost::asio::awaitable<Response> add(ApiContext& api, RequestContext& context) {
   record.url = url->key;
   record.created_at =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  co_await api.store.run([&](core::Store& store) { store.add_allowed_redirect(record); });
+  // Adding a URL that is already allowed is no error; the answer shows the stored entry.
+  const auto existing = co_await api.store.run([&](core::Store& store) -> std::optional<core::AllowedRedirectRecord> {
+    for (auto& entry : store.list_allowed_redirects(record.organization_id)) {
+      if (entry.url == record.url) return entry;
+    }
+    store.add_allowed_redirect(record);
+    return std::nullopt;
+  });
+  if (existing) co_return json_response(context, http::status::ok, entry_json(*existing));
   co_return json_response(context, http::status::created, entry_json(record));
 }
 

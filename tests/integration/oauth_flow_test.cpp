@@ -193,7 +193,7 @@ TEST_F(OAuthFlow, ProviderFailuresEndTheFlowWithAPreciseError) {
   const std::string org = "org_provider_failures";
   const std::string key = host_->create_key(org);
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"http500", "unexpected_response"},
+      {"http500", "internal_failure"}, // the provider's own code, passed on
       {"html403", "unexpected_response"},
       {"github200error", "bad_verification_code"},
       {"truncated-json", "unexpected_response"},

@@ -16,7 +16,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <iostream>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 using namespace connector::testing;
@@ -30,6 +32,8 @@ constexpr const char* kSheetsDefinitionId = "71607ba1-c0ac-4799-8049-7f4b90dd50f
 // Not the fixture's defaults, so a match proves these very values reached both sides.
 constexpr const char* kClientId = "oidc-e2e-client";
 constexpr const char* kClientSecret = "oidc-e2e-secret";
+// A whole flow takes about a second; this is far beyond it, and well within CTest's 120 s.
+constexpr std::chrono::seconds kTestDeadline{60};
 
 std::string ca_file() { return (tls_dir() / "ca.pem").string(); }
 
@@ -59,9 +63,9 @@ public:
     const auto tls = tls_dir();
     process_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{"/usr/bin/node", (source_dir() / "tests/peers/oidc-server.js").string(), "--cert",
-                                 (tls / "server.pem").string(), "--key", (tls / "server-key.pem").string(),
-                                 "--flavour", "google", "--port", "0", "--client-id", kClientId, "--client-secret",
-                                 kClientSecret, "--redirect-uri", redirect_uri},
+                                 (tls / "server.pem").string(), "--key", (tls / "server-key.pem").string(), "--flavour",
+                                 "google", "--port", "0", "--client-id", kClientId, "--client-secret", kClientSecret,
+                                 "--redirect-uri", redirect_uri},
         std::map<std::string, std::string>{}, log_dir, "oidc-server");
     // oidc-provider needs a second or two (an RSA key is made at start-up).
     const auto line = process_->wait_for_stdout("\"issuer\"", std::chrono::seconds(30));
@@ -94,7 +98,8 @@ public:
           std::unique_lock lock(mutex_);
           if (finished_.wait_for(lock, limit, [this] { return done_; })) return;
           fired_ = true;
-          for (const int pid : pids) ::kill(pid, SIGKILL);
+          for (const int pid : pids)
+            ::kill(pid, SIGKILL);
         }) {}
   ~Watchdog() {
     {
@@ -123,7 +128,7 @@ protected:
       const unsigned short port = free_loopback_port();
       server_.reset();
       server_ = std::make_unique<OidcServer>(work_->path(),
-                                             "http://127.0.0.1:" + std::to_string(port) + "/v1/oauth/other");
+                                             "http://127.0.0.1:" + std::to_string(port) + "/v1/oauth/callback");
       const std::string& issuer = server_->issuer();
       HostOptions options;
       options.listen = "127.0.0.1:" + std::to_string(port);
@@ -150,7 +155,7 @@ protected:
         if (failure.find("in use") == std::string::npos) break;
       }
     }
-    if (!host_) throw std::runtime_error("the host did not start: " + failure);
+    if (!host_) throw std::runtime_error(failure); // already says what the host printed
   }
   static void TearDownTestSuite() {
     host_.reset();
@@ -159,14 +164,14 @@ protected:
   }
 
   void SetUp() override {
-    watchdog_ = std::make_unique<Watchdog>(std::chrono::seconds(60), std::vector<int>{host_->process().pid(),
-                                                                                      server_->pid()});
+    watchdog_ = std::make_unique<Watchdog>(kTestDeadline, std::vector<int>{host_->process().pid(), server_->pid()});
     server_->reset_stats();
   }
   void TearDown() override {
     const bool fired = watchdog_->fired();
     watchdog_.reset();
-    EXPECT_FALSE(fired) << "the test ran past 60 s; the host and oidc-server.js were killed";
+    EXPECT_FALSE(fired) << "the test ran past " << kTestDeadline.count()
+                        << " s; the host and oidc-server.js were killed";
     if (HasFailure()) std::cerr << "oidc-server.js log:\n" << server_->log() << "\n";
   }
 
@@ -187,12 +192,13 @@ protected:
   // finally sends the browser: the host's callback with code, state and iss.
   static std::string sign_in(const std::string& authorization_url) {
     static int run = 0;
-    ChildProcess driver({"/usr/bin/node", (source_dir() / "tests/peers/drive-oidc-login.js").string(),
-                         authorization_url, ca_file()},
-                        {}, work_->path(), "drive-oidc-login-" + std::to_string(++run));
+    ChildProcess driver(
+        {"/usr/bin/node", (source_dir() / "tests/peers/drive-oidc-login.js").string(), authorization_url, ca_file()},
+        {}, work_->path(), "drive-oidc-login-" + std::to_string(++run));
     const int exit_code = driver.stop(0, std::chrono::seconds(30)); // signal 0: only wait, killed at the deadline
     std::string location = driver.stdout_text();
-    while (!location.empty() && (location.back() == '\n' || location.back() == '\r')) location.pop_back();
+    while (!location.empty() && (location.back() == '\n' || location.back() == '\r'))
+      location.pop_back();
     EXPECT_EQ(exit_code, 0) << "drive-oidc-login.js: " << driver.stderr_text();
     return location;
   }
@@ -219,7 +225,7 @@ TEST_F(OidcGoogleFlow, SignInAtARealServerMakesAnActiveSource) {
   ASSERT_THAT(authorization_url, StartsWith(server_->issuer() + "/o/oauth2/v2/auth?"));
   EXPECT_EQ(query_param(authorization_url, "code_challenge_method"), "S256");
   EXPECT_EQ(query_param(authorization_url, "code_challenge").size(), 43u) << authorization_url;
-  EXPECT_EQ(query_param(authorization_url, "redirect_uri"), host_->base_url() + "/v1/oauth/other");
+  EXPECT_EQ(query_param(authorization_url, "redirect_uri"), host_->base_url() + "/v1/oauth/callback");
   EXPECT_EQ(query_param(authorization_url, "client_id"), kClientId);
 
   const std::string callback_url = sign_in(authorization_url);

@@ -118,7 +118,11 @@ inline std::optional<Failure> oauth_error(const nlohmann::json& body) {
 inline Step<TokenSet> parse_token_response(const HttpResponse& response) {
   const std::optional<nlohmann::json> body = parse_token_body(response);
   if (!body) return unusable_answer(response, "the token endpoint's answer is neither JSON nor a form");
-  if (auto failure = oauth_error(*body)) return *failure;
+  if (auto failure = oauth_error(*body)) {
+    // A server in trouble may still name an error: whatever it says, the request may pass later.
+    if (response.status >= 500 || response.status == 429) failure->status = CONNECTOR_STATUS_TRANSIENT;
+    return *failure;
+  }
   if (response.status < 200 || response.status >= 300) {
     return unusable_answer(response, "the token endpoint refused the request without an error code");
   }

@@ -1,8 +1,3 @@
-// GCC 12 reports a "potential null pointer dereference" inside Asio's any_executor comparison
-// (io_context executors wrapped in any_io_executor) after inlining, past the system-header
-// filter; it is not in our code and cannot be fixed here.
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-
 #include "net/https_client.hpp"
 #include "unit/net/tls_test_server.hpp"
 

@@ -83,3 +83,12 @@ TEST(TokenResponse, ProviderTextIsCutAndControlCharactersRemoved) {
   EXPECT_EQ(failure.description.size(), 300U);
   EXPECT_EQ(failure.description.substr(0, 11), "line1 line2");
 }
+
+TEST(TokenResponse, AnErrorFromAServerInTroubleIsTransient) {
+  const auto step = parse_token_response(answer(503, R"({"error":"internal_failure"})"));
+  const auto& failure = std::get<Failure>(step);
+  EXPECT_EQ(failure.status, CONNECTOR_STATUS_TRANSIENT);
+  EXPECT_EQ(failure.code, "internal_failure");
+  EXPECT_EQ(std::get<Failure>(parse_token_response(answer(429, R"({"error":"slow"})"))).status,
+            CONNECTOR_STATUS_TRANSIENT);
+}
