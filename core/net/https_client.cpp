@@ -1,6 +1,8 @@
 #include "net/https_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -48,7 +50,7 @@ constexpr auto as_result = net::as_tuple(net::use_awaitable);
 // A response header block larger than this is refused as too large (Beast's default of 8 KiB
 // is tight for providers that set many cookies).
 constexpr std::uint32_t max_header_bytes = 64 * 1024;
-// How long a polite TLS close may take once the answer is complete; the answer does not wait on it.
+// How long the polite TLS close after a complete answer may take (in the background).
 constexpr std::chrono::milliseconds shutdown_grace{200};
 
 std::string lowercase(std::string_view text) {
@@ -449,9 +451,12 @@ boost::asio::awaitable<HttpsOutcome> HttpsClient::State::exchange(const Outgoing
   }
   outcome.answer.body = std::move(response.body());
 
-  // ---- close politely, but briefly: the answer is already complete ----
+  // ---- close politely, but briefly and on the side: the answer is already complete ----
+  // The TLS close waits for the server's close_notify, a round trip the caller need not pay.
   socket.expires_at(std::min(total_deadline, Clock::now() + shutdown_grace));
-  co_await stream.async_shutdown(as_result);
+  auto closing = std::make_shared<beast::ssl_stream<beast::tcp_stream>>(std::move(stream));
+  net::co_spawn(
+      executor, [closing]() -> net::awaitable<void> { co_await closing->async_shutdown(as_result); }, net::detached);
   co_return outcome;
 }
 

@@ -5,6 +5,8 @@
 
 #include <gmock/gmock.h>
 
+#include <thread>
+
 using namespace connector::testing;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -377,3 +379,28 @@ TEST_F(OAuthFlow, NativeFlowValidatesOptionsAgainstThePluginSchema) {
 }
 
 } // namespace
+
+TEST(OAuthFlowExpiry, AnExpiredStateIsRefusedAndChangesNothing) {
+  TempDir work("connector-expiry");
+  ProviderDouble provider(work.path());
+  HostProcess host(work.path(), &provider, {{{"CONNECTOR_STATE_TTL_SECONDS", "1"}}, {}});
+  const std::string org = "org_expiry";
+  const std::string key = host.create_key(org);
+  const auto started =
+      api_post(host.api(org) + "/sources/authorize", key, {{"slug", "github"}, {"redirect_url", client_redirect}});
+  ASSERT_EQ(started.status, 200) << started.body;
+  const auto consent = http_request("GET", started.json()["authorization_url"], {}, {}, (tls_dir() / "ca.pem").string());
+  ASSERT_EQ(consent.status, 302);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  const std::string before = sqlite_dump(host.data_dir());
+
+  const auto late = http_request("GET", consent.header("location"));
+  EXPECT_EQ(late.status, 400);
+  EXPECT_TRUE(late.header("location").empty());
+  EXPECT_THAT(late.body, HasSubstr("has expired"));
+  EXPECT_EQ(sqlite_dump(host.data_dir()), before);
+  EXPECT_EQ(provider.stats()["token_calls"]["authorization_code"], 0);
+
+  const auto status = api_get(host.api(org) + "/connections/" + started.json()["connection_id"].get<std::string>(), key);
+  EXPECT_EQ(status.json()["status"], "expired");
+}

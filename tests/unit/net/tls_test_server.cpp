@@ -35,7 +35,7 @@ bool all_files_present(const std::filesystem::path& directory) {
 
 const std::filesystem::path& test_tls_dir() {
   static const std::filesystem::path directory = [] {
-    const std::filesystem::path dir = CONNECTOR_TEST_TLS_DIR;
+    std::filesystem::path dir = CONNECTOR_TEST_TLS_DIR;
     if (!all_files_present(dir)) {
       // Running the binary by hand, outside CTest's fixture: make the PKI now.
       const std::string command = std::string("'") + CONNECTOR_TEST_TLS_SCRIPT + "' '" + dir.string() + "'";
