@@ -9,11 +9,10 @@
 
 namespace connector::core {
 
-template <typename T>
-class Expected {
+template <typename T> class Expected {
 public:
-  Expected() : data_(ApiError()) {} // an internal error until assigned; lets async results default
-  Expected(T value) : data_(std::move(value)) {}       // NOLINT(google-explicit-constructor): reads as a return
+  Expected() : data_(ApiError()) {}                     // an internal error until assigned; lets async results default
+  Expected(T value) : data_(std::move(value)) {}        // NOLINT(google-explicit-constructor): reads as a return
   Expected(ApiError error) : data_(std::move(error)) {} // NOLINT(google-explicit-constructor)
 
   bool ok() const { return data_.index() == 0; }

@@ -20,9 +20,12 @@ bool has_type(const nlohmann::json& value, const std::string& type) {
 std::string escape_pointer(const std::string& key) {
   std::string out;
   for (const char c : key) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out.push_back(c);
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -73,7 +76,8 @@ private:
   void check_enum(const nlohmann::json& value, const nlohmann::json& schema, const std::string& path) {
     if (const auto allowed = schema.find("enum"); allowed != schema.end() && allowed->is_array()) {
       bool found = false;
-      for (const auto& candidate : *allowed) found = found || candidate == value;
+      for (const auto& candidate : *allowed)
+        found = found || candidate == value;
       if (!found) fail(path, "must be one of " + allowed->dump());
     }
     if (const auto constant = schema.find("const"); constant != schema.end() && *constant != value) {
@@ -82,12 +86,12 @@ private:
   }
 
   void check_string(const std::string& text, const nlohmann::json& schema, const std::string& path) {
-    if (const auto min = schema.find("minLength"); min != schema.end() && min->is_number_unsigned() &&
-                                                   text.size() < min->get<std::size_t>()) {
+    if (const auto min = schema.find("minLength");
+        min != schema.end() && min->is_number_unsigned() && text.size() < min->get<std::size_t>()) {
       fail(path, "must be at least " + min->dump() + " characters long");
     }
-    if (const auto max = schema.find("maxLength"); max != schema.end() && max->is_number_unsigned() &&
-                                                   text.size() > max->get<std::size_t>()) {
+    if (const auto max = schema.find("maxLength");
+        max != schema.end() && max->is_number_unsigned() && text.size() > max->get<std::size_t>()) {
       fail(path, "must be at most " + max->dump() + " characters long");
     }
     if (const auto pattern = schema.find("pattern"); pattern != schema.end() && pattern->is_string()) {
@@ -102,25 +106,28 @@ private:
   }
 
   void check_number(double number, const nlohmann::json& schema, const std::string& path) {
-    if (const auto min = schema.find("minimum"); min != schema.end() && min->is_number() && number < min->get<double>()) {
+    if (const auto min = schema.find("minimum");
+        min != schema.end() && min->is_number() && number < min->get<double>()) {
       fail(path, "must be at least " + min->dump());
     }
-    if (const auto max = schema.find("maximum"); max != schema.end() && max->is_number() && number > max->get<double>()) {
+    if (const auto max = schema.find("maximum");
+        max != schema.end() && max->is_number() && number > max->get<double>()) {
       fail(path, "must be at most " + max->dump());
     }
   }
 
   void check_array(const nlohmann::json& array, const nlohmann::json& schema, const std::string& path) {
-    if (const auto min = schema.find("minItems"); min != schema.end() && min->is_number_unsigned() &&
-                                                  array.size() < min->get<std::size_t>()) {
+    if (const auto min = schema.find("minItems");
+        min != schema.end() && min->is_number_unsigned() && array.size() < min->get<std::size_t>()) {
       fail(path, "must have at least " + min->dump() + " items");
     }
-    if (const auto max = schema.find("maxItems"); max != schema.end() && max->is_number_unsigned() &&
-                                                  array.size() > max->get<std::size_t>()) {
+    if (const auto max = schema.find("maxItems");
+        max != schema.end() && max->is_number_unsigned() && array.size() > max->get<std::size_t>()) {
       fail(path, "must have at most " + max->dump() + " items");
     }
     if (const auto items = schema.find("items"); items != schema.end()) {
-      for (std::size_t i = 0; i < array.size(); ++i) check(array[i], *items, path + "/" + std::to_string(i));
+      for (std::size_t i = 0; i < array.size(); ++i)
+        check(array[i], *items, path + "/" + std::to_string(i));
     }
   }
 

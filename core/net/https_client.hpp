@@ -30,10 +30,10 @@ enum class HttpsFailure {
   not_allowed, // host not in the allow-list
   resolve,     // DNS
   connect,
-  tls,         // handshake or verification
-  timeout,     // connect or total
-  too_large,   // answer over max_response_bytes
-  protocol     // malformed HTTP
+  tls,       // handshake or verification
+  timeout,   // connect or total
+  too_large, // answer over max_response_bytes
+  protocol   // malformed HTTP
 };
 const char* to_string(HttpsFailure failure);
 

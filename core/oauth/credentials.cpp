@@ -27,12 +27,9 @@ Credentials Credentials::from_result(const OperationResult& result, int64_t now,
 }
 
 nlohmann::json Credentials::to_json() const {
-  nlohmann::json json = {{"access_token", access_token},
-                         {"refresh_token", refresh_token},
-                         {"token_type", token_type},
-                         {"granted_scopes", granted_scopes},
-                         {"obtained_at", obtained_at},
-                         {"account_id", account_id},
+  nlohmann::json json = {{"access_token", access_token}, {"refresh_token", refresh_token},
+                         {"token_type", token_type},     {"granted_scopes", granted_scopes},
+                         {"obtained_at", obtained_at},   {"account_id", account_id},
                          {"account_name", account_name}};
   if (expires_at) json["expires_at"] = *expires_at;
   if (refresh_token_expires_at) json["refresh_token_expires_at"] = *refresh_token_expires_at;
@@ -48,7 +45,8 @@ std::optional<Credentials> Credentials::from_json(const nlohmann::json& json) {
   c.granted_scopes = json.value("granted_scopes", std::vector<std::string>{});
   c.obtained_at = json.value("obtained_at", int64_t{0});
   if (json.contains("expires_at")) c.expires_at = json["expires_at"].get<int64_t>();
-  if (json.contains("refresh_token_expires_at")) c.refresh_token_expires_at = json["refresh_token_expires_at"].get<int64_t>();
+  if (json.contains("refresh_token_expires_at"))
+    c.refresh_token_expires_at = json["refresh_token_expires_at"].get<int64_t>();
   c.account_id = json.value("account_id", "");
   c.account_name = json.value("account_name", "");
   return c;
@@ -56,7 +54,8 @@ std::optional<Credentials> Credentials::from_json(const nlohmann::json& json) {
 
 std::string Credentials::scopes_text() const {
   std::string text;
-  for (const auto& scope : granted_scopes) text += (text.empty() ? "" : " ") + scope;
+  for (const auto& scope : granted_scopes)
+    text += (text.empty() ? "" : " ") + scope;
   return text;
 }
 

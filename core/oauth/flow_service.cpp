@@ -2,13 +2,13 @@
 
 #include "crypto/digest.hpp"
 #include "crypto/random.hpp"
-#include "json/schema_validator.hpp"
 #include "oauth/credentials.hpp"
 #include "oauth/ids.hpp"
 #include "oauth/operation_runner.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/redirect_policy.hpp"
 #include "store/store_executor.hpp"
+#include "json/schema_validator.hpp"
 
 #include <algorithm>
 
@@ -148,7 +148,8 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   auto stored = co_await store_.run([&](Store& store) -> std::optional<ApiError> {
     if (!allowed_host_wide) {
       std::vector<std::string> keys;
-      for (const auto& entry : store.list_allowed_redirects(request.organization_id)) keys.push_back(entry.url);
+      for (const auto& entry : store.list_allowed_redirects(request.organization_id))
+        keys.push_back(entry.url);
       if (!redirect_allowed(*redirect, keys)) {
         return ApiError(ErrorCode::redirect_url_not_allowed, {}, {}, {{"redirect_url", redirect->key}});
       }
@@ -193,8 +194,8 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   if (auto* refused = std::get_if<CallbackResult>(&claimed)) co_return *refused;
   ConnectionRecord connection = std::get<ConnectionRecord>(std::move(claimed));
 
-  const auto fail = [&](std::string code, std::string description, std::string outcome)
-      -> boost::asio::awaitable<CallbackResult> {
+  const auto fail = [&](std::string code, std::string description,
+                        std::string outcome) -> boost::asio::awaitable<CallbackResult> {
     connection.status = ConnectionStatus::failed;
     connection.error_code = std::move(code);
     connection.error_description = short_text(description);
@@ -230,7 +231,8 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   if (!connection.sealed_code_verifier.empty()) {
     auto verifier =
         sealer_.open(connection.sealed_code_verifier, sealing_context("connection", connection.id, "code_verifier"));
-    if (!verifier) co_return co_await fail("server_error", "The flow's stored secrets could not be read.", "unsealable");
+    if (!verifier)
+      co_return co_await fail("server_error", "The flow's stored secrets could not be read.", "unsealable");
     params.code_verifier = std::move(*verifier);
   }
 
@@ -292,8 +294,9 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
     }
     if (definition_provider->module->descriptor().slug != connection.slug ||
         (!connection.source_definition_id.empty() && connection.source_definition_id != request.source_definition_id)) {
-      return ApiError(ErrorCode::validation_error, "source_definition_id does not belong to this connection's connector.",
-                      {}, {{"field", "source_definition_id"}, {"connector", connection.slug}});
+      return ApiError(ErrorCode::validation_error,
+                      "source_definition_id does not belong to this connection's connector.", {},
+                      {{"field", "source_definition_id"}, {"connector", connection.slug}});
     }
     if (!connection.workspace_id.empty() && connection.workspace_id != request.workspace_id) {
       return ApiError(ErrorCode::validation_error, "workspace_id differs from the one the flow was started for.", {},
@@ -321,10 +324,11 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
     source.granted_scopes = connection.granted_scopes;
     source.token_expires_at = connection.token_expires_at;
     nlohmann::json configuration = {{"auth_type", "oauth2.0"},
-                                     {"scopes", nlohmann::json::array()},
-                                     {"account_id", connection.account_id},
-                                     {"account_name", connection.account_name}};
-    for (const auto& scope : split_words(connection.granted_scopes)) configuration["scopes"].push_back(scope);
+                                    {"scopes", nlohmann::json::array()},
+                                    {"account_id", connection.account_id},
+                                    {"account_name", connection.account_name}};
+    for (const auto& scope : split_words(connection.granted_scopes))
+      configuration["scopes"].push_back(scope);
     source.configuration_json = configuration.dump();
     source.sealed_credentials = sealer_.seal(*credentials_json, sealing_context("source", source.id, "credentials"));
     source.created_at = now;

@@ -26,7 +26,7 @@ class StoreExecutor;
 struct FlowSettings {
   std::string callback_uri; // the host's provider-facing callback under its public URL
   std::chrono::seconds state_ttl{600};
-  std::chrono::seconds authorized_ttl{3600}; // how long an authorized connection waits for completion
+  std::chrono::seconds authorized_ttl{3600};           // how long an authorized connection waits for completion
   std::vector<std::string> host_allowed_redirect_keys; // normalised, from CONNECTOR_ALLOWED_REDIRECTS
 };
 

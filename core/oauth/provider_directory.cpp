@@ -32,7 +32,8 @@ std::optional<std::string> read_secret_file(const std::string& path) {
   std::ostringstream content;
   content << in.rdbuf();
   std::string text = content.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+    text.pop_back();
   return text;
 }
 
@@ -56,7 +57,8 @@ nlohmann::json coerce(const std::string& text, const nlohmann::json& property) {
     if (text == "false" || text == "0" || text == "no") return false;
     return text; // left as text: schema validation reports it
   }
-  if (type == "integer" && !text.empty() && text.size() < 16 && text.find_first_not_of("0123456789") == std::string::npos) {
+  if (type == "integer" && !text.empty() && text.size() < 16 &&
+      text.find_first_not_of("0123456789") == std::string::npos) {
     return std::stoll(text);
   }
   return text;

@@ -27,9 +27,8 @@ bool is_loopback_host(const boost::urls::url& url) {
 
 Expected<NormalizedRedirect> normalize_redirect_url(const std::string& text) {
   if (text.empty() || text.size() > 2048) return invalid("must be 1 to 2048 characters");
-  if (std::any_of(text.begin(), text.end(), [](char c) {
-        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F || c == '\\';
-      })) {
+  if (std::any_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F || c == '\\'; })) {
     return invalid("contains spaces, control characters or backslashes");
   }
   auto parsed = boost::urls::parse_absolute_uri(text);
@@ -61,7 +60,8 @@ bool redirect_allowed(const NormalizedRedirect& candidate, const std::vector<std
 
 std::string append_query(const std::string& text, const std::vector<std::pair<std::string, std::string>>& params) {
   boost::urls::url url(text);
-  for (const auto& [name, value] : params) url.params().append({name, value});
+  for (const auto& [name, value] : params)
+    url.params().append({name, value});
   return std::string(url.buffer());
 }
 

@@ -70,7 +70,8 @@ std::optional<PluginDescriptor> parse_plugin_descriptor(const std::string& json_
     return std::nullopt;
   }
   PluginDescriptor d;
-  if (!read_string(doc, "slug", true, d.slug, error) || !read_string(doc, "display_name", true, d.display_name, error) ||
+  if (!read_string(doc, "slug", true, d.slug, error) ||
+      !read_string(doc, "display_name", true, d.display_name, error) ||
       !read_string(doc, "version", false, d.version, error) ||
       !read_string(doc, "documentation_url", false, d.documentation_url, error) ||
       !read_string_list(doc, "default_scopes", d.default_scopes, error) ||

@@ -59,7 +59,8 @@ PluginModule::LoadOutcome PluginModule::load(const std::filesystem::path& file, 
   if (!module->library_->library.has(CONNECTOR_NEGOTIATE_SYMBOL)) {
     return refuse(std::string("does not export ") + CONNECTOR_NEGOTIATE_SYMBOL);
   }
-  auto& negotiate = module->library_->library.get<std::remove_pointer_t<connector_negotiate_fn>>(CONNECTOR_NEGOTIATE_SYMBOL);
+  auto& negotiate =
+      module->library_->library.get<std::remove_pointer_t<connector_negotiate_fn>>(CONNECTOR_NEGOTIATE_SYMBOL);
 
   module->host_table_.struct_size = sizeof(connector_host_api);
   module->host_table_.abi_major = CONNECTOR_ABI_VERSION_MAJOR;
@@ -189,7 +190,8 @@ OperationResult ProviderInstance::step(Operation operation, const FlowParams& pa
   std::memset(&response, 0, sizeof response);
   if (answer != nullptr) {
     headers.reserve(answer->headers.size());
-    for (const auto& [name, value] : answer->headers) headers.push_back({view(name), view(value)});
+    for (const auto& [name, value] : answer->headers)
+      headers.push_back({view(name), view(value)});
     response.struct_size = sizeof response;
     response.status = answer->status;
     response.headers = headers.data();

@@ -82,7 +82,8 @@ std::shared_ptr<const PluginModule> PluginRegistry::find_by_definition(const std
 std::vector<std::shared_ptr<const PluginModule>> PluginRegistry::plugins() const {
   std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<const PluginModule>> out;
-  for (const auto& [slug, module] : by_slug_) out.push_back(module);
+  for (const auto& [slug, module] : by_slug_)
+    out.push_back(module);
   return out;
 }
 

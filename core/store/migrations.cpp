@@ -15,7 +15,7 @@ namespace {
 // Every "none" is an empty string or blob (NOT NULL), except the optional times, which are
 // NULL when absent. No foreign keys: a flow's source and workspace are optional references.
 constexpr SchemaMigration store_migrations[] = {
-  {1, "api keys, redirect allow-list, workspaces, connections, sources", R"sql(
+    {1, "api keys, redirect allow-list, workspaces, connections, sources", R"sql(
 CREATE TABLE api_keys (
   id              TEXT NOT NULL PRIMARY KEY,
   organization_id TEXT NOT NULL,
@@ -97,8 +97,7 @@ CREATE INDEX sources_by_organization ON sources (organization_id, id);
 };
 
 int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 void refuse_if_newer(int database_version, int latest) {
@@ -156,8 +155,8 @@ int latest_schema_version(std::span<const SchemaMigration> migrations) {
 }
 
 int read_schema_version(sqlite3* db) {
-  const sqlite::StatementPtr table_lookup = sqlite::prepare(
-      db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", false);
+  const sqlite::StatementPtr table_lookup =
+      sqlite::prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", false);
   if (!sqlite::Query(table_lookup.get()).next_row()) return 0;
 
   const sqlite::StatementPtr newest =

@@ -11,9 +11,9 @@ struct sqlite3;
 namespace connector::core {
 
 struct SchemaMigration {
-  int version;             // 1, 2, 3, ...: released migrations are never renumbered or edited
+  int version; // 1, 2, 3, ...: released migrations are never renumbered or edited
   const char* description;
-  const char* sql;         // schema statements only, no values
+  const char* sql; // schema statements only, no values
 };
 
 // The store's migrations, oldest first. Append new ones at the end.

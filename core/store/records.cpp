@@ -14,9 +14,9 @@ const char* to_string(ConnectionStatus status) {
 }
 
 std::optional<ConnectionStatus> connection_status_from(const std::string& text) {
-  for (const ConnectionStatus status : {ConnectionStatus::pending, ConnectionStatus::authorized,
-                                        ConnectionStatus::failed, ConnectionStatus::consumed,
-                                        ConnectionStatus::expired}) {
+  for (const ConnectionStatus status :
+       {ConnectionStatus::pending, ConnectionStatus::authorized, ConnectionStatus::failed, ConnectionStatus::consumed,
+        ConnectionStatus::expired}) {
     if (text == to_string(status)) return status;
   }
   return std::nullopt;

@@ -13,8 +13,8 @@ struct ApiKeyRecord {
   std::string id;              // "key_..." (public; shown in listings)
   std::string organization_id; // the only organization this key reaches
   std::string name;
-  std::string key_hash;        // hex SHA-256 of the whole secret key; the key itself is never stored
-  std::string permissions;     // space-separated, e.g. "sources credentials:read"
+  std::string key_hash;    // hex SHA-256 of the whole secret key; the key itself is never stored
+  std::string permissions; // space-separated, e.g. "sources credentials:read"
   int64_t created_at = 0;
   std::optional<int64_t> revoked_at;
   std::optional<int64_t> last_used_at;
@@ -43,26 +43,26 @@ struct ConnectionRecord {
   std::string id; // "conn_..."
   std::string organization_id;
   std::string slug;
-  std::string source_definition_id; // empty for the connector flow until completion
-  std::string workspace_id;         // native flow only
-  std::string state_hash;           // hex SHA-256 of the state; the state itself is never stored
-  std::string redirect_url;         // the client's, checked against the allow-list at start
-  std::string redirect_uri;         // the host's provider-facing callback used in this flow
+  std::string source_definition_id;          // empty for the connector flow until completion
+  std::string workspace_id;                  // native flow only
+  std::string state_hash;                    // hex SHA-256 of the state; the state itself is never stored
+  std::string redirect_url;                  // the client's, checked against the allow-list at start
+  std::string redirect_uri;                  // the host's provider-facing callback used in this flow
   std::vector<uint8_t> sealed_code_verifier; // empty without PKCE
-  std::string flow_options_json;    // validated per-flow options ("{}" when none)
+  std::string flow_options_json;             // validated per-flow options ("{}" when none)
   ConnectionStatus status = ConnectionStatus::pending;
-  std::string error_code;           // failed: the provider's or the host's code
+  std::string error_code; // failed: the provider's or the host's code
   std::string error_description;
   std::vector<uint8_t> sealed_credentials; // authorized: the token set as sealed JSON
-  std::string granted_scopes;       // space-separated, as granted
+  std::string granted_scopes;              // space-separated, as granted
   std::optional<int64_t> token_expires_at;
   std::string account_id;
   std::string account_name;
-  std::string source_id;            // consumed: the source it became
+  std::string source_id; // consumed: the source it became
   int64_t created_at = 0;
-  int64_t expires_at = 0;           // the state's end of life (pending only)
+  int64_t expires_at = 0; // the state's end of life (pending only)
   int64_t updated_at = 0;
-  int64_t version = 1;              // compare-and-swap guard; bumped by every update
+  int64_t version = 1; // compare-and-swap guard; bumped by every update
 };
 
 struct SourceRecord {
@@ -74,7 +74,7 @@ struct SourceRecord {
   std::string name;
   std::string configuration_json; // non-secret settings only ("{}" when none)
   std::string connection_id;
-  std::string status;             // "active", "needs_reauth", ...
+  std::string status; // "active", "needs_reauth", ...
   std::string status_detail;
   std::vector<uint8_t> sealed_credentials;
   std::string granted_scopes;
@@ -86,8 +86,7 @@ struct SourceRecord {
 
 // A page of a listing: `next_after` is the id to pass as `after` for the next page, empty at
 // the end.
-template <typename Record>
-struct Page {
+template <typename Record> struct Page {
   std::vector<Record> items;
   std::string next_after;
 };

@@ -50,8 +50,12 @@ std::string insert_sql(std::string_view table, std::string_view columns) {
   for (size_t n = 1; n <= count; ++n) {
     parameters.append(n == 1 ? "?" : ", ?").append(std::to_string(n));
   }
-  return std::string("INSERT INTO ").append(table).append(" (").append(columns).append(") VALUES (").append(
-      parameters + ")");
+  return std::string("INSERT INTO ")
+      .append(table)
+      .append(" (")
+      .append(columns)
+      .append(") VALUES (")
+      .append(parameters + ")");
 }
 
 // UPDATE every column but the row's identity and creation time, only while the stored version
@@ -231,7 +235,8 @@ std::optional<Record> read_optional(sqlite::Query& query, ReadRecord read_record
 template <typename Record, typename ReadRecord>
 std::vector<Record> read_all(sqlite::Query& query, ReadRecord read_record) {
   std::vector<Record> records;
-  while (query.next_row()) records.push_back(read_record(query));
+  while (query.next_row())
+    records.push_back(read_record(query));
   return records;
 }
 

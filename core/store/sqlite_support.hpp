@@ -56,8 +56,8 @@ public:
   void bind_optional_integer(int index, const std::optional<int64_t>& value); // nullopt = NULL
   void bind_blob(int index, std::span<const uint8_t> bytes);                  // empty = empty blob
 
-  bool next_row(); // true while rows come; throws on error
-  void run();      // for statements that return no rows
+  bool next_row();     // true while rows come; throws on error
+  void run();          // for statements that return no rows
   int changes() const; // rows written by the last run()
 
   std::string text(int column) const;

@@ -27,11 +27,11 @@ namespace connector::core {
 // What a backend offers the executor to group jobs into transactions.
 class TransactionalStore : public Store {
 public:
-  virtual void begin_batch() = 0;           // BEGIN IMMEDIATE
-  virtual void commit_batch() = 0;          // COMMIT; throws on failure
+  virtual void begin_batch() = 0;  // BEGIN IMMEDIATE
+  virtual void commit_batch() = 0; // COMMIT; throws on failure
   virtual void rollback_batch() noexcept = 0;
-  virtual void begin_job() = 0;             // SAVEPOINT
-  virtual void end_job(bool keep) = 0;      // RELEASE, or ROLLBACK TO + RELEASE
+  virtual void begin_job() = 0;        // SAVEPOINT
+  virtual void end_job(bool keep) = 0; // RELEASE, or ROLLBACK TO + RELEASE
 };
 
 class StoreExecutor {
@@ -46,12 +46,10 @@ public:
   // Coroutines pass jobs that capture by reference ([&]): the caller is suspended until the
   // job is done, so its locals outlive the job, and g++ 12 destroys a temporary lambda with
   // owning captures (a std::string by value, say) twice inside a co_await expression.
-  template <typename Job>
-  boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> run(Job job);
+  template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> run(Job job);
 
   // The same for code that is not a coroutine (CLI, start-up, tests): blocks the caller.
-  template <typename Job>
-  std::invoke_result_t<Job&, Store&> run_sync(Job job);
+  template <typename Job> std::invoke_result_t<Job&, Store&> run_sync(Job job);
 
   // Figures for metrics and benchmarks.
   uint64_t batches_committed() const;

@@ -12,36 +12,24 @@
 namespace connector::core::detail {
 
 // What a job produced on the store thread: its value (none for void) or its exception.
-template <typename Result>
-struct JobOutcome {
+template <typename Result> struct JobOutcome {
   std::optional<Result> value;
   std::exception_ptr error;
 };
-template <>
-struct JobOutcome<void> {
-  std::exception_ptr error;
-};
+template <> struct JobOutcome<void> { std::exception_ptr error; };
 
 // The completion signature of run(): void results carry the exception alone.
-template <typename Result>
-struct RunSignature {
-  using type = void(std::exception_ptr, Result);
-};
-template <>
-struct RunSignature<void> {
-  using type = void(std::exception_ptr);
-};
+template <typename Result> struct RunSignature { using type = void(std::exception_ptr, Result); };
+template <> struct RunSignature<void> { using type = void(std::exception_ptr); };
 
-template <typename Result>
-void check_job_result() {
+template <typename Result> void check_job_result() {
   static_assert(!std::is_reference_v<Result>, "a store job returns values, not references into the store");
   static_assert(std::is_void_v<Result> || std::is_default_constructible_v<Result>,
                 "run() completes with (exception_ptr, Result), which needs a Result even for an error");
 }
 
 // One queued job: runs on the store thread, then answers its caller with `answer(outcome)`.
-template <typename Job, typename Answer>
-class QueuedJob {
+template <typename Job, typename Answer> class QueuedJob {
 public:
   using Result = std::invoke_result_t<Job&, Store&>;
 
@@ -75,8 +63,7 @@ private:
 };
 
 // Wraps a job and its answer into the executor's two-part Work (execute, complete).
-template <typename Work, typename Job, typename Answer>
-Work make_work(Job job, Answer answer) {
+template <typename Work, typename Job, typename Answer> Work make_work(Job job, Answer answer) {
   auto queued = std::make_shared<QueuedJob<Job, Answer>>(std::move(job), std::move(answer));
   return Work{[queued](Store& store) { return queued->execute(store); },
               [queued](std::exception_ptr batch_error) { queued->complete(std::move(batch_error)); }};
@@ -85,8 +72,7 @@ Work make_work(Job job, Answer answer) {
 // The answer for run(): hands the outcome to the coroutine's handler on the handler's own
 // executor, so the coroutine resumes where it was (its strand, its thread), never on the
 // store thread. The work guard keeps the caller's io_context running while the job waits.
-template <typename Result, typename Handler>
-auto resume_on_caller_executor(Handler handler) {
+template <typename Result, typename Handler> auto resume_on_caller_executor(Handler handler) {
   auto caller_work = boost::asio::make_work_guard(handler);
   return [handler = std::move(handler), caller_work = std::move(caller_work)](JobOutcome<Result>&& outcome) mutable {
     auto resume = [handler = std::move(handler), outcome = std::move(outcome)]() mutable {
@@ -104,8 +90,7 @@ auto resume_on_caller_executor(Handler handler) {
 }
 
 // The answer for run_sync(): fulfils the promise the caller is blocked on.
-template <typename Result>
-auto fulfil(std::promise<Result> promise) {
+template <typename Result> auto fulfil(std::promise<Result> promise) {
   return [promise = std::move(promise)](JobOutcome<Result>&& outcome) mutable {
     if (outcome.error) {
       promise.set_exception(std::move(outcome.error));
@@ -121,13 +106,11 @@ auto fulfil(std::promise<Result> promise) {
 
 namespace connector::core {
 
-template <typename Job>
-boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> StoreExecutor::run(Job job) {
+template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> StoreExecutor::run(Job job) {
   using Result = std::invoke_result_t<Job&, Store&>;
   detail::check_job_result<Result>();
   auto initiate = [this](auto handler, Job queued) {
-    enqueue(detail::make_work<Work>(std::move(queued),
-                                    detail::resume_on_caller_executor<Result>(std::move(handler))));
+    enqueue(detail::make_work<Work>(std::move(queued), detail::resume_on_caller_executor<Result>(std::move(handler))));
   };
   // Not a coroutine itself: async_initiate already returns the awaitable. (g++ 12 destroys a
   // by-value coroutine parameter twice when the caller passes a temporary lambda.)
@@ -135,8 +118,7 @@ boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> StoreExecutor::run(Jo
       std::move(initiate), boost::asio::use_awaitable, std::move(job));
 }
 
-template <typename Job>
-std::invoke_result_t<Job&, Store&> StoreExecutor::run_sync(Job job) {
+template <typename Job> std::invoke_result_t<Job&, Store&> StoreExecutor::run_sync(Job job) {
   using Result = std::invoke_result_t<Job&, Store&>;
   detail::check_job_result<Result>();
   // The store thread waiting for itself would never wake.

@@ -7,7 +7,8 @@ namespace connector::host {
 
 namespace {
 
-nlohmann::json definition_json(const core::ConfiguredProvider& provider, const core::PluginSourceDefinition& definition) {
+nlohmann::json definition_json(const core::ConfiguredProvider& provider,
+                               const core::PluginSourceDefinition& definition) {
   const core::PluginDescriptor& d = provider.module->descriptor();
   return {{"source_definition_id", definition.id},
           {"name", definition.name},
@@ -38,11 +39,12 @@ boost::asio::awaitable<Response> get(ApiContext& api, RequestContext& context) {
   const auto provider = api.flows.providers()->find_by_definition(id);
   if (provider) {
     for (const auto& definition : provider->module->descriptor().source_definitions) {
-      if (definition.id == id) co_return json_response(context, http::status::ok, definition_json(*provider, definition));
+      if (definition.id == id)
+        co_return json_response(context, http::status::ok, definition_json(*provider, definition));
     }
   }
-  co_return error_response(context, core::ApiError(core::ErrorCode::source_definition_not_found, {}, {},
-                                                   {{"source_definition_id", id}}));
+  co_return error_response(
+      context, core::ApiError(core::ErrorCode::source_definition_not_found, {}, {}, {{"source_definition_id", id}}));
 }
 
 } // namespace
@@ -50,8 +52,8 @@ boost::asio::awaitable<Response> get(ApiContext& api, RequestContext& context) {
 void register_definition_routes(Router& router, ApiContext& api) {
   const std::string base = std::string(api_prefix) + "/source-definitions";
   router.add({http::verb::get, base, true, "", [&api](RequestContext& c) { return list(api, c); }});
-  router.add({http::verb::get, base + "/{source_definition_id}", true, "",
-              [&api](RequestContext& c) { return get(api, c); }});
+  router.add(
+      {http::verb::get, base + "/{source_definition_id}", true, "", [&api](RequestContext& c) { return get(api, c); }});
 }
 
 } // namespace connector::host

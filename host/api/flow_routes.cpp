@@ -27,8 +27,9 @@ boost::asio::awaitable<Response> authorize(ApiContext& api, RequestContext& cont
 
   auto started = co_await api.flows.authorize(std::move(request));
   if (!started) co_return error_response(context, started.error());
-  co_return json_response(context, http::status::ok,
-                          {{"authorization_url", started->authorization_url}, {"connection_id", started->connection_id}});
+  co_return json_response(
+      context, http::status::ok,
+      {{"authorization_url", started->authorization_url}, {"connection_id", started->connection_id}});
 }
 
 boost::asio::awaitable<Response> native_oauth(ApiContext& api, RequestContext& context) {
@@ -67,11 +68,16 @@ boost::asio::awaitable<Response> complete(ApiContext& api, RequestContext& conte
 boost::asio::awaitable<Response> provider_callback(ApiContext& api, RequestContext& context) {
   core::CallbackQuery query;
   for (auto& [name, value] : sdk::form_decode(context.query)) {
-    if (name == "state") query.state = std::move(value);
-    else if (name == "code") query.code = std::move(value);
-    else if (name == "error") query.error = std::move(value);
-    else if (name == "error_description") query.error_description = std::move(value);
-    else if (name == "iss") query.iss = std::move(value);
+    if (name == "state")
+      query.state = std::move(value);
+    else if (name == "code")
+      query.code = std::move(value);
+    else if (name == "error")
+      query.error = std::move(value);
+    else if (name == "error_description")
+      query.error_description = std::move(value);
+    else if (name == "iss")
+      query.iss = std::move(value);
   }
   const core::CallbackResult result = co_await api.flows.callback(std::move(query));
   if (result.redirect) co_return redirect_response(context, result.location);
@@ -83,21 +89,21 @@ boost::asio::awaitable<Response> connection_status(ApiContext& api, RequestConte
   const std::string id = context.param("connection_id");
   auto found = co_await api.store.run([&](core::Store& store) { return store.find_connection(org, id); });
   if (!found) {
-    co_return error_response(context, core::ApiError(core::ErrorCode::connection_not_found, {}, {},
-                                                     {{"connection_id", id}}));
+    co_return error_response(context,
+                             core::ApiError(core::ErrorCode::connection_not_found, {}, {}, {{"connection_id", id}}));
   }
   // A flow past its time reads as expired whatever it last wrote.
-  const bool lapsed = (found->status == core::ConnectionStatus::pending ||
-                       found->status == core::ConnectionStatus::authorized) &&
-                      found->expires_at <= std::chrono::duration_cast<std::chrono::seconds>(
-                                               std::chrono::system_clock::now().time_since_epoch())
-                                               .count();
+  const bool lapsed =
+      (found->status == core::ConnectionStatus::pending || found->status == core::ConnectionStatus::authorized) &&
+      found->expires_at <=
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   nlohmann::json body = {{"connection_id", found->id},
                          {"slug", found->slug},
                          {"status", lapsed ? "expired" : core::to_string(found->status)},
                          {"created_at", core::rfc3339_utc(found->created_at)},
                          {"expires_at", core::rfc3339_utc(found->expires_at)}};
-  if (!found->error_code.empty()) body["error"] = {{"code", found->error_code}, {"description", found->error_description}};
+  if (!found->error_code.empty())
+    body["error"] = {{"code", found->error_code}, {"description", found->error_description}};
   if (!found->source_id.empty()) body["source_id"] = found->source_id;
   co_return json_response(context, http::status::ok, body);
 }
@@ -107,8 +113,8 @@ boost::asio::awaitable<Response> connection_status(ApiContext& api, RequestConte
 void register_flow_routes(Router& router, ApiContext& api) {
   router.add({http::verb::post, path("/sources/authorize"), true, "",
               [&api](RequestContext& c) { return authorize(api, c); }});
-  router.add({http::verb::post, path("/sources/oauth"), true, "",
-              [&api](RequestContext& c) { return native_oauth(api, c); }});
+  router.add(
+      {http::verb::post, path("/sources/oauth"), true, "", [&api](RequestContext& c) { return native_oauth(api, c); }});
   router.add({http::verb::post, path("/sources/oauth/callback"), true, "",
               [&api](RequestContext& c) { return complete(api, c); }});
   router.add({http::verb::get, path("/connections/{connection_id}"), true, "",

@@ -7,7 +7,8 @@ namespace connector::host {
 core::Expected<JsonBody> JsonBody::parse(const Request& request) {
   if (const auto type = request.find(http::field::content_type); type != request.end()) {
     std::string value(type->value());
-    for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : value)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (value.rfind("application/json", 0) != 0) return core::ApiError(core::ErrorCode::unsupported_media_type);
   }
   nlohmann::json document = nlohmann::json::parse(request.body(), nullptr, /*allow_exceptions=*/false);

@@ -19,7 +19,8 @@ boost::asio::awaitable<Response> list(ApiContext& api, RequestContext& context) 
   const std::string org = context.param("org_id");
   auto entries = co_await api.store.run([&](core::Store& store) { return store.list_allowed_redirects(org); });
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& entry : entries) items.push_back(entry_json(entry));
+  for (const auto& entry : entries)
+    items.push_back(entry_json(entry));
   co_return json_response(context, http::status::ok, {{"redirect_urls", items}});
 }
 

@@ -14,15 +14,15 @@ boost::asio::awaitable<Response> list(ApiContext& api, RequestContext& context) 
   if (!page) co_return error_response(context, page.error());
   const std::string org = context.param("org_id");
   const PageQuery& query = page.value();
-  auto found = co_await api.store.run([&](core::Store& store) {
-    return store.list_sources(org, query.workspace_id, query.limit, query.after);
-  });
+  auto found = co_await api.store.run(
+      [&](core::Store& store) { return store.list_sources(org, query.workspace_id, query.limit, query.after); });
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& source : found.items) items.push_back(core::source_to_json(source));
-  co_return json_response(context, http::status::ok,
-                          {{"sources", items},
-                           {"next_cursor", found.next_after.empty() ? nlohmann::json(nullptr)
-                                                                    : nlohmann::json(found.next_after)}});
+  for (const auto& source : found.items)
+    items.push_back(core::source_to_json(source));
+  co_return json_response(
+      context, http::status::ok,
+      {{"sources", items},
+       {"next_cursor", found.next_after.empty() ? nlohmann::json(nullptr) : nlohmann::json(found.next_after)}});
 }
 
 boost::asio::awaitable<Response> get(ApiContext& api, RequestContext& context) {

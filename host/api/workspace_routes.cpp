@@ -42,11 +42,12 @@ boost::asio::awaitable<Response> list(ApiContext& api, RequestContext& context) 
   auto found =
       co_await api.store.run([&](core::Store& store) { return store.list_workspaces(org, query.limit, query.after); });
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& workspace : found.items) items.push_back(workspace_json(workspace));
-  co_return json_response(context, http::status::ok,
-                          {{"workspaces", items},
-                           {"next_cursor", found.next_after.empty() ? nlohmann::json(nullptr)
-                                                                    : nlohmann::json(found.next_after)}});
+  for (const auto& workspace : found.items)
+    items.push_back(workspace_json(workspace));
+  co_return json_response(
+      context, http::status::ok,
+      {{"workspaces", items},
+       {"next_cursor", found.next_after.empty() ? nlohmann::json(nullptr) : nlohmann::json(found.next_after)}});
 }
 
 boost::asio::awaitable<Response> get(ApiContext& api, RequestContext& context) {

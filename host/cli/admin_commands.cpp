@@ -17,9 +17,9 @@ namespace connector::host {
 namespace {
 
 HostConfig config_from(const Arguments& arguments) {
-  return load_config({arguments.get_or("config", ""), "", arguments.get_or("data-dir", ""),
-                      arguments.get_or("plugins-dir", "")},
-                     core::process_environment(), default_plugins_dir());
+  return load_config(
+      {arguments.get_or("config", ""), "", arguments.get_or("data-dir", ""), arguments.get_or("plugins-dir", "")},
+      core::process_environment(), default_plugins_dir());
 }
 
 int64_t now_seconds() {
@@ -84,7 +84,8 @@ int run_redirects(const std::vector<std::string>& args) {
       std::cout << "allowed " << normalized->key << " for " << org << "\n";
       return 0;
     }
-    const bool removed = store.run_sync([&](core::Store& s) { return s.remove_allowed_redirect(org, normalized->key); });
+    const bool removed =
+        store.run_sync([&](core::Store& s) { return s.remove_allowed_redirect(org, normalized->key); });
     std::cout << (removed ? "removed " : "not on the list: ") << normalized->key << "\n";
     return removed ? 0 : 1;
   }
@@ -110,7 +111,8 @@ int run_plugins(const std::vector<std::string>& args) {
     std::cout << "  " << d.slug << "\t" << d.display_name << " " << d.version << "\tABI " << plugin->abi_major() << "."
               << plugin->abi_minor() << "\t" << plugin->file().string() << "\n";
   }
-  for (const auto& refusal : refusals) std::cout << "  refused: " << refusal.reason << "\n";
+  for (const auto& refusal : refusals)
+    std::cout << "  refused: " << refusal.reason << "\n";
   return 0;
 }
 

@@ -74,10 +74,12 @@ int run_serve(const std::vector<std::string>& args) {
 
   core::PluginRegistry registry(&log_plugin_line);
   const auto refusals = registry.load_directory(config.plugins_dir);
-  for (const auto& refusal : refusals) log(LogLevel::warning, "plugin refused", {{"reason", refusal.reason}});
+  for (const auto& refusal : refusals)
+    log(LogLevel::warning, "plugin refused", {{"reason", refusal.reason}});
   auto providers = std::make_shared<const core::ProviderDirectory>(registry, config.providers, env);
   for (const auto& [slug, provider] : providers->all()) {
-    log(provider.instance ? LogLevel::info : LogLevel::warning, provider.instance ? "plugin ready" : "plugin not configured",
+    log(provider.instance ? LogLevel::info : LogLevel::warning,
+        provider.instance ? "plugin ready" : "plugin not configured",
         {{"slug", slug},
          {"version", provider.module->descriptor().version},
          {"file", provider.module->file().string()},
@@ -102,7 +104,8 @@ int run_serve(const std::vector<std::string>& args) {
   const auto bound = server.local_endpoint();
   const std::string local_url = "http://" + url_host(bound) + ":" + std::to_string(bound.port());
   std::string public_url = config.public_url.empty() ? local_url : config.public_url;
-  while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
+  while (!public_url.empty() && public_url.back() == '/')
+    public_url.pop_back();
 
   core::FlowSettings flow_settings;
   flow_settings.callback_uri = public_url + oauth_callback_path;
@@ -148,9 +151,11 @@ int run_serve(const std::vector<std::string>& args) {
   });
 
   std::vector<std::thread> workers;
-  for (int i = 1; i < config.threads; ++i) workers.emplace_back([&io] { io.run(); });
+  for (int i = 1; i < config.threads; ++i)
+    workers.emplace_back([&io] { io.run(); });
   io.run();
-  for (auto& worker : workers) worker.join();
+  for (auto& worker : workers)
+    worker.join();
   log(LogLevel::info, "stopped");
   return 0;
 }

@@ -115,7 +115,8 @@ HostConfig load_config(const ConfigOverrides& overrides, const core::Environment
       if (const auto it = doc.find(setting.file_key); it != doc.end()) {
         if (it->is_array()) {
           std::string joined;
-          for (const auto& item : *it) joined += as_text(item) + ",";
+          for (const auto& item : *it)
+            joined += as_text(item) + ",";
           setting.apply(config, joined);
         } else {
           setting.apply(config, as_text(*it));

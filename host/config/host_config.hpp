@@ -35,7 +35,9 @@ struct HostConfig {
   std::map<std::string, nlohmann::json> providers; // slug -> settings from the file
 
   std::filesystem::path database_file() const { return data_dir / "connector-host.sqlite3"; }
-  std::filesystem::path effective_key_file() const { return key_file.empty() ? data_dir / "encryption.keys" : key_file; }
+  std::filesystem::path effective_key_file() const {
+    return key_file.empty() ? data_dir / "encryption.keys" : key_file;
+  }
 };
 
 // Command-line values that override everything else (empty: not given).

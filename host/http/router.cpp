@@ -67,13 +67,18 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
 boost::asio::awaitable<Response> Router::dispatch(const Request& request, std::string trace_id) const {
   const std::string target(request.target());
   const std::size_t question = target.find('?');
-  RequestContext context{request, std::move(trace_id), target.substr(0, question),
-                         question == std::string::npos ? std::string() : target.substr(question + 1), {}, {}, {}};
+  RequestContext context{request,
+                         std::move(trace_id),
+                         target.substr(0, question),
+                         question == std::string::npos ? std::string() : target.substr(question + 1),
+                         {},
+                         {},
+                         {}};
   try {
     Match found = match(request.method(), context.path);
     if (found.route == nullptr) {
       co_return error_response(context, core::ApiError(found.path_known ? core::ErrorCode::method_not_allowed
-                                                                         : core::ErrorCode::route_not_found));
+                                                                        : core::ErrorCode::route_not_found));
     }
     const Route& route = *found.route;
     context.path_params = std::move(found.params);
@@ -87,8 +92,8 @@ boost::asio::awaitable<Response> Router::dispatch(const Request& request, std::s
         co_return error_response(context, core::ApiError(core::ErrorCode::organization_access_denied, {}, {},
                                                          {{"organization_id", org->second}}));
       }
-      if (!route.permission.empty() && (" " + key->permissions + " ").find(" " + route.permission + " ") ==
-                                           std::string::npos) {
+      if (!route.permission.empty() &&
+          (" " + key->permissions + " ").find(" " + route.permission + " ") == std::string::npos) {
         co_return error_response(context, core::ApiError(core::ErrorCode::insufficient_permissions, {}, {},
                                                          {{"required_permission", route.permission}}));
       }

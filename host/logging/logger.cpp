@@ -26,8 +26,7 @@ const char* level_name(LogLevel level) {
 std::string now_rfc3339_millis() {
   const auto now = std::chrono::system_clock::now();
   const auto t = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm utc{};
   gmtime_r(&t, &utc);
   char text[40];
@@ -44,7 +43,8 @@ void log(LogLevel level, std::string_view message, nlohmann::json fields) {
   if (level < minimum.load()) return;
   nlohmann::json line = {{"time", now_rfc3339_millis()}, {"level", level_name(level)}, {"message", message}};
   if (fields.is_object()) {
-    for (auto& [key, value] : fields.items()) line[key] = std::move(value);
+    for (auto& [key, value] : fields.items())
+      line[key] = std::move(value);
   }
   const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::lock_guard lock(output_mutex);

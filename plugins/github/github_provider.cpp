@@ -109,7 +109,8 @@ constexpr const char* kFlowOptionsSchema = R"json({
 // ---- Small helpers ---------------------------------------------------------------------
 
 std::string to_lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : text)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
 }
 
@@ -207,7 +208,8 @@ std::optional<BaseUrl> https_base_url(const nlohmann::json& settings, const char
   std::string url = value->get<std::string>();
   const auto parsed = connector::sdk::parse_https_url(url);
   if (!parsed || url.find_first_of("?#") != std::string::npos) throw InvalidInput(refusal);
-  while (!url.empty() && url.back() == '/') url.pop_back();
+  while (!url.empty() && url.back() == '/')
+    url.pop_back();
   return BaseUrl{url, parsed->host};
 }
 
@@ -229,8 +231,7 @@ GithubSettings read_settings(const nlohmann::json& settings) {
   // A misspelt key ("clientSecret", "baseUrl") would otherwise be ignored silently.
   for (const auto& item : settings.items()) {
     if (std::find(known.begin(), known.end(), item.key()) == known.end()) {
-      throw InvalidInput("unknown setting \"" + connector::sdk::sanitize_description(item.key().substr(0, 64)) +
-                         "\"");
+      throw InvalidInput("unknown setting \"" + connector::sdk::sanitize_description(item.key().substr(0, 64)) + "\"");
     }
   }
 
@@ -450,8 +451,8 @@ public:
       require(input.access_token, "access_token");
       HttpRequest request;
       request.method = "DELETE";
-      request.url = settings_.api_url + "/applications/" + connector::sdk::form_encode_component(settings_.client_id) +
-                    "/grant";
+      request.url =
+          settings_.api_url + "/applications/" + connector::sdk::form_encode_component(settings_.client_id) + "/grant";
       const std::string credentials = base64_encode(settings_.client_id + ":" + settings_.client_secret);
       request.headers = {{"Accept", "application/vnd.github+json"},
                          {"Authorization", "Basic " + credentials},

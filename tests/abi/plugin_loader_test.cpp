@@ -32,7 +32,8 @@ std::filesystem::path folder_with(const std::vector<std::filesystem::path>& file
   std::random_device seed;
   const auto folder = std::filesystem::temp_directory_path() / ("connector-plugins-" + std::to_string(seed()));
   std::filesystem::create_directories(folder);
-  for (const auto& file : files) std::filesystem::copy_file(file, folder / file.filename());
+  for (const auto& file : files)
+    std::filesystem::copy_file(file, folder / file.filename());
   return folder;
 }
 
@@ -122,11 +123,13 @@ TEST(PluginRegistry, LoadsTheGoodPluginsBesideTheBadOnes) {
   const auto refusals = registry.load_directory(folder);
 
   std::vector<std::string> slugs;
-  for (const auto& plugin : registry.plugins()) slugs.push_back(plugin->descriptor().slug);
+  for (const auto& plugin : registry.plugins())
+    slugs.push_back(plugin->descriptor().slug);
   EXPECT_THAT(slugs, ::testing::ElementsAre("github", "google-sheets"));
   ASSERT_EQ(refusals.size(), 6U);
   std::string all_reasons;
-  for (const auto& refusal : refusals) all_reasons += refusal.reason + "\n";
+  for (const auto& refusal : refusals)
+    all_reasons += refusal.reason + "\n";
   EXPECT_THAT(all_reasons, HasSubstr("zz-duplicate-github.so: duplicate slug \"github\", already served by"));
   EXPECT_THAT(all_reasons, HasSubstr("wrong-major.so: built for ABI 2.0"));
   EXPECT_THAT(all_reasons, HasSubstr("missing-symbol.so: does not export"));

@@ -15,7 +15,8 @@ std::filesystem::path tls_dir() {
   static std::once_flag made;
   const std::filesystem::path dir = CONNECTOR_TEST_TLS_DIR;
   std::call_once(made, [&] {
-    const auto result = run_command({"/bin/bash", (source_dir() / "tests/tls/make-test-ca.sh").string(), dir.string()}, {});
+    const auto result =
+        run_command({"/bin/bash", (source_dir() / "tests/tls/make-test-ca.sh").string(), dir.string()}, {});
     if (result.exit_code != 0) throw std::runtime_error("make-test-ca.sh failed");
   });
   return dir;
@@ -25,8 +26,9 @@ ProviderDouble::ProviderDouble(const std::filesystem::path& log_dir, const std::
                                const std::string& certificate) {
   const auto tls = tls_dir();
   std::vector<std::string> argv = {"/usr/bin/node", (source_dir() / "tests/peers/provider-double.js").string(),
-                                   "--cert", (tls / (certificate + ".pem")).string(),
-                                   "--key", (tls / (certificate + "-key.pem")).string(), "--port", "0"};
+                                   "--cert",        (tls / (certificate + ".pem")).string(),
+                                   "--key",         (tls / (certificate + "-key.pem")).string(),
+                                   "--port",        "0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{}, log_dir, "provider-double");
   const auto line = process_->wait_for_stdout("\"port\"", std::chrono::seconds(20));
@@ -62,11 +64,12 @@ HostProcess::HostProcess(const std::filesystem::path& work_dir, const ProviderDo
     env["CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL"] = base;
     env["CONNECTOR_GOOGLE_SHEETS_API_BASE_URL"] = base;
   }
-  for (const auto& [key, value] : options.environment) env[key] = value;
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{host_binary().string(), "serve", "--listen", options.listen, "--data-dir",
-                               data_dir_.string(), "--plugins-dir", CONNECTOR_TEST_PLUGIN_DIR},
-      env, work_dir, "host");
+  for (const auto& [key, value] : options.environment)
+    env[key] = value;
+  process_ = std::make_unique<ChildProcess>(std::vector<std::string>{host_binary().string(), "serve", "--listen",
+                                                                     options.listen, "--data-dir", data_dir_.string(),
+                                                                     "--plugins-dir", CONNECTOR_TEST_PLUGIN_DIR},
+                                            env, work_dir, "host");
   const auto line = process_->wait_for_stderr("\"listening\"", std::chrono::seconds(20));
   if (!line) throw std::runtime_error("the host did not start: " + process_->stderr_text());
   base_url_ = nlohmann::json::parse(*line).at("url").get<std::string>();
@@ -82,7 +85,8 @@ std::string HostProcess::create_key(const std::string& org, const std::string& p
   const auto result = run_command(argv, {});
   if (result.exit_code != 0) throw std::runtime_error("keys create failed: " + result.output);
   std::string output = result.output;
-  while (!output.empty() && output.back() == '\n') output.pop_back();
+  while (!output.empty() && output.back() == '\n')
+    output.pop_back();
   return output.substr(output.rfind('\n') + 1);
 }
 
@@ -102,8 +106,8 @@ std::string query_param(const std::string& url, const std::string& name) {
 }
 
 std::string sqlite_dump(const std::filesystem::path& data_dir) {
-  const auto result = run_command(
-      {"/usr/bin/sqlite3", "-readonly", (data_dir / "connector-host.sqlite3").string(), ".dump"}, {});
+  const auto result =
+      run_command({"/usr/bin/sqlite3", "-readonly", (data_dir / "connector-host.sqlite3").string(), ".dump"}, {});
   return result.output;
 }
 

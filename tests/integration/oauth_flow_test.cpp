@@ -173,8 +173,9 @@ TEST_F(OAuthFlow, TheUserPressingCancelReachesTheClientAsAnError) {
       api_post(host_->api(org) + "/sources/authorize", key, {{"slug", "github"}, {"redirect_url", client_redirect}});
   ASSERT_EQ(started.status, 200);
   const std::string state = query_param(started.json()["authorization_url"], "state");
-  const auto back = http_request("GET", host_->base_url() + "/v1/oauth/callback?error=access_denied&error_description=" +
-                                            "The+user+has+denied+your+application+access.&state=" + state);
+  const auto back =
+      http_request("GET", host_->base_url() + "/v1/oauth/callback?error=access_denied&error_description=" +
+                              "The+user+has+denied+your+application+access.&state=" + state);
   ASSERT_EQ(back.status, 302);
   const std::string location = back.header("location");
   EXPECT_EQ(query_param(location, "status"), "error");
@@ -196,10 +197,8 @@ TEST_F(OAuthFlow, ProviderFailuresEndTheFlowWithAPreciseError) {
   const std::string key = host_->create_key(org);
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"http500", "internal_failure"}, // the provider's own code, passed on
-      {"html403", "unexpected_response"},
-      {"github200error", "bad_verification_code"},
-      {"truncated-json", "unexpected_response"},
-      {"timeout", "provider_timeout"},
+      {"html403", "unexpected_response"},        {"github200error", "bad_verification_code"},
+      {"truncated-json", "unexpected_response"}, {"timeout", "provider_timeout"},
   };
   for (const auto& [behaviour, expected_error] : cases) {
     provider_->control("POST", "/__control/behaviour", {{"token", behaviour}, {"times", 1}});
@@ -251,8 +250,8 @@ TEST_F(OAuthFlow, AnotherOrganizationSeesNothing) {
 }
 
 TEST_F(OAuthFlow, ErrorsCarryTheEnvelopeAndTheRequestId) {
-  const auto missing_key = http_request("POST", host_->api("org_x") + "/sources/authorize",
-                                        {{"Content-Type", "application/json"}}, "{}");
+  const auto missing_key =
+      http_request("POST", host_->api("org_x") + "/sources/authorize", {{"Content-Type", "application/json"}}, "{}");
   EXPECT_EQ(missing_key.status, 401);
   const auto envelope = missing_key.json();
   EXPECT_EQ(envelope["success"], false);
@@ -389,7 +388,8 @@ TEST(OAuthFlowExpiry, AnExpiredStateIsRefusedAndChangesNothing) {
   const auto started =
       api_post(host.api(org) + "/sources/authorize", key, {{"slug", "github"}, {"redirect_url", client_redirect}});
   ASSERT_EQ(started.status, 200) << started.body;
-  const auto consent = http_request("GET", started.json()["authorization_url"], {}, {}, (tls_dir() / "ca.pem").string());
+  const auto consent =
+      http_request("GET", started.json()["authorization_url"], {}, {}, (tls_dir() / "ca.pem").string());
   ASSERT_EQ(consent.status, 302);
   std::this_thread::sleep_for(std::chrono::milliseconds(2100));
   const std::string before = sqlite_dump(host.data_dir());
@@ -401,6 +401,7 @@ TEST(OAuthFlowExpiry, AnExpiredStateIsRefusedAndChangesNothing) {
   EXPECT_EQ(sqlite_dump(host.data_dir()), before);
   EXPECT_EQ(provider.stats()["token_calls"]["authorization_code"], 0);
 
-  const auto status = api_get(host.api(org) + "/connections/" + started.json()["connection_id"].get<std::string>(), key);
+  const auto status =
+      api_get(host.api(org) + "/connections/" + started.json()["connection_id"].get<std::string>(), key);
   EXPECT_EQ(status.json()["status"], "expired");
 }

@@ -65,9 +65,8 @@ struct RouteTable {
   core::StoreExecutor store{std::make_unique<core::SqliteStore>(folder.path() / "connector.db")};
   core::Sealer sealer{{core::SealingKey{1, std::string(32, 'k')}}};
   core::PluginRegistry registry;
-  std::shared_ptr<const core::ProviderDirectory> providers =
-      std::make_shared<const core::ProviderDirectory>(registry, std::map<std::string, json>{},
-                                                      core::process_environment());
+  std::shared_ptr<const core::ProviderDirectory> providers = std::make_shared<const core::ProviderDirectory>(
+      registry, std::map<std::string, json>{}, core::process_environment());
   boost::asio::io_context io;
   core::HttpsClient https{io.get_executor(), core::HttpsClientOptions{}};
   core::FlowService flows{store, providers, sealer, https, core::FlowSettings{}};
@@ -85,7 +84,8 @@ struct RouteTable {
 const std::set<std::string> operation_methods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"};
 
 std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : text)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
 }
 
@@ -97,7 +97,8 @@ std::string route_name(const host::Route& route) { return method_of(route) + " "
 std::set<std::string> placeholders(const std::string& pattern) {
   std::set<std::string> names;
   const std::regex placeholder(R"(\{([^{}/]+)\})");
-  for (auto it = std::sregex_iterator(pattern.begin(), pattern.end(), placeholder); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(pattern.begin(), pattern.end(), placeholder); it != std::sregex_iterator();
+       ++it) {
     names.insert((*it)[1].str());
   }
   return names;
@@ -107,7 +108,8 @@ std::vector<std::string> error_table_codes() {
   std::size_t count = 0;
   const core::ErrorInfo* table = core::all_errors(count);
   std::vector<std::string> codes;
-  for (std::size_t i = 0; i < count; ++i) codes.emplace_back(table[i].code);
+  for (std::size_t i = 0; i < count; ++i)
+    codes.emplace_back(table[i].code);
   return codes;
 }
 
@@ -157,8 +159,7 @@ protected:
   }
 
   // Calls visit(path, method, operation) for every operation in the document.
-  template <typename Visit>
-  void for_each_operation(Visit visit) const {
+  template <typename Visit> void for_each_operation(Visit visit) const {
     for (const auto& [path, item] : document_["paths"].items()) {
       for (const auto& [method, op] : item.items()) {
         if (operation_methods.count(method) != 0) visit(path, method, op);
@@ -206,7 +207,8 @@ TEST_F(OpenApiTest, EveryRouteIsDocumented) {
 TEST_F(OpenApiTest, EveryDocumentedOperationIsARoute) {
   // Stale documentation: an operation no handler answers.
   std::set<std::string> served;
-  for (const auto& route : table_.router.routes()) served.insert(route_name(route));
+  for (const auto& route : table_.router.routes())
+    served.insert(route_name(route));
   for_each_operation([&](const std::string& path, const std::string& method, const json&) {
     EXPECT_EQ(served.count(method + " " + path), 1u) << "documented but not routed: " << method << " " << path;
   });
@@ -239,18 +241,23 @@ TEST_F(OpenApiTest, ErrorEnvelopeCodesAreTheErrorTable) {
   const std::vector<std::string> table = error_table_codes();
   const std::set<std::string> expected(table.begin(), table.end());
   std::set<std::string> documented;
-  for (const auto& entry : *code) documented.insert(entry.get<std::string>());
-  for (const auto& name : expected) EXPECT_EQ(documented.count(name), 1u) << "code missing from the enum: " << name;
-  for (const auto& name : documented) EXPECT_EQ(expected.count(name), 1u) << "enum has an unknown code: " << name;
+  for (const auto& entry : *code)
+    documented.insert(entry.get<std::string>());
+  for (const auto& name : expected)
+    EXPECT_EQ(documented.count(name), 1u) << "code missing from the enum: " << name;
+  for (const auto& name : documented)
+    EXPECT_EQ(expected.count(name), 1u) << "enum has an unknown code: " << name;
 
   // The envelope's fields as ApiError::envelope writes them.
-  for (const char* field : {"code", "message", "system_message", "type", "status", "details", "trace_id", "timestamp"}) {
+  for (const char* field :
+       {"code", "message", "system_message", "type", "status", "details", "trace_id", "timestamp"}) {
     EXPECT_NE(lookup(*error, {"properties", field}), nullptr) << "ErrorEnvelope error lacks " << field;
   }
   const json* type = lookup(*error, {"properties", "type", "enum"});
   ASSERT_TRUE(type != nullptr && type->is_array()) << "ErrorEnvelope error.type has no enum";
   std::set<std::string> types;
-  for (const auto& entry : *type) types.insert(entry.get<std::string>());
+  for (const auto& entry : *type)
+    types.insert(entry.get<std::string>());
   std::size_t count = 0;
   const core::ErrorInfo* info = core::all_errors(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -264,7 +271,8 @@ TEST_F(OpenApiTest, ErrorResponsesNameCodesOfTheirStatus) {
   std::map<std::string, int> status_of;
   std::size_t count = 0;
   const core::ErrorInfo* info = core::all_errors(count);
-  for (std::size_t i = 0; i < count; ++i) status_of[info[i].code] = info[i].status;
+  for (std::size_t i = 0; i < count; ++i)
+    status_of[info[i].code] = info[i].status;
 
   for_each_operation([&](const std::string& path, const std::string& method, const json& op) {
     for (const auto& [status, entry] : op.at("responses").items()) {
@@ -335,9 +343,11 @@ TEST_F(OpenApiTest, EveryRefResolves) {
         ++refs;
         resolve(node); // fails the test on a dangling target
       }
-      for (const auto& [key, child] : node.items()) walk(child);
+      for (const auto& [key, child] : node.items())
+        walk(child);
     } else if (node.is_array()) {
-      for (const auto& child : node) walk(child);
+      for (const auto& child : node)
+        walk(child);
     }
   };
   walk(document_);

@@ -131,8 +131,8 @@ TEST(GithubDescriptor, DescribesTheProvider) {
   ASSERT_EQ(descriptor.source_definitions.size(), 1u);
   EXPECT_EQ(descriptor.source_definitions[0].id, "ef69ef6e-aa7f-4af1-a01d-ef775033524e");
   EXPECT_EQ(descriptor.source_definitions[0].name, "GitHub");
-  EXPECT_EQ(descriptor.default_scopes, (Scopes{"repo", "read:org", "read:repo_hook", "read:user", "read:project",
-                                               "read:discussion", "workflow"}));
+  EXPECT_EQ(descriptor.default_scopes,
+            (Scopes{"repo", "read:org", "read:repo_hook", "read:user", "read:project", "read:discussion", "workflow"}));
   EXPECT_TRUE(descriptor.supports_pkce);
   EXPECT_TRUE(descriptor.supports_refresh);
   EXPECT_TRUE(descriptor.supports_revoke);
@@ -209,8 +209,7 @@ INSTANTIATE_TEST_SUITE_P(
     Github, GithubSettingsRefused,
     ::testing::Values(
         Refusal{"missing_client_id", R"({"client_secret":"s3cr3t-value"})", "client_id is required"},
-        Refusal{"empty_client_id", R"({"client_id":"","client_secret":"s3cr3t-value"})",
-                "client_id must not be empty"},
+        Refusal{"empty_client_id", R"({"client_id":"","client_secret":"s3cr3t-value"})", "client_id must not be empty"},
         Refusal{"numeric_client_id", R"({"client_id":42,"client_secret":"s3cr3t-value"})",
                 "client_id must be a string"},
         Refusal{"client_id_with_space", R"({"client_id":"Iv1 abc","client_secret":"s3cr3t-value"})",
@@ -229,11 +228,9 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"http_api_url",
                 R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value","api_url":"http://api.github.com"})",
                 "api_url must be an https URL without user info, query or fragment"},
-        Refusal{"scope_with_space",
-                R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value","scopes":["repo gist"]})",
+        Refusal{"scope_with_space", R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value","scopes":["repo gist"]})",
                 "scopes must hold scope names without spaces, quotes or backslashes"},
-        Refusal{"scopes_not_an_array",
-                R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value","scopes":"repo"})",
+        Refusal{"scopes_not_an_array", R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value","scopes":"repo"})",
                 "scopes must be an array of strings"},
         Refusal{"allow_signup_as_text",
                 R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value","allow_signup":"false"})",
@@ -413,11 +410,10 @@ TEST(GithubExchange, JsonSuccessWithAccount) {
 TEST(GithubExchange, FormEncodedSuccess) {
   const auto provider = make_provider("github", kSettings);
   ASSERT_TRUE(provider);
-  const auto result =
-      run_exchange(*provider,
-                   answer(200, "access_token=" + kOauthToken + "&scope=repo%2Cgist&token_type=bearer",
-                          {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}}),
-                   answer(200, kUserBody));
+  const auto result = run_exchange(*provider,
+                                   answer(200, "access_token=" + kOauthToken + "&scope=repo%2Cgist&token_type=bearer",
+                                          {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}}),
+                                   answer(200, kUserBody));
   ASSERT_EQ(result.status, CONNECTOR_STATUS_OK) << result.error_code << ": " << result.error_description;
   EXPECT_EQ(result.access_token, kOauthToken);
   EXPECT_EQ(result.granted_scopes, (Scopes{"repo", "gist"}));
@@ -526,9 +522,9 @@ TEST(GithubExchange, BadVerificationCodeWithHttp200IsGrantInvalid) {
 }
 
 TEST(GithubExchange, FormEncodedErrorWithHttp200IsGrantInvalid) {
-  const auto result = token_step(
-      answer(200, "error=bad_verification_code&error_description=The+code+passed+is+incorrect+or+expired.",
-             {{"Content-Type", "application/x-www-form-urlencoded"}}));
+  const auto result =
+      token_step(answer(200, "error=bad_verification_code&error_description=The+code+passed+is+incorrect+or+expired.",
+                        {{"Content-Type", "application/x-www-form-urlencoded"}}));
   EXPECT_EQ(result.status, CONNECTOR_STATUS_GRANT_INVALID);
   EXPECT_EQ(result.error_code, "bad_verification_code");
   EXPECT_EQ(result.error_description, "The code passed is incorrect or expired.");
@@ -551,8 +547,8 @@ TEST(GithubExchange, RedirectUriMismatchIsClientInvalid) {
 }
 
 TEST(GithubExchange, HtmlBadGatewayIsTransient) {
-  const auto result = token_step(answer(502, "<html>\n<head><title>502 Bad Gateway</title></head>\n</html>\n",
-                                        {{"Content-Type", "text/html"}}));
+  const auto result = token_step(
+      answer(502, "<html>\n<head><title>502 Bad Gateway</title></head>\n</html>\n", {{"Content-Type", "text/html"}}));
   EXPECT_EQ(result.status, CONNECTOR_STATUS_TRANSIENT);
   EXPECT_EQ(result.error_code, "unexpected_response");
   EXPECT_EQ(result.access_token, "");
@@ -647,12 +643,12 @@ TEST(GithubRevoke, BasicCredentialsPadCorrectly) {
   const auto no_padding = make_provider("github", R"({"client_id":"Iv1.abc","client_secret":"secret1"})");
   const auto two_pads = make_provider("github", R"({"client_id":"Iv1.abc","client_secret":"secret12"})");
   ASSERT_TRUE(no_padding && two_pads);
-  EXPECT_EQ(header(no_padding->step(core::Operation::revoke, token_params(kOauthToken), nullptr).request,
-                   "Authorization"),
-            "Basic SXYxLmFiYzpzZWNyZXQx");
-  EXPECT_EQ(header(two_pads->step(core::Operation::revoke, token_params(kOauthToken), nullptr).request,
-                   "Authorization"),
-            "Basic SXYxLmFiYzpzZWNyZXQxMg==");
+  EXPECT_EQ(
+      header(no_padding->step(core::Operation::revoke, token_params(kOauthToken), nullptr).request, "Authorization"),
+      "Basic SXYxLmFiYzpzZWNyZXQx");
+  EXPECT_EQ(
+      header(two_pads->step(core::Operation::revoke, token_params(kOauthToken), nullptr).request, "Authorization"),
+      "Basic SXYxLmFiYzpzZWNyZXQxMg==");
 }
 
 TEST(GithubRevoke, EnterpriseServerApiPath) {

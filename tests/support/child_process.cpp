@@ -45,15 +45,18 @@ std::vector<std::string> merged_environment(const std::map<std::string, std::str
     const auto eq = text.find('=');
     if (eq != std::string::npos) merged[text.substr(0, eq)] = text.substr(eq + 1);
   }
-  for (const auto& [key, value] : extra) merged[key] = value;
+  for (const auto& [key, value] : extra)
+    merged[key] = value;
   std::vector<std::string> out;
-  for (const auto& [key, value] : merged) out.push_back(key + "=" + value);
+  for (const auto& [key, value] : merged)
+    out.push_back(key + "=" + value);
   return out;
 }
 
 std::vector<char*> pointers(std::vector<std::string>& strings) {
   std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
+  for (auto& s : strings)
+    out.push_back(s.data());
   out.push_back(nullptr);
   return out;
 }

@@ -19,8 +19,7 @@ std::shared_ptr<const core::ProviderInstance> make_provider(const std::string& n
   const auto module = load_plugin(name);
   if (!module) return nullptr;
   auto created = module->create_provider(settings_json);
-  EXPECT_TRUE(created.instance) << core::status_name(created.result.status) << ": "
-                                << created.result.error_description;
+  EXPECT_TRUE(created.instance) << core::status_name(created.result.status) << ": " << created.result.error_description;
   return created.instance;
 }
 

@@ -27,7 +27,8 @@ HttpResult exchange(Stream& stream, const std::string& method, const std::string
                     const std::map<std::string, std::string>& headers, const std::string& body) {
   http::request<http::string_body> request(http::string_to_verb(method), target, 11);
   request.set(http::field::host, host);
-  for (const auto& [name, value] : headers) request.set(name, value);
+  for (const auto& [name, value] : headers)
+    request.set(name, value);
   request.body() = body;
   request.prepare_payload();
   http::write(stream, request);
@@ -40,7 +41,8 @@ HttpResult exchange(Stream& stream, const std::string& method, const std::string
   result.status = static_cast<int>(response.result_int());
   for (const auto& field : response) {
     std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     result.headers[name] = std::string(field.value());
   }
   result.body = response.body();

@@ -133,11 +133,11 @@ enum {
   CONNECTOR_FIELD_ACCESS_TOKEN = 11,
   CONNECTOR_FIELD_REFRESH_TOKEN = 12, /* absent in a refresh result: keep the old one */
   CONNECTOR_FIELD_TOKEN_TYPE = 13,
-  CONNECTOR_FIELD_GRANTED_SCOPE = 14,           /* one granted scope (repeatable) */
-  CONNECTOR_FIELD_EXPIRES_IN = 15,              /* integer seconds */
+  CONNECTOR_FIELD_GRANTED_SCOPE = 14,            /* one granted scope (repeatable) */
+  CONNECTOR_FIELD_EXPIRES_IN = 15,               /* integer seconds */
   CONNECTOR_FIELD_REFRESH_TOKEN_EXPIRES_IN = 16, /* integer seconds */
-  CONNECTOR_FIELD_ACCOUNT_ID = 17,              /* check/exchange: the provider's account id */
-  CONNECTOR_FIELD_ACCOUNT_NAME = 18             /* check/exchange: a login or e-mail */
+  CONNECTOR_FIELD_ACCOUNT_ID = 17,               /* check/exchange: the provider's account id */
+  CONNECTOR_FIELD_ACCOUNT_NAME = 18              /* check/exchange: a login or e-mail */
 };
 
 /* Passed by the host to every call that produces output. The plugin calls its functions
@@ -158,12 +158,7 @@ typedef struct connector_writer {
 
 /* ---- The host's table (host -> plugin) ---------------------------------------------- */
 
-enum {
-  CONNECTOR_LOG_DEBUG = 0,
-  CONNECTOR_LOG_INFO = 1,
-  CONNECTOR_LOG_WARNING = 2,
-  CONNECTOR_LOG_ERROR = 3
-};
+enum { CONNECTOR_LOG_DEBUG = 0, CONNECTOR_LOG_INFO = 1, CONNECTOR_LOG_WARNING = 2, CONNECTOR_LOG_ERROR = 3 };
 
 typedef struct connector_host_api {
   uint32_t struct_size;

@@ -143,7 +143,7 @@ inline std::vector<std::string> split_scopes(std::string_view text) {
 
 // Parts of an absolute https URL that settings validation needs.
 struct HttpsUrl {
-  std::string host; // lower-case, no port
+  std::string host;      // lower-case, no port
   std::string authority; // host[:port], as written
 };
 
@@ -170,7 +170,8 @@ inline std::optional<HttpsUrl> parse_https_url(std::string_view url) {
   }
   if (host.empty()) return std::nullopt;
   HttpsUrl out{std::string(host), std::string(authority)};
-  for (auto& c : out.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : out.host)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 

@@ -58,7 +58,8 @@ inline std::optional<nlohmann::json> parse_token_body(const HttpResponse& respon
     return std::nullopt;
   }
   nlohmann::json object = nlohmann::json::object();
-  for (const auto& [name, value] : form_decode(body)) object[name] = value;
+  for (const auto& [name, value] : form_decode(body))
+    object[name] = value;
   return object;
 }
 

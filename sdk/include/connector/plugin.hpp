@@ -19,7 +19,9 @@
 
 namespace connector::sdk::detail {
 
-inline std::string to_string(connector_str s) { return s.data == nullptr ? std::string() : std::string(s.data, s.size); }
+inline std::string to_string(connector_str s) {
+  return s.data == nullptr ? std::string() : std::string(s.data, s.size);
+}
 inline connector_str view(const std::string& s) { return connector_str{s.data(), s.size()}; }
 
 // The host table, kept for logging; set once during negotiation.
@@ -30,8 +32,7 @@ inline const connector_host_api*& host_table() {
 
 // Reads a struct the other side filled, tolerating an older (smaller) or newer (larger)
 // layout: copies the common prefix into a zeroed local.
-template <typename T>
-T read_sized(const T* source) {
+template <typename T> T read_sized(const T* source) {
   T copy;
   std::memset(&copy, 0, sizeof copy);
   if (source != nullptr) {
@@ -98,7 +99,8 @@ inline std::unique_ptr<HttpResponse> read_response(const connector_http_response
 inline void write_request(const Writer& out, const HttpRequest& request) {
   out.set(CONNECTOR_FIELD_REQUEST_METHOD, request.method);
   out.set(CONNECTOR_FIELD_REQUEST_URL, request.url);
-  for (const auto& [name, value] : request.headers) out.header(name, value);
+  for (const auto& [name, value] : request.headers)
+    out.header(name, value);
   out.set(CONNECTOR_FIELD_REQUEST_BODY, request.body);
   if (!request.continuation.empty()) out.set(CONNECTOR_FIELD_CONTINUATION, request.continuation);
 }
@@ -107,9 +109,11 @@ inline void write_result(const Writer& out, const TokenSet& tokens) {
   out.set(CONNECTOR_FIELD_ACCESS_TOKEN, tokens.access_token);
   if (tokens.refresh_token) out.set(CONNECTOR_FIELD_REFRESH_TOKEN, *tokens.refresh_token);
   if (!tokens.token_type.empty()) out.set(CONNECTOR_FIELD_TOKEN_TYPE, tokens.token_type);
-  for (const auto& scope : tokens.granted_scopes) out.set(CONNECTOR_FIELD_GRANTED_SCOPE, scope);
+  for (const auto& scope : tokens.granted_scopes)
+    out.set(CONNECTOR_FIELD_GRANTED_SCOPE, scope);
   if (tokens.expires_in) out.set(CONNECTOR_FIELD_EXPIRES_IN, *tokens.expires_in);
-  if (tokens.refresh_token_expires_in) out.set(CONNECTOR_FIELD_REFRESH_TOKEN_EXPIRES_IN, *tokens.refresh_token_expires_in);
+  if (tokens.refresh_token_expires_in)
+    out.set(CONNECTOR_FIELD_REFRESH_TOKEN_EXPIRES_IN, *tokens.refresh_token_expires_in);
   if (!tokens.account_id.empty()) out.set(CONNECTOR_FIELD_ACCOUNT_ID, tokens.account_id);
   if (!tokens.account_name.empty()) out.set(CONNECTOR_FIELD_ACCOUNT_NAME, tokens.account_name);
 }
@@ -117,13 +121,13 @@ inline void write_result(const Writer& out, const TokenSet& tokens) {
 inline void write_result(const Writer& out, const Account& account) {
   if (!account.account_id.empty()) out.set(CONNECTOR_FIELD_ACCOUNT_ID, account.account_id);
   if (!account.account_name.empty()) out.set(CONNECTOR_FIELD_ACCOUNT_NAME, account.account_name);
-  for (const auto& scope : account.granted_scopes) out.set(CONNECTOR_FIELD_GRANTED_SCOPE, scope);
+  for (const auto& scope : account.granted_scopes)
+    out.set(CONNECTOR_FIELD_GRANTED_SCOPE, scope);
 }
 
 inline void write_result(const Writer&, const Done&) {}
 
-template <typename Result>
-connector_status write_step(const Writer& out, const Step<Result>& step) {
+template <typename Result> connector_status write_step(const Writer& out, const Step<Result>& step) {
   if (const auto* request = std::get_if<HttpRequest>(&step)) {
     write_request(out, *request);
     return CONNECTOR_STATUS_SEND_REQUEST;
@@ -136,8 +140,7 @@ connector_status write_step(const Writer& out, const Step<Result>& step) {
 }
 
 // Runs `body` and turns every exception into a status with a message.
-template <typename Body>
-connector_status guarded(const connector_writer* raw_out, Body&& body) noexcept {
+template <typename Body> connector_status guarded(const connector_writer* raw_out, Body&& body) noexcept {
   try {
     return body(Writer(raw_out));
   } catch (const InvalidInput& e) {
@@ -161,8 +164,7 @@ inline const IOAuthProvider& self(const connector_provider* provider) {
   return *reinterpret_cast<const IOAuthProvider*>(provider);
 }
 
-template <typename Provider>
-struct Thunks {
+template <typename Provider> struct Thunks {
   static connector_status describe(const connector_writer* out) noexcept {
     return guarded(out, [](const Writer& w) {
       w.set(CONNECTOR_FIELD_DESCRIPTOR, to_json(Provider::describe()).dump());
@@ -176,12 +178,13 @@ struct Thunks {
     *out_provider = nullptr;
     return guarded(out, [&](const Writer& w) {
       const std::string text = to_string(settings_json);
-      nlohmann::json settings = text.empty() ? nlohmann::json::object()
-                                             : nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+      nlohmann::json settings =
+          text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (!settings.is_object()) throw InvalidInput("settings are not a JSON object");
       std::unique_ptr<IOAuthProvider> instance = Provider::create(settings);
       if (!instance) throw InvalidInput("the provider refused its settings");
-      for (const auto& host : instance->allowed_hosts()) w.set(CONNECTOR_FIELD_ALLOWED_HOST, host);
+      for (const auto& host : instance->allowed_hosts())
+        w.set(CONNECTOR_FIELD_ALLOWED_HOST, host);
       const std::string issuer = instance->issuer();
       if (!issuer.empty()) w.set(CONNECTOR_FIELD_ISSUER, issuer);
       *out_provider = reinterpret_cast<connector_provider*>(instance.release());
@@ -243,18 +246,19 @@ namespace connector::sdk {
 // Logs through the host (nothing before negotiation). Never pass a secret.
 inline void log(int32_t level, std::string_view message) noexcept {
   const connector_host_api* host = detail::host_table();
-  if (host != nullptr && host->log != nullptr) host->log(host->context, level, connector_str{message.data(), message.size()});
+  if (host != nullptr && host->log != nullptr)
+    host->log(host->context, level, connector_str{message.data(), message.size()});
 }
 
 } // namespace connector::sdk
 
 // Defines the plugin's one exported symbol for the provider class `ProviderClass`.
-#define CONNECTOR_REGISTER_PROVIDER(ProviderClass)                                                                    \
-  static_assert(std::is_base_of_v<::connector::sdk::IOAuthProvider, ProviderClass>,                                 \
-                #ProviderClass " must derive from connector::sdk::IOAuthProvider");                                 \
-  extern "C" CONNECTOR_PLUGIN_EXPORT connector_status connector_plugin_negotiate(const connector_host_api* host,     \
-                                                                                 connector_plugin_api* plugin_out) { \
-    return ::connector::sdk::detail::Thunks<ProviderClass>::negotiate(host, plugin_out);                             \
+#define CONNECTOR_REGISTER_PROVIDER(ProviderClass)                                                                     \
+  static_assert(std::is_base_of_v<::connector::sdk::IOAuthProvider, ProviderClass>,                                    \
+                #ProviderClass " must derive from connector::sdk::IOAuthProvider");                                    \
+  extern "C" CONNECTOR_PLUGIN_EXPORT connector_status connector_plugin_negotiate(const connector_host_api* host,       \
+                                                                                 connector_plugin_api* plugin_out) {   \
+    return ::connector::sdk::detail::Thunks<ProviderClass>::negotiate(host, plugin_out);                               \
   }
 
 #endif // CONNECTOR_PLUGIN_HPP

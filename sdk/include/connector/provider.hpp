@@ -43,9 +43,9 @@ struct Descriptor {
   bool supports_pkce = false;
   bool supports_refresh = false;
   bool supports_revoke = false;
-  std::vector<std::string> hosts;        // default hosts it talks to (settings may add)
-  nlohmann::json settings_schema;        // JSON Schema of the operator's settings
-  nlohmann::json flow_options_schema;    // JSON Schema of per-flow options
+  std::vector<std::string> hosts;     // default hosts it talks to (settings may add)
+  nlohmann::json settings_schema;     // JSON Schema of the operator's settings
+  nlohmann::json flow_options_schema; // JSON Schema of per-flow options
 };
 
 // Everything the host knows about the flow at the time of a call (see connector_flow_input).
@@ -115,8 +115,7 @@ struct Failure {
 };
 
 // One step of a network operation: send this request, or here is the result, or it failed.
-template <typename Result>
-using Step = std::variant<HttpRequest, Result, Failure>;
+template <typename Result> using Step = std::variant<HttpRequest, Result, Failure>;
 
 // Thrown by create() and authorization_url() for bad settings or options.
 class InvalidInput : public std::runtime_error {

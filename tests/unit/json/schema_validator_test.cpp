@@ -22,15 +22,16 @@ const json schema = json::parse(R"({
 
 std::vector<std::string> paths(const json& value) {
   std::vector<std::string> out;
-  for (const auto& violation : validate_against_schema(value, schema)) out.push_back(violation.path);
+  for (const auto& violation : validate_against_schema(value, schema))
+    out.push_back(violation.path);
   return out;
 }
 
 } // namespace
 
 TEST(SchemaValidator, AcceptsAConformingDocument) {
-  EXPECT_TRUE(paths({{"client_id", "abc"}, {"scopes", {"repo", "read:org"}}, {"prompt", "consent"}, {"port", 8}})
-                  .empty());
+  EXPECT_TRUE(
+      paths({{"client_id", "abc"}, {"scopes", {"repo", "read:org"}}, {"prompt", "consent"}, {"port", 8}}).empty());
 }
 
 TEST(SchemaValidator, NamesEveryViolationByPointer) {

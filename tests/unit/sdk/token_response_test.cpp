@@ -18,7 +18,8 @@ HttpResponse answer(unsigned status, std::string body) {
 
 TEST(TokenResponse, ReadsAJsonSuccess) {
   const auto step = parse_token_response(answer(
-      200, R"({"access_token":"ya29.a0","expires_in":3599,"refresh_token":"1//0g","scope":"b a","token_type":"Bearer"})"));
+      200,
+      R"({"access_token":"ya29.a0","expires_in":3599,"refresh_token":"1//0g","scope":"b a","token_type":"Bearer"})"));
   const auto* tokens = std::get_if<TokenSet>(&step);
   ASSERT_TRUE(tokens);
   EXPECT_EQ(tokens->access_token, "ya29.a0");

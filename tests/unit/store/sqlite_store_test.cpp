@@ -183,10 +183,10 @@ void expect_same_source(const SourceRecord& actual, const SourceRecord& expected
   EXPECT_EQ(actual.version, expected.version);
 }
 
-template <typename Record>
-std::vector<std::string> ids_of(const std::vector<Record>& records) {
+template <typename Record> std::vector<std::string> ids_of(const std::vector<Record>& records) {
   std::vector<std::string> ids;
-  for (const Record& record : records) ids.push_back(record.id);
+  for (const Record& record : records)
+    ids.push_back(record.id);
   return ids;
 }
 
@@ -328,7 +328,8 @@ TEST_F(SqliteStoreTest, WorkspacesAreFoundOnlyWithinTheirOrganization) {
 
 TEST_F(SqliteStoreTest, PagesFollowIdsAndEndWithoutAnEmptyExtraPage) {
   SqliteStore store(path);
-  for (const char* id : {"ws_d", "ws_b", "ws_a", "ws_c"}) store.insert_workspace(make_workspace("org_a", id));
+  for (const char* id : {"ws_d", "ws_b", "ws_a", "ws_c"})
+    store.insert_workspace(make_workspace("org_a", id));
   store.insert_workspace(make_workspace("org_b", "ws_bb")); // sorts among them, must never appear
 
   const Page<WorkspaceRecord> first = store.list_workspaces("org_a", 2, "");
@@ -397,9 +398,9 @@ TEST_F(SqliteStoreTest, ConnectionEmptyAndAbsentValuesRoundTrip) {
 TEST_F(SqliteStoreTest, EveryConnectionStatusRoundTrips) {
   SqliteStore store(path);
   int n = 0;
-  for (const ConnectionStatus status : {ConnectionStatus::pending, ConnectionStatus::authorized,
-                                        ConnectionStatus::failed, ConnectionStatus::consumed,
-                                        ConnectionStatus::expired}) {
+  for (const ConnectionStatus status :
+       {ConnectionStatus::pending, ConnectionStatus::authorized, ConnectionStatus::failed, ConnectionStatus::consumed,
+        ConnectionStatus::expired}) {
     ConnectionRecord connection = make_connection("org_a", "conn_" + std::to_string(n++));
     connection.status = status;
     store.insert_connection(connection);
@@ -691,8 +692,7 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnlyNewStepsAndAFailedStepRollsBackAlone)
     apply_schema_migrations(raw.handle(), broken_third);
     FAIL() << "a failing migration was reported as applied";
   } catch (const std::runtime_error& error) {
-    EXPECT_NE(std::string(error.what()).find("schema migration 3 (three) failed"), std::string::npos)
-        << error.what();
+    EXPECT_NE(std::string(error.what()).find("schema migration 3 (three) failed"), std::string::npos) << error.what();
   }
   EXPECT_EQ(read_schema_version(raw.handle()), 2);
   EXPECT_EQ(raw.text("SELECT name FROM sqlite_master WHERE name = 'three'"), "") << "step 3 was half applied";

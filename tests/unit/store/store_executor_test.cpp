@@ -203,8 +203,7 @@ TEST_F(StoreExecutorTest, RunSyncReturnsResultsAndRethrowsTheJobsOwnException) {
   ASSERT_TRUE(found);
   EXPECT_EQ(found->id, "ws_1");
 
-  EXPECT_THROW(executor.run_sync([](Store& store) { store.insert_workspace(make_workspace("ws_1")); }),
-               StoreConflict);
+  EXPECT_THROW(executor.run_sync([](Store& store) { store.insert_workspace(make_workspace("ws_1")); }), StoreConflict);
   EXPECT_EQ(executor.jobs_run(), 3U);
   EXPECT_EQ(executor.batches_committed(), 3U); // one job at a time: nothing to group
 }
@@ -303,8 +302,10 @@ TEST_F(StoreExecutorTest, TwoThousandConcurrentRunsAreGroupCommitted) {
         });
   }
   std::vector<std::thread> io_threads;
-  for (int t = 0; t < 4; ++t) io_threads.emplace_back([&io] { io.run(); });
-  for (std::thread& thread : io_threads) thread.join();
+  for (int t = 0; t < 4; ++t)
+    io_threads.emplace_back([&io] { io.run(); });
+  for (std::thread& thread : io_threads)
+    thread.join();
 
   EXPECT_EQ(completed.load(), job_count);
   EXPECT_EQ(failures.load(), 0);
@@ -323,7 +324,8 @@ TEST_F(StoreExecutorTest, CoroutinesResumeOnTheirOwnStrand) {
   asio::io_context io;
   std::atomic<int> off_strand{0}, finished{0};
   std::vector<asio::strand<asio::io_context::executor_type>> strands;
-  for (int s = 0; s < 4; ++s) strands.push_back(asio::make_strand(io));
+  for (int s = 0; s < 4; ++s)
+    strands.push_back(asio::make_strand(io));
   for (auto& strand : strands) {
     asio::co_spawn(
         strand,
@@ -338,8 +340,10 @@ TEST_F(StoreExecutorTest, CoroutinesResumeOnTheirOwnStrand) {
         });
   }
   std::vector<std::thread> io_threads;
-  for (int t = 0; t < 4; ++t) io_threads.emplace_back([&io] { io.run(); });
-  for (std::thread& thread : io_threads) thread.join();
+  for (int t = 0; t < 4; ++t)
+    io_threads.emplace_back([&io] { io.run(); });
+  for (std::thread& thread : io_threads)
+    thread.join();
   EXPECT_EQ(finished.load(), 4);
   EXPECT_EQ(off_strand.load(), 0);
 }
@@ -406,8 +410,8 @@ TEST_F(StoreExecutorTest, EachJobRunsInItsOwnSavepointInsideOneTransaction) {
     StoreExecutor executor(std::make_unique<JournalingStore>(journal));
     {
       StoreThreadHold hold(executor);
-      spawn_run(io, executor, [](Store& store) { store.insert_workspace(make_workspace("a")); }, outcomes[0],
-                finished[0]);
+      spawn_run(
+          io, executor, [](Store& store) { store.insert_workspace(make_workspace("a")); }, outcomes[0], finished[0]);
       spawn_run(
           io, executor,
           [](Store& store) {
@@ -415,8 +419,8 @@ TEST_F(StoreExecutorTest, EachJobRunsInItsOwnSavepointInsideOneTransaction) {
             throw std::runtime_error("b failed");
           },
           outcomes[1], finished[1]);
-      spawn_run(io, executor, [](Store& store) { store.insert_workspace(make_workspace("c")); }, outcomes[2],
-                finished[2]);
+      spawn_run(
+          io, executor, [](Store& store) { store.insert_workspace(make_workspace("c")); }, outcomes[2], finished[2]);
       io.poll();
     }
     io.restart();
@@ -426,9 +430,9 @@ TEST_F(StoreExecutorTest, EachJobRunsInItsOwnSavepointInsideOneTransaction) {
   EXPECT_EQ(message_of(outcomes[1]), "b failed");
   EXPECT_FALSE(outcomes[2]);
   const std::vector<std::string> expected = {
-      "begin", "savepoint", "release", "commit", // the hold's own batch
-      "begin", "savepoint", "insert a", "release", "savepoint", "insert b", "rollback to savepoint",
-      "savepoint", "insert c", "release", "commit"};
+      "begin",     "savepoint", "release",  "commit", // the hold's own batch
+      "begin",     "savepoint", "insert a", "release", "savepoint", "insert b", "rollback to savepoint",
+      "savepoint", "insert c",  "release",  "commit"};
   EXPECT_EQ(journal->snapshot(), expected);
 }
 
@@ -441,7 +445,8 @@ TEST_F(StoreExecutorTest, ACommitFailureReachesEveryJobOfTheBatch) {
   {
     StoreThreadHold hold(executor);
     for (int i = 0; i < 2; ++i) {
-      spawn_run(io, executor, [](Store& store) { return store.count_connections(); }, outcomes[i], finished[i]);
+      spawn_run(
+          io, executor, [](Store& store) { return store.count_connections(); }, outcomes[i], finished[i]);
     }
     io.poll();
     journal->fail_commit_after(1); // the hold's own batch commits first
