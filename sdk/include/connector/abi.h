@@ -129,7 +129,8 @@ enum {
   CONNECTOR_FIELD_REQUEST_METHOD = 7,    /* with SEND_REQUEST: "GET", "POST", ... */
   CONNECTOR_FIELD_REQUEST_URL = 8,       /* with SEND_REQUEST: absolute https URL */
   CONNECTOR_FIELD_REQUEST_BODY = 9,      /* with SEND_REQUEST: raw body bytes */
-  CONNECTOR_FIELD_CONTINUATION = 10,     /* with SEND_REQUEST: handed back on the next step */
+  CONNECTOR_FIELD_CONTINUATION = 10,     /* with SEND_REQUEST: handed back on the next step; may hold
+                                          * tokens, so the host keeps it in memory only, never logs it */
   CONNECTOR_FIELD_ACCESS_TOKEN = 11,
   CONNECTOR_FIELD_REFRESH_TOKEN = 12, /* absent in a refresh result: keep the old one */
   CONNECTOR_FIELD_TOKEN_TYPE = 13,
