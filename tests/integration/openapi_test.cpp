@@ -13,6 +13,7 @@
 #include "plugins/plugin_registry.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
+#include "support/temp_dir.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
@@ -37,26 +38,7 @@ using nlohmann::json;
 
 namespace {
 
-// A fresh folder under the system's temp directory, removed with everything in it.
-class TemporaryFolder {
-public:
-  TemporaryFolder() {
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("openapi_test_" + std::to_string(random()) + "_" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TemporaryFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TemporaryFolder(const TemporaryFolder&) = delete;
-  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
+using TemporaryFolder = connector::testing::TempDir;
 
 // The objects serve_command.cpp wires together, in the same order; nothing is dispatched, so
 // no plugin, key or network is needed. Members are destroyed in reverse order.

@@ -149,15 +149,4 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::map<s
   return result;
 }
 
-TempDir::TempDir(const std::string& prefix) {
-  std::random_device seed;
-  path_ = std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(seed()) + std::to_string(seed()));
-  std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
 } // namespace connector::testing

@@ -2,6 +2,8 @@
 // own environment, standard output and error captured to files, and stops it at the end.
 #pragma once
 
+#include "support/temp_dir.hpp"
+
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -45,16 +47,5 @@ struct CommandResult {
   std::string output;
 };
 CommandResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& environment);
-
-// A fresh folder under the system temp folder, removed by the destructor.
-class TempDir {
-public:
-  explicit TempDir(const std::string& prefix);
-  ~TempDir();
-  const std::filesystem::path& path() const { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
 
 } // namespace connector::testing

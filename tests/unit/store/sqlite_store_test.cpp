@@ -1,5 +1,6 @@
 #include "store/migrations.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -14,26 +15,7 @@ using namespace connector::core;
 
 namespace {
 
-// A fresh folder under the system's temp directory, removed with everything in it.
-class TemporaryFolder {
-public:
-  TemporaryFolder() {
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("sqlite_store_test_" + std::to_string(random()) + "_" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TemporaryFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TemporaryFolder(const TemporaryFolder&) = delete;
-  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
+using TemporaryFolder = connector::testing::TempDir;
 
 // Raw SQL against the file, for what the Store interface cannot do (inspect, tamper).
 class RawDatabase {

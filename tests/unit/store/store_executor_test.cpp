@@ -5,6 +5,7 @@
 
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
+#include "support/temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -25,26 +26,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-// A fresh folder under the system's temp directory, removed with everything in it.
-class TemporaryFolder {
-public:
-  TemporaryFolder() {
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("store_executor_test_" + std::to_string(random()) + "_" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TemporaryFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TemporaryFolder(const TemporaryFolder&) = delete;
-  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
+using TemporaryFolder = connector::testing::TempDir;
 
 WorkspaceRecord make_workspace(const std::string& id) { return WorkspaceRecord{id, "org_a", "name", 1, 1}; }
 
