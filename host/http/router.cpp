@@ -34,13 +34,17 @@ std::vector<std::string> split_path(const std::string& path) {
   return segments;
 }
 
-void Router::add(Route route) { routes_.push_back(std::move(route)); }
+void Router::add(Route route) {
+  route_segments_.push_back(split_path(route.pattern));
+  routes_.push_back(std::move(route));
+}
 
 Router::Match Router::match(http::verb method, const std::string& path) const {
   Match result;
   const auto segments = split_path(path);
-  for (const auto& route : routes_) {
-    const auto pattern = split_path(route.pattern);
+  for (std::size_t index = 0; index < routes_.size(); ++index) {
+    const Route& route = routes_[index];
+    const auto& pattern = route_segments_[index];
     if (pattern.size() != segments.size()) continue;
     std::map<std::string, std::string> params;
     bool same = true;

@@ -46,6 +46,7 @@ private:
 
   Authenticator authenticate_;
   std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> route_segments_; // routes_[i].pattern split once, at add()
 };
 
 // Splits "/a/b/c" into {"a","b","c"}; percent-escapes in segments are decoded.
