@@ -9,7 +9,7 @@ namespace connector::core {
 namespace {
 
 // Indexed by ErrorCode; keep the order of the enum.
-constexpr std::array<ErrorInfo, 28> table = {{
+constexpr std::array<ErrorInfo, 32> table = {{
     {"AUTHENTICATION_REQUIRED", 401, "authentication_error", "An API key is required."},
     {"INVALID_API_KEY", 401, "authentication_error", "The API key is not valid."},
     {"ORGANIZATION_ACCESS_DENIED", 403, "permission_error", "This API key cannot access this organization."},
@@ -36,6 +36,10 @@ constexpr std::array<ErrorInfo, 28> table = {{
     {"CONNECTOR_OAUTH_FAILED", 502, "server_error", "OAuth authentication failed."},
     {"PROVIDER_UNAVAILABLE", 504, "server_error", "The provider did not answer in time."},
     {"CONFLICT", 409, "conflict", "The resource was changed or exists already."},
+    {"WORKSPACE_NOT_EMPTY", 409, "conflict", "The workspace still holds sources; delete them or ask for cascade."},
+    {"SOURCE_NEEDS_REAUTH", 409, "conflict", "The provider no longer accepts this source's grant; re-authorize it."},
+    {"TOKEN_REFRESH_UNAVAILABLE", 503, "server_error", "The provider could not refresh the token; try again later."},
+    {"OAUTH_CREDENTIALS_NOT_FOUND", 404, "not_found", "No OAuth credentials are set for that connector here."},
     {"SERVICE_UNAVAILABLE", 503, "server_error", "The service is shutting down or not ready."},
     {"INTERNAL_ERROR", 500, "server_error", "An internal error occurred."},
 }};

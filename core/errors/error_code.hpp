@@ -37,6 +37,10 @@ enum class ErrorCode {
   connector_oauth_failed,
   provider_unavailable,
   conflict,
+  workspace_not_empty,
+  source_needs_reauth,
+  token_refresh_unavailable,
+  oauth_credentials_not_found,
   service_unavailable,
   internal_error,
 };

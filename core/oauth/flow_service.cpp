@@ -4,6 +4,7 @@
 #include "crypto/random.hpp"
 #include "oauth/credentials.hpp"
 #include "oauth/ids.hpp"
+#include "oauth/oauth_apps.hpp"
 #include "oauth/operation_runner.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/redirect_policy.hpp"
@@ -16,14 +17,7 @@ namespace connector::core {
 
 namespace {
 
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-ApiError not_configured(const std::string& slug, const std::string& why) {
-  return ApiError(ErrorCode::connector_not_configured, "The connector '" + slug + "' is installed but not configured.",
-                  why, {{"slug", slug}});
-}
+int64_t now_seconds() { return unix_now(); }
 
 ApiError options_invalid(const std::vector<SchemaViolation>& violations) {
   nlohmann::json fields = nlohmann::json::array();
@@ -52,6 +46,9 @@ CallbackResult back_to_client(const ConnectionRecord& connection, const std::str
   std::vector<std::pair<std::string, std::string>> params = {{"connection_id", connection.id}};
   if (connection.status == ConnectionStatus::authorized) {
     params.emplace_back("status", "success");
+  } else if (connection.status == ConnectionStatus::consumed) { // a re-authorization, already applied
+    params.emplace_back("status", "success");
+    params.emplace_back("source_id", connection.source_id);
   } else {
     params.emplace_back("status", "error");
     params.emplace_back("error", connection.error_code);
@@ -71,9 +68,10 @@ std::string short_text(const std::string& text, std::size_t limit = 300) {
 
 } // namespace
 
-FlowService::FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDirectory> providers, const Sealer& sealer,
-                         HttpsClient& https, FlowSettings settings)
-    : store_(store), providers_(std::move(providers)), sealer_(sealer), https_(https), settings_(std::move(settings)) {}
+FlowService::FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDirectory> providers, OAuthApps& apps,
+                         const Sealer& sealer, HttpsClient& https, FlowSettings settings)
+    : store_(store), providers_(std::move(providers)), apps_(apps), sealer_(sealer), https_(https),
+      settings_(std::move(settings)) {}
 
 void FlowService::replace_providers(std::shared_ptr<const ProviderDirectory> providers) {
   providers_.store(std::move(providers));
@@ -83,6 +81,20 @@ std::shared_ptr<const ProviderDirectory> FlowService::providers() const { return
 
 boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(AuthorizeRequest request) {
   const auto directory = providers();
+  if (!request.target_source_id.empty()) {
+    // A re-authorization runs in the source's own workspace, for its own connector.
+    const auto source = co_await store_.run(
+        [&](Store& store) { return store.find_source(request.organization_id, request.target_source_id); });
+    if (!source) {
+      co_return ApiError(ErrorCode::source_not_found, {}, {}, {{"source_id", request.target_source_id}});
+    }
+    if (source->auth_type != "oauth2.0") {
+      co_return ApiError(ErrorCode::validation_error, "Only a source made by an OAuth flow can be re-authorized.", {},
+                         {{"source_id", source->id}, {"auth_type", source->auth_type}});
+    }
+    request.source_definition_id = source->source_definition_id;
+    request.workspace_id = source->workspace_id;
+  }
   std::optional<ConfiguredProvider> provider;
   if (!request.source_definition_id.empty()) {
     provider = directory->find_by_definition(request.source_definition_id);
@@ -95,7 +107,9 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
     provider = directory->find(request.slug);
     if (!provider) co_return ApiError(ErrorCode::connector_not_found, {}, {}, {{"slug", request.slug}});
   }
-  if (!provider->instance) co_return not_configured(request.slug, provider->configuration_error);
+  const auto resolved = co_await apps_.resolve(*provider, request.organization_id, request.workspace_id);
+  if (!resolved) co_return resolved.error();
+  const ProviderInstance& instance = *resolved->instance;
   const PluginDescriptor& descriptor = provider->module->descriptor();
 
   auto redirect = normalize_redirect_url(request.redirect_url);
@@ -116,6 +130,8 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   connection.redirect_url = redirect->full;
   connection.redirect_uri = settings_.callback_uri;
   connection.flow_options_json = request.options.dump();
+  connection.target_source_id = request.target_source_id;
+  connection.oauth_app_scope = resolved->scope;
   connection.created_at = now;
   connection.updated_at = now;
   connection.expires_at = now + settings_.state_ttl.count();
@@ -134,7 +150,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
         sealer_.seal(verifier, sealing_context("connection", connection.id, "code_verifier"));
   }
 
-  OperationResult url = provider->instance->authorization_url(params);
+  OperationResult url = instance.authorization_url(params);
   if (!url.ok()) {
     if (url.status == CONNECTOR_STATUS_INVALID_INPUT) {
       co_return ApiError(ErrorCode::validation_error, short_text(url.error_description));
@@ -205,12 +221,16 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     co_return back_to_client(connection, outcome);
   };
 
-  const auto directory = providers();
-  const auto provider = directory->find(connection.slug);
-  if (!provider || !provider->instance) {
+  const auto provider = providers()->find(connection.slug);
+  if (!provider) {
     co_return co_await fail("connector_unavailable", "The connector is no longer available.", "connector_unavailable");
   }
-  const ProviderInstance& instance = *provider->instance;
+  const auto resolved = co_await apps_.for_scope(*provider, connection.organization_id, connection.oauth_app_scope);
+  if (!resolved) {
+    co_return co_await fail("connector_unavailable", "The connector or its OAuth app is no longer available.",
+                            "connector_unavailable");
+  }
+  const ProviderInstance& instance = *resolved->instance;
 
   // RFC 9207: an `iss` that is present must be the issuer this flow was started against.
   if (query.iss && !instance.issuer().empty() && !constant_time_equals(*query.iss, instance.issuer())) {
@@ -243,6 +263,22 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   }
 
   const Credentials credentials = Credentials::from_result(run.result, now_seconds());
+  if (!connection.target_source_id.empty()) {
+    if (auto refused = co_await update_reauthorized_source(connection, credentials.to_json().dump())) {
+      co_return co_await fail(refused->first, refused->second, "reauthorize_failed");
+    }
+    connection.status = ConnectionStatus::consumed;
+    connection.source_id = connection.target_source_id;
+    connection.sealed_code_verifier.clear();
+    connection.account_id = credentials.account_id;
+    connection.account_name = credentials.account_name;
+    connection.updated_at = now_seconds();
+    const ConnectionRecord consumed = connection;
+    co_await store_.run([&](Store& store) { return store.update_connection(consumed); });
+    CallbackResult result = back_to_client(connection, "reauthorized");
+    result.source_id = connection.source_id;
+    co_return result;
+  }
   connection.status = ConnectionStatus::authorized;
   connection.sealed_credentials =
       sealer_.seal(credentials.to_json().dump(), sealing_context("connection", connection.id, "credentials"));
@@ -259,6 +295,49 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     co_return page(409, "This sign-in was completed by another request.", "state_race");
   }
   co_return back_to_client(connection, "authorized");
+}
+
+boost::asio::awaitable<std::optional<std::pair<std::string, std::string>>>
+FlowService::update_reauthorized_source(const ConnectionRecord& connection, const std::string& credentials_json) {
+  const auto credentials = Credentials::from_json(nlohmann::json::parse(credentials_json));
+  const int64_t now = now_seconds();
+  // One store job holds the write lock from read to write, so no other process slips between.
+  co_return co_await store_.run([&](Store& store) -> std::optional<std::pair<std::string, std::string>> {
+    auto found = store.find_source(connection.organization_id, connection.target_source_id);
+    if (!found) return std::pair{std::string("source_not_found"), std::string("The source no longer exists.")};
+    SourceRecord source = std::move(*found);
+    nlohmann::json configuration = nlohmann::json::parse(source.configuration_json, nullptr, false);
+    if (!configuration.is_object()) configuration = nlohmann::json::object();
+    const std::string known_account = configuration.value("account_id", "");
+    if (!known_account.empty() && !credentials->account_id.empty() && known_account != credentials->account_id) {
+      return std::pair{std::string("account_mismatch"),
+                       "The provider account signed in (" + credentials->account_name +
+                           ") is not the one this source was made for."};
+    }
+    configuration["scopes"] = credentials->granted_scopes;
+    if (!credentials->account_id.empty()) {
+      configuration["account_id"] = credentials->account_id;
+      configuration["account_name"] = credentials->account_name;
+    }
+    source.configuration_json = configuration.dump();
+    source.sealed_credentials = sealer_.seal(credentials_json, sealing_context("source", source.id, "credentials"));
+    source.status = "active";
+    source.status_detail.clear();
+    source.granted_scopes = credentials->scopes_text();
+    source.token_expires_at = credentials->expires_at;
+    source.oauth_app_scope = connection.oauth_app_scope;
+    source.refresh_lease_owner.clear();
+    source.refresh_lease_until.reset();
+    source.refresh_failures = 0;
+    source.next_refresh_at.reset();
+    source.last_refreshed_at = now;
+    source.last_refresh_error_json.clear();
+    source.updated_at = now;
+    if (!store.update_source(source)) {
+      return std::pair{std::string("conflict"), std::string("The source changed during re-authorization.")};
+    }
+    return std::nullopt;
+  });
 }
 
 boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteRequest request) {
@@ -281,6 +360,10 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
                        {"provider_error", connection.error_code},
                        {"provider_error_description", connection.error_description}});
     case ConnectionStatus::consumed:
+      // A re-authorization was applied when the provider redirected back: answer its source.
+      if (!connection.target_source_id.empty()) {
+        if (auto source = store.find_source(request.organization_id, connection.source_id)) return *source;
+      }
       return ApiError(ErrorCode::connection_already_used, {}, {},
                       {{"connection_id", connection.id}, {"source_id", connection.source_id}});
     case ConnectionStatus::expired: return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
@@ -321,6 +404,8 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
     source.name = request.source_name;
     source.connection_id = connection.id;
     source.status = "active";
+    source.auth_type = "oauth2.0";
+    source.oauth_app_scope = connection.oauth_app_scope;
     source.granted_scopes = connection.granted_scopes;
     source.token_expires_at = connection.token_expires_at;
     nlohmann::json configuration = {{"auth_type", "oauth2.0"},
@@ -347,9 +432,30 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
   });
 }
 
+namespace {
+
+nlohmann::json optional_time(const std::optional<int64_t>& time) {
+  return time ? nlohmann::json(rfc3339_utc(*time)) : nlohmann::json(nullptr);
+}
+
+} // namespace
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 nlohmann::json source_to_json(const SourceRecord& source) {
   nlohmann::json configuration = nlohmann::json::parse(source.configuration_json, nullptr, false);
   if (!configuration.is_object()) configuration = nlohmann::json::object();
+  nlohmann::json last_error = nlohmann::json::parse(source.last_refresh_error_json, nullptr, false);
+  if (!last_error.is_object()) last_error = nullptr;
+  const nlohmann::json auth = {{"type", source.auth_type},
+                               {"expires_at", optional_time(source.token_expires_at)},
+                               {"refreshable", source.auth_type == "oauth2.0"},
+                               {"last_refreshed_at", optional_time(source.last_refreshed_at)},
+                               {"consecutive_refresh_failures", source.refresh_failures},
+                               {"last_refresh_error", last_error},
+                               {"next_refresh_attempt_at", optional_time(source.next_refresh_at)}};
   return {{"source_id", source.id},
           {"name", source.name},
           {"source_definition_id", source.source_definition_id},
@@ -358,6 +464,8 @@ nlohmann::json source_to_json(const SourceRecord& source) {
           {"configuration", configuration},
           {"connection_id", source.connection_id},
           {"status", source.status},
+          {"status_detail", source.status_detail},
+          {"auth", auth},
           {"created_at", rfc3339_utc(source.created_at)},
           {"updated_at", rfc3339_utc(source.updated_at)}};
 }

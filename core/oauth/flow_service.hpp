@@ -22,6 +22,7 @@
 namespace connector::core {
 
 class StoreExecutor;
+class OAuthApps;
 
 struct FlowSettings {
   std::string callback_uri; // the host's provider-facing callback under its public URL
@@ -37,6 +38,7 @@ struct AuthorizeRequest {
   std::string workspace_id;         // native flow
   std::string redirect_url;
   nlohmann::json options = nlohmann::json::object(); // o_auth_input_configuration
+  std::string target_source_id;                      // re-authorization of this source
 };
 
 struct AuthorizeResult {
@@ -61,7 +63,8 @@ struct CallbackResult {
   std::string page_message;
   std::string connection_id;
   std::string slug;
-  std::string outcome; // "authorized", "provider_error", "exchange_failed", "state_invalid", ...
+  std::string outcome;   // "authorized", "reauthorized", "provider_error", "exchange_failed", "state_invalid", ...
+  std::string source_id; // reauthorized: the source that got the new credentials
 };
 
 struct CompleteRequest {
@@ -74,8 +77,8 @@ struct CompleteRequest {
 
 class FlowService {
 public:
-  FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDirectory> providers, const Sealer& sealer,
-              HttpsClient& https, FlowSettings settings);
+  FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDirectory> providers, OAuthApps& apps,
+              const Sealer& sealer, HttpsClient& https, FlowSettings settings);
 
   boost::asio::awaitable<Expected<AuthorizeResult>> authorize(AuthorizeRequest request);
   boost::asio::awaitable<CallbackResult> callback(CallbackQuery query);
@@ -88,8 +91,13 @@ public:
   const FlowSettings& settings() const { return settings_; }
 
 private:
+  // A re-authorization's end: the source gets the new credentials (compare-and-swap).
+  boost::asio::awaitable<std::optional<std::pair<std::string, std::string>>>
+  update_reauthorized_source(const ConnectionRecord& connection, const std::string& credentials_json);
+
   StoreExecutor& store_;
   std::atomic<std::shared_ptr<const ProviderDirectory>> providers_;
+  OAuthApps& apps_;
   const Sealer& sealer_;
   HttpsClient& https_;
   FlowSettings settings_;
@@ -97,5 +105,7 @@ private:
 
 // The JSON shape of a source in API answers (never a secret).
 nlohmann::json source_to_json(const SourceRecord& source);
+
+int64_t unix_now();
 
 } // namespace connector::core

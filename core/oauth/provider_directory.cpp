@@ -92,7 +92,7 @@ ProviderDirectory::ProviderDirectory(const PluginRegistry& registry,
     const nlohmann::json schema = nlohmann::json::parse(descriptor.settings_schema_json, nullptr, false);
     settings = merge_environment_settings(descriptor.slug, std::move(settings), schema, env);
 
-    ConfiguredProvider entry{module, nullptr, {}};
+    ConfiguredProvider entry{module, nullptr, {}, settings};
     auto created = module->create_provider(settings.dump());
     if (created.instance) {
       entry.instance = std::move(created.instance);

@@ -19,6 +19,7 @@ struct ConfiguredProvider {
   std::shared_ptr<const PluginModule> module;
   std::shared_ptr<const ProviderInstance> instance; // null: not configured
   std::string configuration_error;                  // why instance is null (never a secret)
+  nlohmann::json settings;                          // the operator's merged settings (secrets included)
 };
 
 // Reads an environment variable; returns nullopt when unset.

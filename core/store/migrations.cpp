@@ -94,6 +94,30 @@ CREATE TABLE sources (
 CREATE INDEX sources_by_workspace ON sources (organization_id, workspace_id, id);
 CREATE INDEX sources_by_organization ON sources (organization_id, id);
 )sql"},
+    {2, "token lifecycle, re-authorization, organizations' own OAuth apps", R"sql(
+ALTER TABLE connections ADD COLUMN target_source_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE connections ADD COLUMN oauth_app_scope TEXT NOT NULL DEFAULT '';
+ALTER TABLE sources ADD COLUMN auth_type TEXT NOT NULL DEFAULT 'oauth2.0';
+ALTER TABLE sources ADD COLUMN oauth_app_scope TEXT NOT NULL DEFAULT '';
+ALTER TABLE sources ADD COLUMN refresh_lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE sources ADD COLUMN refresh_lease_until INTEGER;
+ALTER TABLE sources ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sources ADD COLUMN next_refresh_at INTEGER;
+ALTER TABLE sources ADD COLUMN last_refreshed_at INTEGER;
+ALTER TABLE sources ADD COLUMN last_refresh_error_json TEXT NOT NULL DEFAULT '';
+CREATE INDEX sources_by_token_expiry ON sources (token_expires_at) WHERE token_expires_at IS NOT NULL;
+
+CREATE TABLE oauth_apps (
+  organization_id      TEXT NOT NULL,
+  scope                TEXT NOT NULL,
+  slug                 TEXT NOT NULL,
+  client_id            TEXT NOT NULL,
+  sealed_configuration BLOB NOT NULL,
+  created_at           INTEGER NOT NULL,
+  updated_at           INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, scope, slug)
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 int64_t unix_now() {

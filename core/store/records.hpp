@@ -58,7 +58,9 @@ struct ConnectionRecord {
   std::optional<int64_t> token_expires_at;
   std::string account_id;
   std::string account_name;
-  std::string source_id; // consumed: the source it became
+  std::string source_id;        // consumed: the source it became
+  std::string target_source_id; // a re-authorization: the existing source it updates
+  std::string oauth_app_scope;  // whose OAuth app runs this flow (see OAuthAppRecord); "" = the host's
   int64_t created_at = 0;
   int64_t expires_at = 0; // the state's end of life (pending only)
   int64_t updated_at = 0;
@@ -79,9 +81,30 @@ struct SourceRecord {
   std::vector<uint8_t> sealed_credentials;
   std::string granted_scopes;
   std::optional<int64_t> token_expires_at;
+  std::string auth_type = "oauth2.0"; // or "access_token" (created with a token; never refreshed)
+  std::string oauth_app_scope;        // the OAuth app that issued the tokens; refreshes use it too
+  // The token lifecycle. A refresh lease lets one process refresh while others wait.
+  std::string refresh_lease_owner;
+  std::optional<int64_t> refresh_lease_until;
+  int64_t refresh_failures = 0;              // consecutive transient failures
+  std::optional<int64_t> next_refresh_at;    // cooldown after transient failures
+  std::optional<int64_t> last_refreshed_at;
+  std::string last_refresh_error_json;       // {"code","message","at"} or empty
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t version = 1;
+};
+
+// An organization's or workspace's own OAuth app for one connector ("bring your own app").
+// scope: "org" for the whole organization, or "ws:<workspace id>".
+struct OAuthAppRecord {
+  std::string organization_id;
+  std::string scope;
+  std::string slug;
+  std::string client_id;                     // shown in summaries
+  std::vector<uint8_t> sealed_configuration; // the whole configuration, client_secret included
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
 };
 
 // A page of a listing: `next_after` is the id to pass as `after` for the next page, empty at

@@ -22,11 +22,15 @@ constexpr std::string_view workspace_columns = "id, organization_id, name, creat
 constexpr std::string_view connection_columns =
     "id, organization_id, slug, source_definition_id, workspace_id, state_hash, redirect_url, redirect_uri, "
     "sealed_code_verifier, flow_options_json, status, error_code, error_description, sealed_credentials, "
-    "granted_scopes, token_expires_at, account_id, account_name, source_id, created_at, expires_at, updated_at, "
-    "version";
+    "granted_scopes, token_expires_at, account_id, account_name, source_id, target_source_id, oauth_app_scope, "
+    "created_at, expires_at, updated_at, version";
 constexpr std::string_view source_columns =
     "id, organization_id, workspace_id, source_definition_id, slug, name, configuration_json, connection_id, "
-    "status, status_detail, sealed_credentials, granted_scopes, token_expires_at, created_at, updated_at, version";
+    "status, status_detail, sealed_credentials, granted_scopes, token_expires_at, auth_type, oauth_app_scope, "
+    "refresh_lease_owner, refresh_lease_until, refresh_failures, next_refresh_at, last_refreshed_at, "
+    "last_refresh_error_json, created_at, updated_at, version";
+constexpr std::string_view oauth_app_columns =
+    "organization_id, scope, slug, client_id, sealed_configuration, created_at, updated_at";
 
 // --- SQL built once from the column lists, so that columns and parameters cannot drift apart.
 
@@ -144,6 +148,8 @@ void bind_connection(sqlite::Query& query, const ConnectionRecord& connection) {
   query.bind_text(++n, connection.account_id);
   query.bind_text(++n, connection.account_name);
   query.bind_text(++n, connection.source_id);
+  query.bind_text(++n, connection.target_source_id);
+  query.bind_text(++n, connection.oauth_app_scope);
   query.bind_integer(++n, connection.created_at);
   query.bind_integer(++n, connection.expires_at);
   query.bind_integer(++n, connection.updated_at);
@@ -175,6 +181,8 @@ ConnectionRecord read_connection(const sqlite::Query& row) {
   connection.account_id = row.text(n++);
   connection.account_name = row.text(n++);
   connection.source_id = row.text(n++);
+  connection.target_source_id = row.text(n++);
+  connection.oauth_app_scope = row.text(n++);
   connection.created_at = row.integer(n++);
   connection.expires_at = row.integer(n++);
   connection.updated_at = row.integer(n++);
@@ -197,6 +205,14 @@ void bind_source(sqlite::Query& query, const SourceRecord& source) {
   query.bind_blob(++n, source.sealed_credentials);
   query.bind_text(++n, source.granted_scopes);
   query.bind_optional_integer(++n, source.token_expires_at);
+  query.bind_text(++n, source.auth_type);
+  query.bind_text(++n, source.oauth_app_scope);
+  query.bind_text(++n, source.refresh_lease_owner);
+  query.bind_optional_integer(++n, source.refresh_lease_until);
+  query.bind_integer(++n, source.refresh_failures);
+  query.bind_optional_integer(++n, source.next_refresh_at);
+  query.bind_optional_integer(++n, source.last_refreshed_at);
+  query.bind_text(++n, source.last_refresh_error_json);
   query.bind_integer(++n, source.created_at);
   query.bind_integer(++n, source.updated_at);
   query.bind_integer(++n, source.version);
@@ -218,10 +234,33 @@ SourceRecord read_source(const sqlite::Query& row) {
   source.sealed_credentials = row.blob(n++);
   source.granted_scopes = row.text(n++);
   source.token_expires_at = row.optional_integer(n++);
+  source.auth_type = row.text(n++);
+  source.oauth_app_scope = row.text(n++);
+  source.refresh_lease_owner = row.text(n++);
+  source.refresh_lease_until = row.optional_integer(n++);
+  source.refresh_failures = row.integer(n++);
+  source.next_refresh_at = row.optional_integer(n++);
+  source.last_refreshed_at = row.optional_integer(n++);
+  source.last_refresh_error_json = row.text(n++);
   source.created_at = row.integer(n++);
   source.updated_at = row.integer(n++);
   source.version = row.integer(n++);
   return source;
+}
+
+void bind_oauth_app(sqlite::Query& query, const OAuthAppRecord& app) {
+  int n = 0;
+  query.bind_text(++n, app.organization_id);
+  query.bind_text(++n, app.scope);
+  query.bind_text(++n, app.slug);
+  query.bind_text(++n, app.client_id);
+  query.bind_blob(++n, app.sealed_configuration);
+  query.bind_integer(++n, app.created_at);
+  query.bind_integer(++n, app.updated_at);
+}
+
+OAuthAppRecord read_oauth_app(const sqlite::Query& row) {
+  return OAuthAppRecord{row.text(0), row.text(1), row.text(2), row.text(3), row.blob(4), row.integer(5), row.integer(6)};
 }
 
 // --- Reading results.
@@ -267,7 +306,9 @@ void configure_connection(sqlite3* db) {
   }
   // NORMAL is durable across application crashes in WAL mode; a power loss may drop the last
   // commits but never corrupts the file.
-  sqlite::execute_script(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+  // secure_delete zeroes deleted content, so an erased source's sealed credentials do not
+  // linger in free pages of the file.
+  sqlite::execute_script(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON");
 }
 
 } // namespace
@@ -390,6 +431,39 @@ Page<WorkspaceRecord> SqliteStore::list_workspaces(const std::string& organizati
   return read_page<WorkspaceRecord>(query, size, read_workspace);
 }
 
+bool SqliteStore::update_workspace(const WorkspaceRecord& workspace) {
+  sqlite::Query query(
+      prepared("UPDATE workspaces SET name = ?3, updated_at = ?4 WHERE organization_id = ?1 AND id = ?2"));
+  query.bind_text(1, workspace.organization_id);
+  query.bind_text(2, workspace.id);
+  query.bind_text(3, workspace.name);
+  query.bind_integer(4, workspace.updated_at);
+  query.run();
+  return query.changes() == 1;
+}
+
+bool SqliteStore::delete_workspace(const std::string& organization_id, const std::string& id) {
+  sqlite::Query query(prepared("DELETE FROM workspaces WHERE organization_id = ?1 AND id = ?2"));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, id);
+  query.run();
+  if (query.changes() != 1) return false;
+  sqlite::Query apps(prepared("DELETE FROM oauth_apps WHERE organization_id = ?1 AND scope = 'ws:' || ?2"));
+  apps.bind_text(1, organization_id);
+  apps.bind_text(2, id);
+  apps.run();
+  checkpoint_after_commit_ = true;
+  return true;
+}
+
+int64_t SqliteStore::count_sources_in_workspace(const std::string& organization_id, const std::string& workspace_id) {
+  sqlite::Query query(prepared("SELECT COUNT(*) FROM sources WHERE organization_id = ?1 AND workspace_id = ?2"));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, workspace_id);
+  query.next_row();
+  return query.integer(0);
+}
+
 // --- Connections
 
 void SqliteStore::insert_connection(const ConnectionRecord& connection) {
@@ -471,6 +545,74 @@ bool SqliteStore::update_source(const SourceRecord& source) {
   return query.changes() == 1;
 }
 
+bool SqliteStore::delete_source(const std::string& organization_id, const std::string& id) {
+  sqlite::Query query(prepared("DELETE FROM sources WHERE organization_id = ?1 AND id = ?2"));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, id);
+  query.run();
+  if (query.changes() != 1) return false;
+  checkpoint_after_commit_ = true;
+  return true;
+}
+
+std::vector<SourceRecord> SqliteStore::list_sources_due_for_refresh(int64_t expiring_before, int64_t now, int limit) {
+  static const std::string sql = select_sql(
+      "sources", source_columns,
+      "WHERE status = 'active' AND auth_type = 'oauth2.0' AND token_expires_at IS NOT NULL "
+      "AND token_expires_at < ?1 AND (next_refresh_at IS NULL OR next_refresh_at <= ?2) "
+      "AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?2) ORDER BY token_expires_at LIMIT ?3");
+  sqlite::Query query(prepared(sql));
+  query.bind_integer(1, expiring_before);
+  query.bind_integer(2, now);
+  query.bind_integer(3, std::clamp(limit, 1, 1000));
+  return read_all<SourceRecord>(query, read_source);
+}
+
+// --- OAuth apps
+
+void SqliteStore::put_oauth_app(const OAuthAppRecord& app) {
+  static const std::string sql =
+      insert_sql("oauth_apps", oauth_app_columns) +
+      " ON CONFLICT (organization_id, scope, slug) DO UPDATE SET client_id = excluded.client_id, "
+      "sealed_configuration = excluded.sealed_configuration, updated_at = excluded.updated_at";
+  sqlite::Query query(prepared(sql));
+  bind_oauth_app(query, app);
+  query.run();
+}
+
+std::optional<OAuthAppRecord> SqliteStore::find_oauth_app(const std::string& organization_id,
+                                                          const std::string& scope, const std::string& slug) {
+  static const std::string sql =
+      select_sql("oauth_apps", oauth_app_columns, "WHERE organization_id = ?1 AND scope = ?2 AND slug = ?3");
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, scope);
+  query.bind_text(3, slug);
+  return read_optional<OAuthAppRecord>(query, read_oauth_app);
+}
+
+std::vector<OAuthAppRecord> SqliteStore::list_oauth_apps(const std::string& organization_id,
+                                                         const std::string& scope) {
+  static const std::string sql =
+      select_sql("oauth_apps", oauth_app_columns, "WHERE organization_id = ?1 AND scope = ?2 ORDER BY slug");
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, scope);
+  return read_all<OAuthAppRecord>(query, read_oauth_app);
+}
+
+bool SqliteStore::delete_oauth_app(const std::string& organization_id, const std::string& scope,
+                                   const std::string& slug) {
+  sqlite::Query query(prepared("DELETE FROM oauth_apps WHERE organization_id = ?1 AND scope = ?2 AND slug = ?3"));
+  query.bind_text(1, organization_id);
+  query.bind_text(2, scope);
+  query.bind_text(3, slug);
+  query.run();
+  if (query.changes() != 1) return false;
+  checkpoint_after_commit_ = true;
+  return true;
+}
+
 // --- Transactions. One batch is one transaction; each job inside it is a savepoint.
 
 void SqliteStore::begin_batch() {
@@ -483,10 +625,18 @@ void SqliteStore::begin_batch() {
 void SqliteStore::commit_batch() {
   execute_prepared("COMMIT");
   batch_open_ = false;
+  if (checkpoint_after_commit_) {
+    checkpoint_after_commit_ = false;
+    // Secrets were erased: copy the zeroed pages into the file and empty the WAL, so the old
+    // ciphertext survives neither in the file nor in old WAL frames. Best effort: another
+    // process's open read transaction can keep some frames until a later checkpoint.
+    sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  }
 }
 
 void SqliteStore::rollback_batch() noexcept {
   batch_open_ = false;
+  checkpoint_after_commit_ = false;
   // sqlite3_exec rather than a cached statement: preparing could throw, and after some errors
   // SQLite has already rolled back by itself.
   if (sqlite3_get_autocommit(db_.get()) == 0) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);

@@ -47,6 +47,9 @@ public:
   std::optional<WorkspaceRecord> find_workspace(const std::string& organization_id, const std::string& id) override;
   Page<WorkspaceRecord> list_workspaces(const std::string& organization_id, int limit,
                                         const std::string& after) override;
+  bool update_workspace(const WorkspaceRecord& workspace) override;
+  bool delete_workspace(const std::string& organization_id, const std::string& id) override;
+  int64_t count_sources_in_workspace(const std::string& organization_id, const std::string& workspace_id) override;
 
   void insert_connection(const ConnectionRecord& connection) override;
   std::optional<ConnectionRecord> find_connection(const std::string& organization_id, const std::string& id) override;
@@ -59,6 +62,14 @@ public:
   Page<SourceRecord> list_sources(const std::string& organization_id, const std::string& workspace_id, int limit,
                                   const std::string& after) override;
   bool update_source(const SourceRecord& source) override;
+  bool delete_source(const std::string& organization_id, const std::string& id) override;
+  std::vector<SourceRecord> list_sources_due_for_refresh(int64_t expiring_before, int64_t now, int limit) override;
+
+  void put_oauth_app(const OAuthAppRecord& app) override;
+  std::optional<OAuthAppRecord> find_oauth_app(const std::string& organization_id, const std::string& scope,
+                                               const std::string& slug) override;
+  std::vector<OAuthAppRecord> list_oauth_apps(const std::string& organization_id, const std::string& scope) override;
+  bool delete_oauth_app(const std::string& organization_id, const std::string& scope, const std::string& slug) override;
 
   // TransactionalStore
   void begin_batch() override;
@@ -77,6 +88,7 @@ private:
   // Declared after db_ so that the statements are finalized before the connection closes.
   std::unordered_map<std::string_view, sqlite::StatementPtr> statements_;
   bool batch_open_ = false;
+  bool checkpoint_after_commit_ = false; // secrets were deleted in this batch
 };
 
 } // namespace connector::core

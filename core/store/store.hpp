@@ -44,6 +44,10 @@ public:
   virtual std::optional<WorkspaceRecord> find_workspace(const std::string& organization_id, const std::string& id) = 0;
   virtual Page<WorkspaceRecord> list_workspaces(const std::string& organization_id, int limit,
                                                 const std::string& after) = 0; // ordered by id
+  virtual bool update_workspace(const WorkspaceRecord& workspace) = 0; // name and updated_at
+  // Also deletes the workspace's own OAuth apps. Sources are the caller's concern.
+  virtual bool delete_workspace(const std::string& organization_id, const std::string& id) = 0;
+  virtual int64_t count_sources_in_workspace(const std::string& organization_id, const std::string& workspace_id) = 0;
 
   // Connections (OAuth flows)
   virtual void insert_connection(const ConnectionRecord& connection) = 0;
@@ -62,6 +66,20 @@ public:
                                           int limit, const std::string& after) = 0; // workspace "" = all
   // Compare-and-swap on version, like update_connection.
   virtual bool update_source(const SourceRecord& source) = 0;
+  // Erases the row and its sealed credentials for good (not recoverable from the file).
+  virtual bool delete_source(const std::string& organization_id, const std::string& id) = 0;
+  // Across organizations, soonest first: active OAuth sources whose token expires before
+  // `expiring_before`, not cooling down and not leased at `now`.
+  virtual std::vector<SourceRecord> list_sources_due_for_refresh(int64_t expiring_before, int64_t now, int limit) = 0;
+
+  // Organizations' and workspaces' own OAuth apps, keyed by (organization, scope, slug).
+  virtual void put_oauth_app(const OAuthAppRecord& app) = 0; // inserts or replaces
+  virtual std::optional<OAuthAppRecord> find_oauth_app(const std::string& organization_id, const std::string& scope,
+                                                       const std::string& slug) = 0;
+  virtual std::vector<OAuthAppRecord> list_oauth_apps(const std::string& organization_id,
+                                                      const std::string& scope) = 0;
+  virtual bool delete_oauth_app(const std::string& organization_id, const std::string& scope,
+                                const std::string& slug) = 0;
 };
 
 } // namespace connector::core

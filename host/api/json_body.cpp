@@ -60,6 +60,25 @@ nlohmann::json JsonBody::optional_object(const std::string& field) {
   return *it;
 }
 
+std::optional<bool> JsonBody::optional_bool(const std::string& field) {
+  const auto it = document_.find(field);
+  if (it == document_.end() || it->is_null()) return std::nullopt;
+  if (!it->is_boolean()) {
+    problem(field, "must be true or false");
+    return std::nullopt;
+  }
+  return it->get<bool>();
+}
+
+void JsonBody::refuse_unknown_fields(std::initializer_list<const char*> known) {
+  for (const auto& [name, value] : document_.items()) {
+    bool listed = false;
+    for (const char* field : known)
+      listed = listed || name == field;
+    if (!listed) problem(name, "is not a field of this request");
+  }
+}
+
 std::optional<core::ApiError> JsonBody::problems() const {
   if (errors_.empty()) return std::nullopt;
   return core::ApiError(core::ErrorCode::validation_error, {}, {}, {{"errors", errors_}});
@@ -84,6 +103,22 @@ core::Expected<PageQuery> parse_page_query(const std::string& query) {
   }
   if (!errors.empty()) return core::ApiError(core::ErrorCode::validation_error, {}, {}, {{"errors", errors}});
   return page;
+}
+
+core::Expected<bool> query_flag(const std::string& query, const std::string& name, bool fallback) {
+  bool value = fallback;
+  for (const auto& [key, text] : sdk::form_decode(query)) {
+    if (key != name) continue;
+    if (text == "true" || text == "1") {
+      value = true;
+    } else if (text == "false" || text == "0") {
+      value = false;
+    } else {
+      return core::ApiError(core::ErrorCode::validation_error, {}, {},
+                            {{"errors", {{{"field", name}, {"message", "must be true or false"}}}}});
+    }
+  }
+  return value;
 }
 
 } // namespace connector::host

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,10 @@ public:
   std::string required_string(const std::string& field, std::size_t max_length = 256);
   std::optional<std::string> optional_string(const std::string& field, std::size_t max_length = 256);
   nlohmann::json optional_object(const std::string& field); // {} when absent or null
+  std::optional<bool> optional_bool(const std::string& field);
+  bool has(const std::string& field) const { return document_.contains(field) && !document_[field].is_null(); }
+  // Fields other than `known` are refused, so that a misspelt field is not silently ignored.
+  void refuse_unknown_fields(std::initializer_list<const char*> known);
 
   // VALIDATION_ERROR listing every problem, or nullopt when the body was fine.
   std::optional<core::ApiError> problems() const;
@@ -40,5 +45,9 @@ struct PageQuery {
   std::string workspace_id;
 };
 core::Expected<PageQuery> parse_page_query(const std::string& query);
+
+// A boolean query parameter ("true"/"false"/"1"/"0"); `fallback` when absent; a
+// VALIDATION_ERROR for anything else.
+core::Expected<bool> query_flag(const std::string& query, const std::string& name, bool fallback);
 
 } // namespace connector::host

@@ -9,7 +9,11 @@
 
 namespace connector::core {
 class FlowService;
+class OAuthApps;
+class Sealer;
+class SourceOperations;
 class StoreExecutor;
+class TokenService;
 } // namespace connector::core
 
 namespace connector::host {
@@ -20,13 +24,21 @@ inline constexpr const char* oauth_callback_path = "/v1/oauth/callback";
 struct ApiContext {
   core::FlowService& flows;
   core::StoreExecutor& store;
+  core::TokenService& tokens;
+  core::SourceOperations& sources;
+  const core::Sealer& sealer;
   std::function<bool()> ready; // for /readyz
 };
+
+// The key permission that reads sources' access tokens.
+inline constexpr const char* credentials_read_permission = "credentials:read";
 
 void register_flow_routes(Router& router, ApiContext& api);
 void register_workspace_routes(Router& router, ApiContext& api);
 void register_definition_routes(Router& router, ApiContext& api);
 void register_source_routes(Router& router, ApiContext& api);
+void register_token_routes(Router& router, ApiContext& api);
+void register_oauth_credential_routes(Router& router, ApiContext& api);
 void register_redirect_routes(Router& router, ApiContext& api);
 void register_system_routes(Router& router, ApiContext& api);
 
@@ -35,6 +47,8 @@ inline void register_api_routes(Router& router, ApiContext& api) {
   register_workspace_routes(router, api);
   register_definition_routes(router, api);
   register_source_routes(router, api);
+  register_token_routes(router, api);
+  register_oauth_credential_routes(router, api);
   register_redirect_routes(router, api);
   register_system_routes(router, api);
 }

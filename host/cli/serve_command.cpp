@@ -10,6 +10,9 @@
 #include "logging/logger.hpp"
 #include "net/https_client.hpp"
 #include "oauth/flow_service.hpp"
+#include "oauth/oauth_apps.hpp"
+#include "oauth/source_operations.hpp"
+#include "oauth/token_service.hpp"
 #include "oauth/redirect_policy.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
@@ -111,10 +114,18 @@ int run_serve(const std::vector<std::string>& args) {
   flow_settings.callback_uri = public_url + oauth_callback_path;
   flow_settings.state_ttl = config.state_ttl;
   flow_settings.host_allowed_redirect_keys = normalized_host_redirects(config.allowed_redirects);
-  core::FlowService flows(store, providers, sealer, https, flow_settings);
+  core::OAuthApps apps(store, sealer);
+  core::FlowService flows(store, providers, apps, sealer, https, flow_settings);
+  const auto current_providers = [&flows] { return flows.providers(); };
+  core::TokenService tokens(store, current_providers, apps, sealer, https, config.tokens,
+                            [](const std::string& event, const nlohmann::json& fields) {
+                              log(LogLevel::info, event, fields);
+                            });
+  core::SourceOperations source_operations(store, current_providers, apps, tokens, sealer, https);
+  if (config.tokens.scan_interval.count() > 0) tokens.start_background_refresh(io.get_executor());
 
   std::atomic<bool> ready{true};
-  ApiContext api{flows, store, [&ready] { return ready.load(); }};
+  ApiContext api{flows, store, tokens, source_operations, sealer, [&ready] { return ready.load(); }};
   register_api_routes(router, api);
 
   log(LogLevel::info, "listening",
@@ -145,6 +156,7 @@ int run_serve(const std::vector<std::string>& args) {
     if (error) return;
     log(LogLevel::info, "stopping", {{"signal", signal_number}});
     ready.store(false);
+    tokens.stop();
     server.stop();
     drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     drain();

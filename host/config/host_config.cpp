@@ -30,6 +30,13 @@ int64_t positive_integer(const std::string& name, const std::string& text) {
   return value;
 }
 
+int64_t whole_number(const std::string& name, const std::string& text) {
+  if (text.empty() || text.size() > 12 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw std::runtime_error(name + " must be a whole number (0 or more)");
+  }
+  return std::stoll(text);
+}
+
 std::string as_text(const nlohmann::json& value) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
@@ -75,6 +82,30 @@ const Setting settings[] = {
     {"threads", "CONNECTOR_THREADS",
      [](HostConfig& c, const std::string& v) { c.threads = static_cast<int>(positive_integer("threads", v)); }},
     {"log_level", "CONNECTOR_LOG_LEVEL", [](HostConfig& c, const std::string& v) { c.log_level = v; }},
+    {"token_refresh_margin_seconds", "CONNECTOR_TOKEN_REFRESH_MARGIN_SECONDS",
+     [](HostConfig& c, const std::string& v) {
+       c.tokens.margin = std::chrono::seconds(whole_number("token_refresh_margin_seconds", v));
+     }},
+    {"token_refresh_lead_seconds", "CONNECTOR_TOKEN_REFRESH_LEAD_SECONDS",
+     [](HostConfig& c, const std::string& v) {
+       c.tokens.lead = std::chrono::seconds(whole_number("token_refresh_lead_seconds", v));
+     }},
+    {"token_refresh_scan_seconds", "CONNECTOR_TOKEN_REFRESH_SCAN_SECONDS",
+     [](HostConfig& c, const std::string& v) {
+       c.tokens.scan_interval = std::chrono::seconds(whole_number("token_refresh_scan_seconds", v));
+     }},
+    {"token_refresh_concurrency", "CONNECTOR_TOKEN_REFRESH_CONCURRENCY",
+     [](HostConfig& c, const std::string& v) {
+       c.tokens.concurrency = static_cast<int>(positive_integer("token_refresh_concurrency", v));
+     }},
+    {"token_refresh_lease_seconds", "CONNECTOR_TOKEN_REFRESH_LEASE_SECONDS",
+     [](HostConfig& c, const std::string& v) {
+       c.tokens.lease = std::chrono::seconds(positive_integer("token_refresh_lease_seconds", v));
+     }},
+    {"token_refresh_cooldown_seconds", "CONNECTOR_TOKEN_REFRESH_COOLDOWN_SECONDS",
+     [](HostConfig& c, const std::string& v) {
+       c.tokens.cooldown_base = std::chrono::seconds(positive_integer("token_refresh_cooldown_seconds", v));
+     }},
 };
 
 nlohmann::json read_config_file(const std::string& path) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "oauth/provider_directory.hpp"
+#include "oauth/token_settings.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,7 @@ struct HostConfig {
   std::size_t max_header_bytes = 16 * 1024;
   int threads = 2;
   std::string log_level = "info";
+  core::TokenSettings tokens; // token_refresh_*: margin, lead, scan (0 = no background refresh), ...
   std::map<std::string, nlohmann::json> providers; // slug -> settings from the file
 
   std::filesystem::path database_file() const { return data_dir / "connector-host.sqlite3"; }

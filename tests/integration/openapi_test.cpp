@@ -9,7 +9,10 @@
 #include "errors/error_code.hpp"
 #include "net/https_client.hpp"
 #include "oauth/flow_service.hpp"
+#include "oauth/oauth_apps.hpp"
 #include "oauth/provider_directory.hpp"
+#include "oauth/source_operations.hpp"
+#include "oauth/token_service.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
@@ -51,8 +54,11 @@ struct RouteTable {
       registry, std::map<std::string, json>{}, core::process_environment());
   boost::asio::io_context io;
   core::HttpsClient https{io.get_executor(), core::HttpsClientOptions{}};
-  core::FlowService flows{store, providers, sealer, https, core::FlowSettings{}};
-  host::ApiContext api{flows, store, [] { return true; }};
+  core::OAuthApps apps{store, sealer};
+  core::FlowService flows{store, providers, apps, sealer, https, core::FlowSettings{}};
+  core::TokenService tokens{store, [this] { return flows.providers(); }, apps, sealer, https, core::TokenSettings{}};
+  core::SourceOperations sources{store, [this] { return flows.providers(); }, apps, tokens, sealer, https};
+  host::ApiContext api{flows, store, tokens, sources, sealer, [] { return true; }};
   // Never called: the test only reads the table.
   host::Router router{[](const host::Request&) -> boost::asio::awaitable<core::Expected<core::ApiKeyRecord>> {
     co_return core::ApiError(core::ErrorCode::authentication_required);

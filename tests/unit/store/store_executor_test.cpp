@@ -141,6 +141,17 @@ public:
     return {};
   }
   bool update_source(const SourceRecord&) override { return false; }
+  bool update_workspace(const WorkspaceRecord&) override { return false; }
+  bool delete_workspace(const std::string&, const std::string&) override { return false; }
+  int64_t count_sources_in_workspace(const std::string&, const std::string&) override { return 0; }
+  bool delete_source(const std::string&, const std::string&) override { return false; }
+  std::vector<SourceRecord> list_sources_due_for_refresh(int64_t, int64_t, int) override { return {}; }
+  void put_oauth_app(const OAuthAppRecord&) override {}
+  std::optional<OAuthAppRecord> find_oauth_app(const std::string&, const std::string&, const std::string&) override {
+    return {};
+  }
+  std::vector<OAuthAppRecord> list_oauth_apps(const std::string&, const std::string&) override { return {}; }
+  bool delete_oauth_app(const std::string&, const std::string&, const std::string&) override { return false; }
 
   void begin_batch() override {
     if (journal_->take_begin_failure()) throw std::runtime_error("begin failed");

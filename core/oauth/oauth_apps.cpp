@@ -1,0 +1,94 @@
+#include "oauth/oauth_apps.hpp"
+
+#include "oauth/credentials.hpp"
+#include "store/store_executor.hpp"
+
+#include <sstream>
+
+namespace connector::core {
+
+namespace {
+
+constexpr std::size_t max_cached_instances = 512;
+
+ApiError not_configured(const std::string& slug, const std::string& why) {
+  return ApiError(ErrorCode::connector_not_configured, "The connector '" + slug + "' is installed but not configured.",
+                  why, {{"slug", slug}});
+}
+
+} // namespace
+
+std::string workspace_app_scope(const std::string& workspace_id) { return "ws:" + workspace_id; }
+
+bool is_organization_app_setting(const std::string& key) {
+  return key == "client_id" || key == "client_secret" || key == "scopes";
+}
+
+std::string oauth_app_sealing_context(const OAuthAppRecord& app) {
+  return sealing_context("oauth_app", app.organization_id + "/" + app.scope + "/" + app.slug, "configuration");
+}
+
+boost::asio::awaitable<Expected<ResolvedProvider>>
+OAuthApps::resolve(const ConfiguredProvider& entry, const std::string& organization_id,
+                   const std::string& workspace_id) {
+  const std::string slug = entry.module->descriptor().slug;
+  auto app = co_await store_.run([&](Store& store) -> std::optional<OAuthAppRecord> {
+    if (!workspace_id.empty()) {
+      if (auto own = store.find_oauth_app(organization_id, workspace_app_scope(workspace_id), slug)) return own;
+    }
+    return store.find_oauth_app(organization_id, organization_app_scope, slug);
+  });
+  co_return build(entry, app);
+}
+
+boost::asio::awaitable<Expected<ResolvedProvider>>
+OAuthApps::for_scope(const ConfiguredProvider& entry, const std::string& organization_id, const std::string& scope) {
+  if (scope.empty()) co_return build(entry, std::nullopt);
+  const std::string slug = entry.module->descriptor().slug;
+  auto app = co_await store_.run(
+      [&](Store& store) { return store.find_oauth_app(organization_id, scope, slug); });
+  if (!app) {
+    co_return not_configured(slug, "the OAuth app this was started with (" + scope + ") has been removed");
+  }
+  co_return build(entry, app);
+}
+
+Expected<ResolvedProvider> OAuthApps::build(const ConfiguredProvider& entry,
+                                            const std::optional<OAuthAppRecord>& app) {
+  const std::string slug = entry.module->descriptor().slug;
+  if (!app) {
+    if (!entry.instance) return not_configured(slug, entry.configuration_error);
+    return ResolvedProvider{entry, entry.instance, host_app_scope};
+  }
+
+  std::ostringstream key;
+  key << static_cast<const void*>(entry.module.get()) << '|' << app->organization_id << '|' << app->scope << '|'
+      << app->slug << '|' << app->updated_at;
+  {
+    const std::lock_guard lock(cache_mutex_);
+    if (const auto found = cache_.find(key.str()); found != cache_.end()) {
+      return ResolvedProvider{entry, found->second, app->scope};
+    }
+  }
+
+  const auto opened = sealer_.open(app->sealed_configuration, oauth_app_sealing_context(*app));
+  if (!opened) return ApiError(ErrorCode::internal_error, {}, "an OAuth app's configuration could not be unsealed");
+  const nlohmann::json configuration = nlohmann::json::parse(*opened, nullptr, false);
+  nlohmann::json settings = entry.settings.is_object() ? entry.settings : nlohmann::json::object();
+  if (configuration.is_object()) {
+    for (const auto& [name, value] : configuration.items()) {
+      if (is_organization_app_setting(name)) settings[name] = value;
+    }
+  }
+  auto created = entry.module->create_provider(settings.dump());
+  if (!created.instance) {
+    return not_configured(slug, "the OAuth app set for " + app->scope + " is not usable: " +
+                                    created.result.error_description);
+  }
+  const std::lock_guard lock(cache_mutex_);
+  if (cache_.size() >= max_cached_instances) cache_.clear();
+  cache_.emplace(key.str(), created.instance);
+  return ResolvedProvider{entry, std::move(created.instance), app->scope};
+}
+
+} // namespace connector::core

@@ -1,0 +1,65 @@
+// Whose OAuth app a flow, a refresh or a revocation runs with ("bring your own app"): the
+// workspace's own, else the organization's, else the host's configuration. A connection and
+// a source remember the scope of the app that started them, so that a code and a refresh
+// token always go back to the client that was issued them.
+#pragma once
+
+#include "crypto/sealer.hpp"
+#include "errors/expected.hpp"
+#include "oauth/provider_directory.hpp"
+#include "store/records.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace connector::core {
+
+class StoreExecutor;
+
+inline constexpr const char* host_app_scope = "";
+inline constexpr const char* organization_app_scope = "org";
+std::string workspace_app_scope(const std::string& workspace_id); // "ws:<id>"
+
+struct ResolvedProvider {
+  ConfiguredProvider entry;                         // the plugin and the host's configuration
+  std::shared_ptr<const ProviderInstance> instance; // never null
+  std::string scope;                                // which app: host_app_scope, "org" or "ws:<id>"
+};
+
+// The settings an organization may set for its own app: credentials and scopes, never an
+// endpoint (an organization must not be able to point the host at another host).
+bool is_organization_app_setting(const std::string& key);
+
+// Associated data binding an app's sealed configuration to its organization, scope and slug.
+std::string oauth_app_sealing_context(const OAuthAppRecord& app);
+
+class OAuthApps {
+public:
+  OAuthApps(StoreExecutor& store, const Sealer& sealer) : store_(store), sealer_(sealer) {}
+
+  // The app for a new flow in an organization and (optionally) a workspace.
+  boost::asio::awaitable<Expected<ResolvedProvider>> resolve(const ConfiguredProvider& entry,
+                                                             const std::string& organization_id,
+                                                             const std::string& workspace_id);
+  // The app a connection or source is bound to.
+  boost::asio::awaitable<Expected<ResolvedProvider>> for_scope(const ConfiguredProvider& entry,
+                                                               const std::string& organization_id,
+                                                               const std::string& scope);
+
+private:
+  Expected<ResolvedProvider> build(const ConfiguredProvider& entry, const std::optional<OAuthAppRecord>& app);
+
+  StoreExecutor& store_;
+  const Sealer& sealer_;
+  std::mutex cache_mutex_;
+  // Instances built from an app, keyed by plugin module, app and its last update, so that a
+  // changed app or a reloaded plugin builds a new one.
+  std::map<std::string, std::shared_ptr<const ProviderInstance>> cache_;
+};
+
+} // namespace connector::core
