@@ -25,6 +25,7 @@ namespace connector::core {
 namespace asio = boost::asio;
 
 struct TokenService::Flight {
+  bool forced = false; // set before the flight is shared
   std::mutex mutex;
   bool done = false;
   Expected<AccessToken> result;
@@ -106,14 +107,21 @@ asio::awaitable<Expected<AccessToken>> TokenService::shared_refresh(const std::s
   const std::string key = organization_id + "/" + source_id;
   std::shared_ptr<Flight> flight;
   bool leader = false;
-  {
-    const std::lock_guard lock(flights_mutex_);
-    auto& slot = flights_[key];
-    if (!slot) {
-      slot = std::make_shared<Flight>();
-      leader = true;
+  for (;;) {
+    {
+      const std::lock_guard lock(flights_mutex_);
+      auto& slot = flights_[key];
+      if (!slot) {
+        slot = std::make_shared<Flight>();
+        slot->forced = force;
+        leader = true;
+      }
+      flight = slot;
     }
-    flight = slot;
+    // A forced refresh must not be answered by a flight that only read the token: wait for
+    // that one to end, then lead or join a forced one.
+    if (leader || !force || flight->forced) break;
+    co_await wait_for(flight);
   }
 
   if (leader) {
@@ -140,6 +148,10 @@ asio::awaitable<Expected<AccessToken>> TokenService::shared_refresh(const std::s
     co_return result;
   }
 
+  co_return co_await wait_for(flight);
+}
+
+asio::awaitable<Expected<AccessToken>> TokenService::wait_for(const std::shared_ptr<Flight>& flight) {
   const auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
   for (;;) {
     {

@@ -66,6 +66,7 @@ private:
   boost::asio::awaitable<Expected<AccessToken>> shared_refresh(const std::string& organization_id,
                                                                const std::string& source_id, bool force,
                                                                std::chrono::seconds margin);
+  boost::asio::awaitable<Expected<AccessToken>> wait_for(const std::shared_ptr<Flight>& flight);
   boost::asio::awaitable<Expected<AccessToken>> refresh_or_read(const std::string& organization_id,
                                                                 const std::string& source_id, bool force,
                                                                 std::chrono::seconds margin);

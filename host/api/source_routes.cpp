@@ -210,7 +210,9 @@ boost::asio::awaitable<Response> update(ApiContext& api, RequestContext& context
 boost::asio::awaitable<Response> remove(ApiContext& api, RequestContext& context) {
   const auto revoke = query_flag(context.query, "revoke", true);
   if (!revoke) co_return error_response(context, revoke.error());
-  auto outcome = co_await api.sources.delete_source(context.param("org_id"), context.param("source_id"), *revoke);
+  const std::string org = context.param("org_id");
+  const std::string id = context.param("source_id");
+  auto outcome = co_await api.sources.delete_source(org, id, *revoke);
   if (!outcome) co_return error_response(context, outcome.error());
   Response response = empty_response(context, http::status::no_content);
   response.set("Connector-Revocation", core::to_string(*outcome));
@@ -247,7 +249,9 @@ boost::asio::awaitable<Response> test(ApiContext& api, RequestContext& context) 
                                                          {{"workspace_id", *workspace_id}}));
       }
     }
-    outcome = co_await api.sources.test_token({org, *definition_id, workspace_id.value_or(""), credentials->access_token});
+    // Named, not a temporary: g++ 12 destroys temporaries inside co_await expressions twice.
+    const core::InlineCheck check{org, *definition_id, workspace_id.value_or(""), credentials->access_token};
+    outcome = co_await api.sources.test_token(check);
   }
   if (!outcome) co_return error_response(context, outcome.error());
   const auto ended = std::chrono::system_clock::now();

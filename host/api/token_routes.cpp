@@ -20,7 +20,8 @@ boost::asio::awaitable<Response> access_token(ApiContext& api, RequestContext& c
     if (auto problems = body->problems()) co_return error_response(context, *problems);
   }
   const std::string id = context.param("source_id");
-  auto token = co_await api.tokens.access_token(context.param("org_id"), id, force);
+  const std::string org = context.param("org_id");
+  auto token = co_await api.tokens.access_token(org, id, force);
   if (!token) {
     Response response = error_response(context, token.error());
     if (const auto retry = token.error().details.find("retry_after_seconds");

@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 
@@ -92,6 +95,8 @@ ConnectionRecord make_connection(const std::string& organization_id, const std::
   connection.account_id = "acct_1";
   connection.account_name = "Octo Cat";
   connection.source_id = "src_1";
+  connection.target_source_id = "src_0";
+  connection.oauth_app_scope = "org";
   connection.created_at = 1700000000;
   connection.expires_at = 1700000600;
   connection.updated_at = 1700000010;
@@ -114,6 +119,14 @@ SourceRecord make_source(const std::string& organization_id, const std::string& 
   source.sealed_credentials = {0x01, 0x00, 0x09};
   source.granted_scopes = "spreadsheets.readonly";
   source.token_expires_at = 1700007200;
+  source.auth_type = "oauth2.0";
+  source.oauth_app_scope = "ws:ws_1";
+  source.refresh_lease_owner = "host_x";
+  source.refresh_lease_until = 1700000100;
+  source.refresh_failures = 2;
+  source.next_refresh_at = 1700000200;
+  source.last_refreshed_at = 1700000050;
+  source.last_refresh_error_json = R"({"code":"timeout"})";
   source.created_at = 1700000000;
   source.updated_at = 1700000005;
   source.version = 1;
@@ -140,6 +153,8 @@ void expect_same_connection(const ConnectionRecord& actual, const ConnectionReco
   EXPECT_EQ(actual.account_id, expected.account_id);
   EXPECT_EQ(actual.account_name, expected.account_name);
   EXPECT_EQ(actual.source_id, expected.source_id);
+  EXPECT_EQ(actual.target_source_id, expected.target_source_id);
+  EXPECT_EQ(actual.oauth_app_scope, expected.oauth_app_scope);
   EXPECT_EQ(actual.created_at, expected.created_at);
   EXPECT_EQ(actual.expires_at, expected.expires_at);
   EXPECT_EQ(actual.updated_at, expected.updated_at);
@@ -160,6 +175,14 @@ void expect_same_source(const SourceRecord& actual, const SourceRecord& expected
   EXPECT_EQ(actual.sealed_credentials, expected.sealed_credentials);
   EXPECT_EQ(actual.granted_scopes, expected.granted_scopes);
   EXPECT_EQ(actual.token_expires_at, expected.token_expires_at);
+  EXPECT_EQ(actual.auth_type, expected.auth_type);
+  EXPECT_EQ(actual.oauth_app_scope, expected.oauth_app_scope);
+  EXPECT_EQ(actual.refresh_lease_owner, expected.refresh_lease_owner);
+  EXPECT_EQ(actual.refresh_lease_until, expected.refresh_lease_until);
+  EXPECT_EQ(actual.refresh_failures, expected.refresh_failures);
+  EXPECT_EQ(actual.next_refresh_at, expected.next_refresh_at);
+  EXPECT_EQ(actual.last_refreshed_at, expected.last_refreshed_at);
+  EXPECT_EQ(actual.last_refresh_error_json, expected.last_refresh_error_json);
   EXPECT_EQ(actual.created_at, expected.created_at);
   EXPECT_EQ(actual.updated_at, expected.updated_at);
   EXPECT_EQ(actual.version, expected.version);
@@ -525,6 +548,126 @@ TEST_F(SqliteStoreTest, SourceUpdateIsACompareAndSwapOnVersion) {
   other_organization.organization_id = "org_b";
   EXPECT_FALSE(store.update_source(other_organization));
   EXPECT_EQ(store.find_source("org_a", "src_1")->version, 2);
+}
+
+TEST_F(SqliteStoreTest, DeletingASourceLeavesNoTraceOfItsCiphertextInTheFiles) {
+  SourceRecord source = make_source("org_a", "ws_1", "src_1");
+  const std::string marker = "SEALED-CREDENTIALS-MARKER-4f1c9e";
+  source.sealed_credentials.assign(marker.begin(), marker.end());
+  const auto files_contain_marker = [&] {
+    for (const auto& file : {path, std::filesystem::path(path.string() + "-wal")}) {
+      std::ifstream in(file, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (bytes.find(marker) != std::string::npos) return true;
+    }
+    return false;
+  };
+  SqliteStore store(path);
+  store.begin_batch();
+  store.insert_source(source);
+  store.commit_batch();
+  ASSERT_TRUE(files_contain_marker()) << "the test must see the ciphertext before deleting it";
+
+  store.begin_batch();
+  EXPECT_TRUE(store.delete_source("org_a", "src_1"));
+  EXPECT_FALSE(store.delete_source("org_a", "src_1"));
+  store.commit_batch();
+  EXPECT_FALSE(store.find_source("org_a", "src_1"));
+  EXPECT_FALSE(files_contain_marker());
+}
+
+TEST_F(SqliteStoreTest, WorkspacesAreRenamedCountedAndDeletedWithTheirOwnApps) {
+  SqliteStore store(path);
+  store.insert_workspace(make_workspace("org_a", "ws_1"));
+  store.insert_source(make_source("org_a", "ws_1", "src_1"));
+  store.insert_source(make_source("org_b", "ws_1", "src_2")); // same id elsewhere: not counted
+  EXPECT_EQ(store.count_sources_in_workspace("org_a", "ws_1"), 1);
+
+  WorkspaceRecord renamed = make_workspace("org_a", "ws_1");
+  renamed.name = "renamed";
+  renamed.updated_at = 1800000000;
+  EXPECT_TRUE(store.update_workspace(renamed));
+  EXPECT_EQ(store.find_workspace("org_a", "ws_1")->name, "renamed");
+  renamed.organization_id = "org_b";
+  EXPECT_FALSE(store.update_workspace(renamed));
+
+  store.put_oauth_app({"org_a", "ws:ws_1", "github", "client-ws", {0x01}, 1, 1});
+  store.put_oauth_app({"org_a", "org", "github", "client-org", {0x02}, 1, 1});
+  EXPECT_FALSE(store.delete_workspace("org_b", "ws_1"));
+  EXPECT_TRUE(store.delete_workspace("org_a", "ws_1"));
+  EXPECT_FALSE(store.find_workspace("org_a", "ws_1"));
+  EXPECT_FALSE(store.find_oauth_app("org_a", "ws:ws_1", "github"));
+  EXPECT_TRUE(store.find_oauth_app("org_a", "org", "github")) << "the organization's app stays";
+}
+
+TEST_F(SqliteStoreTest, OAuthAppsAreReplacedInPlaceAndKeyedByOrganizationScopeAndSlug) {
+  SqliteStore store(path);
+  store.put_oauth_app({"org_a", "org", "github", "client-1", {0x01, 0x00}, 100, 100});
+  store.put_oauth_app({"org_a", "org", "github", "client-2", {0x02}, 200, 200});
+  store.put_oauth_app({"org_a", "org", "google-sheets", "client-3", {0x03}, 300, 300});
+  const auto app = store.find_oauth_app("org_a", "org", "github");
+  ASSERT_TRUE(app);
+  EXPECT_EQ(app->client_id, "client-2");
+  EXPECT_EQ(app->sealed_configuration, (std::vector<uint8_t>{0x02}));
+  EXPECT_EQ(app->created_at, 100) << "replacing keeps the creation time";
+  EXPECT_EQ(app->updated_at, 200);
+  EXPECT_FALSE(store.find_oauth_app("org_b", "org", "github"));
+  EXPECT_EQ(store.list_oauth_apps("org_a", "org").size(), 2U);
+  EXPECT_TRUE(store.list_oauth_apps("org_a", "ws:ws_1").empty());
+  EXPECT_TRUE(store.delete_oauth_app("org_a", "org", "github"));
+  EXPECT_FALSE(store.delete_oauth_app("org_a", "org", "github"));
+}
+
+TEST_F(SqliteStoreTest, SourcesDueForRefreshAreActiveOAuthExpiringUnleasedAndNotCoolingDown) {
+  SqliteStore store(path);
+  const int64_t now = 1700000000;
+  const auto add = [&](const std::string& id, int64_t expires_in, auto&& adjust) {
+    SourceRecord source = make_source("org_" + id, "ws_1", id);
+    source.token_expires_at = now + expires_in;
+    source.refresh_lease_until.reset();
+    source.next_refresh_at.reset();
+    adjust(source);
+    store.insert_source(source);
+  };
+  const auto unchanged = [](SourceRecord&) {};
+  add("src_due_late", 500, unchanged);
+  add("src_due_soon", 100, unchanged);
+  add("src_not_due", 5000, unchanged);
+  add("src_needs_reauth", 100, [](SourceRecord& s) { s.status = "needs_reauth"; });
+  add("src_token_only", 100, [](SourceRecord& s) { s.auth_type = "access_token"; });
+  add("src_no_expiry", 0, [](SourceRecord& s) { s.token_expires_at.reset(); });
+  add("src_cooling", 100, [&](SourceRecord& s) { s.next_refresh_at = now + 60; });
+  add("src_cooled", 100, [&](SourceRecord& s) { s.next_refresh_at = now - 1; });
+  add("src_leased", 100, [&](SourceRecord& s) { s.refresh_lease_until = now + 30; });
+  add("src_lease_lapsed", 100, [&](SourceRecord& s) { s.refresh_lease_until = now; });
+
+  const auto due = store.list_sources_due_for_refresh(now + 600, now, 100);
+  std::vector<std::string> ids = ids_of(due);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"src_cooled", "src_due_late", "src_due_soon", "src_lease_lapsed"}));
+  EXPECT_EQ(due.back().id, "src_due_late") << "soonest first";
+  EXPECT_EQ(store.list_sources_due_for_refresh(now + 600, now, 1).size(), 1U);
+}
+
+TEST_F(SqliteStoreTest, AVersionOneFileGainsTheTokenLifecycleColumnsWithDefaults) {
+  std::filesystem::create_directories(path.parent_path());
+  {
+    RawDatabase raw(path);
+    raw.execute("PRAGMA journal_mode = WAL");
+    apply_schema_migrations(raw.handle(), sqlite_schema_migrations().first(1));
+    raw.execute("INSERT INTO sources (id, organization_id, workspace_id, source_definition_id, slug, name, "
+                "configuration_json, connection_id, status, status_detail, sealed_credentials, granted_scopes, "
+                "token_expires_at, created_at, updated_at, version) VALUES ('src_old', 'org_a', 'ws_1', 'def', "
+                "'github', 'old', '{}', 'conn_1', 'active', '', x'01', 'repo', 1700003600, 1, 1, 1)");
+  }
+  SqliteStore store(path);
+  const auto source = store.find_source("org_a", "src_old");
+  ASSERT_TRUE(source);
+  EXPECT_EQ(source->auth_type, "oauth2.0");
+  EXPECT_EQ(source->oauth_app_scope, "");
+  EXPECT_EQ(source->refresh_failures, 0);
+  EXPECT_FALSE(source->refresh_lease_until);
+  EXPECT_EQ(source->token_expires_at, 1700003600);
 }
 
 // --- Transactions
