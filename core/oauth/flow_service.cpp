@@ -74,7 +74,27 @@ FlowService::FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDir
       settings_(std::move(settings)) {}
 
 void FlowService::replace_providers(std::shared_ptr<const ProviderDirectory> providers) {
-  providers_.store(std::move(providers));
+  auto previous = providers_.exchange(std::move(providers));
+  const auto now = std::chrono::steady_clock::now();
+  const std::lock_guard lock(retained_mutex_);
+  std::erase_if(retained_, [&](const Retained& retained) { return retained.until <= now; });
+  // A state lives state_ttl; a minute more covers a callback that arrives at its very end.
+  if (previous) retained_.push_back({std::move(previous), now + settings_.state_ttl + std::chrono::minutes(1)});
+}
+
+std::optional<ConfiguredProvider> FlowService::provider_for(const ConnectionRecord& connection) const {
+  auto current = providers()->find(connection.slug);
+  if (current && (connection.plugin_build.empty() || current->module->build_id() == connection.plugin_build)) {
+    return current;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const std::lock_guard lock(retained_mutex_);
+  for (auto it = retained_.rbegin(); it != retained_.rend(); ++it) {
+    if (it->until <= now) continue;
+    auto old = it->directory->find(connection.slug);
+    if (old && old->module->build_id() == connection.plugin_build) return old;
+  }
+  return current;
 }
 
 std::shared_ptr<const ProviderDirectory> FlowService::providers() const { return providers_.load(); }
@@ -132,6 +152,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   connection.flow_options_json = request.options.dump();
   connection.target_source_id = request.target_source_id;
   connection.oauth_app_scope = resolved->scope;
+  connection.plugin_build = provider->module->build_id();
   connection.created_at = now;
   connection.updated_at = now;
   connection.expires_at = now + settings_.state_ttl.count();
@@ -221,7 +242,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     co_return back_to_client(connection, outcome);
   };
 
-  const auto provider = providers()->find(connection.slug);
+  const auto provider = provider_for(connection);
   if (!provider) {
     co_return co_await fail("connector_unavailable", "The connector is no longer available.", "connector_unavailable");
   }
@@ -310,9 +331,8 @@ FlowService::update_reauthorized_source(const ConnectionRecord& connection, cons
     if (!configuration.is_object()) configuration = nlohmann::json::object();
     const std::string known_account = configuration.value("account_id", "");
     if (!known_account.empty() && !credentials->account_id.empty() && known_account != credentials->account_id) {
-      return std::pair{std::string("account_mismatch"),
-                       "The provider account signed in (" + credentials->account_name +
-                           ") is not the one this source was made for."};
+      return std::pair{std::string("account_mismatch"), "The provider account signed in (" + credentials->account_name +
+                                                            ") is not the one this source was made for."};
     }
     configuration["scopes"] = credentials->granted_scopes;
     if (!credentials->account_id.empty()) {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -84,9 +85,14 @@ public:
   boost::asio::awaitable<CallbackResult> callback(CallbackQuery query);
   boost::asio::awaitable<Expected<SourceRecord>> complete(CompleteRequest request);
 
-  // Swapped on reload; flows in progress keep the directory they started with.
+  // Swapped on reload. The replaced directory is retained for a state's lifetime, so that a
+  // flow in progress finishes on the plugin build it started on (even if its file was
+  // replaced or removed), while new flows use the new one.
   void replace_providers(std::shared_ptr<const ProviderDirectory> providers);
   std::shared_ptr<const ProviderDirectory> providers() const;
+  // The provider a connection's callback uses: the build it started on while retained, else
+  // the current one for its slug (nullopt when the slug is gone).
+  std::optional<ConfiguredProvider> provider_for(const ConnectionRecord& connection) const;
 
   const FlowSettings& settings() const { return settings_; }
 
@@ -97,6 +103,12 @@ private:
 
   StoreExecutor& store_;
   std::atomic<std::shared_ptr<const ProviderDirectory>> providers_;
+  struct Retained {
+    std::shared_ptr<const ProviderDirectory> directory;
+    std::chrono::steady_clock::time_point until;
+  };
+  mutable std::mutex retained_mutex_;
+  std::vector<Retained> retained_; // oldest first
   OAuthApps& apps_;
   const Sealer& sealer_;
   HttpsClient& https_;

@@ -28,9 +28,9 @@ std::string oauth_app_sealing_context(const OAuthAppRecord& app) {
   return sealing_context("oauth_app", app.organization_id + "/" + app.scope + "/" + app.slug, "configuration");
 }
 
-boost::asio::awaitable<Expected<ResolvedProvider>>
-OAuthApps::resolve(const ConfiguredProvider& entry, const std::string& organization_id,
-                   const std::string& workspace_id) {
+boost::asio::awaitable<Expected<ResolvedProvider>> OAuthApps::resolve(const ConfiguredProvider& entry,
+                                                                      const std::string& organization_id,
+                                                                      const std::string& workspace_id) {
   const std::string slug = entry.module->descriptor().slug;
   auto app = co_await store_.run([&](Store& store) -> std::optional<OAuthAppRecord> {
     if (!workspace_id.empty()) {
@@ -45,16 +45,14 @@ boost::asio::awaitable<Expected<ResolvedProvider>>
 OAuthApps::for_scope(const ConfiguredProvider& entry, const std::string& organization_id, const std::string& scope) {
   if (scope.empty()) co_return build(entry, std::nullopt);
   const std::string slug = entry.module->descriptor().slug;
-  auto app = co_await store_.run(
-      [&](Store& store) { return store.find_oauth_app(organization_id, scope, slug); });
+  auto app = co_await store_.run([&](Store& store) { return store.find_oauth_app(organization_id, scope, slug); });
   if (!app) {
     co_return not_configured(slug, "the OAuth app this was started with (" + scope + ") has been removed");
   }
   co_return build(entry, app);
 }
 
-Expected<ResolvedProvider> OAuthApps::build(const ConfiguredProvider& entry,
-                                            const std::optional<OAuthAppRecord>& app) {
+Expected<ResolvedProvider> OAuthApps::build(const ConfiguredProvider& entry, const std::optional<OAuthAppRecord>& app) {
   const std::string slug = entry.module->descriptor().slug;
   if (!app) {
     if (!entry.instance) return not_configured(slug, entry.configuration_error);
@@ -82,8 +80,8 @@ Expected<ResolvedProvider> OAuthApps::build(const ConfiguredProvider& entry,
   }
   auto created = entry.module->create_provider(settings.dump());
   if (!created.instance) {
-    return not_configured(slug, "the OAuth app set for " + app->scope + " is not usable: " +
-                                    created.result.error_description);
+    return not_configured(slug, "the OAuth app set for " + app->scope +
+                                    " is not usable: " + created.result.error_description);
   }
   const std::lock_guard lock(cache_mutex_);
   if (cache_.size() >= max_cached_instances) cache_.clear();

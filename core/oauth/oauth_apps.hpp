@@ -43,13 +43,11 @@ public:
   OAuthApps(StoreExecutor& store, const Sealer& sealer) : store_(store), sealer_(sealer) {}
 
   // The app for a new flow in an organization and (optionally) a workspace.
-  boost::asio::awaitable<Expected<ResolvedProvider>> resolve(const ConfiguredProvider& entry,
-                                                             const std::string& organization_id,
-                                                             const std::string& workspace_id);
+  boost::asio::awaitable<Expected<ResolvedProvider>>
+  resolve(const ConfiguredProvider& entry, const std::string& organization_id, const std::string& workspace_id);
   // The app a connection or source is bound to.
-  boost::asio::awaitable<Expected<ResolvedProvider>> for_scope(const ConfiguredProvider& entry,
-                                                               const std::string& organization_id,
-                                                               const std::string& scope);
+  boost::asio::awaitable<Expected<ResolvedProvider>>
+  for_scope(const ConfiguredProvider& entry, const std::string& organization_id, const std::string& scope);
 
 private:
   Expected<ResolvedProvider> build(const ConfiguredProvider& entry, const std::optional<OAuthAppRecord>& app);

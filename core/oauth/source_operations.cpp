@@ -41,9 +41,8 @@ boost::asio::awaitable<CheckOutcome> SourceOperations::run_check(const ProviderI
   params.access_token = access_token;
   const OperationRun run = co_await run_operation(https_, instance, Operation::check, params);
   if (!run.result.ok()) {
-    CheckOutcome outcome = failed(run.result.error_code.empty() ? status_name(run.result.status)
-                                                                : run.result.error_code,
-                                  error_text(run.result));
+    CheckOutcome outcome = failed(
+        run.result.error_code.empty() ? status_name(run.result.status) : run.result.error_code, error_text(run.result));
     // Keep the status in the code, so the caller can tell a refused token from an outage.
     if (run.result.status == CONNECTOR_STATUS_GRANT_INVALID) outcome.failure_code = "token_rejected";
     co_return outcome;
@@ -51,8 +50,9 @@ boost::asio::awaitable<CheckOutcome> SourceOperations::run_check(const ProviderI
   CheckOutcome outcome;
   outcome.succeeded = true;
   outcome.account_name = run.result.account_name;
-  outcome.message = outcome.account_name.empty() ? "The provider accepted the credentials."
-                                                 : "The provider accepted the credentials of " + outcome.account_name + ".";
+  outcome.message = outcome.account_name.empty()
+                        ? "The provider accepted the credentials."
+                        : "The provider accepted the credentials of " + outcome.account_name + ".";
   co_return outcome;
 }
 
@@ -76,12 +76,11 @@ boost::asio::awaitable<Expected<CheckOutcome>> SourceOperations::test_source(con
   if (!token) {
     const ApiError& error = token.error();
     if (error.code == ErrorCode::source_not_found) co_return error;
-    co_return failed(error_info(error.code).code,
-                     error.details.value("status_detail", error.message.empty() ? error_info(error.code).message
-                                                                                 : error.message));
+    co_return failed(
+        error_info(error.code).code,
+        error.details.value("status_detail", error.message.empty() ? error_info(error.code).message : error.message));
   }
-  const auto source =
-      co_await store_.run([&](Store& store) { return store.find_source(organization_id, source_id); });
+  const auto source = co_await store_.run([&](Store& store) { return store.find_source(organization_id, source_id); });
   if (!source) co_return ApiError(ErrorCode::source_not_found, {}, {}, {{"source_id", source_id}});
   const auto entry = providers_()->find(source->slug);
   if (!entry) co_return failed("connector_not_found", "The connector '" + source->slug + "' is not installed.");
@@ -119,9 +118,8 @@ boost::asio::awaitable<Expected<CheckOutcome>> SourceOperations::test_token(cons
   co_return co_await run_check(*resolved->instance, check.access_token);
 }
 
-boost::asio::awaitable<Expected<Revocation>> SourceOperations::delete_source(const std::string& organization_id,
-                                                                             const std::string& source_id,
-                                                                             bool revoke) {
+boost::asio::awaitable<Expected<Revocation>>
+SourceOperations::delete_source(const std::string& organization_id, const std::string& source_id, bool revoke) {
   struct Erased {
     SourceRecord source;
     std::optional<Credentials> credentials;

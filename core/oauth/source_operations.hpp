@@ -41,8 +41,7 @@ class SourceOperations {
 public:
   SourceOperations(StoreExecutor& store, std::function<std::shared_ptr<const ProviderDirectory>()> providers,
                    OAuthApps& apps, TokenService& tokens, const Sealer& sealer, HttpsClient& https)
-      : store_(store), providers_(std::move(providers)), apps_(apps), tokens_(tokens), sealer_(sealer),
-        https_(https) {}
+      : store_(store), providers_(std::move(providers)), apps_(apps), tokens_(tokens), sealer_(sealer), https_(https) {}
 
   // Checks a stored source, refreshing first when its token is due. A provider that refuses
   // the token makes the source needs_reauth once a refresh cannot help. SOURCE_NOT_FOUND is

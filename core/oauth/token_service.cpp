@@ -87,8 +87,8 @@ std::optional<Credentials> open_source_credentials(const Sealer& sealer, const S
 TokenService::TokenService(StoreExecutor& store, std::function<std::shared_ptr<const ProviderDirectory>()> providers,
                            OAuthApps& apps, const Sealer& sealer, HttpsClient& https, TokenSettings settings,
                            TokenEventSink events)
-    : store_(store), providers_(std::move(providers)), apps_(apps), sealer_(sealer), https_(https),
-      settings_(settings), events_(std::move(events)), lease_owner_("host_" + random_token(96)) {}
+    : store_(store), providers_(std::move(providers)), apps_(apps), sealer_(sealer), https_(https), settings_(settings),
+      events_(std::move(events)), lease_owner_("host_" + random_token(96)) {}
 
 void TokenService::emit(const std::string& event, const nlohmann::json& fields) const {
   if (events_) events_(event, fields);
@@ -253,8 +253,8 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_with_lease(SourceRe
     params.refresh_token = credentials.refresh_token;
     params.access_token = credentials.access_token;
     for (int attempt = 0; attempt < std::max(1, settings_.transient_attempts); ++attempt) {
-      if (attempt > 0) co_await sleep_for(settings_.retry_backoff * (1 << (attempt - 1)) +
-                                          random_delay(settings_.retry_backoff));
+      if (attempt > 0)
+        co_await sleep_for(settings_.retry_backoff * (1 << (attempt - 1)) + random_delay(settings_.retry_backoff));
       // Expiry is measured from when the request was sent: a slow answer errs early.
       sent_at = unix_now();
       run = co_await run_operation(https_, *(*resolved)->instance, Operation::refresh, params);

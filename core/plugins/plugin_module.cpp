@@ -1,10 +1,18 @@
 #include "plugins/plugin_module.hpp"
 
+#include "crypto/digest.hpp"
 #include "plugins/result_writer.hpp"
 
 #include <boost/dll/shared_library.hpp>
 
+#include <elf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 #include <utility>
 
@@ -30,7 +38,75 @@ std::string describe_status(const OperationResult& result) {
   return text;
 }
 
+std::optional<std::string> read_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The dynamic loader maps a library's segments straight from the file: a truncated file (one
+// still being copied) maps pages past its end, and touching them kills the process with
+// SIGBUS. So the headers are checked against the bytes first; a problem is a refusal.
+std::optional<std::string> elf_problem(const std::string& bytes) {
+  Elf64_Ehdr header{};
+  if (bytes.size() < sizeof header) return "too short to be a shared library";
+  std::memcpy(&header, bytes.data(), sizeof header);
+  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0) return "not an ELF file";
+  if (header.e_ident[EI_CLASS] != ELFCLASS64) return "not a 64-bit ELF file";
+  if (header.e_type != ET_DYN) return "not a shared library (ELF type " + std::to_string(header.e_type) + ")";
+#if defined(__x86_64__)
+  if (header.e_machine != EM_X86_64)
+    return "built for another machine (ELF machine " + std::to_string(header.e_machine) + ")";
+#elif defined(__aarch64__)
+  if (header.e_machine != EM_AARCH64)
+    return "built for another machine (ELF machine " + std::to_string(header.e_machine) + ")";
+#endif
+  const uint64_t size = bytes.size();
+  const auto fits = [size](uint64_t offset, uint64_t length) { return offset <= size && length <= size - offset; };
+  if (header.e_phentsize != sizeof(Elf64_Phdr) ||
+      !fits(header.e_phoff, uint64_t{header.e_phnum} * sizeof(Elf64_Phdr))) {
+    return "truncated or damaged (program headers past the end of the file)";
+  }
+  for (uint16_t i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr segment{};
+    std::memcpy(&segment, bytes.data() + header.e_phoff + uint64_t{i} * sizeof segment, sizeof segment);
+    if ((segment.p_type == PT_LOAD || segment.p_type == PT_DYNAMIC) && !fits(segment.p_offset, segment.p_filesz)) {
+      return "truncated (a segment ends past the end of the file; is it still being copied?)";
+    }
+  }
+  if (header.e_shoff != 0 && !fits(header.e_shoff, uint64_t{header.e_shnum} * header.e_shentsize)) {
+    return "truncated (section headers past the end of the file; is it still being copied?)";
+  }
+  return std::nullopt;
+}
+
+// Writes `bytes` to a fresh name in `folder`; empty path on failure.
+std::filesystem::path write_shadow_copy(const std::filesystem::path& folder, const std::filesystem::path& original,
+                                        const std::string& bytes) {
+  static std::atomic<uint64_t> counter{0};
+  std::error_code error;
+  std::filesystem::create_directories(folder, error);
+  const std::filesystem::path copy = folder / (original.stem().string() + "." + std::to_string(::getpid()) + "." +
+                                               std::to_string(counter.fetch_add(1)) + original.extension().string());
+  std::ofstream out(copy, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) {
+    std::filesystem::remove(copy, error);
+    return {};
+  }
+  return copy;
+}
+
 } // namespace
+
+std::optional<FileSignature> file_signature(const std::filesystem::path& file) {
+  struct stat info {};
+  if (::stat(file.c_str(), &info) != 0) return std::nullopt;
+  return FileSignature{static_cast<uintmax_t>(info.st_dev), static_cast<uintmax_t>(info.st_ino),
+                       static_cast<uintmax_t>(info.st_size),
+                       static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+}
 
 void PluginModule::log_thunk(void* context, int32_t level, connector_str message) {
   const auto* module = static_cast<const PluginModule*>(context);
@@ -41,7 +117,8 @@ void PluginModule::log_thunk(void* context, int32_t level, connector_str message
   }
 }
 
-PluginModule::LoadOutcome PluginModule::load(const std::filesystem::path& file, PluginLogSink log_sink) {
+PluginModule::LoadOutcome PluginModule::load(const std::filesystem::path& file, PluginLogSink log_sink,
+                                             const std::filesystem::path& shadow_dir) {
   const auto refuse = [&file](const std::string& reason) {
     return LoadOutcome{nullptr, file.string() + ": " + reason};
   };
@@ -50,11 +127,26 @@ PluginModule::LoadOutcome PluginModule::load(const std::filesystem::path& file, 
   module->file_ = file;
   module->log_sink_ = log_sink;
   module->library_ = std::make_unique<Library>();
+  module->signature_ = file_signature(file);
+
+  const std::optional<std::string> bytes = read_file(file);
+  if (!bytes) return refuse("cannot be read");
+  if (const auto problem = elf_problem(*bytes)) return refuse("not a loadable shared library: " + *problem);
+  module->build_id_ = sha256_hex(*bytes).substr(0, 32);
+  std::filesystem::path load_path = file;
+  if (!shadow_dir.empty()) {
+    load_path = write_shadow_copy(shadow_dir, file, *bytes);
+    if (load_path.empty()) return refuse("cannot be copied to " + shadow_dir.string() + " for loading");
+  }
 
   std::error_code error; // Boost.DLL on std::filesystem reports through std::error_code
   // rtld_local keeps each plugin's symbols to itself; rtld_now finds missing symbols at load
   // time instead of in the middle of a request.
-  module->library_->library.load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, error);
+  module->library_->library.load(load_path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, error);
+  if (load_path != file) {
+    std::error_code ignored; // once mapped, the copy's name is no longer needed
+    std::filesystem::remove(load_path, ignored);
+  }
   if (error) return refuse("not a loadable shared library (" + error.message() + ")");
   if (!module->library_->library.has(CONNECTOR_NEGOTIATE_SYMBOL)) {
     return refuse(std::string("does not export ") + CONNECTOR_NEGOTIATE_SYMBOL);

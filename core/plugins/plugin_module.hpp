@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,17 @@
 namespace connector::core {
 
 class ProviderInstance;
+
+// Identifies one version of a file on disk: a replaced file (new inode) or a rewritten one
+// (new size or time) differs.
+struct FileSignature {
+  uintmax_t device = 0;
+  uintmax_t inode = 0;
+  uintmax_t size = 0;
+  int64_t modified_ns = 0;
+  bool operator==(const FileSignature&) const = default;
+};
+std::optional<FileSignature> file_signature(const std::filesystem::path& file);
 
 // Receives the plugin's log lines (never secrets, by the ABI's rule).
 using PluginLogSink = void (*)(std::string_view plugin_file, int32_t level, std::string_view message);
@@ -30,7 +42,13 @@ public:
   };
 
   // Loads and negotiates; never throws. A refusal names the file and the reason.
-  static LoadOutcome load(const std::filesystem::path& file, PluginLogSink log_sink = nullptr);
+  //
+  // With a `shadow_dir`, the bytes are first copied there under a name never used before and
+  // loaded from the copy (removed again once mapped). The dynamic loader caches libraries by
+  // path, so loading a replaced file from its own path could silently give the old code;
+  // a fresh copy always gives the bytes on disk now.
+  static LoadOutcome load(const std::filesystem::path& file, PluginLogSink log_sink = nullptr,
+                          const std::filesystem::path& shadow_dir = {});
 
   ~PluginModule();
   PluginModule(const PluginModule&) = delete;
@@ -41,6 +59,10 @@ public:
   uint16_t abi_major() const { return table_.abi_major; }
   uint16_t abi_minor() const { return table_.abi_minor; }
   std::chrono::system_clock::time_point loaded_at() const { return loaded_at_; }
+  // The SHA-256 (hex, first 32 characters) of the bytes loaded: which build this is.
+  const std::string& build_id() const { return build_id_; }
+  // The file as it was when loaded (empty when it could not be read).
+  const std::optional<FileSignature>& signature() const { return signature_; }
 
   struct CreateOutcome {
     std::shared_ptr<const ProviderInstance> instance; // null on failure
@@ -61,6 +83,8 @@ private:
   connector_plugin_api table_{};
   PluginDescriptor descriptor_;
   std::chrono::system_clock::time_point loaded_at_;
+  std::string build_id_;
+  std::optional<FileSignature> signature_;
   PluginLogSink log_sink_ = nullptr;
 
   static void log_thunk(void* context, int32_t level, connector_str message);

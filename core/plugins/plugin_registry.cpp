@@ -15,28 +15,84 @@ std::string PluginRegistry::module_suffix() {
 #endif
 }
 
-std::vector<PluginRefusal> PluginRegistry::load_directory(const std::filesystem::path& folder) {
-  std::vector<PluginRefusal> refused;
+std::vector<std::filesystem::path> PluginRegistry::module_files(const std::filesystem::path& folder,
+                                                                std::optional<PluginRefusal>& unreadable) const {
   std::error_code error;
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
-    if (entry.is_regular_file(error) && entry.path().extension() == module_suffix()) files.push_back(entry.path());
+    std::error_code entry_error;
+    if (entry.is_regular_file(entry_error) && entry.path().extension() == module_suffix()) {
+      files.push_back(entry.path());
+    }
   }
   if (error) {
-    PluginRefusal refusal{folder, folder.string() + ": cannot read the plugins folder (" + error.message() + ")"};
-    std::lock_guard lock(mutex_);
-    refusals_.push_back(refusal);
-    return {refusal};
+    unreadable = PluginRefusal{folder, folder.string() + ": cannot read the plugins folder (" + error.message() + ")"};
+    return {};
   }
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<PluginRefusal> PluginRegistry::load_directory(const std::filesystem::path& folder) {
+  std::optional<PluginRefusal> unreadable;
+  const auto files = module_files(folder, unreadable);
+  if (unreadable) {
+    std::lock_guard lock(mutex_);
+    refusals_.push_back(*unreadable);
+    return {*unreadable};
+  }
+  std::vector<PluginRefusal> refused;
   for (const auto& file : files) {
     if (auto refusal = load_file(file)) refused.push_back(std::move(*refusal));
   }
   return refused;
 }
 
+bool PluginRegistry::adopt(const std::shared_ptr<const PluginModule>& module) {
+  std::lock_guard lock(mutex_);
+  return by_slug_.emplace(module->descriptor().slug, module).second;
+}
+
+std::vector<PluginRefusal> PluginRegistry::reload_directory(const std::filesystem::path& folder,
+                                                            const PluginRegistry& previous) {
+  std::optional<PluginRefusal> unreadable;
+  const auto files = module_files(folder, unreadable);
+  if (unreadable) {
+    std::lock_guard lock(mutex_);
+    refusals_.push_back(*unreadable);
+    return {*unreadable};
+  }
+  std::map<std::filesystem::path, std::shared_ptr<const PluginModule>> previous_by_file;
+  for (const auto& module : previous.plugins())
+    previous_by_file.emplace(module->file(), module);
+
+  // Unchanged files first, so a slug stays with the file that already serves it.
+  std::vector<std::filesystem::path> changed;
+  for (const auto& file : files) {
+    const auto known = previous_by_file.find(file);
+    if (known != previous_by_file.end() && known->second->signature() &&
+        known->second->signature() == file_signature(file) && adopt(known->second)) {
+      continue;
+    }
+    changed.push_back(file);
+  }
+  std::vector<PluginRefusal> refused;
+  for (const auto& file : changed) {
+    auto refusal = load_file(file);
+    if (!refusal) continue;
+    const auto known = previous_by_file.find(file);
+    if (known != previous_by_file.end() && adopt(known->second)) {
+      refusal->reason += "; the previous build (" + known->second->descriptor().version + ") keeps serving";
+      std::lock_guard lock(mutex_);
+      refusals_.back().reason = refusal->reason;
+    }
+    refused.push_back(std::move(*refusal));
+  }
+  return refused;
+}
+
 std::optional<PluginRefusal> PluginRegistry::load_file(const std::filesystem::path& file) {
-  auto outcome = PluginModule::load(file, log_sink_);
+  auto outcome = PluginModule::load(file, log_sink_, shadow_dir_);
   std::lock_guard lock(mutex_);
   if (!outcome.module) {
     refusals_.push_back({file, outcome.refusal});

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,10 @@ struct PluginRefusal {
 
 class PluginRegistry {
 public:
-  explicit PluginRegistry(PluginLogSink log_sink = nullptr) : log_sink_(log_sink) {}
+  // With a `shadow_dir`, modules are loaded from fresh copies there (see PluginModule::load),
+  // so that a replaced file really loads its new code.
+  explicit PluginRegistry(PluginLogSink log_sink = nullptr, std::filesystem::path shadow_dir = {})
+      : log_sink_(log_sink), shadow_dir_(std::move(shadow_dir)) {}
 
   // Loads every plugin module (by this platform's suffix) in `folder`, in name order so that
   // a duplicate slug always loses to the same file. Returns the refusals of this scan.
@@ -28,17 +32,31 @@ public:
   // Loads one file; a refusal (also a duplicate slug) is recorded and returned.
   std::optional<PluginRefusal> load_file(const std::filesystem::path& file);
 
+  // Loads `folder` again for a running host, into this (empty) registry. A file unchanged
+  // since `previous` loaded it keeps that module; new and changed files are loaded. A slug
+  // already served keeps its file, so a newcomer with the same slug is the duplicate. A
+  // changed file that fails to load is reported and its previous build keeps serving.
+  std::vector<PluginRefusal> reload_directory(const std::filesystem::path& folder, const PluginRegistry& previous);
+
   std::shared_ptr<const PluginModule> find(const std::string& slug) const;
   // Finds the plugin that declares a source definition id.
   std::shared_ptr<const PluginModule> find_by_definition(const std::string& source_definition_id) const;
   std::vector<std::shared_ptr<const PluginModule>> plugins() const; // by slug
   std::vector<PluginRefusal> refusals() const;
 
+  const std::filesystem::path& shadow_dir() const { return shadow_dir_; }
+
   // The suffix of loadable modules here: ".so", ".dll", ".dylib".
   static std::string module_suffix();
 
 private:
+  std::vector<std::filesystem::path> module_files(const std::filesystem::path& folder,
+                                                  std::optional<PluginRefusal>& unreadable) const;
+  // Adds a module already loaded (by `previous`) unless its slug is taken.
+  bool adopt(const std::shared_ptr<const PluginModule>& module);
+
   PluginLogSink log_sink_;
+  std::filesystem::path shadow_dir_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const PluginModule>> by_slug_;
   std::vector<PluginRefusal> refusals_;

@@ -118,6 +118,9 @@ CREATE TABLE oauth_apps (
   PRIMARY KEY (organization_id, scope, slug)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+    {3, "the plugin build a flow started on", R"sql(
+ALTER TABLE connections ADD COLUMN plugin_build TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 int64_t unix_now() {

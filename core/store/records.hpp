@@ -61,6 +61,7 @@ struct ConnectionRecord {
   std::string source_id;        // consumed: the source it became
   std::string target_source_id; // a re-authorization: the existing source it updates
   std::string oauth_app_scope;  // whose OAuth app runs this flow (see OAuthAppRecord); "" = the host's
+  std::string plugin_build;     // the plugin build the flow started on; its callback uses the same one
   int64_t created_at = 0;
   int64_t expires_at = 0; // the state's end of life (pending only)
   int64_t updated_at = 0;
@@ -86,10 +87,10 @@ struct SourceRecord {
   // The token lifecycle. A refresh lease lets one process refresh while others wait.
   std::string refresh_lease_owner;
   std::optional<int64_t> refresh_lease_until;
-  int64_t refresh_failures = 0;              // consecutive transient failures
-  std::optional<int64_t> next_refresh_at;    // cooldown after transient failures
+  int64_t refresh_failures = 0;           // consecutive transient failures
+  std::optional<int64_t> next_refresh_at; // cooldown after transient failures
   std::optional<int64_t> last_refreshed_at;
-  std::string last_refresh_error_json;       // {"code","message","at"} or empty
+  std::string last_refresh_error_json; // {"code","message","at"} or empty
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t version = 1;

@@ -23,7 +23,7 @@ constexpr std::string_view connection_columns =
     "id, organization_id, slug, source_definition_id, workspace_id, state_hash, redirect_url, redirect_uri, "
     "sealed_code_verifier, flow_options_json, status, error_code, error_description, sealed_credentials, "
     "granted_scopes, token_expires_at, account_id, account_name, source_id, target_source_id, oauth_app_scope, "
-    "created_at, expires_at, updated_at, version";
+    "plugin_build, created_at, expires_at, updated_at, version";
 constexpr std::string_view source_columns =
     "id, organization_id, workspace_id, source_definition_id, slug, name, configuration_json, connection_id, "
     "status, status_detail, sealed_credentials, granted_scopes, token_expires_at, auth_type, oauth_app_scope, "
@@ -150,6 +150,7 @@ void bind_connection(sqlite::Query& query, const ConnectionRecord& connection) {
   query.bind_text(++n, connection.source_id);
   query.bind_text(++n, connection.target_source_id);
   query.bind_text(++n, connection.oauth_app_scope);
+  query.bind_text(++n, connection.plugin_build);
   query.bind_integer(++n, connection.created_at);
   query.bind_integer(++n, connection.expires_at);
   query.bind_integer(++n, connection.updated_at);
@@ -183,6 +184,7 @@ ConnectionRecord read_connection(const sqlite::Query& row) {
   connection.source_id = row.text(n++);
   connection.target_source_id = row.text(n++);
   connection.oauth_app_scope = row.text(n++);
+  connection.plugin_build = row.text(n++);
   connection.created_at = row.integer(n++);
   connection.expires_at = row.integer(n++);
   connection.updated_at = row.integer(n++);
@@ -260,7 +262,8 @@ void bind_oauth_app(sqlite::Query& query, const OAuthAppRecord& app) {
 }
 
 OAuthAppRecord read_oauth_app(const sqlite::Query& row) {
-  return OAuthAppRecord{row.text(0), row.text(1), row.text(2), row.text(3), row.blob(4), row.integer(5), row.integer(6)};
+  return OAuthAppRecord{row.text(0), row.text(1),    row.text(2),   row.text(3),
+                        row.blob(4), row.integer(5), row.integer(6)};
 }
 
 // --- Reading results.
@@ -556,11 +559,11 @@ bool SqliteStore::delete_source(const std::string& organization_id, const std::s
 }
 
 std::vector<SourceRecord> SqliteStore::list_sources_due_for_refresh(int64_t expiring_before, int64_t now, int limit) {
-  static const std::string sql = select_sql(
-      "sources", source_columns,
-      "WHERE status = 'active' AND auth_type = 'oauth2.0' AND token_expires_at IS NOT NULL "
-      "AND token_expires_at < ?1 AND (next_refresh_at IS NULL OR next_refresh_at <= ?2) "
-      "AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?2) ORDER BY token_expires_at LIMIT ?3");
+  static const std::string sql =
+      select_sql("sources", source_columns,
+                 "WHERE status = 'active' AND auth_type = 'oauth2.0' AND token_expires_at IS NOT NULL "
+                 "AND token_expires_at < ?1 AND (next_refresh_at IS NULL OR next_refresh_at <= ?2) "
+                 "AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?2) ORDER BY token_expires_at LIMIT ?3");
   sqlite::Query query(prepared(sql));
   query.bind_integer(1, expiring_before);
   query.bind_integer(2, now);
@@ -580,8 +583,8 @@ void SqliteStore::put_oauth_app(const OAuthAppRecord& app) {
   query.run();
 }
 
-std::optional<OAuthAppRecord> SqliteStore::find_oauth_app(const std::string& organization_id,
-                                                          const std::string& scope, const std::string& slug) {
+std::optional<OAuthAppRecord> SqliteStore::find_oauth_app(const std::string& organization_id, const std::string& scope,
+                                                          const std::string& slug) {
   static const std::string sql =
       select_sql("oauth_apps", oauth_app_columns, "WHERE organization_id = ?1 AND scope = ?2 AND slug = ?3");
   sqlite::Query query(prepared(sql));
@@ -591,8 +594,7 @@ std::optional<OAuthAppRecord> SqliteStore::find_oauth_app(const std::string& org
   return read_optional<OAuthAppRecord>(query, read_oauth_app);
 }
 
-std::vector<OAuthAppRecord> SqliteStore::list_oauth_apps(const std::string& organization_id,
-                                                         const std::string& scope) {
+std::vector<OAuthAppRecord> SqliteStore::list_oauth_apps(const std::string& organization_id, const std::string& scope) {
   static const std::string sql =
       select_sql("oauth_apps", oauth_app_columns, "WHERE organization_id = ?1 AND scope = ?2 ORDER BY slug");
   sqlite::Query query(prepared(sql));

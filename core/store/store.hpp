@@ -44,7 +44,7 @@ public:
   virtual std::optional<WorkspaceRecord> find_workspace(const std::string& organization_id, const std::string& id) = 0;
   virtual Page<WorkspaceRecord> list_workspaces(const std::string& organization_id, int limit,
                                                 const std::string& after) = 0; // ordered by id
-  virtual bool update_workspace(const WorkspaceRecord& workspace) = 0; // name and updated_at
+  virtual bool update_workspace(const WorkspaceRecord& workspace) = 0;         // name and updated_at
   // Also deletes the workspace's own OAuth apps. Sources are the caller's concern.
   virtual bool delete_workspace(const std::string& organization_id, const std::string& id) = 0;
   virtual int64_t count_sources_in_workspace(const std::string& organization_id, const std::string& workspace_id) = 0;
@@ -76,8 +76,7 @@ public:
   virtual void put_oauth_app(const OAuthAppRecord& app) = 0; // inserts or replaces
   virtual std::optional<OAuthAppRecord> find_oauth_app(const std::string& organization_id, const std::string& scope,
                                                        const std::string& slug) = 0;
-  virtual std::vector<OAuthAppRecord> list_oauth_apps(const std::string& organization_id,
-                                                      const std::string& scope) = 0;
+  virtual std::vector<OAuthAppRecord> list_oauth_apps(const std::string& organization_id, const std::string& scope) = 0;
   virtual bool delete_oauth_app(const std::string& organization_id, const std::string& scope,
                                 const std::string& slug) = 0;
 };

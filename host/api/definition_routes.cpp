@@ -53,28 +53,27 @@ boost::asio::awaitable<Response> spec(ApiContext& api, RequestContext& context) 
   const std::string id = context.param("source_definition_id");
   const auto provider = api.flows.providers()->find_by_definition(id);
   if (!provider) {
-    co_return error_response(context, core::ApiError(core::ErrorCode::source_definition_not_found, {}, {},
-                                                     {{"source_definition_id", id}}));
+    co_return error_response(
+        context, core::ApiError(core::ErrorCode::source_definition_not_found, {}, {}, {{"source_definition_id", id}}));
   }
   const core::PluginDescriptor& d = provider->module->descriptor();
   const auto object_or_empty = [](const std::string& text) {
     nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
     return parsed.is_object() ? parsed : nlohmann::json::object();
   };
-  co_return json_response(
-      context, http::status::ok,
-      {{"source_definition_id", id},
-       {"documentation_url", d.documentation_url},
-       {"connection_specification", object_or_empty(d.settings_schema_json)},
-       {"o_auth_input_specification", object_or_empty(d.flow_options_schema_json)},
-       {"auth_specification",
-        {{"auth_type", "oauth2.0"},
-         {"oauth2_specification",
-          {{"default_scopes", d.default_scopes},
-           {"supports_pkce", d.supports_pkce},
-           {"supports_refresh", d.supports_refresh},
-           {"supports_revoke", d.supports_revoke}}}}},
-       {"supported_destination_sync_modes", nlohmann::json::array()}});
+  co_return json_response(context, http::status::ok,
+                          {{"source_definition_id", id},
+                           {"documentation_url", d.documentation_url},
+                           {"connection_specification", object_or_empty(d.settings_schema_json)},
+                           {"o_auth_input_specification", object_or_empty(d.flow_options_schema_json)},
+                           {"auth_specification",
+                            {{"auth_type", "oauth2.0"},
+                             {"oauth2_specification",
+                              {{"default_scopes", d.default_scopes},
+                               {"supports_pkce", d.supports_pkce},
+                               {"supports_refresh", d.supports_refresh},
+                               {"supports_revoke", d.supports_revoke}}}}},
+                           {"supported_destination_sync_modes", nlohmann::json::array()}});
 }
 
 } // namespace

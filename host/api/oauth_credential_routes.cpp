@@ -65,8 +65,8 @@ boost::asio::awaitable<Response> put(ApiContext& api, RequestContext& context) {
   // Only credentials and scopes the plugin knows; both halves of the client are required.
   const nlohmann::json schema =
       nlohmann::json::parse(provider->module->descriptor().settings_schema_json, nullptr, false);
-  const nlohmann::json properties = schema.is_object() ? schema.value("properties", nlohmann::json::object())
-                                                       : nlohmann::json::object();
+  const nlohmann::json properties =
+      schema.is_object() ? schema.value("properties", nlohmann::json::object()) : nlohmann::json::object();
   for (const auto& [name, value] : configuration.items()) {
     if (!core::is_organization_app_setting(name) || !properties.contains(name)) {
       co_return error_response(context, field_error("configuration." + name, "is not an OAuth app setting of " + slug));
@@ -75,8 +75,8 @@ boost::asio::awaitable<Response> put(ApiContext& api, RequestContext& context) {
   for (const char* required : {"client_id", "client_secret"}) {
     const auto it = configuration.find(required);
     if (it == configuration.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
-      co_return error_response(context,
-                               field_error(std::string("configuration.") + required, "is required: a non-empty string"));
+      co_return error_response(
+          context, field_error(std::string("configuration.") + required, "is required: a non-empty string"));
     }
   }
   // The plugin judges the result the way it will be used, before anything is stored.
@@ -85,8 +85,8 @@ boost::asio::awaitable<Response> put(ApiContext& api, RequestContext& context) {
     settings[name] = value;
   if (auto created = provider->module->create_provider(settings.dump()); !created.instance) {
     co_return error_response(context, core::ApiError(core::ErrorCode::validation_error,
-                                                     "The connector does not accept this OAuth app configuration.",
-                                                     {}, {{"reason", created.result.error_description}}));
+                                                     "The connector does not accept this OAuth app configuration.", {},
+                                                     {{"reason", created.result.error_description}}));
   }
   if (auto missing = co_await require_workspace(api, org, workspace_id)) co_return error_response(context, *missing);
 

@@ -4,6 +4,8 @@
 
 #include "http/router.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <string>
 
@@ -27,11 +29,14 @@ struct ApiContext {
   core::TokenService& tokens;
   core::SourceOperations& sources;
   const core::Sealer& sealer;
-  std::function<bool()> ready; // for /readyz
+  std::function<bool()> ready;                   // for /readyz
+  std::function<nlohmann::json()> plugin_report; // for /v1/admin/plugins
 };
 
 // The key permission that reads sources' access tokens.
 inline constexpr const char* credentials_read_permission = "credentials:read";
+// The key permission for the operator's views (/v1/admin/...).
+inline constexpr const char* admin_permission = "admin";
 
 void register_flow_routes(Router& router, ApiContext& api);
 void register_workspace_routes(Router& router, ApiContext& api);
@@ -41,6 +46,7 @@ void register_token_routes(Router& router, ApiContext& api);
 void register_oauth_credential_routes(Router& router, ApiContext& api);
 void register_redirect_routes(Router& router, ApiContext& api);
 void register_system_routes(Router& router, ApiContext& api);
+void register_admin_routes(Router& router, ApiContext& api);
 
 inline void register_api_routes(Router& router, ApiContext& api) {
   register_flow_routes(router, api);
@@ -51,6 +57,7 @@ inline void register_api_routes(Router& router, ApiContext& api) {
   register_oauth_credential_routes(router, api);
   register_redirect_routes(router, api);
   register_system_routes(router, api);
+  register_admin_routes(router, api);
 }
 
 // The OpenAPI 3.1 document served at /openapi.json (embedded at build time).

@@ -230,8 +230,8 @@ boost::asio::awaitable<Response> test(ApiContext& api, RequestContext& context) 
   const nlohmann::json configuration = body->optional_object("configuration");
   if (auto problems = body->problems()) co_return error_response(context, *problems);
   if (!source_id && !definition_id) {
-    co_return error_response(context,
-                             field_error("source_id", "is required, unless source_definition_id and configuration are"));
+    co_return error_response(
+        context, field_error("source_id", "is required, unless source_definition_id and configuration are"));
   }
 
   const auto started = std::chrono::system_clock::now();
@@ -242,11 +242,11 @@ boost::asio::awaitable<Response> test(ApiContext& api, RequestContext& context) 
     auto credentials = token_credentials(configuration.value("credentials", nlohmann::json()));
     if (!credentials) co_return error_response(context, credentials.error());
     if (workspace_id) {
-      const auto workspace = co_await api.store.run(
-          [&](core::Store& store) { return store.find_workspace(org, *workspace_id); });
+      const auto workspace =
+          co_await api.store.run([&](core::Store& store) { return store.find_workspace(org, *workspace_id); });
       if (!workspace) {
-        co_return error_response(context, core::ApiError(core::ErrorCode::workspace_not_found, {}, {},
-                                                         {{"workspace_id", *workspace_id}}));
+        co_return error_response(
+            context, core::ApiError(core::ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", *workspace_id}}));
       }
     }
     // Named, not a temporary: g++ 12 destroys temporaries inside co_await expressions twice.
@@ -258,22 +258,20 @@ boost::asio::awaitable<Response> test(ApiContext& api, RequestContext& context) 
   const auto seconds = [](auto time) {
     return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
   };
-  nlohmann::json job = {
-      {"job_id", core::make_id("job")},
-      {"config_type", "check_connection_source"},
-      {"source_id", source_id ? nlohmann::json(*source_id) : nlohmann::json(nullptr)},
-      {"created_at", core::rfc3339_utc(seconds(started))},
-      {"ended_at", core::rfc3339_utc(seconds(ended))},
-      {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(ended - started).count()},
-      {"succeeded", outcome->succeeded},
-      {"token_refreshed", outcome->token_refreshed},
-      {"failure_reason", outcome->succeeded ? nlohmann::json(nullptr)
-                                            : nlohmann::json{{"code", outcome->failure_code},
-                                                             {"message", outcome->message}}}};
-  co_return json_response(context, http::status::ok,
-                          {{"status", outcome->succeeded ? "succeeded" : "failed"},
-                           {"message", outcome->message},
-                           {"job_info", job}});
+  nlohmann::json job = {{"job_id", core::make_id("job")},
+                        {"config_type", "check_connection_source"},
+                        {"source_id", source_id ? nlohmann::json(*source_id) : nlohmann::json(nullptr)},
+                        {"created_at", core::rfc3339_utc(seconds(started))},
+                        {"ended_at", core::rfc3339_utc(seconds(ended))},
+                        {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(ended - started).count()},
+                        {"succeeded", outcome->succeeded},
+                        {"token_refreshed", outcome->token_refreshed},
+                        {"failure_reason", outcome->succeeded ? nlohmann::json(nullptr)
+                                                              : nlohmann::json{{"code", outcome->failure_code},
+                                                                               {"message", outcome->message}}}};
+  co_return json_response(
+      context, http::status::ok,
+      {{"status", outcome->succeeded ? "succeeded" : "failed"}, {"message", outcome->message}, {"job_info", job}});
 }
 
 } // namespace

@@ -8,7 +8,6 @@
 #include "oauth/source_operations.hpp"
 #include "store/store_executor.hpp"
 
-
 namespace connector::host {
 
 namespace {

@@ -11,9 +11,11 @@
 #include "net/https_client.hpp"
 #include "oauth/flow_service.hpp"
 #include "oauth/oauth_apps.hpp"
+#include "oauth/redirect_policy.hpp"
 #include "oauth/source_operations.hpp"
 #include "oauth/token_service.hpp"
-#include "oauth/redirect_policy.hpp"
+#include "plugins/plugin_catalog.hpp"
+#include "plugins/plugin_watcher.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
 
@@ -75,11 +77,10 @@ int run_serve(const std::vector<std::string>& args) {
   const core::Sealer sealer = core::Sealer::from_key_file(config.effective_key_file(), /*create_if_missing=*/true);
   core::StoreExecutor store(std::make_unique<core::SqliteStore>(config.database_file()));
 
-  core::PluginRegistry registry(&log_plugin_line);
-  const auto refusals = registry.load_directory(config.plugins_dir);
-  for (const auto& refusal : refusals)
-    log(LogLevel::warning, "plugin refused", {{"reason", refusal.reason}});
-  auto providers = std::make_shared<const core::ProviderDirectory>(registry, config.providers, env);
+  // Modules load from fresh copies under the data folder, so a replaced file is new code.
+  PluginCatalog catalog(
+      {config.plugins_dir, config.data_dir / "plugin-loads", config.providers, env, &log_plugin_line});
+  const auto providers = catalog.providers();
   for (const auto& [slug, provider] : providers->all()) {
     log(provider.instance ? LogLevel::info : LogLevel::warning,
         provider.instance ? "plugin ready" : "plugin not configured",
@@ -116,16 +117,29 @@ int run_serve(const std::vector<std::string>& args) {
   flow_settings.host_allowed_redirect_keys = normalized_host_redirects(config.allowed_redirects);
   core::OAuthApps apps(store, sealer);
   core::FlowService flows(store, providers, apps, sealer, https, flow_settings);
+  catalog.attach(flows);
+  const WatchMode watch_mode = config.plugin_watch == "off"    ? WatchMode::off
+                               : config.plugin_watch == "poll" ? WatchMode::poll
+                                                               : WatchMode::inotify;
+  PluginWatcher watcher(io.get_executor(), config.plugins_dir, {watch_mode, config.plugin_poll_interval},
+                        [&catalog] { catalog.reload(); });
+  const WatchMode active_watch = watcher.start(); // inotify falls back to polling when it cannot watch
+  catalog.set_watch_mode(active_watch);
   const auto current_providers = [&flows] { return flows.providers(); };
-  core::TokenService tokens(store, current_providers, apps, sealer, https, config.tokens,
-                            [](const std::string& event, const nlohmann::json& fields) {
-                              log(LogLevel::info, event, fields);
-                            });
+  core::TokenService tokens(
+      store, current_providers, apps, sealer, https, config.tokens,
+      [](const std::string& event, const nlohmann::json& fields) { log(LogLevel::info, event, fields); });
   core::SourceOperations source_operations(store, current_providers, apps, tokens, sealer, https);
   if (config.tokens.scan_interval.count() > 0) tokens.start_background_refresh(io.get_executor());
 
   std::atomic<bool> ready{true};
-  ApiContext api{flows, store, tokens, source_operations, sealer, [&ready] { return ready.load(); }};
+  ApiContext api{flows,
+                 store,
+                 tokens,
+                 source_operations,
+                 sealer,
+                 [&ready] { return ready.load(); },
+                 [&catalog] { return catalog.report(); }};
   register_api_routes(router, api);
 
   log(LogLevel::info, "listening",
@@ -137,7 +151,8 @@ int run_serve(const std::vector<std::string>& args) {
        {"database", std::filesystem::absolute(config.database_file()).string()},
        {"key_file", std::filesystem::absolute(config.effective_key_file()).string()},
        {"plugins_dir", std::filesystem::absolute(config.plugins_dir).string()},
-       {"plugins", providers->all().size()}});
+       {"plugins", providers->all().size()},
+       {"plugin_watch", to_string(active_watch)}});
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::steady_timer drain_timer(io);
@@ -157,6 +172,7 @@ int run_serve(const std::vector<std::string>& args) {
     log(LogLevel::info, "stopping", {{"signal", signal_number}});
     ready.store(false);
     tokens.stop();
+    watcher.stop();
     server.stop();
     drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     drain();

@@ -82,6 +82,17 @@ const Setting settings[] = {
     {"threads", "CONNECTOR_THREADS",
      [](HostConfig& c, const std::string& v) { c.threads = static_cast<int>(positive_integer("threads", v)); }},
     {"log_level", "CONNECTOR_LOG_LEVEL", [](HostConfig& c, const std::string& v) { c.log_level = v; }},
+    {"plugin_watch", "CONNECTOR_PLUGIN_WATCH",
+     [](HostConfig& c, const std::string& v) {
+       if (v != "inotify" && v != "poll" && v != "off") {
+         throw std::runtime_error("plugin_watch must be inotify, poll or off");
+       }
+       c.plugin_watch = v;
+     }},
+    {"plugin_poll_ms", "CONNECTOR_PLUGIN_POLL_MS",
+     [](HostConfig& c, const std::string& v) {
+       c.plugin_poll_interval = std::chrono::milliseconds(positive_integer("plugin_poll_ms", v));
+     }},
     {"token_refresh_margin_seconds", "CONNECTOR_TOKEN_REFRESH_MARGIN_SECONDS",
      [](HostConfig& c, const std::string& v) {
        c.tokens.margin = std::chrono::seconds(whole_number("token_refresh_margin_seconds", v));

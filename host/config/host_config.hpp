@@ -33,6 +33,8 @@ struct HostConfig {
   std::size_t max_header_bytes = 16 * 1024;
   int threads = 2;
   std::string log_level = "info";
+  std::string plugin_watch = "inotify"; // how a running host notices plugin files: inotify, poll or off
+  std::chrono::milliseconds plugin_poll_interval{1000};
   core::TokenSettings tokens; // token_refresh_*: margin, lead, scan (0 = no background refresh), ...
   std::map<std::string, nlohmann::json> providers; // slug -> settings from the file
 

@@ -97,6 +97,7 @@ ConnectionRecord make_connection(const std::string& organization_id, const std::
   connection.source_id = "src_1";
   connection.target_source_id = "src_0";
   connection.oauth_app_scope = "org";
+  connection.plugin_build = "0123abcd";
   connection.created_at = 1700000000;
   connection.expires_at = 1700000600;
   connection.updated_at = 1700000010;
@@ -155,6 +156,7 @@ void expect_same_connection(const ConnectionRecord& actual, const ConnectionReco
   EXPECT_EQ(actual.source_id, expected.source_id);
   EXPECT_EQ(actual.target_source_id, expected.target_source_id);
   EXPECT_EQ(actual.oauth_app_scope, expected.oauth_app_scope);
+  EXPECT_EQ(actual.plugin_build, expected.plugin_build);
   EXPECT_EQ(actual.created_at, expected.created_at);
   EXPECT_EQ(actual.expires_at, expected.expires_at);
   EXPECT_EQ(actual.updated_at, expected.updated_at);
@@ -654,7 +656,7 @@ TEST_F(SqliteStoreTest, AVersionOneFileGainsTheTokenLifecycleColumnsWithDefaults
   {
     RawDatabase raw(path);
     raw.execute("PRAGMA journal_mode = WAL");
-    apply_schema_migrations(raw.handle(), sqlite_schema_migrations().first(1));
+    apply_schema_migrations(raw.handle(), sqlite_schema_migrations().first(1)); // as the first release wrote it
     raw.execute("INSERT INTO sources (id, organization_id, workspace_id, source_definition_id, slug, name, "
                 "configuration_json, connection_id, status, status_detail, sealed_credentials, granted_scopes, "
                 "token_expires_at, created_at, updated_at, version) VALUES ('src_old', 'org_a', 'ws_1', 'def', "
