@@ -139,6 +139,7 @@ function initialConfig() {
     google_expires_in: GOOGLE_ACCESS_EXPIRES_IN,
     github_expires_in: GITHUB_EXPIRING_EXPIRES_IN,
     github_refresh_token_expires_in: GITHUB_REFRESH_EXPIRES_IN,
+    github_user: { login: 'octocat', id: 1 }, // who GET /user says signed in (/__control/github-user)
     code_ttl_s: CODE_TTL_S,
     grant: { drop: [], add: [] },
   };
@@ -695,7 +696,7 @@ function githubUser(req, res) {
     return sendJson(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
   }
   stats.github.user_calls_ok += 1;
-  return sendJson(res, 200, { login: 'octocat', id: 1 }, {
+  return sendJson(res, 200, { ...config.github_user }, {
     'X-OAuth-Scopes': rec.scope.join(', '),
     'X-Accepted-OAuth-Scopes': '',
     'X-GitHub-Media-Type': 'github.v3; format=json',
@@ -925,6 +926,11 @@ async function control(req, res, url) {
       Object.assign(config, body);
       return sendJson(res, 200, { ok: true });
     }
+    case '/github-user':
+      // another GitHub account signs in from now on (account-mismatch tests)
+      if (typeof body.login !== 'string' || !Number.isInteger(body.id)) return bad('login (string) and id (integer) are required');
+      config.github_user = { login: body.login, id: body.id };
+      return sendJson(res, 200, { ok: true, github_user: config.github_user });
     case '/issuer':
       if (typeof body.issuer !== 'string') return bad('issuer must be a string');
       config.issuer = body.issuer;
