@@ -26,6 +26,8 @@ commands:
   redirects    add | remove | list an organization's allowed redirect URLs
                  redirects add --org ORG_ID --url https://app.example.com/callback --data-dir DIR
   plugins      list the plugins a folder holds and why any is refused
+                 plugins --url http://127.0.0.1:8080 [--key KEY]: the running host's view
+                 (GET /v1/admin/plugins; the key, or CONNECTOR_ADMIN_KEY, needs "admin")
   --version    print the version
   --help       print this text
 
@@ -37,7 +39,8 @@ environment (each overrides the configuration file):
   CONNECTOR_THREADS, CONNECTOR_LOG_LEVEL, CONNECTOR_CONFIG,
   CONNECTOR_TOKEN_REFRESH_MARGIN_SECONDS, CONNECTOR_TOKEN_REFRESH_LEAD_SECONDS,
   CONNECTOR_TOKEN_REFRESH_SCAN_SECONDS (0: no background refresh), CONNECTOR_TOKEN_REFRESH_CONCURRENCY,
-  CONNECTOR_TOKEN_REFRESH_LEASE_SECONDS, CONNECTOR_TOKEN_REFRESH_COOLDOWN_SECONDS
+  CONNECTOR_TOKEN_REFRESH_LEASE_SECONDS, CONNECTOR_TOKEN_REFRESH_COOLDOWN_SECONDS,
+  CONNECTOR_PLUGIN_WATCH (inotify, poll or off), CONNECTOR_PLUGIN_POLL_MS
   provider settings: CONNECTOR_<SLUG>_<SETTING>, e.g. CONNECTOR_GITHUB_CLIENT_ID,
   CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET; append _FILE to read the value from a file.
 )";

@@ -1,6 +1,7 @@
 // Administrative subcommands that work on the data folder directly: API keys, the redirect
 // allow-list, and listing plugins.
 #include "auth/api_keys.hpp"
+#include "cli/admin_view.hpp"
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "config/host_config.hpp"
@@ -101,7 +102,19 @@ int run_redirects(const std::vector<std::string>& args) {
 }
 
 int run_plugins(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"plugins-dir", "config", "data-dir"}, {});
+  const Arguments arguments(args, {"plugins-dir", "config", "data-dir", "url", "key"}, {});
+  if (const std::string url = arguments.get_or("url", ""); !url.empty()) {
+    // The running host's view: what it serves now, load times, refusals.
+    std::string key = arguments.get_or("key", "");
+    if (key.empty()) {
+      const auto from_env = core::process_environment()("CONNECTOR_ADMIN_KEY");
+      key = from_env.value_or("");
+    }
+    if (key.empty())
+      throw std::runtime_error("--key or CONNECTOR_ADMIN_KEY is required with --url (a key with \"admin\")");
+    print_plugin_report(fetch_admin_json(url, "/v1/admin/plugins", key), std::cout);
+    return 0;
+  }
   const HostConfig config = config_from(arguments);
   core::PluginRegistry registry;
   const auto refusals = registry.load_directory(config.plugins_dir);
