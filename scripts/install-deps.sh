@@ -17,6 +17,8 @@ packages=(
   # request path, and Boost.DLL can use std::filesystem instead of Boost.Filesystem.
   libboost1.81-dev libboost-url1.81-dev
   nlohmann-json3-dev libssl-dev libsqlite3-dev libsystemd-dev
+  # /metrics: prometheus-cpp's core metric types and text exposition (no extra listener).
+  prometheus-cpp-dev
   libgtest-dev libgmock-dev
   openssl sqlite3 curl
 )

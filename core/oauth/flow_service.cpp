@@ -198,6 +198,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
     return std::nullopt;
   });
   if (stored) co_return *stored;
+  if (events_) events_("flow started", {{"slug", connection.slug}, {"connection_id", connection.id}});
   co_return AuthorizeResult{url.authorization_url, connection.id, connection.expires_at};
 }
 
@@ -239,6 +240,12 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     connection.updated_at = now_seconds();
     const ConnectionRecord snapshot = connection;
     co_await store_.run([&](Store& store) { return store.update_connection(snapshot); });
+    if (events_) {
+      events_("flow failed", {{"slug", connection.slug},
+                              {"connection_id", connection.id},
+                              {"reason", outcome},
+                              {"error", connection.error_code}});
+    }
     co_return back_to_client(connection, outcome);
   };
 
@@ -296,6 +303,11 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     connection.updated_at = now_seconds();
     const ConnectionRecord consumed = connection;
     co_await store_.run([&](Store& store) { return store.update_connection(consumed); });
+    if (events_) {
+      events_("flow authorized", {{"slug", connection.slug}, {"connection_id", connection.id}});
+      events_("flow completed",
+              {{"slug", connection.slug}, {"source_id", connection.source_id}, {"reauthorized", true}});
+    }
     CallbackResult result = back_to_client(connection, "reauthorized");
     result.source_id = connection.source_id;
     co_return result;
@@ -315,6 +327,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   if (!saved) {
     co_return page(409, "This sign-in was completed by another request.", "state_race");
   }
+  if (events_) events_("flow authorized", {{"slug", connection.slug}, {"connection_id", connection.id}});
   co_return back_to_client(connection, "authorized");
 }
 
@@ -365,7 +378,8 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
   const int64_t now = now_seconds();
   const auto definition_provider = directory->find_by_definition(request.source_definition_id);
 
-  co_return co_await store_.run([&](Store& store) -> Expected<SourceRecord> {
+  bool created = false; // not a re-authorization's source answered again
+  Expected<SourceRecord> completed = co_await store_.run([&](Store& store) -> Expected<SourceRecord> {
     auto found = store.find_connection(request.organization_id, request.connection_id);
     if (!found) return ApiError(ErrorCode::connection_not_found, {}, {}, {{"connection_id", request.connection_id}});
     ConnectionRecord connection = std::move(*found);
@@ -448,8 +462,13 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
       return ApiError(ErrorCode::connection_already_used, {}, {}, id_detail);
     }
     store.insert_source(source);
+    created = true;
     return source;
   });
+  if (created && events_) {
+    events_("flow completed", {{"slug", completed->slug}, {"source_id", completed->id}});
+  }
+  co_return completed;
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include "crypto/sealer.hpp"
 #include "errors/expected.hpp"
 #include "net/https_client.hpp"
+#include "oauth/event_sink.hpp"
 #include "oauth/provider_directory.hpp"
 #include "store/records.hpp"
 
@@ -95,6 +96,8 @@ public:
   std::optional<ConfiguredProvider> provider_for(const ConnectionRecord& connection) const;
 
   const FlowSettings& settings() const { return settings_; }
+  // Set before serving: "flow started", "flow authorized", "flow failed", "flow completed".
+  void set_event_sink(EventSink events) { events_ = std::move(events); }
 
 private:
   // A re-authorization's end: the source gets the new credentials (compare-and-swap).
@@ -113,6 +116,7 @@ private:
   const Sealer& sealer_;
   HttpsClient& https_;
   FlowSettings settings_;
+  EventSink events_;
 };
 
 // The JSON shape of a source in API answers (never a secret).

@@ -86,7 +86,7 @@ std::optional<Credentials> open_source_credentials(const Sealer& sealer, const S
 
 TokenService::TokenService(StoreExecutor& store, std::function<std::shared_ptr<const ProviderDirectory>()> providers,
                            OAuthApps& apps, const Sealer& sealer, HttpsClient& https, TokenSettings settings,
-                           TokenEventSink events)
+                           EventSink events)
     : store_(store), providers_(std::move(providers)), apps_(apps), sealer_(sealer), https_(https), settings_(settings),
       events_(std::move(events)), lease_owner_("host_" + random_token(96)) {}
 
@@ -307,7 +307,8 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_with_lease(SourceRe
       latest.status = "needs_reauth";
       latest.status_detail = provider_message(run.result);
       store.update_source(latest);
-      emit("source needs re-authorization", {{"source_id", latest.id}, {"reason", latest.status_detail}});
+      emit("source needs re-authorization",
+           {{"source_id", latest.id}, {"slug", latest.slug}, {"reason", latest.status_detail}});
       return ApiError(ErrorCode::source_needs_reauth, {}, {},
                       {{"source_id", latest.id}, {"status_detail", latest.status_detail}});
     }
@@ -318,7 +319,7 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_with_lease(SourceRe
     latest.next_refresh_at = finished + cooldown;
     store.update_source(latest);
     emit("token refresh failed",
-         {{"source_id", latest.id}, {"error", error_record}, {"retry_after_seconds", cooldown}});
+         {{"source_id", latest.id}, {"slug", latest.slug}, {"error", error_record}, {"retry_after_seconds", cooldown}});
     const bool still_valid = !credentials.expires_at || *credentials.expires_at > finished;
     if (still_valid) return AccessToken{credentials, false};
     return ApiError(ErrorCode::token_refresh_unavailable, {}, provider_message(run.result),

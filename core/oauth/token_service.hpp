@@ -14,6 +14,7 @@
 #include "errors/expected.hpp"
 #include "net/https_client.hpp"
 #include "oauth/credentials.hpp"
+#include "oauth/event_sink.hpp"
 #include "oauth/provider_directory.hpp"
 #include "oauth/token_settings.hpp"
 #include "store/records.hpp"
@@ -40,15 +41,11 @@ struct AccessToken {
   bool refreshed = false;
 };
 
-// Something worth an operator's log line ("token refreshed", "refresh failed", ...); never
-// carries a secret.
-using TokenEventSink = std::function<void(const std::string& event, const nlohmann::json& fields)>;
-
 class TokenService {
 public:
   TokenService(StoreExecutor& store, std::function<std::shared_ptr<const ProviderDirectory>()> providers,
                OAuthApps& apps, const Sealer& sealer, HttpsClient& https, TokenSettings settings,
-               TokenEventSink events = {});
+               EventSink events = {});
 
   // The source's access token, refreshed first when it expires within the margin (or when
   // `force_refresh`). Concurrent callers for one source share one refresh.
@@ -81,7 +78,7 @@ private:
   const Sealer& sealer_;
   HttpsClient& https_;
   TokenSettings settings_;
-  TokenEventSink events_;
+  EventSink events_;
   const std::string lease_owner_; // this process, for refresh leases
 
   std::mutex flights_mutex_;

@@ -31,6 +31,7 @@ struct ApiContext {
   const core::Sealer& sealer;
   std::function<bool()> ready;                   // for /readyz
   std::function<nlohmann::json()> plugin_report; // for /v1/admin/plugins
+  std::function<std::string()> metrics_text;     // for /metrics
 };
 
 // The key permission that reads sources' access tokens.

@@ -1,4 +1,4 @@
-// Liveness, readiness and the API description.
+// Liveness, readiness, metrics and the API description.
 #include "api/routes.hpp"
 #include "http/responses.hpp"
 
@@ -12,6 +12,15 @@ void register_system_routes(Router& router, ApiContext& api) {
                 const bool ready = api.ready();
                 co_return json_response(c, ready ? http::status::ok : http::status::service_unavailable,
                                         {{"status", ready ? "ready" : "not_ready"}});
+              }});
+  // Prometheus scrapes without a key, like /healthz: the counts carry routes, slugs and
+  // outcomes only. Keep the port private, or filter /metrics at the proxy.
+  router.add({http::verb::get, "/metrics", false, "", [&api](RequestContext& c) -> boost::asio::awaitable<Response> {
+                Response response = json_response(c, http::status::ok, nullptr);
+                response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+                response.body() = api.metrics_text ? api.metrics_text() : std::string();
+                response.prepare_payload();
+                co_return response;
               }});
   router.add({http::verb::get, "/openapi.json", false, "", [](RequestContext& c) -> boost::asio::awaitable<Response> {
                 Response response = json_response(c, http::status::ok, nullptr);

@@ -8,6 +8,7 @@
 #include "crypto/sealer.hpp"
 #include "http/server.hpp"
 #include "logging/logger.hpp"
+#include "metrics/host_metrics.hpp"
 #include "net/https_client.hpp"
 #include "oauth/flow_service.hpp"
 #include "oauth/oauth_apps.hpp"
@@ -126,9 +127,17 @@ int run_serve(const std::vector<std::string>& args) {
   const WatchMode active_watch = watcher.start(); // inotify falls back to polling when it cannot watch
   catalog.set_watch_mode(active_watch);
   const auto current_providers = [&flows] { return flows.providers(); };
-  core::TokenService tokens(
-      store, current_providers, apps, sealer, https, config.tokens,
-      [](const std::string& event, const nlohmann::json& fields) { log(LogLevel::info, event, fields); });
+  HostMetrics metrics([&catalog] { return catalog.report(); });
+  router.set_observer([&metrics](const std::string& route, const std::string& method, unsigned status, double seconds) {
+    metrics.request(route, method, status, seconds);
+  });
+  // Flow and token events go to the log and to /metrics.
+  const core::EventSink events = [&metrics](const std::string& event, const nlohmann::json& fields) {
+    log(LogLevel::info, event, fields);
+    metrics.event(event, fields);
+  };
+  flows.set_event_sink(events);
+  core::TokenService tokens(store, current_providers, apps, sealer, https, config.tokens, events);
   core::SourceOperations source_operations(store, current_providers, apps, tokens, sealer, https);
   if (config.tokens.scan_interval.count() > 0) tokens.start_background_refresh(io.get_executor());
 
@@ -139,7 +148,8 @@ int run_serve(const std::vector<std::string>& args) {
                  source_operations,
                  sealer,
                  [&ready] { return ready.load(); },
-                 [&catalog] { return catalog.report(); }};
+                 [&catalog] { return catalog.report(); },
+                 [&metrics] { return metrics.scrape(); }};
   register_api_routes(router, api);
 
   log(LogLevel::info, "listening",

@@ -4,6 +4,7 @@
 
 #include <connector/encoding.hpp>
 
+#include <chrono>
 #include <exception>
 
 namespace connector::host {
@@ -69,6 +70,18 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
 }
 
 boost::asio::awaitable<Response> Router::dispatch(const Request& request, std::string trace_id) const {
+  const auto started = std::chrono::steady_clock::now();
+  std::string route = "unmatched";
+  Response response = co_await answer(request, std::move(trace_id), route);
+  if (observer_) {
+    observer_(route, std::string(request.method_string()), response.result_int(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  co_return response;
+}
+
+boost::asio::awaitable<Response> Router::answer(const Request& request, std::string trace_id,
+                                                std::string& route_name) const {
   const std::string target(request.target());
   const std::size_t question = target.find('?');
   RequestContext context{request,
@@ -87,6 +100,7 @@ boost::asio::awaitable<Response> Router::dispatch(const Request& request, std::s
     const Route& route = *found.route;
     context.path_params = std::move(found.params);
     context.route_name = std::string(http::to_string(route.method)) + " " + route.pattern;
+    route_name = route.pattern;
 
     if (route.authenticated) {
       auto key = co_await authenticate_(request);

@@ -26,9 +26,15 @@ struct Route {
   Handler handler;
 };
 
+// Told about every answered request: the route pattern ("unmatched" when none matched), the
+// method, the status and the seconds it took (for /metrics).
+using RequestObserver =
+    std::function<void(const std::string& route, const std::string& method, unsigned status, double seconds)>;
+
 class Router {
 public:
   explicit Router(Authenticator authenticate) : authenticate_(std::move(authenticate)) {}
+  void set_observer(RequestObserver observer) { observer_ = std::move(observer); }
 
   void add(Route route);
   const std::vector<Route>& routes() const { return routes_; }
@@ -43,8 +49,10 @@ private:
     bool path_known = false; // some route has this path with another method
   };
   Match match(http::verb method, const std::string& path) const;
+  boost::asio::awaitable<Response> answer(const Request& request, std::string trace_id, std::string& route) const;
 
   Authenticator authenticate_;
+  RequestObserver observer_;
   std::vector<Route> routes_;
   std::vector<std::vector<std::string>> route_segments_; // routes_[i].pattern split once, at add()
 };

@@ -58,7 +58,14 @@ struct RouteTable {
   core::FlowService flows{store, providers, apps, sealer, https, core::FlowSettings{}};
   core::TokenService tokens{store, [this] { return flows.providers(); }, apps, sealer, https, core::TokenSettings{}};
   core::SourceOperations sources{store, [this] { return flows.providers(); }, apps, tokens, sealer, https};
-  host::ApiContext api{flows, store, tokens, sources, sealer, [] { return true; }, [] { return nlohmann::json(); }};
+  host::ApiContext api{flows,
+                       store,
+                       tokens,
+                       sources,
+                       sealer,
+                       [] { return true; },
+                       [] { return nlohmann::json(); },
+                       [] { return std::string(); }};
   // Never called: the test only reads the table.
   host::Router router{[](const host::Request&) -> boost::asio::awaitable<core::Expected<core::ApiKeyRecord>> {
     co_return core::ApiError(core::ErrorCode::authentication_required);

@@ -1,0 +1,114 @@
+#include "metrics/host_metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace connector::host {
+
+struct HostMetrics::Families {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>& requests =
+      prometheus::BuildCounter()
+          .Name("connector_http_requests_total")
+          .Help("Answered HTTP requests by route pattern, method and status.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& latency =
+      prometheus::BuildHistogram()
+          .Name("connector_http_request_duration_seconds")
+          .Help("Time from a request's arrival to its answer, by route pattern.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& flows =
+      prometheus::BuildCounter()
+          .Name("connector_flows_total")
+          .Help("OAuth flows by connector and event (started, authorized, failed, completed); failures by reason.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& exchanges =
+      prometheus::BuildCounter()
+          .Name("connector_token_exchanges_total")
+          .Help("Authorization-code exchanges with providers by connector and outcome.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& refreshes =
+      prometheus::BuildCounter()
+          .Name("connector_token_refreshes_total")
+          .Help("Token refreshes by connector and outcome (ok, transient_failure, needs_reauth).")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& plugins =
+      prometheus::BuildGauge()
+          .Name("connector_plugins")
+          .Help("Plugin files in the plugins folder by state (loaded, refused).")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& scans =
+      prometheus::BuildGauge()
+          .Name("connector_plugin_scans")
+          .Help("Scans of the plugins folder since the host started (the first load included).")
+          .Register(*registry);
+};
+
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& latency_buckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  return buckets;
+}
+
+std::string text(const nlohmann::json& fields, const char* name) {
+  const auto it = fields.find(name);
+  return it != fields.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+} // namespace
+
+HostMetrics::HostMetrics(std::function<nlohmann::json()> plugin_report)
+    : families_(std::make_unique<Families>()), plugin_report_(std::move(plugin_report)) {}
+
+HostMetrics::~HostMetrics() = default;
+
+void HostMetrics::request(const std::string& route, const std::string& method, unsigned status, double seconds) {
+  families_->requests.Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}}).Increment();
+  families_->latency.Add({{"route", route}}, latency_buckets()).Observe(seconds);
+}
+
+void HostMetrics::event(const std::string& name, const nlohmann::json& fields) {
+  const std::string slug = text(fields, "slug");
+  if (name == "flow started") {
+    families_->flows.Add({{"slug", slug}, {"event", "started"}, {"reason", ""}}).Increment();
+  } else if (name == "flow authorized") {
+    families_->flows.Add({{"slug", slug}, {"event", "authorized"}, {"reason", ""}}).Increment();
+    families_->exchanges.Add({{"slug", slug}, {"outcome", "ok"}}).Increment();
+  } else if (name == "flow failed") {
+    const std::string reason = text(fields, "reason");
+    families_->flows.Add({{"slug", slug}, {"event", "failed"}, {"reason", reason}}).Increment();
+    if (reason == "exchange_failed") families_->exchanges.Add({{"slug", slug}, {"outcome", "failed"}}).Increment();
+  } else if (name == "flow completed") {
+    families_->flows.Add({{"slug", slug}, {"event", "completed"}, {"reason", ""}}).Increment();
+  } else if (name == "token refreshed") {
+    families_->refreshes.Add({{"slug", slug}, {"outcome", "ok"}}).Increment();
+  } else if (name == "token refresh failed") {
+    families_->refreshes.Add({{"slug", slug}, {"outcome", "transient_failure"}}).Increment();
+  } else if (name == "source needs re-authorization") {
+    families_->refreshes.Add({{"slug", slug}, {"outcome", "needs_reauth"}}).Increment();
+  }
+}
+
+std::string HostMetrics::scrape() const {
+  if (plugin_report_) {
+    const nlohmann::json report = plugin_report_();
+    families_->plugins.Add({{"state", "loaded"}})
+        .Set(static_cast<double>(report.value("plugins", nlohmann::json::array()).size()));
+    families_->plugins.Add({{"state", "refused"}})
+        .Set(static_cast<double>(report.value("refusals", nlohmann::json::array()).size()));
+    families_->scans.Add({}).Set(static_cast<double>(report.value("scans", int64_t{0})));
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families_->registry->Collect());
+  return out.str();
+}
+
+} // namespace connector::host
