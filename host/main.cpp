@@ -40,7 +40,12 @@ environment (each overrides the configuration file):
   CONNECTOR_TOKEN_REFRESH_MARGIN_SECONDS, CONNECTOR_TOKEN_REFRESH_LEAD_SECONDS,
   CONNECTOR_TOKEN_REFRESH_SCAN_SECONDS (0: no background refresh), CONNECTOR_TOKEN_REFRESH_CONCURRENCY,
   CONNECTOR_TOKEN_REFRESH_LEASE_SECONDS, CONNECTOR_TOKEN_REFRESH_COOLDOWN_SECONDS,
-  CONNECTOR_PLUGIN_WATCH (inotify, poll or off), CONNECTOR_PLUGIN_POLL_MS
+  CONNECTOR_PLUGIN_WATCH (inotify, poll or off), CONNECTOR_PLUGIN_POLL_MS,
+  CONNECTOR_SHUTDOWN_GRACE_SECONDS (10)
+
+signals: SIGTERM/SIGINT stop accepting and let accepted requests finish within the grace
+period; SIGHUP re-reads the configuration (log level, provider settings, *_FILE secrets) and
+rescans the plugins. Under systemd (Type=notify) readiness is reported with sd_notify.
   provider settings: CONNECTOR_<SLUG>_<SETTING>, e.g. CONNECTOR_GITHUB_CLIENT_ID,
   CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET; append _FILE to read the value from a file.
 )";

@@ -25,6 +25,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 
 #include <iostream>
 #include <thread>
@@ -68,9 +69,9 @@ std::string url_host(const boost::asio::ip::tcp::endpoint& endpoint) {
 int run_serve(const std::vector<std::string>& args) {
   const Arguments arguments(args, {"listen", "data-dir", "plugins-dir", "config"}, {});
   const auto env = core::process_environment();
-  const HostConfig config = load_config({arguments.get_or("config", ""), arguments.get_or("listen", ""),
-                                         arguments.get_or("data-dir", ""), arguments.get_or("plugins-dir", "")},
-                                        env, default_plugins_dir());
+  const ConfigOverrides overrides{arguments.get_or("config", ""), arguments.get_or("listen", ""),
+                                  arguments.get_or("data-dir", ""), arguments.get_or("plugins-dir", "")};
+  const HostConfig config = load_config(overrides, env, default_plugins_dir());
   set_minimum_log_level(parse_level(config.log_level));
 
   std::filesystem::create_directories(config.data_dir);
@@ -164,6 +165,32 @@ int run_serve(const std::vector<std::string>& args) {
        {"plugins", providers->all().size()},
        {"plugin_watch", to_string(active_watch)}});
 
+  // Under systemd (Type=notify) this is where the unit becomes active; elsewhere a no-op.
+  sd_notify(0, "READY=1\nSTATUS=serving");
+
+  // SIGHUP: read the configuration again (log level, provider settings, secrets from *_FILE)
+  // and rescan the plugins, without dropping a connection. A bad file keeps the old settings.
+  boost::asio::signal_set hangups(io, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& error, int) {
+      if (error) return;
+      sd_notify(0, "RELOADING=1");
+      try {
+        const HostConfig reread = load_config(overrides, env, default_plugins_dir());
+        set_minimum_log_level(parse_level(reread.log_level));
+        catalog.set_provider_settings(reread.providers);
+        catalog.reload();
+        log(LogLevel::info, "configuration reloaded", {{"log_level", reread.log_level}});
+      } catch (const std::exception& reload_error) {
+        log(LogLevel::error, "configuration reload failed; the previous settings stay",
+            {{"error", reload_error.what()}});
+      }
+      sd_notify(0, "READY=1\nSTATUS=serving");
+      await_hangup();
+    });
+  };
+  await_hangup();
+
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::steady_timer drain_timer(io);
   std::chrono::steady_clock::time_point drain_deadline;
@@ -179,12 +206,14 @@ int run_serve(const std::vector<std::string>& args) {
   };
   signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
     if (error) return;
-    log(LogLevel::info, "stopping", {{"signal", signal_number}});
+    log(LogLevel::info, "stopping", {{"signal", signal_number}, {"grace_seconds", config.shutdown_grace.count()}});
+    sd_notify(0, "STOPPING=1");
     ready.store(false);
+    hangups.cancel();
     tokens.stop();
     watcher.stop();
     server.stop();
-    drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    drain_deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
     drain();
   });
 

@@ -82,6 +82,10 @@ const Setting settings[] = {
     {"threads", "CONNECTOR_THREADS",
      [](HostConfig& c, const std::string& v) { c.threads = static_cast<int>(positive_integer("threads", v)); }},
     {"log_level", "CONNECTOR_LOG_LEVEL", [](HostConfig& c, const std::string& v) { c.log_level = v; }},
+    {"shutdown_grace_seconds", "CONNECTOR_SHUTDOWN_GRACE_SECONDS",
+     [](HostConfig& c, const std::string& v) {
+       c.shutdown_grace = std::chrono::seconds(whole_number("shutdown_grace_seconds", v));
+     }},
     {"plugin_watch", "CONNECTOR_PLUGIN_WATCH",
      [](HostConfig& c, const std::string& v) {
        if (v != "inotify" && v != "poll" && v != "off") {

@@ -32,6 +32,7 @@ struct HostConfig {
   std::size_t max_body_bytes = 64 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
   int threads = 2;
+  std::chrono::seconds shutdown_grace{10}; // SIGTERM: how long accepted requests may take to finish
   std::string log_level = "info";
   std::string plugin_watch = "inotify"; // how a running host notices plugin files: inotify, poll or off
   std::chrono::milliseconds plugin_poll_interval{1000};

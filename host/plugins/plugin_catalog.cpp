@@ -55,6 +55,11 @@ void PluginCatalog::attach(core::FlowService& flows) {
   flows_ = &flows;
 }
 
+void PluginCatalog::set_provider_settings(std::map<std::string, nlohmann::json> settings) {
+  const std::lock_guard lock(mutex_);
+  options_.provider_settings = std::move(settings);
+}
+
 void PluginCatalog::reload() {
   const std::lock_guard lock(mutex_);
   auto next = std::make_shared<core::PluginRegistry>(options_.log_sink, registry_->shadow_dir());

@@ -44,6 +44,8 @@ public:
 
   // Loads the folder again and swaps the providers; logs what changed. Thread-safe.
   void reload();
+  // The operator's provider settings for the next reload (SIGHUP).
+  void set_provider_settings(std::map<std::string, nlohmann::json> settings);
 
   void set_watch_mode(WatchMode mode) { watch_mode_ = mode; }
   // For GET /v1/admin/plugins: each plugin (version, ABI, file, build, load time, whether it
