@@ -78,8 +78,11 @@ void FlowService::replace_providers(std::shared_ptr<const ProviderDirectory> pro
   const auto now = std::chrono::steady_clock::now();
   const std::lock_guard lock(retained_mutex_);
   std::erase_if(retained_, [&](const Retained& retained) { return retained.until <= now; });
-  // A state lives state_ttl; a minute more covers a callback that arrives at its very end.
-  if (previous) retained_.push_back({std::move(previous), now + settings_.state_ttl + std::chrono::minutes(1)});
+  // A flow lives state_ttl until its callback, then authorized_ttl until its completion.
+  if (previous) {
+    retained_.push_back(
+        {std::move(previous), now + settings_.state_ttl + settings_.authorized_ttl + std::chrono::minutes(1)});
+  }
 }
 
 std::optional<ConfiguredProvider> FlowService::provider_for(const ConnectionRecord& connection) const {
@@ -376,7 +379,7 @@ FlowService::update_reauthorized_source(const ConnectionRecord& connection, cons
 boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteRequest request) {
   const auto directory = providers();
   const int64_t now = now_seconds();
-  const auto definition_provider = directory->find_by_definition(request.source_definition_id);
+  auto definition_provider = directory->find_by_definition(request.source_definition_id);
 
   bool created = false; // not a re-authorization's source answered again
   Expected<SourceRecord> completed = co_await store_.run([&](Store& store) -> Expected<SourceRecord> {
@@ -405,6 +408,15 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
     }
     if (connection.expires_at <= now) return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
 
+    if (!definition_provider) {
+      // The plugin may have been removed or replaced since the flow started: the build the
+      // flow ran on still knows its definitions while it is retained.
+      if (auto started_on = provider_for(connection)) {
+        for (const auto& definition : started_on->module->descriptor().source_definitions) {
+          if (definition.id == request.source_definition_id) definition_provider = started_on;
+        }
+      }
+    }
     if (!definition_provider) {
       return ApiError(ErrorCode::source_definition_not_found, {}, {},
                       {{"source_definition_id", request.source_definition_id}});

@@ -86,9 +86,9 @@ public:
   boost::asio::awaitable<CallbackResult> callback(CallbackQuery query);
   boost::asio::awaitable<Expected<SourceRecord>> complete(CompleteRequest request);
 
-  // Swapped on reload. The replaced directory is retained for a state's lifetime, so that a
-  // flow in progress finishes on the plugin build it started on (even if its file was
-  // replaced or removed), while new flows use the new one.
+  // Swapped on reload. The replaced directory is retained for a flow's lifetime, so that a
+  // flow in progress finishes (callback and completion) on the plugin build it started on,
+  // even if its file was replaced or removed, while new flows use the new one.
   void replace_providers(std::shared_ptr<const ProviderDirectory> providers);
   std::shared_ptr<const ProviderDirectory> providers() const;
   // The provider a connection's callback uses: the build it started on while retained, else
