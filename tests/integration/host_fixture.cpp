@@ -66,9 +66,11 @@ HostProcess::HostProcess(const std::filesystem::path& work_dir, const ProviderDo
   }
   for (const auto& [key, value] : options.environment)
     env[key] = value;
+  const std::filesystem::path plugins_dir =
+      options.plugins_dir.empty() ? std::filesystem::path(CONNECTOR_TEST_PLUGIN_DIR) : options.plugins_dir;
   process_ = std::make_unique<ChildProcess>(std::vector<std::string>{host_binary().string(), "serve", "--listen",
                                                                      options.listen, "--data-dir", data_dir_.string(),
-                                                                     "--plugins-dir", CONNECTOR_TEST_PLUGIN_DIR},
+                                                                     "--plugins-dir", plugins_dir.string()},
                                             env, work_dir, "host");
   const auto line = process_->wait_for_stderr("\"listening\"", std::chrono::seconds(20));
   if (!line) throw std::runtime_error("the host did not start: " + process_->stderr_text());

@@ -36,6 +36,7 @@ struct HostOptions {
   std::map<std::string, std::string> environment; // added to the defaults below
   std::filesystem::path data_dir;                 // empty: a fresh folder
   std::string listen = "127.0.0.1:0";             // --listen; a fixed port when a peer must know it first
+  std::filesystem::path plugins_dir{};            // --plugins-dir; empty: the build's plugins folder
 };
 
 // connector-host serve on `options.listen`, both plugins configured against `provider`; with
