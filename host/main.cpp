@@ -25,6 +25,7 @@ commands:
                  keys create --org ORG_ID [--name NAME] [--permissions "sources credentials:read"] --data-dir DIR
   redirects    add | remove | list an organization's allowed redirect URLs
                  redirects add --org ORG_ID --url https://app.example.com/callback --data-dir DIR
+  database     check (schema version; exit 3 when older, 1 when newer) | migrate the data folder's database
   plugins      list the plugins a folder holds and why any is refused
                  plugins --url http://127.0.0.1:8080 [--key KEY]: the running host's view
                  (GET /v1/admin/plugins; the key, or CONNECTOR_ADMIN_KEY, needs "admin")
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
     if (command == "keys") return connector::host::run_keys(args);
     if (command == "redirects") return connector::host::run_redirects(args);
     if (command == "plugins") return connector::host::run_plugins(args);
+    if (command == "database") return connector::host::run_database(args);
     if (command == "version") {
       std::cout << "connector-host " << CONNECTOR_VERSION << " (plugin ABI 1.0)\n";
       return 0;

@@ -101,6 +101,40 @@ int run_redirects(const std::vector<std::string>& args) {
   return 2;
 }
 
+// `database check` reads the schema version without writing; `database migrate` brings the file
+// to this build's schema (what serve also does on start), so an operator can do it first,
+// e.g. before switching traffic to a new version.
+int run_database(const std::vector<std::string>& args) {
+  const Arguments arguments(args, {"data-dir", "config"}, {});
+  const auto& words = arguments.positional();
+  const std::string action = words.empty() ? "" : words[0];
+  const HostConfig config = config_from(arguments);
+  const auto file = config.database_file();
+  const int latest = core::SqliteStore::latest_schema_version();
+  if (action == "check") {
+    const int version = core::SqliteStore::schema_version(file);
+    std::cout << file.string() << ": schema version " << version << ", this build writes " << latest << "\n";
+    if (version > latest) {
+      std::cout << "newer than this build: run the newer connector-host\n";
+      return 1;
+    }
+    if (version < latest) {
+      std::cout << (version == 0 ? "not created yet" : "older") << ": `connector-host database migrate` brings it up\n";
+      return 3;
+    }
+    std::cout << "up to date\n";
+    return 0;
+  }
+  if (action == "migrate") {
+    const int before = core::SqliteStore::schema_version(file);
+    std::filesystem::create_directories(config.data_dir);
+    core::SqliteStore::migrate(file);
+    std::cout << file.string() << ": schema version " << before << " -> " << latest << "\n";
+    return 0;
+  }
+  throw std::invalid_argument("usage: connector-host database check|migrate [--data-dir DIR] [--config FILE]");
+}
+
 int run_plugins(const std::vector<std::string>& args) {
   const Arguments arguments(args, {"plugins-dir", "config", "data-dir", "url", "key"}, {});
   if (const std::string url = arguments.get_or("url", ""); !url.empty()) {
