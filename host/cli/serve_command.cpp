@@ -177,10 +177,11 @@ int run_serve(const std::vector<std::string>& args) {
       sd_notify(0, "RELOADING=1");
       try {
         const HostConfig reread = load_config(overrides, env, default_plugins_dir());
-        set_minimum_log_level(parse_level(reread.log_level));
         catalog.set_provider_settings(reread.providers);
         catalog.reload();
+        // Said at the level in force until now, so a quieter new level still shows it.
         log(LogLevel::info, "configuration reloaded", {{"log_level", reread.log_level}});
+        set_minimum_log_level(parse_level(reread.log_level));
       } catch (const std::exception& reload_error) {
         log(LogLevel::error, "configuration reload failed; the previous settings stay",
             {{"error", reload_error.what()}});

@@ -1,0 +1,128 @@
+// Running the host as an operator does: /metrics in the Prometheus text format with counters
+// that follow the traffic, SIGHUP re-reading the configuration, and the database command.
+#include "integration/host_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+using namespace connector::testing;
+
+namespace {
+
+// Every sample of an exposition by its full name with labels; fails the test on a line that
+// is not a comment, blank, or `name{labels} value`.
+std::map<std::string, double> parse_exposition(const std::string& text) {
+  static const std::regex sample(
+      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})?) (-?[0-9.eE+-]+|\+Inf|NaN)$)");
+  std::map<std::string, double> samples;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) continue;
+    std::smatch match;
+    EXPECT_TRUE(std::regex_match(line, match, sample)) << "not Prometheus text: " << line;
+    if (!match.empty()) samples[match[1]] = std::stod(match[5]);
+  }
+  return samples;
+}
+
+std::map<std::string, double> scrape(const HostProcess& host) {
+  const auto answer = http_request("GET", host.base_url() + "/metrics");
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.header("content-type").rfind("text/plain; version=0.0.4", 0), 0U) << answer.header("content-type");
+  return parse_exposition(answer.body);
+}
+
+double value(const std::map<std::string, double>& samples, const std::string& name) {
+  const auto found = samples.find(name);
+  return found == samples.end() ? 0.0 : found->second;
+}
+
+void write_file(const std::filesystem::path& file, const std::string& text) {
+  std::ofstream(file, std::ios::trunc) << text;
+}
+
+} // namespace
+
+TEST(Operations, MetricsParseAndFollowTheTraffic) {
+  TempDir work("connector-metrics");
+  ProviderDouble provider(work.path());
+  HostProcess host(work.path(), &provider);
+  const std::string org = "org_metrics";
+  const std::string key = host.create_key(org);
+
+  const auto before = scrape(host);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(http_request("GET", host.base_url() + "/healthz").status, 200);
+  const auto started =
+      api_post(host.api(org) + "/sources/authorize", key, {{"slug", "github"}, {"redirect_url", client_redirect}});
+  ASSERT_EQ(started.status, 200) << started.body;
+  const auto refused =
+      api_post(host.api(org) + "/sources/authorize", key, {{"slug", "no-such"}, {"redirect_url", client_redirect}});
+  ASSERT_EQ(refused.status, 404);
+  const auto after = scrape(host);
+
+  const std::string healthz = R"(connector_http_requests_total{method="GET",route="/healthz",status="200"})";
+  EXPECT_EQ(value(after, healthz) - value(before, healthz), 3);
+  const std::string authorize_route = "/v1/organizations/{org_id}/knowledge/connectors/sources/authorize";
+  EXPECT_EQ(
+      value(after, R"(connector_http_requests_total{method="POST",route=")" + authorize_route + R"(",status="404"})"),
+      1);
+  EXPECT_EQ(value(after, R"(connector_flows_total{event="started",reason="",slug="github"})") -
+                value(before, R"(connector_flows_total{event="started",reason="",slug="github"})"),
+            1);
+  EXPECT_GE(value(after, R"(connector_http_request_duration_seconds_count{route="/healthz"})"), 3);
+  EXPECT_EQ(value(after, R"(connector_plugins{state="loaded"})"), 2);
+  EXPECT_EQ(after.count(R"(connector_http_requests_total{method="GET",route="/metrics",status="200"})"), 1U)
+      << "the first scrape is counted by the second";
+  for (const auto& [name, sample] : after) {
+    EXPECT_EQ(name.find(org), std::string::npos) << "labels carry route patterns, never a request's values";
+    EXPECT_EQ(name.find(key), std::string::npos);
+  }
+}
+
+TEST(Operations, SighupRereadsTheConfigurationWithoutStopping) {
+  TempDir work("connector-sighup");
+  const auto config_file = work.path() / "connector.json";
+  write_file(config_file, R"({"log_level": "info"})");
+  HostProcess host(work.path(), nullptr, {{{"CONNECTOR_CONFIG", config_file.string()}}, {}});
+
+  ASSERT_EQ(http_request("GET", host.base_url() + "/healthz").status, 200);
+  ASSERT_TRUE(host.process().wait_for_stderr("\"path\":\"/healthz\"", std::chrono::seconds(5)));
+  write_file(config_file, R"({"log_level": "warning"})");
+  ASSERT_EQ(::kill(host.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(host.process().wait_for_stderr("configuration reloaded", std::chrono::seconds(10)))
+      << host.process().stderr_text();
+  ASSERT_EQ(http_request("GET", host.base_url() + "/readyz").status, 200);
+
+  // A broken file is refused (an error, so it shows at any level) and the host keeps serving.
+  write_file(config_file, R"({"log_level": )");
+  ASSERT_EQ(::kill(host.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(host.process().wait_for_stderr("configuration reload failed", std::chrono::seconds(10)));
+  EXPECT_EQ(http_request("GET", host.base_url() + "/healthz").status, 200);
+  EXPECT_EQ(host.process().stop(SIGTERM), 0);
+
+  // The request after the first reload ran at the new level: not logged.
+  const std::string log = host.process().stderr_text();
+  EXPECT_NE(log.find("\"path\":\"/healthz\""), std::string::npos);
+  EXPECT_EQ(log.find("\"path\":\"/readyz\""), std::string::npos) << log;
+}
+
+TEST(Operations, DatabaseCheckAndMigrate) {
+  TempDir work("connector-database");
+  const auto data = (work.path() / "data").string();
+  const auto fresh = run_command({host_binary().string(), "database", "check", "--data-dir", data}, {});
+  EXPECT_EQ(fresh.exit_code, 3) << fresh.output;
+  EXPECT_NE(fresh.output.find("not created yet"), std::string::npos) << fresh.output;
+  const auto migrated = run_command({host_binary().string(), "database", "migrate", "--data-dir", data}, {});
+  EXPECT_EQ(migrated.exit_code, 0) << migrated.output;
+  const auto checked = run_command({host_binary().string(), "database", "check", "--data-dir", data}, {});
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  EXPECT_NE(checked.output.find("up to date"), std::string::npos) << checked.output;
+}
