@@ -157,6 +157,12 @@ HostConfig load_config(const ConfigOverrides& overrides, const core::Environment
   }
   if (!file.empty()) {
     const nlohmann::json doc = read_config_file(file);
+    for (const auto& [key, value] : doc.items()) {
+      bool known = key == "providers";
+      for (const auto& setting : settings)
+        known = known || key == setting.file_key;
+      if (!known) throw std::runtime_error(file + ": unknown setting \"" + key + "\"");
+    }
     for (const auto& setting : settings) {
       if (const auto it = doc.find(setting.file_key); it != doc.end()) {
         if (it->is_array()) {
