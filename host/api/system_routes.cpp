@@ -1,6 +1,7 @@
 // Liveness, readiness, metrics and the API description.
 #include "api/routes.hpp"
 #include "http/responses.hpp"
+#include "store/store_executor.hpp"
 
 namespace connector::host {
 
@@ -8,10 +9,20 @@ void register_system_routes(Router& router, ApiContext& api) {
   router.add({http::verb::get, "/healthz", false, "", [](RequestContext& c) -> boost::asio::awaitable<Response> {
                 co_return json_response(c, http::status::ok, {{"status", "ok"}});
               }});
+  // Ready: accepting (not shutting down) and the store answers a lookup.
   router.add({http::verb::get, "/readyz", false, "", [&api](RequestContext& c) -> boost::asio::awaitable<Response> {
-                const bool ready = api.ready();
-                co_return json_response(c, ready ? http::status::ok : http::status::service_unavailable,
-                                        {{"status", ready ? "ready" : "not_ready"}});
+                const bool accepting = api.ready();
+                bool store_ok = true;
+                try {
+                  co_await api.store.run([](core::Store& store) { store.find_workspace("", ""); });
+                } catch (const std::exception&) {
+                  store_ok = false;
+                }
+                const bool ready = accepting && store_ok;
+                co_return json_response(
+                    c, ready ? http::status::ok : http::status::service_unavailable,
+                    {{"status", ready ? "ready" : "not_ready"},
+                     {"checks", {{"accepting", accepting}, {"store", store_ok ? "ok" : "failed"}}}});
               }});
   // Prometheus scrapes without a key, like /healthz: the counts carry routes, slugs and
   // outcomes only. Keep the port private, or filter /metrics at the proxy.

@@ -1,5 +1,6 @@
 // Running the host as an operator does: /metrics in the Prometheus text format with counters
 // that follow the traffic, SIGHUP re-reading the configuration, and the database command.
+#include "integration/flow_driver.hpp"
 #include "integration/host_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -125,4 +126,42 @@ TEST(Operations, DatabaseCheckAndMigrate) {
   const auto checked = run_command({host_binary().string(), "database", "check", "--data-dir", data}, {});
   EXPECT_EQ(checked.exit_code, 0) << checked.output;
   EXPECT_NE(checked.output.find("up to date"), std::string::npos) << checked.output;
+}
+
+TEST(Operations, NoSecretReachesTheLogDuringWholeFlowsAndRefreshes) {
+  TempDir work("connector-log-secrets");
+  ProviderDouble provider(work.path(), {"--github-expiring"});
+  HostProcess host(work.path(), &provider, {{{"CONNECTOR_LOG_LEVEL", "debug"}}, {}});
+  const std::string org = "org_log_secrets";
+  const std::string key = host.create_key(org, "sources credentials:read");
+  const std::string workspace = host.create_workspace(org, key);
+
+  std::vector<std::string> secrets = {key, "test-client-secret"};
+  const auto flow = run_flow(host, org, key, workspace, github_definition);
+  for (bool force : {false, true, true}) {
+    const auto token = request_access_token(host, org, key, flow.source_id(), force);
+    ASSERT_EQ(token.status, 200) << token.body;
+    secrets.push_back(token.json()["access_token"]);
+  }
+  // A token the caller holds, on a source without OAuth.
+  const std::string own_token = mint_github_token(provider);
+  secrets.push_back(own_token);
+  const auto created = api_call("POST", host.api(org) + "/sources", key,
+                                nlohmann::json{{"name", "own token"},
+                                               {"source_definition_id", github_definition},
+                                               {"workspace_id", workspace},
+                                               {"configuration", {{"credentials", {{"access_token", own_token}}}}}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  ASSERT_EQ(api_call("DELETE", host.api(org) + "/sources/" + flow.source_id(), key).status, 204);
+  EXPECT_EQ(host.process().stop(SIGTERM), 0);
+
+  const std::string log = host.process().stderr_text();
+  ASSERT_NE(log.find("\"message\":\"token refreshed\""), std::string::npos) << "the test must see refreshes";
+  for (const auto& secret : secrets) {
+    ASSERT_GE(secret.size(), 8U);
+    EXPECT_EQ(log.find(secret), std::string::npos) << "a secret reached the log: " << secret.substr(0, 6) << "...";
+  }
+  // Nor the provider-facing callback's code or state: the access log keeps the path only.
+  EXPECT_EQ(log.find("code="), std::string::npos);
+  EXPECT_EQ(log.find("state="), std::string::npos);
 }
