@@ -22,6 +22,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <sys/stat.h>
@@ -104,11 +105,24 @@ int run_serve(const std::vector<std::string>& args) {
   ServerLimits limits;
   limits.body_bytes = config.max_body_bytes;
   limits.header_bytes = config.max_header_bytes;
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    throw std::runtime_error("tls_cert_file and tls_key_file go together: set both to serve HTTPS, or neither");
+  }
+  if (!config.tls_cert_file.empty()) {
+    // TLS 1.2 and newer only; the chain file may carry intermediates after the certificate.
+    limits.tls = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
+    limits.tls->set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2 |
+                            boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::no_tlsv1 |
+                            boost::asio::ssl::context::no_tlsv1_1 | boost::asio::ssl::context::single_dh_use);
+    limits.tls->use_certificate_chain_file(config.tls_cert_file);
+    limits.tls->use_private_key_file(config.tls_key_file, boost::asio::ssl::context::pem);
+  }
   HttpServer server(io, router, limits);
   const auto [host, port] = split_listen_address(config.listen);
   server.start({boost::asio::ip::make_address(host), port});
   const auto bound = server.local_endpoint();
-  const std::string local_url = "http://" + url_host(bound) + ":" + std::to_string(bound.port());
+  const std::string local_url =
+      (limits.tls ? "https://" : "http://") + url_host(bound) + ":" + std::to_string(bound.port());
   std::string public_url = config.public_url.empty() ? local_url : config.public_url;
   while (!public_url.empty() && public_url.back() == '/')
     public_url.pop_back();

@@ -57,6 +57,8 @@ const Setting settings[] = {
     {"plugins_dir", "CONNECTOR_PLUGINS_DIR", [](HostConfig& c, const std::string& v) { c.plugins_dir = v; }},
     {"key_file", "CONNECTOR_KEY_FILE", [](HostConfig& c, const std::string& v) { c.key_file = v; }},
     {"ca_file", "CONNECTOR_CA_FILE", [](HostConfig& c, const std::string& v) { c.ca_file = v; }},
+    {"tls_cert_file", "CONNECTOR_TLS_CERT_FILE", [](HostConfig& c, const std::string& v) { c.tls_cert_file = v; }},
+    {"tls_key_file", "CONNECTOR_TLS_KEY_FILE", [](HostConfig& c, const std::string& v) { c.tls_key_file = v; }},
     {"allowed_redirects", "CONNECTOR_ALLOWED_REDIRECTS",
      [](HostConfig& c, const std::string& v) { c.allowed_redirects = split_list(v); }},
     {"state_ttl_seconds", "CONNECTOR_STATE_TTL_SECONDS",

@@ -25,6 +25,8 @@ struct HostConfig {
   std::filesystem::path plugins_dir;
   std::filesystem::path key_file; // empty: <data_dir>/encryption.keys
   std::string ca_file;
+  std::string tls_cert_file; // both set: serve HTTPS (PEM certificate chain and private key)
+  std::string tls_key_file;
   std::vector<std::string> allowed_redirects;
   std::chrono::seconds state_ttl{600};
   std::chrono::milliseconds provider_connect_timeout{5000};

@@ -8,6 +8,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -16,6 +18,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <map>
 #include <mutex>
@@ -75,7 +78,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         continue;
       }
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, session(shared_from_this(), beast::tcp_stream(std::move(socket))), asio::detached);
+      if (limits.tls) {
+        asio::co_spawn(executor, tls_session(shared_from_this(), beast::tcp_stream(std::move(socket))), asio::detached);
+      } else {
+        asio::co_spawn(executor, session(shared_from_this(), beast::tcp_stream(std::move(socket))), asio::detached);
+      }
     }
   }
 
@@ -96,14 +103,40 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   static asio::awaitable<void> session(std::shared_ptr<Impl> self, beast::tcp_stream stream) {
     self->connections->fetch_add(1);
-    const uint64_t id = self->enroll(&stream);
+    co_await serve(self, stream);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.socket().close(ignored);
+    self->connections->fetch_sub(1);
+  }
+
+  // HTTPS: the handshake within the read timeout, then the same request loop over TLS.
+  static asio::awaitable<void> tls_session(std::shared_ptr<Impl> self, beast::tcp_stream plain) {
+    self->connections->fetch_add(1);
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(plain), *self->limits.tls);
+    beast::get_lowest_layer(stream).expires_after(self->limits.read_timeout);
+    auto [handshake_error] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+    if (!handshake_error) {
+      co_await serve(self, stream);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+      co_await stream.async_shutdown(use_tuple);
+    }
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream).socket().close(ignored);
+    self->connections->fetch_sub(1);
+  }
+
+  // Reads requests and answers them until the client or the server ends the connection.
+  template <typename Stream> static asio::awaitable<void> serve(std::shared_ptr<Impl> self, Stream& stream) {
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+    const uint64_t id = self->enroll(&lowest);
     beast::flat_buffer buffer;
     bool first = true;
     while (!self->stopping.load()) {
       beast::http::request_parser<beast::http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(self->limits.header_bytes));
       parser.body_limit(self->limits.body_bytes);
-      stream.expires_after(first ? self->limits.read_timeout : self->limits.idle_timeout);
+      lowest.expires_after(first ? self->limits.read_timeout : self->limits.idle_timeout);
       first = false;
       auto [read_error, read_bytes] = co_await beast::http::async_read(stream, buffer, parser, use_tuple);
       (void)read_bytes;
@@ -121,7 +154,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         if (answer) {
           Response response = bare_error_response(11, new_trace_id(), *answer);
           response.keep_alive(false);
-          stream.expires_after(self->limits.write_timeout);
+          lowest.expires_after(self->limits.write_timeout);
           co_await beast::http::async_write(stream, response, use_tuple);
         }
         break; // closed, timed out or unusable: the connection ends
@@ -134,7 +167,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       Response response = co_await self->router.dispatch(request, trace_id);
       const bool keep_alive = request.keep_alive() && !self->stopping.load();
       response.keep_alive(keep_alive);
-      stream.expires_after(self->limits.write_timeout);
+      lowest.expires_after(self->limits.write_timeout);
       auto [write_error, written] = co_await beast::http::async_write(stream, response, use_tuple);
       (void)written;
       const std::string target(request.target());
@@ -147,11 +180,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       self->set_busy(id, false);
       if (write_error || !keep_alive) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.socket().close(ignored);
     self->retire(id);
-    self->connections->fetch_sub(1);
   }
 };
 

@@ -12,6 +12,10 @@
 #include <chrono>
 #include <memory>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace connector::host {
 
 struct ServerLimits {
@@ -20,6 +24,8 @@ struct ServerLimits {
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds write_timeout{30};
+  // Set: serve HTTPS with this context (certificate and key loaded); null: plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class HttpServer {

@@ -165,3 +165,32 @@ TEST(Operations, NoSecretReachesTheLogDuringWholeFlowsAndRefreshes) {
   EXPECT_EQ(log.find("code="), std::string::npos);
   EXPECT_EQ(log.find("state="), std::string::npos);
 }
+
+TEST(Operations, ServesHttpsWithTheConfiguredCertificate) {
+  TempDir work("connector-https");
+  const std::string ca = (tls_dir() / "ca.pem").string();
+  HostProcess host(work.path(), nullptr,
+                   {{{"CONNECTOR_TLS_CERT_FILE", (tls_dir() / "server.pem").string()},
+                     {"CONNECTOR_TLS_KEY_FILE", (tls_dir() / "server-key.pem").string()}},
+                    {}});
+  ASSERT_EQ(host.base_url().rfind("https://127.0.0.1:", 0), 0U) << host.base_url();
+  const std::string key = host.create_key("org_https");
+  const auto health = http_request("GET", host.base_url() + "/healthz", {}, {}, ca);
+  EXPECT_EQ(health.status, 200);
+  const auto listed =
+      http_request("GET", host.api("org_https") + "/workspaces", {{"authorization", "Bearer " + key}}, {}, ca);
+  EXPECT_EQ(listed.status, 200) << listed.body;
+  // Plain HTTP on the TLS port gets no answer, and a client that does not trust the CA is refused.
+  const std::string plain = "http://" + host.base_url().substr(std::string("https://").size()) + "/healthz";
+  EXPECT_ANY_THROW(http_request("GET", plain));
+  EXPECT_ANY_THROW(http_request("GET", host.base_url() + "/healthz", {}, {}, (tls_dir() / "untrusted.pem").string()));
+  EXPECT_EQ(host.process().stop(SIGTERM), 0);
+}
+
+TEST(Operations, HalfATlsConfigurationIsRefusedAtStart) {
+  TempDir work("connector-https-half");
+  const auto started = run_command(
+      {host_binary().string(), "serve", "--listen", "127.0.0.1:0", "--data-dir", (work.path() / "data").string()},
+      {{"CONNECTOR_TLS_CERT_FILE", (tls_dir() / "server.pem").string()}});
+  EXPECT_NE(started.exit_code, 0);
+}
