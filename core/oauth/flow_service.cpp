@@ -58,14 +58,6 @@ CallbackResult back_to_client(const ConnectionRecord& connection, const std::str
   return result;
 }
 
-std::string short_text(const std::string& text, std::size_t limit = 300) {
-  std::string out = text.substr(0, limit);
-  for (auto& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return out;
-}
-
 } // namespace
 
 FlowService::FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDirectory> providers, OAuthApps& apps,
@@ -289,7 +281,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
 
   const OperationRun run = co_await run_operation(https_, instance, Operation::exchange_code, params);
   if (!run.result.ok()) {
-    std::string code = run.result.error_code.empty() ? status_name(run.result.status) : run.result.error_code;
+    std::string code = failure_code(run.result);
     co_return co_await fail(std::move(code), run.result.error_description, "exchange_failed");
   }
 

@@ -17,6 +17,23 @@ const char* transport_error_code(HttpsFailure failure) {
 
 } // namespace
 
+std::string short_text(const std::string& text, std::size_t limit) {
+  std::string out = text.substr(0, limit);
+  for (auto& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  }
+  return out;
+}
+
+std::string failure_code(const OperationResult& result) {
+  return result.error_code.empty() ? status_name(result.status) : result.error_code;
+}
+
+std::string failure_text(const OperationResult& result) {
+  const std::string code = failure_code(result);
+  return short_text(result.error_description.empty() ? code : code + ": " + result.error_description);
+}
+
 boost::asio::awaitable<OperationRun> run_operation(HttpsClient& client, const ProviderInstance& provider,
                                                    Operation operation, FlowParams params, int max_steps) {
   OperationRun run;

@@ -19,6 +19,14 @@ struct OperationRun {
 // A transport failure becomes CONNECTOR_STATUS_TRANSIENT with error_code "provider_timeout",
 // "provider_unreachable" or "provider_tls_error"; more than `max_steps` requests is a plugin
 // bug (internal error).
+// A provider's text cut to `limit` characters, control characters blanked: fit to be stored
+// in a status or written in a log line.
+std::string short_text(const std::string& text, std::size_t limit = 300);
+// The provider's error code of a failed operation, or the status name when it gave none.
+std::string failure_code(const OperationResult& result);
+// "code: description" of a failed operation, shortened.
+std::string failure_text(const OperationResult& result);
+
 boost::asio::awaitable<OperationRun> run_operation(HttpsClient& client, const ProviderInstance& provider,
                                                    Operation operation, FlowParams params, int max_steps = 4);
 

@@ -17,12 +17,6 @@ CheckOutcome failed(std::string code, std::string message) {
   return outcome;
 }
 
-std::string error_text(const OperationResult& result) {
-  const std::string code = result.error_code.empty() ? status_name(result.status) : result.error_code;
-  std::string text = result.error_description.empty() ? code : code + ": " + result.error_description;
-  return text.substr(0, 300);
-}
-
 } // namespace
 
 const char* to_string(Revocation revocation) {
@@ -41,8 +35,7 @@ boost::asio::awaitable<CheckOutcome> SourceOperations::run_check(const ProviderI
   params.access_token = access_token;
   const OperationRun run = co_await run_operation(https_, instance, Operation::check, params);
   if (!run.result.ok()) {
-    CheckOutcome outcome = failed(
-        run.result.error_code.empty() ? status_name(run.result.status) : run.result.error_code, error_text(run.result));
+    CheckOutcome outcome = failed(failure_code(run.result), failure_text(run.result));
     // Keep the status in the code, so the caller can tell a refused token from an outage.
     if (run.result.status == CONNECTOR_STATUS_GRANT_INVALID) outcome.failure_code = "token_rejected";
     co_return outcome;

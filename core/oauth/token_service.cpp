@@ -45,19 +45,6 @@ struct RefreshNow {
 };
 using Decision = std::variant<Ready, ApiError, WaitForLease, RefreshNow>;
 
-std::string short_text(const std::string& text, std::size_t limit = 300) {
-  std::string out = text.substr(0, limit);
-  for (auto& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return out;
-}
-
-std::string provider_message(const OperationResult& result) {
-  const std::string code = result.error_code.empty() ? status_name(result.status) : result.error_code;
-  return short_text(result.error_description.empty() ? code : code + ": " + result.error_description);
-}
-
 std::chrono::milliseconds random_delay(std::chrono::milliseconds upper) {
   if (upper.count() <= 0) return std::chrono::milliseconds(0);
   thread_local std::mt19937_64 generator{std::random_device{}()};
@@ -153,11 +140,13 @@ asio::awaitable<Expected<AccessToken>> TokenService::shared_refresh(const std::s
 
 asio::awaitable<Expected<AccessToken>> TokenService::wait_for(const std::shared_ptr<Flight>& flight) {
   const auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  bool registered = false;
   for (;;) {
     {
       const std::lock_guard lock(flight->mutex);
       if (flight->done) co_return flight->result;
-      flight->waiting.push_back(timer);
+      if (!registered) flight->waiting.push_back(timer);
+      registered = true;
     }
     // Woken by the leader; the timeout only guards against a lost wake-up.
     timer->expires_after(std::chrono::seconds(1));
@@ -297,15 +286,14 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_with_lease(SourceRe
       return AccessToken{std::move(fresh), true};
     }
 
-    const nlohmann::json error_record = {
-        {"code", run.result.error_code.empty() ? status_name(run.result.status) : run.result.error_code},
-        {"message", short_text(run.result.error_description)},
-        {"at", rfc3339_utc(finished)}};
+    const nlohmann::json error_record = {{"code", failure_code(run.result)},
+                                         {"message", short_text(run.result.error_description)},
+                                         {"at", rfc3339_utc(finished)}};
     latest.last_refresh_error_json = error_record.dump();
     if (run.result.status == CONNECTOR_STATUS_GRANT_INVALID) {
       // The provider will never accept this grant again: stop and say so.
       latest.status = "needs_reauth";
-      latest.status_detail = provider_message(run.result);
+      latest.status_detail = failure_text(run.result);
       store.update_source(latest);
       emit("source needs re-authorization",
            {{"source_id", latest.id}, {"slug", latest.slug}, {"reason", latest.status_detail}});
@@ -322,7 +310,7 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_with_lease(SourceRe
          {{"source_id", latest.id}, {"slug", latest.slug}, {"error", error_record}, {"retry_after_seconds", cooldown}});
     const bool still_valid = !credentials.expires_at || *credentials.expires_at > finished;
     if (still_valid) return AccessToken{credentials, false};
-    return ApiError(ErrorCode::token_refresh_unavailable, {}, provider_message(run.result),
+    return ApiError(ErrorCode::token_refresh_unavailable, {}, failure_text(run.result),
                     {{"source_id", latest.id},
                      {"retry_after_seconds", cooldown},
                      {"provider_error", error_record["code"]},

@@ -84,6 +84,11 @@ std::optional<core::ApiError> JsonBody::problems() const {
   return core::ApiError(core::ErrorCode::validation_error, {}, {}, {{"errors", errors_}});
 }
 
+core::ApiError field_error(const std::string& field, const std::string& message) {
+  return core::ApiError(core::ErrorCode::validation_error, {}, {},
+                        {{"errors", {{{"field", field}, {"message", message}}}}});
+}
+
 core::Expected<PageQuery> parse_page_query(const std::string& query) {
   PageQuery page;
   nlohmann::json errors = nlohmann::json::array();
@@ -114,8 +119,7 @@ core::Expected<bool> query_flag(const std::string& query, const std::string& nam
     } else if (text == "false" || text == "0") {
       value = false;
     } else {
-      return core::ApiError(core::ErrorCode::validation_error, {}, {},
-                            {{"errors", {{{"field", name}, {"message", "must be true or false"}}}}});
+      return field_error(name, "must be true or false");
     }
   }
   return value;

@@ -38,6 +38,9 @@ private:
   nlohmann::json errors_ = nlohmann::json::array();
 };
 
+// VALIDATION_ERROR naming one field, in the same shape JsonBody::problems() gives.
+core::ApiError field_error(const std::string& field, const std::string& message);
+
 // Reads `limit` and `after` from a query string for listings; problems go to 422.
 struct PageQuery {
   int limit = 50;

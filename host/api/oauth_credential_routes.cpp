@@ -14,11 +14,6 @@ namespace connector::host {
 
 namespace {
 
-core::ApiError field_error(const std::string& field, const std::string& message) {
-  return core::ApiError(core::ErrorCode::validation_error, {}, {},
-                        {{"errors", {{{"field", field}, {"message", message}}}}});
-}
-
 // "workspace" (and Airbyte's "source") is this workspace; "organization" the whole of it.
 core::Expected<std::string> app_scope(const std::string& actor_type, const std::string& workspace_id) {
   if (actor_type == "workspace" || actor_type == "source") return core::workspace_app_scope(workspace_id);

@@ -27,11 +27,6 @@ bool is_host_managed(const std::string& key) {
   return false;
 }
 
-core::ApiError field_error(const std::string& field, const std::string& message) {
-  return core::ApiError(core::ErrorCode::validation_error, {}, {},
-                        {{"errors", {{{"field", field}, {"message", message}}}}});
-}
-
 core::ApiError source_not_found(const std::string& id) {
   return core::ApiError(core::ErrorCode::source_not_found, {}, {}, {{"source_id", id}});
 }
