@@ -1,5 +1,6 @@
 // connector-host: the OAuth connector host. `serve` is the default subcommand.
 #include "cli/commands.hpp"
+#include "config/host_config.hpp"
 #include "logging/logger.hpp"
 
 #include <boost/dll/runtime_symbol_info.hpp>
@@ -32,23 +33,21 @@ commands:
   --version    print the version
   --help       print this text
 
-environment (each overrides the configuration file):
-  CONNECTOR_LISTEN, CONNECTOR_PUBLIC_URL, CONNECTOR_DATA_DIR, CONNECTOR_PLUGINS_DIR,
-  CONNECTOR_KEY_FILE, CONNECTOR_CA_FILE, CONNECTOR_TLS_CERT_FILE + CONNECTOR_TLS_KEY_FILE (serve HTTPS), CONNECTOR_ALLOWED_REDIRECTS (comma-separated),
-  CONNECTOR_STATE_TTL_SECONDS, CONNECTOR_PROVIDER_CONNECT_TIMEOUT_MS,
-  CONNECTOR_PROVIDER_TOTAL_TIMEOUT_MS, CONNECTOR_MAX_BODY_BYTES, CONNECTOR_MAX_HEADER_BYTES,
-  CONNECTOR_THREADS, CONNECTOR_LOG_LEVEL, CONNECTOR_CONFIG,
-  CONNECTOR_TOKEN_REFRESH_MARGIN_SECONDS, CONNECTOR_TOKEN_REFRESH_LEAD_SECONDS,
-  CONNECTOR_TOKEN_REFRESH_SCAN_SECONDS (0: no background refresh), CONNECTOR_TOKEN_REFRESH_CONCURRENCY,
-  CONNECTOR_TOKEN_REFRESH_LEASE_SECONDS, CONNECTOR_TOKEN_REFRESH_COOLDOWN_SECONDS,
-  CONNECTOR_PLUGIN_WATCH (inotify, poll or off), CONNECTOR_PLUGIN_POLL_MS,
-  CONNECTOR_SHUTDOWN_GRACE_SECONDS (10)
-
 signals: SIGTERM/SIGINT stop accepting and let accepted requests finish within the grace
 period; SIGHUP re-reads the configuration (log level, provider settings, *_FILE secrets) and
 rescans the plugins. Under systemd (Type=notify) readiness is reported with sd_notify.
-  provider settings: CONNECTOR_<SLUG>_<SETTING>, e.g. CONNECTOR_GITHUB_CLIENT_ID,
-  CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET; append _FILE to read the value from a file.
+
+settings: a key of the JSON configuration file (--config FILE or CONNECTOR_CONFIG), or its
+environment variable, which wins; --listen, --data-dir and --plugins-dir win over both.
+Any variable may instead be given as <NAME>_FILE, the path of a file holding the value.
+
+)";
+
+// Provider settings follow the host's own in --help.
+constexpr const char* provider_usage = R"(
+provider settings: under "providers": {"<slug>": {...}} in the file, or CONNECTOR_<SLUG>_<SETTING>
+(e.g. CONNECTOR_GITHUB_CLIENT_ID, CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET_FILE); each plugin's
+settings are listed by GET /v1/admin/plugins and its source definition's spec.
 )";
 
 } // namespace
@@ -89,7 +88,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (command == "help") {
-      std::cout << usage;
+      std::cout << usage << connector::host::settings_help() << provider_usage;
       return 0;
     }
     std::cerr << "unknown command '" << command << "'\n" << usage;

@@ -24,9 +24,7 @@ std::string provider_environment_name(const std::string& slug, const std::string
   return name;
 }
 
-namespace {
-
-std::optional<std::string> read_secret_file(const std::string& path) {
+std::optional<std::string> read_setting_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   std::ostringstream content;
@@ -36,6 +34,8 @@ std::optional<std::string> read_secret_file(const std::string& path) {
     text.pop_back();
   return text;
 }
+
+namespace {
 
 nlohmann::json coerce(const std::string& text, const nlohmann::json& property) {
   const std::string type = property.is_object() ? property.value("type", "string") : "string";
@@ -75,7 +75,7 @@ nlohmann::json merge_environment_settings(const std::string& slug, nlohmann::jso
     const std::string variable = provider_environment_name(slug, name);
     std::optional<std::string> value = env(variable);
     if (!value) {
-      if (const auto file = env(variable + "_FILE")) value = read_secret_file(*file);
+      if (const auto file = env(variable + "_FILE")) value = read_setting_file(*file);
     }
     if (value) settings[name] = coerce(*value, property);
   }

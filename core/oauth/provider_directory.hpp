@@ -26,6 +26,10 @@ struct ConfiguredProvider {
 using EnvironmentLookup = std::function<std::optional<std::string>(const std::string& name)>;
 EnvironmentLookup process_environment();
 
+// The value a NAME_FILE variable points at, without trailing line ends (as secrets mounted by
+// container platforms end); nullopt when the file cannot be read.
+std::optional<std::string> read_setting_file(const std::string& path);
+
 // "google-sheets" + "client_id" -> "CONNECTOR_GOOGLE_SHEETS_CLIENT_ID".
 std::string provider_environment_name(const std::string& slug, const std::string& setting);
 

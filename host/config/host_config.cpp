@@ -43,83 +43,105 @@ std::string as_text(const nlohmann::json& value) {
   return value.dump();
 }
 
-// One setting: its file key, its environment variable and how to apply a textual value.
+// One setting: its file key, its environment variable, its line in --help (what it does, and
+// its default in parentheses) and how to apply a textual value. --help is printed from this
+// table, so the list cannot fall behind the settings.
 struct Setting {
   const char* file_key;
   const char* env_name;
+  const char* help;
   void (*apply)(HostConfig&, const std::string& value);
 };
 
 const Setting settings[] = {
-    {"listen", "CONNECTOR_LISTEN", [](HostConfig& c, const std::string& v) { c.listen = v; }},
-    {"public_url", "CONNECTOR_PUBLIC_URL", [](HostConfig& c, const std::string& v) { c.public_url = v; }},
-    {"data_dir", "CONNECTOR_DATA_DIR", [](HostConfig& c, const std::string& v) { c.data_dir = v; }},
-    {"plugins_dir", "CONNECTOR_PLUGINS_DIR", [](HostConfig& c, const std::string& v) { c.plugins_dir = v; }},
-    {"key_file", "CONNECTOR_KEY_FILE", [](HostConfig& c, const std::string& v) { c.key_file = v; }},
-    {"ca_file", "CONNECTOR_CA_FILE", [](HostConfig& c, const std::string& v) { c.ca_file = v; }},
-    {"tls_cert_file", "CONNECTOR_TLS_CERT_FILE", [](HostConfig& c, const std::string& v) { c.tls_cert_file = v; }},
-    {"tls_key_file", "CONNECTOR_TLS_KEY_FILE", [](HostConfig& c, const std::string& v) { c.tls_key_file = v; }},
+    {"listen", "CONNECTOR_LISTEN", "address to bind, HOST:PORT (127.0.0.1:8080; port 0 picks one)",
+     [](HostConfig& c, const std::string& v) { c.listen = v; }},
+    {"public_url", "CONNECTOR_PUBLIC_URL",
+     "base of the provider-facing callback behind a proxy (http://<listen address>)",
+     [](HostConfig& c, const std::string& v) { c.public_url = v; }},
+    {"data_dir", "CONNECTOR_DATA_DIR", "SQLite database, key ring and plugin load copies (./data)",
+     [](HostConfig& c, const std::string& v) { c.data_dir = v; }},
+    {"plugins_dir", "CONNECTOR_PLUGINS_DIR", "provider plugins to load (lib/connector-host/plugins beside the binary)",
+     [](HostConfig& c, const std::string& v) { c.plugins_dir = v; }},
+    {"key_file", "CONNECTOR_KEY_FILE",
+     "the encryption key ring, made with mode 0600 on first run (<data_dir>/encryption.keys)",
+     [](HostConfig& c, const std::string& v) { c.key_file = v; }},
+    {"ca_file", "CONNECTOR_CA_FILE", "an extra CA bundle for outgoing TLS, beside the system's (none)",
+     [](HostConfig& c, const std::string& v) { c.ca_file = v; }},
+    {"tls_cert_file", "CONNECTOR_TLS_CERT_FILE",
+     "PEM certificate chain; with tls_key_file the host serves HTTPS itself (none)",
+     [](HostConfig& c, const std::string& v) { c.tls_cert_file = v; }},
+    {"tls_key_file", "CONNECTOR_TLS_KEY_FILE", "PEM private key for tls_cert_file (none)",
+     [](HostConfig& c, const std::string& v) { c.tls_key_file = v; }},
     {"allowed_redirects", "CONNECTOR_ALLOWED_REDIRECTS",
+     "client redirect URLs allowed host-wide, comma-separated (none)",
      [](HostConfig& c, const std::string& v) { c.allowed_redirects = split_list(v); }},
-    {"state_ttl_seconds", "CONNECTOR_STATE_TTL_SECONDS",
+    {"state_ttl_seconds", "CONNECTOR_STATE_TTL_SECONDS", "how long a flow waits for its callback (600)",
      [](HostConfig& c, const std::string& v) {
        c.state_ttl = std::chrono::seconds(positive_integer("state_ttl_seconds", v));
      }},
-    {"provider_connect_timeout_ms", "CONNECTOR_PROVIDER_CONNECT_TIMEOUT_MS",
+    {"provider_connect_timeout_ms", "CONNECTOR_PROVIDER_CONNECT_TIMEOUT_MS", "connecting to a provider (5000)",
      [](HostConfig& c, const std::string& v) {
        c.provider_connect_timeout = std::chrono::milliseconds(positive_integer("provider_connect_timeout_ms", v));
      }},
-    {"provider_total_timeout_ms", "CONNECTOR_PROVIDER_TOTAL_TIMEOUT_MS",
+    {"provider_total_timeout_ms", "CONNECTOR_PROVIDER_TOTAL_TIMEOUT_MS", "a whole provider request (15000)",
      [](HostConfig& c, const std::string& v) {
        c.provider_total_timeout = std::chrono::milliseconds(positive_integer("provider_total_timeout_ms", v));
      }},
-    {"max_body_bytes", "CONNECTOR_MAX_BODY_BYTES",
+    {"max_body_bytes", "CONNECTOR_MAX_BODY_BYTES", "largest request body; more answers 413 (65536)",
      [](HostConfig& c, const std::string& v) {
        c.max_body_bytes = static_cast<std::size_t>(positive_integer("max_body_bytes", v));
      }},
-    {"max_header_bytes", "CONNECTOR_MAX_HEADER_BYTES",
+    {"max_header_bytes", "CONNECTOR_MAX_HEADER_BYTES", "largest request header block; more answers 431 (16384)",
      [](HostConfig& c, const std::string& v) {
        c.max_header_bytes = static_cast<std::size_t>(positive_integer("max_header_bytes", v));
      }},
-    {"threads", "CONNECTOR_THREADS",
+    {"threads", "CONNECTOR_THREADS", "I/O threads (2)",
      [](HostConfig& c, const std::string& v) { c.threads = static_cast<int>(positive_integer("threads", v)); }},
-    {"log_level", "CONNECTOR_LOG_LEVEL", [](HostConfig& c, const std::string& v) { c.log_level = v; }},
+    {"log_level", "CONNECTOR_LOG_LEVEL", "debug, info, warning or error (info)",
+     [](HostConfig& c, const std::string& v) { c.log_level = v; }},
     {"shutdown_grace_seconds", "CONNECTOR_SHUTDOWN_GRACE_SECONDS",
+     "after SIGTERM, how long accepted requests may take (10)",
      [](HostConfig& c, const std::string& v) {
        c.shutdown_grace = std::chrono::seconds(whole_number("shutdown_grace_seconds", v));
      }},
-    {"plugin_watch", "CONNECTOR_PLUGIN_WATCH",
+    {"plugin_watch", "CONNECTOR_PLUGIN_WATCH", "how plugin files are noticed: inotify, poll or off (inotify)",
      [](HostConfig& c, const std::string& v) {
        if (v != "inotify" && v != "poll" && v != "off") {
          throw std::runtime_error("plugin_watch must be inotify, poll or off");
        }
        c.plugin_watch = v;
      }},
-    {"plugin_poll_ms", "CONNECTOR_PLUGIN_POLL_MS",
+    {"plugin_poll_ms", "CONNECTOR_PLUGIN_POLL_MS", "how often poll looks (1000)",
      [](HostConfig& c, const std::string& v) {
        c.plugin_poll_interval = std::chrono::milliseconds(positive_integer("plugin_poll_ms", v));
      }},
     {"token_refresh_margin_seconds", "CONNECTOR_TOKEN_REFRESH_MARGIN_SECONDS",
+     "refresh before handing out a token expiring within this (300)",
      [](HostConfig& c, const std::string& v) {
        c.tokens.margin = std::chrono::seconds(whole_number("token_refresh_margin_seconds", v));
      }},
     {"token_refresh_lead_seconds", "CONNECTOR_TOKEN_REFRESH_LEAD_SECONDS",
+     "background refresh of tokens expiring within this (600)",
      [](HostConfig& c, const std::string& v) {
        c.tokens.lead = std::chrono::seconds(whole_number("token_refresh_lead_seconds", v));
      }},
     {"token_refresh_scan_seconds", "CONNECTOR_TOKEN_REFRESH_SCAN_SECONDS",
+     "how often the background refresh looks; 0 turns it off (30)",
      [](HostConfig& c, const std::string& v) {
        c.tokens.scan_interval = std::chrono::seconds(whole_number("token_refresh_scan_seconds", v));
      }},
-    {"token_refresh_concurrency", "CONNECTOR_TOKEN_REFRESH_CONCURRENCY",
+    {"token_refresh_concurrency", "CONNECTOR_TOKEN_REFRESH_CONCURRENCY", "background refreshes at once (4)",
      [](HostConfig& c, const std::string& v) {
        c.tokens.concurrency = static_cast<int>(positive_integer("token_refresh_concurrency", v));
      }},
     {"token_refresh_lease_seconds", "CONNECTOR_TOKEN_REFRESH_LEASE_SECONDS",
+     "longest one process may hold a source's refresh (90)",
      [](HostConfig& c, const std::string& v) {
        c.tokens.lease = std::chrono::seconds(positive_integer("token_refresh_lease_seconds", v));
      }},
     {"token_refresh_cooldown_seconds", "CONNECTOR_TOKEN_REFRESH_COOLDOWN_SECONDS",
+     "first wait after failed refreshes, doubling to 15 min (30)",
      [](HostConfig& c, const std::string& v) {
        c.tokens.cooldown_base = std::chrono::seconds(positive_integer("token_refresh_cooldown_seconds", v));
      }},
@@ -134,6 +156,15 @@ nlohmann::json read_config_file(const std::string& path) {
 }
 
 } // namespace
+
+std::string settings_help() {
+  std::string text;
+  for (const auto& setting : settings) {
+    std::string names = std::string("  ") + setting.file_key + " / " + setting.env_name;
+    text += names + "\n      " + setting.help + "\n";
+  }
+  return text;
+}
 
 std::pair<std::string, unsigned short> split_listen_address(const std::string& listen) {
   const std::size_t colon = listen.rfind(':');
@@ -186,7 +217,15 @@ HostConfig load_config(const ConfigOverrides& overrides, const core::Environment
     }
   }
   for (const auto& setting : settings) {
-    if (auto value = env(setting.env_name)) setting.apply(config, *value);
+    std::optional<std::string> value = env(setting.env_name);
+    if (!value) {
+      const std::string file_variable = std::string(setting.env_name) + "_FILE";
+      if (const auto path = env(file_variable)) {
+        value = core::read_setting_file(*path);
+        if (!value) throw std::runtime_error(file_variable + ": cannot read " + *path);
+      }
+    }
+    if (value) setting.apply(config, *value);
   }
   if (!overrides.listen.empty()) config.listen = overrides.listen;
   if (!overrides.data_dir.empty()) config.data_dir = overrides.data_dir;

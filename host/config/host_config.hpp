@@ -59,6 +59,9 @@ struct ConfigOverrides {
 HostConfig load_config(const ConfigOverrides& overrides, const core::EnvironmentLookup& env,
                        const std::filesystem::path& default_plugins_dir);
 
+// Every setting's file key, environment variable, meaning and default, for --help.
+std::string settings_help();
+
 // Splits "host:port" / "[v6]:port"; throws std::runtime_error when malformed.
 std::pair<std::string, unsigned short> split_listen_address(const std::string& listen);
 

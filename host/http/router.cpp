@@ -69,9 +69,10 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
   return result;
 }
 
-boost::asio::awaitable<Response> Router::dispatch(const Request& request, std::string trace_id) const {
+boost::asio::awaitable<Response> Router::dispatch(const Request& request, std::string trace_id,
+                                                  std::string& route) const {
   const auto started = std::chrono::steady_clock::now();
-  std::string route = "unmatched";
+  route = "unmatched";
   Response response = co_await answer(request, std::move(trace_id), route);
   if (observer_) {
     observer_(route, std::string(request.method_string()), response.result_int(),

@@ -39,8 +39,9 @@ public:
   void add(Route route);
   const std::vector<Route>& routes() const { return routes_; }
 
-  // Answers one request; never throws.
-  boost::asio::awaitable<Response> dispatch(const Request& request, std::string trace_id) const;
+  // Answers one request; never throws. `route` gets the matched pattern ("unmatched" when
+  // none did), for the access log.
+  boost::asio::awaitable<Response> dispatch(const Request& request, std::string trace_id, std::string& route) const;
 
 private:
   struct Match {

@@ -164,7 +164,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       const auto started = std::chrono::steady_clock::now();
       const Request& request = parser.get();
       std::string trace_id = new_trace_id();
-      Response response = co_await self->router.dispatch(request, trace_id);
+      std::string route;
+      Response response = co_await self->router.dispatch(request, trace_id, route);
       const bool keep_alive = request.keep_alive() && !self->stopping.load();
       response.keep_alive(keep_alive);
       lowest.expires_after(self->limits.write_timeout);
@@ -175,6 +176,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           {{"trace_id", trace_id},
            {"method", std::string(request.method_string())},
            {"path", target.substr(0, target.find('?'))}, // the query may hold a code or state
+           {"route", route},
            {"status", response.result_int()},
            {"latency_ms", millis_since(started)}});
       self->set_busy(id, false);

@@ -194,3 +194,56 @@ TEST(Operations, HalfATlsConfigurationIsRefusedAtStart) {
       {{"CONNECTOR_TLS_CERT_FILE", (tls_dir() / "server.pem").string()}});
   EXPECT_NE(started.exit_code, 0);
 }
+
+TEST(Operations, AnyHostSettingCanComeFromAFile) {
+  TempDir work("connector-setting-files");
+  const auto limit_file = work.path() / "max-body";
+  write_file(limit_file, "200\n"); // as container platforms mount them: with a line end
+  HostProcess host(work.path(), nullptr, {{{"CONNECTOR_MAX_BODY_BYTES_FILE", limit_file.string()}}, {}});
+  const std::string key = host.create_key("org_setting_files");
+  const auto refused = api_post(host.api("org_setting_files") + "/workspaces", key, {{"name", std::string(300, 'w')}});
+  EXPECT_EQ(refused.status, 413) << refused.body;
+  const auto accepted = api_post(host.api("org_setting_files") + "/workspaces", key, {{"name", "small"}});
+  EXPECT_EQ(accepted.status, 201) << accepted.body;
+  EXPECT_EQ(host.process().stop(SIGTERM), 0);
+
+  // A file that cannot be read stops the start instead of being skipped.
+  const auto missing = run_command(
+      {host_binary().string(), "serve", "--listen", "127.0.0.1:0", "--data-dir", (work.path() / "data").string()},
+      {{"CONNECTOR_MAX_BODY_BYTES_FILE", (work.path() / "absent").string()}});
+  EXPECT_NE(missing.exit_code, 0);
+}
+
+// --help is printed from the settings table; the README's table and the sample configuration
+// must not name a setting the host does not have.
+TEST(Operations, HelpListsEverySettingTheDocumentationNames) {
+  const auto help = run_command({host_binary().string(), "--help"}, {});
+  ASSERT_EQ(help.exit_code, 0);
+  std::ifstream readme(source_dir() / "README.md");
+  const std::string whole_readme((std::istreambuf_iterator<char>(readme)), std::istreambuf_iterator<char>());
+  const auto section = whole_readme.find("\n## Configuration");
+  ASSERT_NE(section, std::string::npos);
+  const std::string readme_text = whole_readme.substr(section, whole_readme.find("\n## ", section + 1) - section);
+  const std::regex variable(R"(`(CONNECTOR_[A-Z_]+)`)");
+  int documented = 0;
+  for (auto it = std::sregex_iterator(readme_text.begin(), readme_text.end(), variable); it != std::sregex_iterator();
+       ++it) {
+    std::string name = (*it)[1];
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, "_FILE") == 0 && name != "CONNECTOR_KEY_FILE" &&
+        name != "CONNECTOR_CA_FILE" && name.find("_TLS_") == std::string::npos) {
+      name.resize(name.size() - 5); // CONNECTOR_X_FILE is CONNECTOR_X read from a file
+    }
+    if (name.rfind("CONNECTOR_GITHUB_", 0) == 0 || name.rfind("CONNECTOR_GOOGLE_SHEETS_", 0) == 0) continue; // plugin's
+    ++documented;
+    EXPECT_NE(help.output.find(name), std::string::npos) << "README names " << name << ", --help does not";
+  }
+  EXPECT_GT(documented, 10);
+
+  std::ifstream sample_file(source_dir() / "packaging" / "connector-host.example.json");
+  const auto sample = nlohmann::json::parse(sample_file, nullptr, false, /*ignore_comments=*/true);
+  ASSERT_TRUE(sample.is_object());
+  for (const auto& [key, value] : sample.items()) {
+    if (key == "providers") continue;
+    EXPECT_NE(help.output.find("  " + key + " / "), std::string::npos) << "the sample sets " << key;
+  }
+}

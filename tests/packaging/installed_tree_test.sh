@@ -50,7 +50,9 @@ answer=$(curl -s -X POST "http://127.0.0.1:$port/v1/organizations/org_installed/
   -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
   -d '{"slug": "github", "redirect_url": "https://app.example.com/callback"}')
 echo "$answer" | grep -q '"code":"CONNECTOR_NOT_CONFIGURED"' || { echo "$answer"; exit 1; }
-curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^connector_plugins{state="loaded"} 2'
+# Read whole before grep -q: a pipe into grep -q can cut curl off (SIGPIPE) under pipefail.
+metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
+echo "$metrics" | grep -q '^connector_plugins{state="loaded"} 2' || { echo "$metrics"; exit 1; }
 
 kill -TERM "$host_pid"
 wait "$host_pid"

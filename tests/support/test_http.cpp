@@ -91,6 +91,25 @@ HttpResult api_get(const std::string& url, const std::string& key) {
   return http_request("GET", url, {{"Authorization", "Bearer " + key}});
 }
 
+struct KeepAliveConnection::State {
+  asio::io_context io;
+  beast::tcp_stream stream{io};
+  std::string host_header;
+};
+
+KeepAliveConnection::KeepAliveConnection(const std::string& host, unsigned short port)
+    : state_(std::make_unique<State>()) {
+  state_->stream.connect(tcp::endpoint(asio::ip::make_address(host), port));
+  state_->host_header = host + ":" + std::to_string(port);
+}
+
+KeepAliveConnection::~KeepAliveConnection() = default;
+
+HttpResult KeepAliveConnection::request(const std::string& method, const std::string& target,
+                                        const std::map<std::string, std::string>& headers, const std::string& body) {
+  return exchange(state_->stream, method, state_->host_header, target, headers, body);
+}
+
 std::string raw_exchange(const std::string& host, unsigned short port, const std::string& bytes) {
   asio::io_context io;
   tcp::socket socket(io);

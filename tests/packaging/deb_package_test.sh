@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The .deb CPack makes is a real package: the right files under /usr, library dependencies
+# read off the binaries, a unit naming /usr/bin, maintainer scripts that parse; and the host
+# unpacked from it finds its plugins beside itself and serves.
+#   deb_package_test.sh BUILD_DIR CPACK
+set -euo pipefail
+build=$1
+cpack=$2
+work=$(mktemp -d)
+host_pid=
+cleanup() {
+  [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "deb package: $*" >&2; exit 1; }
+
+"$cpack" --config "$build/CPackConfig.cmake" -B "$work/out" > "$work/cpack.log" 2>&1 || { cat "$work/cpack.log"; exit 1; }
+deb=$(ls "$work"/out/connector-host_*.deb)
+[ -f "$deb" ] || fail "no .deb made"
+
+[ "$(dpkg-deb -f "$deb" Package)" = connector-host ] || fail "wrong package name"
+depends=$(dpkg-deb -f "$deb" Depends)
+for needed in libc6 libssl3 libsqlite3-0 adduser; do
+  echo "$depends" | grep -q "$needed" || fail "Depends lacks $needed: $depends"
+done
+
+dpkg-deb -c "$deb" | awk '{print $6}' > "$work/contents"
+for path in ./usr/bin/connector-host ./usr/lib/connector-host/plugins/github.so \
+            ./usr/lib/connector-host/plugins/google-sheets.so ./usr/lib/systemd/system/connector-host.service \
+            ./usr/share/connector-host/connector-host.example.json; do
+  grep -qx "$path" "$work/contents" || fail "missing $path"
+done
+# The service package carries no test programs and no SDK (that is its own component).
+if grep -E 'test|/include/' "$work/contents"; then fail "carries files it should not"; fi
+
+mkdir "$work/control"
+dpkg-deb -e "$deb" "$work/control"
+sh -n "$work/control/postinst" && sh -n "$work/control/postrm"
+
+root=$work/root
+dpkg-deb -x "$deb" "$root"
+grep -qx 'ExecStart=/usr/bin/connector-host serve --config /etc/connector-host/connector-host.json' \
+  "$root/usr/lib/systemd/system/connector-host.service" || fail "the unit does not start /usr/bin/connector-host"
+
+# Unpacked anywhere, the binary still finds the plugins that came with it.
+"$root/usr/bin/connector-host" serve --listen 127.0.0.1:0 --data-dir "$work/data" 2> "$work/host.log" &
+host_pid=$!
+for _ in $(seq 100); do
+  grep -q '"listening"' "$work/host.log" && break
+  sleep 0.1
+done
+line=$(grep '"listening"' "$work/host.log") || { cat "$work/host.log"; fail "the host did not start"; }
+url=$(echo "$line" | sed -E 's/.*"url":"([^"]+)".*/\1/')
+curl -sf "$url/readyz" > /dev/null || fail "/readyz"
+metrics=$(curl -sf "$url/metrics") # whole, not piped into grep -q (SIGPIPE)
+echo "$metrics" | grep -q '^connector_plugins{state="loaded"} 2' || fail "plugins not loaded"
+
+kill -TERM "$host_pid"
+wait "$host_pid"
+host_pid=
+echo "deb package: ok ($(basename "$deb"))"
