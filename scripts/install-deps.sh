@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything the project needs to build, run and test, from Debian 12's packages
-# (and, with --test, the npm packages the end-to-end tests run against).
+# (and, with --test, the npm packages the end-to-end tests run against; with --bench, the load
+# generator wrk and the npm packages of the benchmark's comparison server, bench/grant).
 # Safe to run again: apt and npm skip what is already there.
 set -euo pipefail
 
 want_test_tools=0
+want_bench_tools=0
 [ "${1:-}" = "--test" ] && want_test_tools=1
+[ "${1:-}" = "--bench" ] && want_bench_tools=1
 
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -27,6 +30,11 @@ if [ "$want_test_tools" -eq 1 ]; then
   # Some machines carry a nodejs build that bundles npm; Debian's own nodejs needs the npm package.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
+if [ "$want_bench_tools" -eq 1 ]; then
+  # node runs the grant server, the provider double and the flow preparation script.
+  packages+=(wrk nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -42,4 +50,9 @@ if [ "$want_test_tools" -eq 1 ]; then
   here=$(cd "$(dirname "$0")/.." && pwd)
   # The end-to-end peers (oidc-provider and friends) are pinned in tests/peers/package.json.
   (cd "$here/tests/peers" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ "$want_bench_tools" -eq 1 ]; then
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  # grant, express and express-session at the exact versions of bench/grant/package-lock.json.
+  (cd "$here/bench/grant" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -1,16 +1,54 @@
 #include "crypto/random.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
+
+#include <cstring>
 
 #include <stdexcept>
 
 namespace connector::core {
 
-std::string random_bytes(std::size_t count) {
-  std::string bytes(count, '\0');
-  if (count > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(count)) != 1) {
+namespace {
+
+// Each RAND_bytes call asks the kernel for the process id (OpenSSL 3 checks whether it runs
+// in a forked child), and a request needs five or six draws: ids, state, PKCE verifier,
+// nonce, trace id. So each thread draws a block at a time and hands it out; a byte is
+// handed out once, and the block is wiped as it is used. The host never forks.
+constexpr std::size_t block_size = 1024;
+
+struct RandomBlock {
+  unsigned char bytes[block_size];
+  std::size_t used = block_size; // empty until the first draw
+  ~RandomBlock() { OPENSSL_cleanse(bytes, sizeof bytes); }
+};
+
+void draw(unsigned char* out, std::size_t count) {
+  if (count > 0 && RAND_bytes(out, static_cast<int>(count)) != 1) {
     throw std::runtime_error("the system random number generator failed");
   }
+}
+
+} // namespace
+
+void fill_random(unsigned char* out, std::size_t count) {
+  if (count > block_size / 4) {
+    draw(out, count);
+    return;
+  }
+  thread_local RandomBlock block;
+  if (block_size - block.used < count) {
+    draw(block.bytes, block_size);
+    block.used = 0;
+  }
+  std::memcpy(out, block.bytes + block.used, count);
+  OPENSSL_cleanse(block.bytes + block.used, count);
+  block.used += count;
+}
+
+std::string random_bytes(std::size_t count) {
+  std::string bytes(count, '\0');
+  fill_random(reinterpret_cast<unsigned char*>(bytes.data()), count);
   return bytes;
 }
 

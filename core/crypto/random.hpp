@@ -9,6 +9,7 @@ namespace connector::core {
 
 // `count` bytes from the CSPRNG; throws std::runtime_error if OpenSSL cannot seed itself.
 std::string random_bytes(std::size_t count);
+void fill_random(unsigned char* out, std::size_t count);
 
 // RFC 4648 section 5 base64url without padding.
 std::string base64url_encode(std::string_view bytes);

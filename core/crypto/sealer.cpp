@@ -365,7 +365,7 @@ std::vector<uint8_t> Sealer::seal(std::string_view plaintext, std::string_view a
   uint8_t* nonce = out;
   // A fresh random nonce per seal: with 96 bits, repeats stay negligible for far more seals
   // than one key will ever see (rotate keys well before 2^32 seals).
-  if (RAND_bytes(nonce, static_cast<int>(nonce_size)) != 1) throw std::runtime_error("RAND_bytes failed");
+  fill_random(nonce, nonce_size);
   out += nonce_size;
 
   CipherContext context(EVP_CIPHER_CTX_new());

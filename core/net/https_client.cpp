@@ -29,9 +29,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 
 namespace connector::core {
 namespace {
@@ -268,8 +270,25 @@ struct HttpsClient::State {
 
   net::any_io_executor executor;
   HttpsClientOptions options;
-  // Shared by every connection; only read after construction, which OpenSSL allows across threads.
+  // Shared by every connection; only read once trusted() has loaded the system's CAs, which
+  // OpenSSL allows across threads.
   ssl::context tls{ssl::context::tls_client};
+  std::once_flag system_ca_once;
+  std::string system_ca_error; // set once, under system_ca_once
+  std::thread warm_up_thread;
+
+  // Parsing the system's CA bundle takes tens of milliseconds, most of the host's start-up,
+  // and only outgoing requests need it: it is loaded by the first of warm_up() (after the
+  // host listens) and the first request, the other waiting for it.
+  const std::string& load_system_ca() {
+    std::call_once(system_ca_once, [this] {
+      if (!options.use_system_ca) return;
+      error_code error;
+      tls.set_default_verify_paths(error);
+      if (error) system_ca_error = "cannot load the system's CA certificates: " + error.message();
+    });
+    return system_ca_error;
+  }
 
   boost::asio::awaitable<HttpsOutcome> exchange(const OutgoingRequest& request,
                                                 const std::vector<std::string>& allowed_hosts, Clock::time_point start);
@@ -283,10 +302,6 @@ HttpsClient::HttpsClient(boost::asio::any_io_executor executor, HttpsClientOptio
   tls.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
   tls.set_verify_mode(ssl::verify_peer);
   error_code error;
-  if (state_->options.use_system_ca) {
-    tls.set_default_verify_paths(error);
-    if (error) throw std::runtime_error("cannot load the system's CA certificates: " + error.message());
-  }
   if (!state_->options.extra_ca_file.empty()) {
     tls.load_verify_file(state_->options.extra_ca_file, error);
     if (error) {
@@ -295,13 +310,25 @@ HttpsClient::HttpsClient(boost::asio::any_io_executor executor, HttpsClientOptio
   }
 }
 
-HttpsClient::~HttpsClient() = default;
+HttpsClient::~HttpsClient() {
+  if (state_->warm_up_thread.joinable()) state_->warm_up_thread.join();
+}
+
+void HttpsClient::warm_up() {
+  if (state_->warm_up_thread.joinable()) return;
+  state_->warm_up_thread = std::thread([state = state_.get()] { state->load_system_ca(); });
+}
 
 boost::asio::awaitable<HttpsOutcome> HttpsClient::send(OutgoingRequest request,
                                                        std::vector<std::string> allowed_hosts) {
   const auto start = Clock::now();
   HttpsOutcome outcome;
   try {
+    if (const std::string& problem = state_->load_system_ca(); !problem.empty()) {
+      outcome = failed(HttpsFailure::tls, problem);
+      outcome.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+      co_return outcome;
+    }
     outcome = co_await state_->exchange(request, allowed_hosts, start);
   } catch (const std::exception& error) {
     // Nothing below should throw on bad input; this is for resource exhaustion and the like.

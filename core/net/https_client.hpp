@@ -47,9 +47,13 @@ struct HttpsOutcome {
 
 class HttpsClient {
 public:
-  // Throws std::runtime_error at start-up if the CA file cannot be loaded.
+  // Throws std::runtime_error at start-up if the extra CA file cannot be loaded. The system's
+  // CAs are loaded by warm_up() or the first request, whichever comes first.
   HttpsClient(boost::asio::any_io_executor executor, HttpsClientOptions options);
   ~HttpsClient();
+
+  // Loads the system's CAs on a thread of its own, so the first request finds them ready.
+  void warm_up();
   HttpsClient(const HttpsClient&) = delete;
   HttpsClient& operator=(const HttpsClient&) = delete;
 

@@ -19,6 +19,14 @@ namespace {
 
 int64_t now_seconds() { return unix_now(); }
 
+// "conn_<hex>.<secret>" -> "conn_<hex>"; "" for a state of the older form (a bare secret) or
+// anything that does not look like ours.
+std::string connection_named_by_state(const std::string& state) {
+  const std::size_t dot = state.find('.');
+  if (dot == std::string::npos || dot > 64 || state.compare(0, 5, "conn_") != 0) return {};
+  return state.substr(0, dot);
+}
+
 ApiError options_invalid(const std::vector<SchemaViolation>& violations) {
   nlohmann::json fields = nlohmann::json::array();
   for (const auto& violation : violations) {
@@ -130,7 +138,8 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   auto redirect = normalize_redirect_url(request.redirect_url);
   if (!redirect) co_return redirect.error();
 
-  const nlohmann::json options_schema = nlohmann::json::parse(descriptor.flow_options_schema_json, nullptr, false);
+  static const nlohmann::json no_schema = nlohmann::json::object();
+  const nlohmann::json& options_schema = descriptor.flow_options_schema ? *descriptor.flow_options_schema : no_schema;
   if (const auto violations = validate_against_schema(request.options, options_schema); !violations.empty()) {
     co_return options_invalid(violations);
   }
@@ -152,9 +161,11 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   connection.updated_at = now;
   connection.expires_at = now + settings_.state_ttl.count();
 
-  // 256 bits of state; only its hash is stored, so a database leak cannot answer a callback.
-  const std::string state = random_token(256);
+  // The state names its connection, followed by 256 bits from the CSPRNG; only its hash is
+  // stored, so a database leak cannot answer a callback.
+  const std::string state = connection.id + "." + random_token(256);
   connection.state_hash = sha256_hex(state);
+  connection.state_names_connection = true;
   FlowParams params;
   params.redirect_uri = settings_.callback_uri;
   params.state = state;
@@ -206,9 +217,12 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
 
   // Claim the state: exactly one callback can move a pending connection on. The hash is
   // replaced so that a replay finds nothing, and nothing else changes on refusal.
+  const std::string named_connection = connection_named_by_state(*query.state);
   auto claimed = co_await store_.run([&](Store& store) -> std::variant<ConnectionRecord, CallbackResult> {
-    auto found = store.find_connection_by_state_hash(state_hash);
-    if (!found || found->status != ConnectionStatus::pending) {
+    auto found = named_connection.empty() ? store.find_connection_by_state_hash(state_hash)
+                                          : store.find_connection_by_id(named_connection);
+    // Found by id, the state must still match the stored hash (compared in constant time).
+    if (!found || found->status != ConnectionStatus::pending || !constant_time_equals(found->state_hash, state_hash)) {
       return page(400, "This sign-in link is unknown or was already used. Start again from the application.",
                   "state_invalid");
     }

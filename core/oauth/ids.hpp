@@ -8,6 +8,7 @@
 
 namespace connector::core {
 
+// "conn_" + 32 hex digits: 48 bits of milliseconds since the epoch, then 80 random bits.
 std::string make_id(std::string_view prefix);
 
 // Splits on runs of spaces.

@@ -32,7 +32,7 @@ boost::asio::awaitable<Expected<ResolvedProvider>> OAuthApps::resolve(const Conf
                                                                       const std::string& organization_id,
                                                                       const std::string& workspace_id) {
   const std::string slug = entry.module->descriptor().slug;
-  auto app = co_await store_.run([&](Store& store) -> std::optional<OAuthAppRecord> {
+  auto app = co_await store_.read([&](Store& store) -> std::optional<OAuthAppRecord> {
     if (!workspace_id.empty()) {
       if (auto own = store.find_oauth_app(organization_id, workspace_app_scope(workspace_id), slug)) return own;
     }
@@ -45,7 +45,7 @@ boost::asio::awaitable<Expected<ResolvedProvider>>
 OAuthApps::for_scope(const ConfiguredProvider& entry, const std::string& organization_id, const std::string& scope) {
   if (scope.empty()) co_return build(entry, std::nullopt);
   const std::string slug = entry.module->descriptor().slug;
-  auto app = co_await store_.run([&](Store& store) { return store.find_oauth_app(organization_id, scope, slug); });
+  auto app = co_await store_.read([&](Store& store) { return store.find_oauth_app(organization_id, scope, slug); });
   if (!app) {
     co_return not_configured(slug, "the OAuth app this was started with (" + scope + ") has been removed");
   }

@@ -84,6 +84,8 @@ std::optional<PluginDescriptor> parse_plugin_descriptor(const std::string& json_
     error = "slug \"" + d.slug + "\" must be 1-64 of [a-z0-9-], starting with a letter";
     return std::nullopt;
   }
+  d.flow_options_schema =
+      std::make_shared<const nlohmann::json>(nlohmann::json::parse(d.flow_options_schema_json, nullptr, false));
   d.supports_pkce = doc.value("supports_pkce", false);
   d.supports_refresh = doc.value("supports_refresh", false);
   d.supports_revoke = doc.value("supports_revoke", false);

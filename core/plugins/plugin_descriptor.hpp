@@ -28,6 +28,8 @@ struct PluginDescriptor {
   std::vector<std::string> hosts;
   std::string settings_schema_json;     // a JSON object, serialised
   std::string flow_options_schema_json; // a JSON object, serialised
+  // The same, parsed once at load: every authorize validates its options against it.
+  std::shared_ptr<const nlohmann::json> flow_options_schema;
 };
 
 // Parses and checks a descriptor document; on failure returns nullopt and sets `error`.

@@ -38,10 +38,17 @@ std::string describe_status(const OperationResult& result) {
   return text;
 }
 
+// In one read of the file's size (a byte-wise read of a plugin with debug information took
+// most of the start-up).
 std::optional<std::string> read_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
   if (!in) return std::nullopt;
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::streamoff size = in.tellg();
+  if (size < 0) return std::nullopt;
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  in.seekg(0);
+  if (!in.read(bytes.data(), size)) return std::nullopt;
+  return bytes;
 }
 
 // The dynamic loader maps a library's segments straight from the file: a truncated file (one

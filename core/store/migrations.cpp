@@ -121,6 +121,15 @@ CREATE TABLE oauth_apps (
     {3, "the plugin build a flow started on", R"sql(
 ALTER TABLE connections ADD COLUMN plugin_build TEXT NOT NULL DEFAULT '';
 )sql"},
+    // A state now names its connection ("<id>.<secret>") and is checked against the stored
+    // hash after a primary-key lookup: an index over random hashes cost every new flow a write
+    // at a random place of a large index. Flows started before keep the index they need,
+    // which stays small (it only holds them).
+    {4, "states that name their connection", R"sql(
+ALTER TABLE connections ADD COLUMN state_names_connection INTEGER NOT NULL DEFAULT 0;
+DROP INDEX connections_by_state_hash;
+CREATE UNIQUE INDEX connections_by_legacy_state_hash ON connections (state_hash) WHERE state_names_connection = 0;
+)sql"},
 };
 
 int64_t unix_now() {

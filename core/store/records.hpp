@@ -46,6 +46,7 @@ struct ConnectionRecord {
   std::string source_definition_id;          // empty for the connector flow until completion
   std::string workspace_id;                  // native flow only
   std::string state_hash;                    // hex SHA-256 of the state; the state itself is never stored
+  bool state_names_connection = false;       // the state is "<id>.<secret>" (found by id, not by hash)
   std::string redirect_url;                  // the client's, checked against the allow-list at start
   std::string redirect_uri;                  // the host's provider-facing callback used in this flow
   std::vector<uint8_t> sealed_code_verifier; // empty without PKCE

@@ -23,7 +23,7 @@ constexpr std::string_view connection_columns =
     "id, organization_id, slug, source_definition_id, workspace_id, state_hash, redirect_url, redirect_uri, "
     "sealed_code_verifier, flow_options_json, status, error_code, error_description, sealed_credentials, "
     "granted_scopes, token_expires_at, account_id, account_name, source_id, target_source_id, oauth_app_scope, "
-    "plugin_build, created_at, expires_at, updated_at, version";
+    "plugin_build, state_names_connection, created_at, expires_at, updated_at, version";
 constexpr std::string_view source_columns =
     "id, organization_id, workspace_id, source_definition_id, slug, name, configuration_json, connection_id, "
     "status, status_detail, sealed_credentials, granted_scopes, token_expires_at, auth_type, oauth_app_scope, "
@@ -151,6 +151,7 @@ void bind_connection(sqlite::Query& query, const ConnectionRecord& connection) {
   query.bind_text(++n, connection.target_source_id);
   query.bind_text(++n, connection.oauth_app_scope);
   query.bind_text(++n, connection.plugin_build);
+  query.bind_integer(++n, connection.state_names_connection ? 1 : 0);
   query.bind_integer(++n, connection.created_at);
   query.bind_integer(++n, connection.expires_at);
   query.bind_integer(++n, connection.updated_at);
@@ -185,6 +186,7 @@ ConnectionRecord read_connection(const sqlite::Query& row) {
   connection.target_source_id = row.text(n++);
   connection.oauth_app_scope = row.text(n++);
   connection.plugin_build = row.text(n++);
+  connection.state_names_connection = row.integer(n++) != 0;
   connection.created_at = row.integer(n++);
   connection.expires_at = row.integer(n++);
   connection.updated_at = row.integer(n++);
@@ -321,6 +323,32 @@ SqliteStore::SqliteStore(const std::filesystem::path& path) {
   db_ = sqlite::open_database(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
   configure_connection(db_.get());
   apply_schema_migrations(db_.get(), sqlite_schema_migrations());
+}
+
+SqliteStore::SqliteStore(const std::filesystem::path& path, ReaderTag) {
+  db_ = sqlite::open_database(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+  sqlite3_busy_timeout(db_.get(), busy_timeout_ms);
+  // Read-write at the file level (a WAL reader maintains the -shm index), read-only here.
+  sqlite::execute_script(db_.get(), "PRAGMA query_only = ON");
+}
+
+std::unique_ptr<SqliteStore> SqliteStore::open_reader(const std::filesystem::path& path) {
+  return std::unique_ptr<SqliteStore>(new SqliteStore(path, ReaderTag{}));
+}
+
+void SqliteStore::tune_for_service(int checkpoint_frames, int cache_mib) {
+  const char* file = sqlite3_db_filename(db_.get(), "main");
+  checkpointer_ = std::make_unique<WalCheckpointer>(file, checkpoint_frames);
+  sqlite3_wal_autocheckpoint(db_.get(), 0);
+  sqlite3_wal_hook(
+      db_.get(),
+      [](void* checkpointer, sqlite3*, const char*, int frames) {
+        static_cast<WalCheckpointer*>(checkpointer)->log_grew(frames);
+        return SQLITE_OK;
+      },
+      checkpointer_.get());
+  const std::string cache = "PRAGMA cache_size = -" + std::to_string(cache_mib * 1024);
+  sqlite::execute_script(db_.get(), cache.c_str());
 }
 
 SqliteStore::~SqliteStore() = default;
@@ -486,8 +514,17 @@ std::optional<ConnectionRecord> SqliteStore::find_connection(const std::string& 
   return read_optional<ConnectionRecord>(query, read_connection);
 }
 
+std::optional<ConnectionRecord> SqliteStore::find_connection_by_id(const std::string& id) {
+  static const std::string sql = select_sql("connections", connection_columns, "WHERE id = ?1");
+  sqlite::Query query(prepared(sql));
+  query.bind_text(1, id);
+  return read_optional<ConnectionRecord>(query, read_connection);
+}
+
 std::optional<ConnectionRecord> SqliteStore::find_connection_by_state_hash(const std::string& state_hash) {
-  static const std::string sql = select_sql("connections", connection_columns, "WHERE state_hash = ?1");
+  // The condition repeats the partial index's, so that SQLite uses it.
+  static const std::string sql =
+      select_sql("connections", connection_columns, "WHERE state_hash = ?1 AND state_names_connection = 0");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, state_hash);
   return read_optional<ConnectionRecord>(query, read_connection);

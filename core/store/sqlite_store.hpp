@@ -8,6 +8,7 @@
 
 #include "store/sqlite_support.hpp"
 #include "store/store_executor.hpp"
+#include "store/wal_checkpointer.hpp"
 
 #include <filesystem>
 #include <string_view>
@@ -31,6 +32,15 @@ public:
   static int schema_version(const std::filesystem::path& path);
   // Brings a database file to latest_schema_version() (creating it), as opening does.
   static void migrate(const std::filesystem::path& path);
+  // Another connection to a file a SqliteStore has already opened (so created and migrated),
+  // for StoreExecutor::read(): it refuses writes (query_only).
+  static std::unique_ptr<SqliteStore> open_reader(const std::filesystem::path& path);
+
+  // For a long-running writer (the host's store thread): checkpoints move to a thread of
+  // their own (WalCheckpointer) instead of running inside the commit that crosses SQLite's
+  // threshold, and the page cache grows to `cache_mib`, so a large table's index pages stay
+  // in memory between commits.
+  void tune_for_service(int checkpoint_frames, int cache_mib);
 
   // Store
   void insert_api_key(const ApiKeyRecord& key) override;
@@ -53,6 +63,7 @@ public:
 
   void insert_connection(const ConnectionRecord& connection) override;
   std::optional<ConnectionRecord> find_connection(const std::string& organization_id, const std::string& id) override;
+  std::optional<ConnectionRecord> find_connection_by_id(const std::string& id) override;
   std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string& state_hash) override;
   bool update_connection(const ConnectionRecord& connection) override;
   int64_t count_connections() override;
@@ -79,11 +90,16 @@ public:
   void end_job(bool keep) override;
 
 private:
+  struct ReaderTag {};
+  SqliteStore(const std::filesystem::path& path, ReaderTag);
+
   // The cached statement for `sql`, compiled on first use. `sql` must be static text (a
   // literal or a function-local static): the cache keys on it without copying.
   sqlite3_stmt* prepared(std::string_view sql);
   void execute_prepared(std::string_view sql);
 
+  // Declared before db_, so that the connection (whose WAL hook points here) closes first.
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   sqlite::DatabasePtr db_;
   // Declared after db_ so that the statements are finalized before the connection closes.
   std::unordered_map<std::string_view, sqlite::StatementPtr> statements_;

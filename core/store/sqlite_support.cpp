@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
 #include <stdexcept>
 
 namespace connector::core::sqlite {
@@ -20,6 +21,11 @@ void throw_last_error(sqlite3* db) {
 }
 
 DatabasePtr open_database(const std::string& path, int flags) {
+  // Before SQLite's first use: no allocation statistics, whose global mutex every allocation
+  // of every connection would otherwise take (the I/O threads' readers and the store thread
+  // contend for it). Too late once SQLite is initialised, which is then harmless.
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   sqlite3* raw = nullptr;
   const int code = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   DatabasePtr db(raw); // closes the handle SQLite hands back even when opening failed

@@ -53,6 +53,9 @@ public:
   virtual void insert_connection(const ConnectionRecord& connection) = 0;
   virtual std::optional<ConnectionRecord> find_connection(const std::string& organization_id,
                                                           const std::string& id) = 0;
+  // For the provider-facing callback, whose state names its connection (any organization).
+  virtual std::optional<ConnectionRecord> find_connection_by_id(const std::string& id) = 0;
+  // Flows started before states named their connection: found by the state's hash.
   virtual std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string& state_hash) = 0;
   // Writes `connection` if the stored version still equals connection.version, storing
   // version + 1; false (and no change) when someone else updated it first.

@@ -12,8 +12,25 @@ std::unique_ptr<TransactionalStore> require_store(std::unique_ptr<TransactionalS
 
 } // namespace
 
-StoreExecutor::StoreExecutor(std::unique_ptr<TransactionalStore> store)
-    : store_(require_store(std::move(store))), thread_([this] { loop(); }) {}
+StoreExecutor::StoreExecutor(std::unique_ptr<TransactionalStore> store, ReaderFactory open_reader)
+    : store_(require_store(std::move(store))), open_reader_(std::move(open_reader)), thread_([this] { loop(); }) {}
+
+StoreExecutor::ReaderLease::ReaderLease(StoreExecutor& owner) : owner_(owner) {
+  {
+    std::lock_guard lock(owner_.readers_mutex_);
+    if (!owner_.idle_readers_.empty()) {
+      reader_ = std::move(owner_.idle_readers_.back());
+      owner_.idle_readers_.pop_back();
+      return;
+    }
+  }
+  reader_ = owner_.open_reader_(); // outside the lock: opening touches the file
+}
+
+StoreExecutor::ReaderLease::~ReaderLease() {
+  std::lock_guard lock(owner_.readers_mutex_);
+  owner_.idle_readers_.push_back(std::move(reader_));
+}
 
 StoreExecutor::~StoreExecutor() {
   {

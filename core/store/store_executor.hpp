@@ -1,5 +1,5 @@
-// Runs store jobs on the store's own thread so that no I/O thread ever waits on the
-// database, and commits them in groups: every job that queued while the previous commit was
+// Runs store jobs on the store's own thread so that no I/O thread ever waits for a write,
+// and commits them in groups: every job that queued while the previous commit was
 // running goes into the next transaction, each inside its own savepoint, so one failing job
 // rolls back alone. Callers co_await run(job) and resume on their own executor after the
 // commit that made their job durable.
@@ -21,6 +21,7 @@
 #include <mutex>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 namespace connector::core {
 
@@ -36,7 +37,10 @@ public:
 
 class StoreExecutor {
 public:
-  explicit StoreExecutor(std::unique_ptr<TransactionalStore> store);
+  // Opens another connection for reads (SqliteStore::open_reader); called as readers are needed.
+  using ReaderFactory = std::function<std::unique_ptr<Store>()>;
+
+  explicit StoreExecutor(std::unique_ptr<TransactionalStore> store, ReaderFactory open_reader = {});
   ~StoreExecutor(); // finishes every queued job, then stops the thread
   StoreExecutor(const StoreExecutor&) = delete;
   StoreExecutor& operator=(const StoreExecutor&) = delete;
@@ -47,6 +51,13 @@ public:
   // job is done, so its locals outlive the job, and g++ 12 destroys a temporary lambda with
   // owning captures (a std::string by value, say) twice inside a co_await expression.
   template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> run(Job job);
+
+  // Runs a job that only reads, at once, on the caller's thread, with a reader connection
+  // from a pool (with no reader factory, it is run() instead). A request then needs no trip
+  // to the store thread and back for its lookups (a key, an OAuth app): in WAL mode a reader
+  // sees the last commit and never waits for the writer. What it reads is committed, but not
+  // in the same transaction as a later run(): checks that must hold at a write belong in it.
+  template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> read(Job job);
 
   // The same for code that is not a coroutine (CLI, start-up, tests): blocks the caller.
   template <typename Job> std::invoke_result_t<Job&, Store&> run_sync(Job job);
@@ -69,6 +80,20 @@ private:
   void enqueue(Work work);
   void loop();
 
+  // A reader taken from the pool for one read() and given back after it, even on a throw.
+  class ReaderLease {
+  public:
+    explicit ReaderLease(StoreExecutor& owner);
+    ~ReaderLease();
+    ReaderLease(const ReaderLease&) = delete;
+    ReaderLease& operator=(const ReaderLease&) = delete;
+    Store& store() { return *reader_; }
+
+  private:
+    StoreExecutor& owner_;
+    std::unique_ptr<Store> reader_;
+  };
+
   std::unique_ptr<TransactionalStore> store_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -76,6 +101,9 @@ private:
   bool stopping_ = false;
   uint64_t batches_ = 0;
   uint64_t jobs_ = 0;
+  ReaderFactory open_reader_;
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<Store>> idle_readers_;
   std::thread thread_; // last: started after everything above exists
 };
 

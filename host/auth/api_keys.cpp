@@ -59,7 +59,7 @@ boost::asio::awaitable<core::Expected<core::ApiKeyRecord>> authenticate(core::St
   if (!key) co_return core::ApiError(core::ErrorCode::authentication_required);
   if (!well_formed(*key)) co_return core::ApiError(core::ErrorCode::invalid_api_key);
   const std::string hash = core::sha256_hex(*key);
-  auto found = co_await store.run([&](core::Store& s) { return s.find_api_key_by_hash(hash); });
+  auto found = co_await store.read([&](core::Store& s) { return s.find_api_key_by_hash(hash); });
   if (!found || found->revoked_at) co_return core::ApiError(core::ErrorCode::invalid_api_key);
   co_return std::move(*found);
 }

@@ -78,7 +78,13 @@ int run_serve(const std::vector<std::string>& args) {
   std::filesystem::create_directories(config.data_dir);
   ::chmod(config.data_dir.c_str(), 0700); // credentials and keys live here
   const core::Sealer sealer = core::Sealer::from_key_file(config.effective_key_file(), /*create_if_missing=*/true);
-  core::StoreExecutor store(std::make_unique<core::SqliteStore>(config.database_file()));
+  // Lookups (keys, OAuth apps) read on the I/O threads through reader connections; writes
+  // go through the store thread's group commits.
+  const std::filesystem::path database_file = config.database_file();
+  auto writer = std::make_unique<core::SqliteStore>(database_file);
+  writer->tune_for_service(/*checkpoint_frames=*/2000, /*cache_mib=*/32);
+  core::StoreExecutor store(std::move(writer),
+                            [database_file] { return core::SqliteStore::open_reader(database_file); });
 
   // Modules load from fresh copies under the data folder, so a replaced file is new code.
   PluginCatalog catalog(
@@ -181,6 +187,7 @@ int run_serve(const std::vector<std::string>& args) {
 
   // Under systemd (Type=notify) this is where the unit becomes active; elsewhere a no-op.
   sd_notify(0, "READY=1\nSTATUS=serving");
+  https.warm_up(); // the system's CAs, for the first code exchange, off the start-up path
 
   // SIGHUP: read the configuration again (log level, provider settings, secrets from *_FILE)
   // and rescan the plugins, without dropping a connection. A bad file keeps the old settings.

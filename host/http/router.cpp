@@ -47,22 +47,20 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
     const Route& route = routes_[index];
     const auto& pattern = route_segments_[index];
     if (pattern.size() != segments.size()) continue;
-    std::map<std::string, std::string> params;
+    const auto is_parameter = [](const std::string& part) {
+      return part.size() > 2 && part.front() == '{' && part.back() == '}';
+    };
     bool same = true;
-    for (std::size_t i = 0; i < pattern.size() && same; ++i) {
-      const std::string& part = pattern[i];
-      if (part.size() > 2 && part.front() == '{' && part.back() == '}') {
-        if (segments[i].empty()) same = false;
-        params[part.substr(1, part.size() - 2)] = segments[i];
-      } else {
-        same = part == segments[i];
-      }
-    }
+    for (std::size_t i = 0; i < pattern.size() && same; ++i)
+      same = is_parameter(pattern[i]) ? !segments[i].empty() : pattern[i] == segments[i];
     if (!same) continue;
     result.path_known = true;
     if (route.method == method || (method == http::verb::head && route.method == http::verb::get)) {
+      // Parameters are copied only for the route that answers.
+      for (std::size_t i = 0; i < pattern.size(); ++i) {
+        if (is_parameter(pattern[i])) result.params[pattern[i].substr(1, pattern[i].size() - 2)] = segments[i];
+      }
       result.route = &route;
-      result.params = std::move(params);
       return result;
     }
   }

@@ -171,14 +171,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       lowest.expires_after(self->limits.write_timeout);
       auto [write_error, written] = co_await beast::http::async_write(stream, response, use_tuple);
       (void)written;
-      const std::string target(request.target());
-      log(LogLevel::info, "request",
-          {{"trace_id", trace_id},
-           {"method", std::string(request.method_string())},
-           {"path", target.substr(0, target.find('?'))}, // the query may hold a code or state
-           {"route", route},
-           {"status", response.result_int()},
-           {"latency_ms", millis_since(started)}});
+      if (log_enabled(LogLevel::info)) {
+        const std::string target(request.target());
+        log(LogLevel::info, "request",
+            {{"trace_id", trace_id},
+             {"method", std::string(request.method_string())},
+             {"path", target.substr(0, target.find('?'))}, // the query may hold a code or state
+             {"route", route},
+             {"status", response.result_int()},
+             {"latency_ms", millis_since(started)}});
+      }
       self->set_busy(id, false);
       if (write_error || !keep_alive) break;
     }

@@ -39,6 +39,8 @@ std::string now_rfc3339_millis() {
 
 void set_minimum_log_level(LogLevel level) { minimum.store(level); }
 
+bool log_enabled(LogLevel level) { return level >= minimum.load(std::memory_order_relaxed); }
+
 void log(LogLevel level, std::string_view message, nlohmann::json fields) {
   if (level < minimum.load()) return;
   nlohmann::json line = {{"time", now_rfc3339_millis()}, {"level", level_name(level)}, {"message", message}};

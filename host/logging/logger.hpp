@@ -13,6 +13,9 @@ namespace connector::host {
 enum class LogLevel { debug, info, warning, error };
 
 void set_minimum_log_level(LogLevel level);
+// Whether a line at `level` would be written: callers on the request path check it before
+// building the fields of a line that would be dropped.
+bool log_enabled(LogLevel level);
 void log(LogLevel level, std::string_view message, nlohmann::json fields = nlohmann::json::object());
 
 } // namespace connector::host

@@ -149,6 +149,29 @@ TEST_F(OAuthFlow, AnUnknownOrMissingStateShowsAPageAndRedirectsNowhere) {
   EXPECT_THAT(missing.body, HasSubstr("missing its state"));
 }
 
+// A state names its connection; knowing the connection id (the client does) is not enough:
+// the secret part must match, the refusal changes nothing, and the real callback still works.
+TEST_F(OAuthFlow, AStateWithTheRightConnectionButAWrongSecretIsRefused) {
+  const std::string org = "org_state_secret";
+  const std::string key = host_->create_key(org);
+  const auto [connection_id, callback_url] = start_flow(org, key, "github");
+  const std::string state = query_param(callback_url, "state");
+  ASSERT_EQ(state.rfind(connection_id + ".", 0), 0U) << state;
+  std::string guessed = state;
+  guessed.back() = guessed.back() == 'A' ? 'B' : 'A';
+  std::string forged = callback_url;
+  forged.replace(forged.find(state), state.size(), guessed);
+  const std::string before = sqlite_dump(host_->data_dir());
+
+  const auto refused = http_request("GET", forged);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_THAT(refused.body, HasSubstr("unknown or was already used"));
+  EXPECT_EQ(sqlite_dump(host_->data_dir()), before);
+  const auto real = http_request("GET", callback_url);
+  ASSERT_EQ(real.status, 302) << real.body;
+  EXPECT_EQ(query_param(real.header("location"), "status"), "success");
+}
+
 TEST_F(OAuthFlow, AWrongIssuerFailsTheFlow) {
   const std::string org = "org_mixup";
   const std::string key = host_->create_key(org);

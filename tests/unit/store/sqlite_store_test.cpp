@@ -157,6 +157,7 @@ void expect_same_connection(const ConnectionRecord& actual, const ConnectionReco
   EXPECT_EQ(actual.target_source_id, expected.target_source_id);
   EXPECT_EQ(actual.oauth_app_scope, expected.oauth_app_scope);
   EXPECT_EQ(actual.plugin_build, expected.plugin_build);
+  EXPECT_EQ(actual.state_names_connection, expected.state_names_connection);
   EXPECT_EQ(actual.created_at, expected.created_at);
   EXPECT_EQ(actual.expires_at, expected.expires_at);
   EXPECT_EQ(actual.updated_at, expected.updated_at);
@@ -226,8 +227,8 @@ TEST_F(SqliteStoreTest, CreatesTheIndexesLookupsAndListingsRelyOn) {
   };
   EXPECT_EQ(index_columns("api_keys_by_key_hash"), "key_hash");
   EXPECT_TRUE(is_unique("api_keys", "api_keys_by_key_hash"));
-  EXPECT_EQ(index_columns("connections_by_state_hash"), "state_hash");
-  EXPECT_TRUE(is_unique("connections", "connections_by_state_hash"));
+  EXPECT_EQ(index_columns("connections_by_legacy_state_hash"), "state_hash");
+  EXPECT_TRUE(is_unique("connections", "connections_by_legacy_state_hash"));
   EXPECT_EQ(index_columns("connections_by_organization"), "organization_id,id");
   EXPECT_EQ(index_columns("sources_by_workspace"), "organization_id,workspace_id,id");
   EXPECT_EQ(index_columns("workspaces_by_organization"), "organization_id,id");
@@ -388,6 +389,25 @@ TEST_F(SqliteStoreTest, ConnectionsRoundTripEveryField) {
   const std::optional<ConnectionRecord> by_state = store.find_connection_by_state_hash(connection.state_hash);
   ASSERT_TRUE(by_state);
   expect_same_connection(*by_state, connection);
+}
+
+// New flows are found by id (their state names them); only older flows by the state's hash,
+// through an index that holds only them.
+TEST_F(SqliteStoreTest, OnlyOlderFlowsAreFoundByStateHash) {
+  SqliteStore store(path);
+  ConnectionRecord named = make_connection("org_a", "conn_named");
+  named.state_names_connection = true;
+  store.insert_connection(named);
+  ConnectionRecord older = make_connection("org_a", "conn_older");
+  older.state_hash = "an-older-state-hash";
+  store.insert_connection(older);
+
+  ASSERT_TRUE(store.find_connection_by_id("conn_named"));
+  expect_same_connection(*store.find_connection_by_id("conn_named"), named);
+  EXPECT_FALSE(store.find_connection_by_state_hash(named.state_hash));
+  ASSERT_TRUE(store.find_connection_by_state_hash("an-older-state-hash"));
+  EXPECT_EQ(store.find_connection_by_state_hash("an-older-state-hash")->id, "conn_older");
+  EXPECT_FALSE(store.find_connection_by_id("conn_absent"));
 }
 
 TEST_F(SqliteStoreTest, ConnectionEmptyAndAbsentValuesRoundTrip) {

@@ -132,6 +132,7 @@ public:
   Page<WorkspaceRecord> list_workspaces(const std::string&, int, const std::string&) override { return {}; }
   void insert_connection(const ConnectionRecord&) override {}
   std::optional<ConnectionRecord> find_connection(const std::string&, const std::string&) override { return {}; }
+  std::optional<ConnectionRecord> find_connection_by_id(const std::string&) override { return {}; }
   std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string&) override { return {}; }
   bool update_connection(const ConnectionRecord&) override { return false; }
   int64_t count_connections() override { return 0; }

@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# bench/run.sh — the benchmark of issue 7, in one run on one machine (see bench/README.md).
+# Builds Release into build-release, then drives, with the same wrk settings:
+#   the host's authorize (empty store, then SEED stored connections), the floor (bench_floor),
+#   grant on Express (bench/grant), the host's provider callback with the code exchange
+#   against the provider double, and that double alone; then memory and start-up time.
+# Prints one Markdown report (table, ratios, PASS/MISS) and writes it to bench/results/latest.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+  quick_duration=3s quick_seed=50000 quick_flows=2000 quick_starts=5 quick_warmup=1s
+else
+  quick_duration=10s quick_seed=1000000 quick_flows=10000 quick_starts=10 quick_warmup=2s
+fi
+DURATION=${BENCH_DURATION:-$quick_duration}
+CONNS=${BENCH_CONNECTIONS:-64}
+THREADS=${BENCH_THREADS:-2}
+SEED=${BENCH_SEED_ROWS:-$quick_seed}
+FLOWS=${BENCH_FLOWS:-$quick_flows}
+STARTS=${BENCH_STARTS:-$quick_starts}
+WARMUP=${BENCH_WARMUP:-$quick_warmup}
+FLOW_CAP=${BENCH_FLOW_CAP:-300s} # the longest a replay may run; it normally ends when all are sent
+ORG=org_bench
+REDIRECT=https://app.example.com/callback
+
+# ---- build (its output on stderr: stdout is the report alone) ------------------------------
+"$root/scripts/install-deps.sh" --bench >&2
+build="$root/build-release"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCONNECTOR_BUILD_TESTS=OFF -DCONNECTOR_BUILD_BENCH=ON >/dev/null
+ninja -C "$build" -j2 connector-host connector_plugin_github connector_plugin_google_sheets bench_floor >&2
+host_bin="$build/host/connector-host"
+plugins="$build/plugins"
+floor_bin="$build/bench/bench_floor"
+
+# ---- processes: every one started here is stopped on exit, by its pid ---------------------
+work=$(mktemp -d /tmp/connector-bench.XXXXXX)
+started=()
+cleanup() {
+  local pid
+  for pid in "${started[@]}"; do
+    kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${started[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  done
+  [ "${BENCH_KEEP:-0}" = 1 ] && echo "bench: work files kept in $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() { echo "bench: $*" >&2; exit 1; }
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# Arithmetic and comparisons on decimals, which bash cannot do.
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+holds() { awk "BEGIN { exit !($1) }"; }
+verdict() { if holds "$1"; then echo PASS; else echo MISS; fi; }
+check() { if holds "$1"; then echo OK; else echo FAILED; fi; }
+
+# Started processes print {"port":N} on stdout (floor, grant, double); wait for that line.
+port_from() {
+  local file=$1 pid=$2
+  for _ in $(seq 200); do
+    grep -q '"port"' "$file" 2>/dev/null && { sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$file" | head -n1; return; }
+    kill -0 "$pid" 2>/dev/null || die "process $pid exited before listening (see $file)"
+    sleep 0.05
+  done
+  die "no port from process $pid"
+}
+
+# The host logs at warning level (per-request info logging costs throughput), so there is no
+# "listening" line to wait for: it gets a free port and is ready when /readyz answers 200.
+export CONNECTOR_KEY_FILE="$work/encryption.keys" CONNECTOR_LOG_LEVEL=warning \
+  CONNECTOR_ALLOWED_REDIRECTS=$REDIRECT \
+  CONNECTOR_GITHUB_CLIENT_ID=test-client-id CONNECTOR_GITHUB_CLIENT_SECRET=test-client-secret \
+  CONNECTOR_GOOGLE_SHEETS_CLIENT_ID=test-client-id CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET=test-client-secret
+host_pid='' host_url=''
+start_host() { # DATA_DIR [VAR=value …]
+  local data=$1 port; shift
+  port=$(free_port)
+  env "$@" "$host_bin" serve --listen "127.0.0.1:$port" --data-dir "$data" --plugins-dir "$plugins" \
+    >>"$work/host.log" 2>&1 &
+  host_pid=$! host_url="http://127.0.0.1:$port"
+  started+=("$host_pid")
+  for _ in $(seq 400); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$host_url/readyz")" = 200 ] && return
+    kill -0 "$host_pid" 2>/dev/null || die "the host exited during start-up (see $work/host.log)"
+    sleep 0.05
+  done
+  die "the host was not ready within 20 s"
+}
+stop_pid() { # and forget it, so that cleanup never signals a pid the system has reused
+  local pid kept=()
+  kill -TERM "$1"
+  wait "$1" || true
+  for pid in "${started[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+  started=("${kept[@]}")
+}
+new_key() { "$host_bin" keys create --org "$ORG" --data-dir "$1" | tail -n 1; }
+db_rows() { sqlite3 -cmd '.timeout 5000' "$1/connector-host.sqlite3" 'SELECT count(*) FROM connections'; }
+# When wrk stops, the host still finishes the requests wrk had in flight: count once it is done.
+settled_rows() {
+  local now last=-1
+  while now=$(db_rows "$1") && [ "$now" != "$last" ]; do last=$now; sleep 0.3; done
+  echo "$now"
+}
+# Database bytes once the WAL is folded in: what the flows really occupy.
+db_bytes() {
+  sqlite3 -cmd '.timeout 5000' "$1/connector-host.sqlite3" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+  sqlite3 -cmd '.timeout 5000' "$1/connector-host.sqlite3" \
+    'SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()'
+}
+
+# run_wrk NAME DURATION SCRIPT URL [wrk options…]: one wrk run; its result line goes to NAME.result.
+# The Lua scripts read their settings from BENCH_* variables set by the caller.
+run_wrk() {
+  local name=$1 duration=$2 script=$3 url=$4; shift 4
+  BENCH_LUA_DIR="$here/wrk" wrk -t"$THREADS" -c"$CONNS" -d"$duration" -s "$here/wrk/$script" "$@" "$url" \
+    >"$work/$name.wrk" 2>&1 || die "wrk failed for $name: $(tail -n 5 "$work/$name.wrk")"
+  grep '^BENCH_RESULT' "$work/$name.wrk" | tail -n 1 >"$work/$name.result" || die "no result line from wrk for $name"
+}
+res() { awk -v key="$2" '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) print kv[2] } }' "$work/$1.result"; }
+ms() { calc "$(res "$1" "$2") / 1000" 2; }
+
+authorize_path="/v1/organizations/$ORG/knowledge/connectors/sources/authorize"
+authorize_body="{\"slug\":\"github\",\"redirect_url\":\"$REDIRECT\"}"
+# The same request, byte for byte, to the host and to the floor.
+authorize_run() { # NAME DURATION URL KEY
+  BENCH_METHOD=POST BENCH_BODY=$authorize_body BENCH_OK_STATUS=200 BENCH_OK_NEEDLE=connection_id \
+    BENCH_SAMPLE_PATTERN='"connection_id":"([^"]+)"' \
+    run_wrk "$1" "$2" fixed.lua "$3$authorize_path" -H "Authorization: Bearer $4" -H 'Content-Type: application/json'
+}
+
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg) # the machine is shared: say how busy it was
+echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP); seed $SEED rows; $FLOWS flows; work in $work" >&2
+
+# ---- 1. the host's authorize on an empty store, and what each answer leaves behind ---------
+data_a="$work/host-a"
+key_a=$(new_key "$data_a")
+start_host "$data_a"
+sleep 1 # let start-up allocations settle before reading the idle size
+rss_idle=$(rss_kb "$host_pid")
+plugins_loaded=$(curl -s "$host_url/metrics" | awk '/^connector_plugins\{state="loaded"\}/ {print $2}')
+db_before=$(db_bytes "$data_a")
+rows_before=$(db_rows "$data_a")
+# One answer by hand: its size is the floor's body size, and it proves the setup works.
+body_bytes=$(curl -s -o "$work/authorize.json" -w '%{size_download}' -X POST "$host_url$authorize_path" \
+  -H "Authorization: Bearer $key_a" -H 'Content-Type: application/json' -d "$authorize_body")
+grep -q '"connection_id"' "$work/authorize.json" || die "authorize failed: $(cat "$work/authorize.json")"
+authorize_run host-warm "$WARMUP" "$host_url" "$key_a"
+authorize_run host-empty "$DURATION" "$host_url" "$key_a"
+rows_after=$(settled_rows "$data_a")
+db_after=$(db_bytes "$data_a")
+rss_after=$(rss_kb "$host_pid")
+answered_200=$((1 + $(res host-warm ok) + $(res host-empty ok)))
+flows_made=$((rows_after - rows_before))
+
+# Each answer really recorded: after SIGTERM and a restart, a connection answered during
+# the run is there, and the table holds a row for every 200 wrk saw (plus at most the
+# requests still in flight when each wrk run stopped, answered to a closed socket).
+stop_pid "$host_pid"
+start_host "$data_a"
+sample_id=$(res host-empty sample)
+restart_status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key_a" \
+  "$host_url/v1/organizations/$ORG/knowledge/connectors/connections/$sample_id")
+stop_pid "$host_pid"
+rows_restarted=$(db_rows "$data_a")
+
+# ---- 2. the same with SEED more stored connections ------------------------------------------
+# Seeded while the host is stopped, straight into the real table: every column, in the shape
+# of a flow the host itself started (a template row), with fresh random ids and state hashes
+# so the indexes grow as they would.
+seed_started=$(date +%s.%N)
+sqlite3 "$data_a/connector-host.sqlite3" >/dev/null <<SQL
+PRAGMA synchronous = OFF;
+PRAGMA cache_size = -131072;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $SEED),
+     t AS (SELECT * FROM connections WHERE status = 'pending' LIMIT 1)
+INSERT INTO connections (id, organization_id, slug, source_definition_id, workspace_id, state_hash, redirect_url,
+                         redirect_uri, sealed_code_verifier, flow_options_json, status, error_code,
+                         error_description, sealed_credentials, granted_scopes, token_expires_at, account_id,
+                         account_name, source_id, created_at, expires_at, updated_at, version, target_source_id,
+                         oauth_app_scope, plugin_build)
+SELECT 'conn_' || lower(hex(randomblob(16))), t.organization_id, t.slug, t.source_definition_id, t.workspace_id,
+       lower(hex(randomblob(32))), t.redirect_url, t.redirect_uri, randomblob(length(t.sealed_code_verifier)),
+       t.flow_options_json, t.status, t.error_code, t.error_description, t.sealed_credentials, t.granted_scopes,
+       t.token_expires_at, t.account_id, t.account_name, t.source_id, t.created_at, t.expires_at, t.updated_at,
+       t.version, t.target_source_id, t.oauth_app_scope, t.plugin_build
+FROM n, t;
+COMMIT;
+PRAGMA wal_checkpoint(TRUNCATE);
+SQL
+seed_seconds=$(calc "$(date +%s.%N) - $seed_started" 1)
+rows_seeded=$(db_rows "$data_a")
+start_host "$data_a"
+authorize_run host-big-warm "$WARMUP" "$host_url" "$key_a"
+authorize_run host-big "$DURATION" "$host_url" "$key_a"
+stop_pid "$host_pid"
+
+# ---- 3. the floor: HTTP alone, same request, same answer size ------------------------------
+"$floor_bin" --listen 127.0.0.1:0 --body-bytes "$body_bytes" >"$work/floor.out" 2>&1 &
+floor_pid=$!
+started+=("$floor_pid")
+floor_url="http://127.0.0.1:$(port_from "$work/floor.out" "$floor_pid")"
+authorize_run floor-warm "$WARMUP" "$floor_url" "$key_a"
+authorize_run floor "$DURATION" "$floor_url" "$key_a"
+stop_pid "$floor_pid"
+
+# ---- 4. the alternative: grant on Express, sessions in MemoryStore -------------------------
+node "$here/grant/server.js" --port 0 >"$work/grant.out" 2>&1 &
+grant_pid=$!
+started+=("$grant_pid")
+grant_url="http://127.0.0.1:$(port_from "$work/grant.out" "$grant_pid")"
+grant_location=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$grant_url/connect/github")
+case "$grant_location" in
+  "302 https://github.com/login/oauth/authorize?"*state=*code_challenge=*) ;;
+  *) die "grant did not redirect to GitHub with state and PKCE: $grant_location" ;;
+esac
+grant_run() {
+  BENCH_METHOD=GET BENCH_OK_STATUS=302 BENCH_OK_NEEDLE=code_challenge= \
+    run_wrk "$1" "$2" fixed.lua "$grant_url/connect/github"
+}
+grant_run grant-warm "$WARMUP"
+grant_run grant "$DURATION"
+rss_grant=$(rss_kb "$grant_pid")
+stop_pid "$grant_pid"
+
+# ---- 5. the whole flow: provider callback + code exchange against the provider double ------
+tls="$work/tls"
+"$root/tests/tls/make-test-ca.sh" "$tls" >/dev/null
+node "$root/tests/peers/provider-double.js" --cert "$tls/server.pem" --key "$tls/server-key.pem" --port 0 \
+  >"$work/double.out" 2>"$work/double.err" &
+double_pid=$!
+started+=("$double_pid")
+double_url="https://127.0.0.1:$(port_from "$work/double.out" "$double_pid")"
+data_c="$work/host-c"
+key_c=$(new_key "$data_c")
+start_host "$data_c" CONNECTOR_GITHUB_BASE_URL="$double_url" CONNECTOR_GITHUB_API_URL="$double_url" \
+  CONNECTOR_CA_FILE="$tls/ca.pem"
+prepared=$(node "$here/flows/prepare.js" flows --host "$host_url" --org "$ORG" --key "$key_c" --ca "$tls/ca.pem" \
+  --count "$FLOWS" --concurrency 32 --out "$work/callbacks.txt")
+echo "bench: prepared $prepared" >&2
+# replay_run NAME FILE URL [wrk options…]: every line once, at the same concurrency.
+replay_run() {
+  local name=$1 file=$2 url=$3; shift 3
+  mkdir -p "$work/markers-$name"
+  BENCH_REPLAY_FILE=$file BENCH_REPLAY_THREADS=$THREADS BENCH_REPLAY_CONNECTIONS=$CONNS BENCH_REPLAY_MARKERS="$work/markers-$name" \
+    run_wrk "$name" "$FLOW_CAP" replay.lua "$url" "$@"
+}
+BENCH_REPLAY_METHOD=GET BENCH_OK_STATUS=302 BENCH_OK_NEEDLE=status=success \
+  replay_run callback "$work/callbacks.txt" "$host_url"
+# The host's own view of the same requests: its latency histogram's sum and count.
+callback_server_mean_ms=$(curl -s "$host_url/metrics" | awk '
+  /^connector_http_request_duration_seconds_sum\{route="\/v1\/oauth\/callback"\}/ { s = $2 }
+  /^connector_http_request_duration_seconds_count\{route="\/v1\/oauth\/callback"\}/ { c = $2 }
+  END { if (c > 0) printf "%.2f", s / c * 1000; else print "n/a" }')
+stop_pid "$host_pid"
+
+# The double alone, called as the host calls it: a new TLS connection per request
+# (the host's HTTPS client sends Connection: close), the token exchange and then GET /user.
+node "$here/flows/prepare.js" codes --provider "$double_url" --ca "$tls/ca.pem" --count "$FLOWS" \
+  --concurrency 32 --redirect-uri "$host_url/v1/oauth/callback" --out "$work/codes.txt" >/dev/null
+BENCH_REPLAY_METHOD=POST BENCH_REPLAY_PATH=/login/oauth/access_token BENCH_OK_STATUS=200 \
+  BENCH_OK_NEEDLE=access_token replay_run double-token "$work/codes.txt" "$double_url" \
+  -H 'Accept: application/json' -H 'Content-Type: application/x-www-form-urlencoded' -H 'Connection: close'
+user_token=$(node "$here/flows/prepare.js" token --provider "$double_url" --ca "$tls/ca.pem")
+BENCH_METHOD=GET BENCH_OK_STATUS=200 BENCH_OK_NEEDLE=login run_wrk double-user "$DURATION" fixed.lua \
+  "$double_url/user" -H "Authorization: Bearer $user_token" -H 'Accept: application/vnd.github+json' \
+  -H 'Connection: close'
+stop_pid "$double_pid"
+
+# ---- 6. start-up time ----------------------------------------------------------------------
+startup=$(node "$here/flows/startup-time.js" --host "$host_bin" --plugins "$plugins" --work "$work" --runs "$STARTS")
+startup_ms=$(echo "$startup" | sed 's/.*"median_ms":\([0-9.]*\).*/\1/')
+startup_runs=$(echo "$startup" | sed 's/.*"runs":\[\([^]]*\)\].*/\1/')
+
+# ---- report --------------------------------------------------------------------------------
+rps() { calc "$(res "$1" rps)" 0; }
+row() { # LABEL NAME
+  echo "| $1 | $(rps "$2") | $(ms "$2" p50_us) | $(ms "$2" p99_us) | $(res "$2" ok) | $(($(res "$2" bad) + $(res "$2" err_connect) + $(res "$2" err_read) + $(res "$2" err_write) + $(res "$2" err_timeout))) |"
+}
+host_floor=$(calc "$(res host-empty rps) / $(res floor rps)")
+host_grant=$(calc "$(res host-empty rps) / $(res grant rps)")
+big_empty=$(calc "$(res host-big rps) / $(res host-empty rps)")
+host_p99_ms=$(ms host-empty p99_us)
+rss_idle_mb=$(calc "$rss_idle / 1024" 1)
+db_per_flow=$(calc "($db_after - $db_before) / $flows_made" 0)
+rss_per_flow=$(calc "($rss_after - $rss_idle) * 1024 / $flows_made" 0)
+extra_rows=$((rows_restarted - rows_before - answered_200))
+callback_sent=$(res callback sent)
+report="$work/report.md"
+{
+  echo "# connector-host benchmark"
+  echo
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) · $(nproc) cores · wrk -t$THREADS -c$CONNS -d$DURATION (after a $WARMUP warm-up) · host: Release, $(res host-empty requests) authorize answers in the main run · load average at start $load_at_start · tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"
+  echo
+  echo "| target | req/s | p50 ms | p99 ms | ok answers | other answers / socket errors |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  row "host: POST sources/authorize (github), empty store" host-empty
+  row "host: POST sources/authorize, $rows_seeded stored connections" host-big
+  row "floor: bench_floor, fixed ${body_bytes}-byte JSON, same request" floor
+  row "grant $(node -p 'require(process.argv[1]).version' "$here/grant/node_modules/grant/package.json") + express-session MemoryStore: GET /connect/github" grant
+  row "host: GET /v1/oauth/callback, code exchange + GET /user at the double ($callback_sent flows)" callback
+  row "provider double alone: POST /login/oauth/access_token, new TLS connection each" double-token
+  row "provider double alone: GET /user, new TLS connection each" double-user
+  echo
+  echo "| measure | value | target | |"
+  echo "| --- | ---: | --- | --- |"
+  echo "| authorize host / floor | ${host_floor}× | ≥ 0.5× | $(verdict "$host_floor >= 0.5") |"
+  echo "| authorize host / grant | ${host_grant}× | ≥ 10× | $(verdict "$host_grant >= 10") |"
+  echo "| authorize p99 at $CONNS connections | $host_p99_ms ms | < 5 ms | $(verdict "$host_p99_ms < 5") |"
+  echo "| authorize with $rows_seeded stored / empty | ${big_empty}× | ≥ 0.8× | $(verdict "$big_empty >= 0.8") |"
+  echo "| idle RSS, $plugins_loaded plugins loaded | $rss_idle_mb MB | < 30 MB | $(verdict "$rss_idle_mb < 30") |"
+  echo "| stored bytes per pending flow (DB growth / $flows_made flows) | $db_per_flow B | < 1 KB | $(verdict "$db_per_flow < 1024") |"
+  echo "| start-up to first /readyz 200, median of $STARTS | $startup_ms ms | < 100 ms | $(verdict "$startup_ms < 100") |"
+  echo
+  echo "Checks and other figures:"
+  echo
+  echo "- Durability: after SIGTERM and a restart, GET connections/$sample_id → $restart_status ($(check "$restart_status == 200"))."
+  echo "- Rows: $((rows_restarted - rows_before)) new rows in \`connections\` after the restart for $answered_200 answers 200 seen by wrk and curl; $extra_rows more rows than answers seen (requests in flight when wrk stopped; at most $((2 * CONNS))): $(check "$extra_rows >= 0 && $extra_rows <= 2 * $CONNS")."
+  echo "- RSS growth per pending flow: $rss_per_flow B (idle $rss_idle kB → $rss_after kB after $flows_made flows)."
+  echo "- Callback run: $callback_sent of $FLOWS prepared callbacks sent, $(res callback ok) redirected with status=success; the host's /metrics mean for the callback route: $callback_server_mean_ms ms."
+  echo "- The double's own time in a callback (its two endpoints alone, p50): $(ms double-token p50_us) + $(ms double-user p50_us) ms of the callback's $(ms callback p50_us) ms; with $CONNS callbacks in flight at $(rps callback)/s, each spends $(calc "$CONNS / $(res callback rps) * 1000" 1) ms in the system (Little's law), mostly waiting for the 2 cores that wrk, the host and the double share."
+  echo "- Seeding $SEED rows (sqlite3, recursive CTE): $seed_seconds s. grant's RSS after its run: $(calc "$rss_grant / 1024" 1) MB."
+  echo "- Start-up runs (ms): $startup_runs."
+} >"$report"
+mkdir -p "$here/results"
+cp "$report" "$here/results/latest.md"
+cat "$report"

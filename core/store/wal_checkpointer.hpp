@@ -1,0 +1,46 @@
+// Copies the write-ahead log back into the database file on a thread of its own. SQLite's
+// automatic checkpoint runs inside the commit that crosses its threshold, so the store
+// thread would stop for the page copies and the fsync that ends them, and every request
+// queued behind it would wait. Here the writer only says how long the log has grown (its WAL
+// hook) and this thread checkpoints PASSIVE: it never blocks the writer or any reader.
+#pragma once
+
+#include "store/sqlite_support.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+namespace connector::core {
+
+class WalCheckpointer {
+public:
+  // Opens its own connection to `database`; checkpoints once the log holds `threshold_frames`.
+  WalCheckpointer(const std::filesystem::path& database, int threshold_frames);
+  ~WalCheckpointer(); // finishes a checkpoint under way, then stops
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+  // From the writer's WAL hook: the log now holds `frames` frames.
+  void log_grew(int frames);
+
+  // Figures for tests and benchmarks.
+  uint64_t checkpoints_run() const;
+
+private:
+  void loop();
+
+  sqlite::DatabasePtr db_;
+  const int threshold_frames_;
+  int next_due_at_; // only the writer's thread (log_grew) touches it
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool due_ = false;
+  bool stopping_ = false;
+  uint64_t checkpoints_ = 0;
+  std::thread thread_; // last: started after everything above exists
+};
+
+} // namespace connector::core
