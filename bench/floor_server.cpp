@@ -5,7 +5,7 @@
 //   bench_floor [--listen 127.0.0.1:0] [--threads 2] [--body-bytes 160]
 //
 // Prints one line, {"port":N}, on stdout when it accepts; stops on SIGINT/SIGTERM.
-// --threads defaults to the host's default (HostConfig::threads = 2): the same I/O budget.
+// bench/run.sh gives --threads the host's default (2 per core): the same I/O budget.
 // --body-bytes should be the size of the host's authorize answer (bench/run.sh measures it).
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>

@@ -204,7 +204,9 @@ authorize_run host-big "$DURATION" "$host_url" "$key_a"
 stop_pid "$host_pid"
 
 # ---- 3. the floor: HTTP alone, same request, same answer size ------------------------------
-"$floor_bin" --listen 127.0.0.1:0 --body-bytes "$body_bytes" >"$work/floor.out" 2>&1 &
+# The host's default I/O threads (host/config/host_config.cpp: 2 per core, at least 2).
+io_threads=$(( $(nproc) * 2 > 2 ? $(nproc) * 2 : 2 ))
+"$floor_bin" --listen 127.0.0.1:0 --threads "$io_threads" --body-bytes "$body_bytes" >"$work/floor.out" 2>&1 &
 floor_pid=$!
 started+=("$floor_pid")
 floor_url="http://127.0.0.1:$(port_from "$work/floor.out" "$floor_pid")"

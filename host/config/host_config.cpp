@@ -1,7 +1,9 @@
 #include "config/host_config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 namespace connector::host {
 
@@ -96,7 +98,7 @@ const Setting settings[] = {
      [](HostConfig& c, const std::string& v) {
        c.max_header_bytes = static_cast<std::size_t>(positive_integer("max_header_bytes", v));
      }},
-    {"threads", "CONNECTOR_THREADS", "I/O threads (2)",
+    {"threads", "CONNECTOR_THREADS", "I/O threads (2 per core, at least 2)",
      [](HostConfig& c, const std::string& v) { c.threads = static_cast<int>(positive_integer("threads", v)); }},
     {"log_level", "CONNECTOR_LOG_LEVEL", "debug, info, warning or error (info)",
      [](HostConfig& c, const std::string& v) { c.log_level = v; }},
@@ -156,6 +158,8 @@ nlohmann::json read_config_file(const std::string& path) {
 }
 
 } // namespace
+
+int default_io_threads() { return std::max(2, 2 * static_cast<int>(std::thread::hardware_concurrency())); }
 
 std::string settings_help() {
   std::string text;

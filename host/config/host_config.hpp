@@ -18,6 +18,9 @@
 
 namespace connector::host {
 
+// 2 x the cores std::thread reports, at least 2.
+int default_io_threads();
+
 struct HostConfig {
   std::string listen = "127.0.0.1:8080";
   std::string public_url; // empty: http://<the bound address>
@@ -33,7 +36,9 @@ struct HostConfig {
   std::chrono::milliseconds provider_total_timeout{15000};
   std::size_t max_body_bytes = 64 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
-  int threads = 2;
+  // Two I/O threads per core (at least 2): a request's lookups read SQLite on its I/O thread
+  // and can wait briefly for a file lock or a page, and another thread then runs meanwhile.
+  int threads = default_io_threads();
   std::chrono::seconds shutdown_grace{10}; // SIGTERM: how long accepted requests may take to finish
   std::string log_level = "info";
   std::string plugin_watch = "inotify"; // how a running host notices plugin files: inotify, poll or off
