@@ -270,7 +270,7 @@ struct HttpsClient::State {
 
   net::any_io_executor executor;
   HttpsClientOptions options;
-  // Shared by every connection; only read once trusted() has loaded the system's CAs, which
+  // Shared by every connection; only read once load_system_ca() has run, which
   // OpenSSL allows across threads.
   ssl::context tls{ssl::context::tls_client};
   std::once_flag system_ca_once;

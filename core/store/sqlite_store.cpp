@@ -342,9 +342,8 @@ void SqliteStore::tune_for_service(int checkpoint_frames, int cache_mib) {
   sqlite3_wal_autocheckpoint(db_.get(), 0);
   sqlite3_wal_hook(
       db_.get(),
-      [](void* checkpointer, sqlite3*, const char*, int frames) {
-        static_cast<WalCheckpointer*>(checkpointer)->log_grew(frames);
-        return SQLITE_OK;
+      [](void* checkpointer, sqlite3* writer, const char*, int frames) {
+        return static_cast<WalCheckpointer*>(checkpointer)->log_grew(writer, frames);
       },
       checkpointer_.get());
   const std::string cache = "PRAGMA cache_size = -" + std::to_string(cache_mib * 1024);

@@ -4,9 +4,21 @@
 
 namespace connector::core {
 
+namespace {
+
+// A new connection does not know the file is in WAL mode until it has read it, and until then
+// a checkpoint is a silent no-op (it answers "not in WAL mode"): so read once, here.
+sqlite::DatabasePtr open_for_checkpoints(const std::filesystem::path& database) {
+  sqlite::DatabasePtr db = sqlite::open_database(database.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+  sqlite::execute_script(db.get(), "SELECT count(*) FROM sqlite_master");
+  return db;
+}
+
+} // namespace
+
 WalCheckpointer::WalCheckpointer(const std::filesystem::path& database, int threshold_frames)
-    : db_(sqlite::open_database(database.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX)),
-      threshold_frames_(threshold_frames), next_due_at_(threshold_frames), thread_([this] { loop(); }) {}
+    : db_(open_for_checkpoints(database)), threshold_frames_(threshold_frames), catch_up_at_(4 * threshold_frames),
+      thread_([this] { loop(); }) {}
 
 WalCheckpointer::~WalCheckpointer() {
   {
@@ -17,21 +29,31 @@ WalCheckpointer::~WalCheckpointer() {
   thread_.join();
 }
 
-void WalCheckpointer::log_grew(int frames) {
-  // A log that readers keep from being copied stays long; it is asked for again only once it
-  // has grown by another threshold, not after every commit.
+int WalCheckpointer::log_grew(sqlite3* writer, int frames) {
   if (frames < threshold_frames_) {
-    next_due_at_ = threshold_frames_;
-    return;
+    catch_up_at_ = 4 * threshold_frames_;
+    return SQLITE_OK;
   }
-  if (frames < next_due_at_) return;
-  next_due_at_ = frames + threshold_frames_;
+  // Under a steady stream of commits the thread's checkpoint never ends level with the log,
+  // and SQLite starts the log over only when a write finds it wholly copied: the log would
+  // grow without end. So once it reaches four times the threshold the writer copies the rest
+  // itself (little, the thread did most of it), and the next write starts the log over. If
+  // readers still need old frames, it tries again only after another threshold.
+  if (frames >= catch_up_at_) {
+    catch_up_at_ = frames + threshold_frames_;
+    // After the thread's checkpoint, if one is running: SQLite refuses a second checkpoint at
+    // once rather than waiting for the first.
+    const std::lock_guard one_at_a_time(checkpoint_mutex_);
+    sqlite3_wal_checkpoint_v2(writer, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    return SQLITE_OK;
+  }
   {
     std::lock_guard lock(mutex_);
-    if (due_) return;
+    if (due_) return SQLITE_OK;
     due_ = true;
   }
   wake_.notify_one();
+  return SQLITE_OK;
 }
 
 uint64_t WalCheckpointer::checkpoints_run() const {
@@ -49,7 +71,10 @@ void WalCheckpointer::loop() {
     }
     // PASSIVE copies what no reader still needs and never waits for a lock; frames it could
     // not copy are taken by a later round. A busy answer is not an error here.
-    sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    {
+      const std::lock_guard one_at_a_time(checkpoint_mutex_);
+      sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
     std::lock_guard lock(mutex_);
     ++checkpoints_;
   }

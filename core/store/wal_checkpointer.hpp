@@ -2,7 +2,8 @@
 // automatic checkpoint runs inside the commit that crosses its threshold, so the store
 // thread would stop for the page copies and the fsync that ends them, and every request
 // queued behind it would wait. Here the writer only says how long the log has grown (its WAL
-// hook) and this thread checkpoints PASSIVE: it never blocks the writer or any reader.
+// hook) and this thread checkpoints PASSIVE: it never blocks the writer or any reader. The
+// writer copies only the remainder, now and then, so that the log can start over.
 #pragma once
 
 #include "store/sqlite_support.hpp"
@@ -23,8 +24,9 @@ public:
   WalCheckpointer(const WalCheckpointer&) = delete;
   WalCheckpointer& operator=(const WalCheckpointer&) = delete;
 
-  // From the writer's WAL hook: the log now holds `frames` frames.
-  void log_grew(int frames);
+  // From the writer's WAL hook, on its thread: the log now holds `frames` frames. Returns
+  // what the hook returns to SQLite.
+  int log_grew(sqlite3* writer, int frames);
 
   // Figures for tests and benchmarks.
   uint64_t checkpoints_run() const;
@@ -34,7 +36,8 @@ private:
 
   sqlite::DatabasePtr db_;
   const int threshold_frames_;
-  int next_due_at_; // only the writer's thread (log_grew) touches it
+  int catch_up_at_;             // only the writer's thread (log_grew) touches it
+  std::mutex checkpoint_mutex_; // the thread's checkpoint and the writer's catch-up, one at a time
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool due_ = false;

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 using namespace connector::core;
 
@@ -35,4 +39,26 @@ TEST(Base64Url, EncodesEveryTailLengthWithoutPadding) {
 TEST(RandomToken, CarriesTheRequestedEntropy) {
   EXPECT_EQ(random_token(256).size(), 43U);
   EXPECT_NE(random_token(256), random_token(256));
+}
+
+// Draws come from a per-thread block: no byte is handed out twice, across block refills and
+// across threads, and a large draw bypasses the block.
+TEST(RandomBytes, NoDrawRepeatsAcrossBlocksAndThreads) {
+  std::set<std::string> seen;
+  std::mutex seen_mutex;
+  const auto draw_many = [&] {
+    std::vector<std::string> mine;
+    for (int i = 0; i < 400; ++i) // 400 x 16 bytes: several 1 KiB blocks
+      mine.push_back(random_bytes(16));
+    const std::lock_guard lock(seen_mutex);
+    for (auto& bytes : mine)
+      EXPECT_TRUE(seen.insert(bytes).second) << "a 16-byte draw came out twice";
+  };
+  std::thread other(draw_many);
+  draw_many();
+  other.join();
+  EXPECT_EQ(seen.size(), 800U);
+  const std::string large = random_bytes(4096);
+  EXPECT_EQ(large.size(), 4096U);
+  EXPECT_NE(large.substr(0, 16), large.substr(16, 16));
 }
