@@ -668,7 +668,11 @@ void SqliteStore::commit_batch() {
     // Secrets were erased: copy the zeroed pages into the file and empty the WAL, so the old
     // ciphertext survives neither in the file nor in old WAL frames. Best effort: another
     // process's open read transaction can keep some frames until a later checkpoint.
-    sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    if (checkpointer_) {
+      checkpointer_->checkpoint_from_writer(db_.get(), SQLITE_CHECKPOINT_TRUNCATE);
+    } else {
+      sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    }
   }
 }
 

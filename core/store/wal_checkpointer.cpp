@@ -41,10 +41,7 @@ int WalCheckpointer::log_grew(sqlite3* writer, int frames) {
   // readers still need old frames, it tries again only after another threshold.
   if (frames >= catch_up_at_) {
     catch_up_at_ = frames + threshold_frames_;
-    // After the thread's checkpoint, if one is running: SQLite refuses a second checkpoint at
-    // once rather than waiting for the first.
-    const std::lock_guard one_at_a_time(checkpoint_mutex_);
-    sqlite3_wal_checkpoint_v2(writer, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    checkpoint_from_writer(writer, SQLITE_CHECKPOINT_PASSIVE);
     return SQLITE_OK;
   }
   {
@@ -54,6 +51,13 @@ int WalCheckpointer::log_grew(sqlite3* writer, int frames) {
   }
   wake_.notify_one();
   return SQLITE_OK;
+}
+
+void WalCheckpointer::checkpoint_from_writer(sqlite3* writer, int mode) {
+  // After the thread's checkpoint, if one is running: SQLite refuses a second checkpoint at
+  // once (SQLITE_BUSY) rather than waiting for the first.
+  const std::lock_guard one_at_a_time(checkpoint_mutex_);
+  sqlite3_wal_checkpoint_v2(writer, nullptr, mode, nullptr, nullptr);
 }
 
 uint64_t WalCheckpointer::checkpoints_run() const {

@@ -28,6 +28,10 @@ public:
   // what the hook returns to SQLite.
   int log_grew(sqlite3* writer, int frames);
 
+  // A checkpoint on the writer's own connection (`mode`: SQLITE_CHECKPOINT_*), never at the
+  // same time as the thread's.
+  void checkpoint_from_writer(sqlite3* writer, int mode);
+
   // Figures for tests and benchmarks.
   uint64_t checkpoints_run() const;
 
