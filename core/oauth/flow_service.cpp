@@ -138,9 +138,8 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   auto redirect = normalize_redirect_url(request.redirect_url);
   if (!redirect) co_return redirect.error();
 
-  static const nlohmann::json no_schema = nlohmann::json::object();
-  const nlohmann::json& options_schema = descriptor.flow_options_schema ? *descriptor.flow_options_schema : no_schema;
-  if (const auto violations = validate_against_schema(request.options, options_schema); !violations.empty()) {
+  if (const auto violations = validate_against_schema(request.options, *descriptor.flow_options_schema);
+      !violations.empty()) {
     co_return options_invalid(violations);
   }
 

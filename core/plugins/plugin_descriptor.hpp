@@ -28,7 +28,8 @@ struct PluginDescriptor {
   std::vector<std::string> hosts;
   std::string settings_schema_json;     // a JSON object, serialised
   std::string flow_options_schema_json; // a JSON object, serialised
-  // The same, parsed once at load: every authorize validates its options against it.
+  // The same, parsed once by parse_plugin_descriptor (never null from it): every authorize
+  // validates its options against it.
   std::shared_ptr<const nlohmann::json> flow_options_schema;
 };
 

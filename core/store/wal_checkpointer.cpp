@@ -60,11 +60,6 @@ void WalCheckpointer::checkpoint_from_writer(sqlite3* writer, int mode) {
   sqlite3_wal_checkpoint_v2(writer, nullptr, mode, nullptr, nullptr);
 }
 
-uint64_t WalCheckpointer::checkpoints_run() const {
-  std::lock_guard lock(mutex_);
-  return checkpoints_;
-}
-
 void WalCheckpointer::loop() {
   for (;;) {
     {
@@ -75,12 +70,8 @@ void WalCheckpointer::loop() {
     }
     // PASSIVE copies what no reader still needs and never waits for a lock; frames it could
     // not copy are taken by a later round. A busy answer is not an error here.
-    {
-      const std::lock_guard one_at_a_time(checkpoint_mutex_);
-      sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    }
-    std::lock_guard lock(mutex_);
-    ++checkpoints_;
+    const std::lock_guard one_at_a_time(checkpoint_mutex_);
+    sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   }
 }
 

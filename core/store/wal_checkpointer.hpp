@@ -9,7 +9,6 @@
 #include "store/sqlite_support.hpp"
 
 #include <condition_variable>
-#include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -32,9 +31,6 @@ public:
   // same time as the thread's.
   void checkpoint_from_writer(sqlite3* writer, int mode);
 
-  // Figures for tests and benchmarks.
-  uint64_t checkpoints_run() const;
-
 private:
   void loop();
 
@@ -42,11 +38,10 @@ private:
   const int threshold_frames_;
   int catch_up_at_;             // only the writer's thread (log_grew) touches it
   std::mutex checkpoint_mutex_; // the thread's checkpoint and the writer's catch-up, one at a time
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable wake_;
   bool due_ = false;
   bool stopping_ = false;
-  uint64_t checkpoints_ = 0;
   std::thread thread_; // last: started after everything above exists
 };
 

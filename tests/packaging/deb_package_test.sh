@@ -6,13 +6,7 @@
 set -euo pipefail
 build=$1
 cpack=$2
-work=$(mktemp -d)
-host_pid=
-cleanup() {
-  [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/host_process.sh"
 fail() { echo "deb package: $*" >&2; exit 1; }
 
 "$cpack" --config "$build/CPackConfig.cmake" -B "$work/out" > "$work/cpack.log" 2>&1 || { cat "$work/cpack.log"; exit 1; }
@@ -44,19 +38,11 @@ grep -qx 'ExecStart=/usr/bin/connector-host serve --config /etc/connector-host/c
   "$root/usr/lib/systemd/system/connector-host.service" || fail "the unit does not start /usr/bin/connector-host"
 
 # Unpacked anywhere, the binary still finds the plugins that came with it.
-"$root/usr/bin/connector-host" serve --listen 127.0.0.1:0 --data-dir "$work/data" 2> "$work/host.log" &
-host_pid=$!
-for _ in $(seq 100); do
-  grep -q '"listening"' "$work/host.log" && break
-  sleep 0.1
-done
-line=$(grep '"listening"' "$work/host.log") || { cat "$work/host.log"; fail "the host did not start"; }
-url=$(echo "$line" | sed -E 's/.*"url":"([^"]+)".*/\1/')
+start_host "$root/usr/bin/connector-host" serve --listen 127.0.0.1:0 --data-dir "$work/data"
+url=$(echo "$listening_line" | sed -E 's/.*"url":"([^"]+)".*/\1/')
 curl -sf "$url/readyz" > /dev/null || fail "/readyz"
 metrics=$(curl -sf "$url/metrics") # whole, not piped into grep -q (SIGPIPE)
 echo "$metrics" | grep -q '^connector_plugins{state="loaded"} 2' || fail "plugins not loaded"
 
-kill -TERM "$host_pid"
-wait "$host_pid"
-host_pid=
+stop_host
 echo "deb package: ok ($(basename "$deb"))"

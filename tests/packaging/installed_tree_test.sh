@@ -6,13 +6,7 @@
 set -euo pipefail
 build=$1
 cmake=$2
-work=$(mktemp -d)
-host_pid=
-cleanup() {
-  [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/host_process.sh"
 
 prefix=$work/prefix
 for component in host plugins service; do
@@ -30,13 +24,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 sed -e "s#\"listen\": \"127.0.0.1:8080\"#\"listen\": \"127.0.0.1:$port\"#" \
     -e "s#\"data_dir\": \"/var/lib/connector-host\"#\"data_dir\": \"$work/data\"#" "$sample" > "$work/connector-host.json"
 
-"$prefix/bin/connector-host" serve --config "$work/connector-host.json" 2> "$work/host.log" &
-host_pid=$!
-for _ in $(seq 100); do
-  grep -q '"listening"' "$work/host.log" && break
-  sleep 0.1
-done
-grep -q '"listening"' "$work/host.log" || { cat "$work/host.log"; exit 1; }
+start_host "$prefix/bin/connector-host" serve --config "$work/connector-host.json"
 grep -q "\"plugins_dir\":\"$prefix/lib/connector-host/plugins\"" "$work/host.log" || {
   echo "the installed host did not find its plugins beside itself"; cat "$work/host.log"; exit 1; }
 
@@ -54,9 +42,7 @@ echo "$answer" | grep -q '"code":"CONNECTOR_NOT_CONFIGURED"' || { echo "$answer"
 metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
 echo "$metrics" | grep -q '^connector_plugins{state="loaded"} 2' || { echo "$metrics"; exit 1; }
 
-kill -TERM "$host_pid"
-wait "$host_pid"
-host_pid=
+stop_host
 grep -q '"message":"stopped"' "$work/host.log"
 
 # A misspelt setting is refused rather than ignored.
