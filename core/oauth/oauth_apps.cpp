@@ -31,21 +31,29 @@ std::string oauth_app_sealing_context(const OAuthAppRecord& app) {
 boost::asio::awaitable<Expected<ResolvedProvider>> OAuthApps::resolve(const ConfiguredProvider& entry,
                                                                       const std::string& organization_id,
                                                                       const std::string& workspace_id) {
-  const std::string slug = entry.module->descriptor().slug;
-  auto app = co_await store_.read([&](Store& store) -> std::optional<OAuthAppRecord> {
-    if (!workspace_id.empty()) {
-      if (auto own = store.find_oauth_app(organization_id, workspace_app_scope(workspace_id), slug)) return own;
-    }
-    return store.find_oauth_app(organization_id, organization_app_scope, slug);
-  });
+  const std::string& slug = entry.module->descriptor().slug;
+  std::optional<OAuthAppRecord> app;
+  if (!workspace_id.empty()) app = find_app(organization_id, workspace_app_scope(workspace_id), slug);
+  if (!app) app = find_app(organization_id, organization_app_scope, slug);
   co_return build(entry, app);
+}
+
+std::optional<OAuthAppRecord> OAuthApps::find_app(const std::string& organization_id, const std::string& scope,
+                                                  const std::string& slug) {
+  const int64_t generation = store_.cache_generation(cache_generation_max_age);
+  std::string key = organization_id;
+  key.append(1, '\0').append(scope).append(1, '\0').append(slug);
+  if (auto cached = apps_.find(key, generation)) return std::move(*cached);
+  auto app = store_.read_now([&](Store& store) { return store.find_oauth_app(organization_id, scope, slug); });
+  apps_.put(key, app, generation);
+  return app;
 }
 
 boost::asio::awaitable<Expected<ResolvedProvider>>
 OAuthApps::for_scope(const ConfiguredProvider& entry, const std::string& organization_id, const std::string& scope) {
   if (scope.empty()) co_return build(entry, std::nullopt);
-  const std::string slug = entry.module->descriptor().slug;
-  auto app = co_await store_.read([&](Store& store) { return store.find_oauth_app(organization_id, scope, slug); });
+  const std::string& slug = entry.module->descriptor().slug;
+  auto app = find_app(organization_id, scope, slug);
   if (!app) {
     co_return not_configured(slug, "the OAuth app this was started with (" + scope + ") has been removed");
   }

@@ -7,6 +7,7 @@
 #include "crypto/sealer.hpp"
 #include "errors/expected.hpp"
 #include "oauth/provider_directory.hpp"
+#include "store/generation_cache.hpp"
 #include "store/records.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -51,6 +52,10 @@ public:
 
 private:
   Expected<ResolvedProvider> build(const ConfiguredProvider& entry, const std::optional<OAuthAppRecord>& app);
+  // The app stored for (organization, scope, slug), or none: from memory while the database's
+  // cache generation holds, else from a reader.
+  std::optional<OAuthAppRecord> find_app(const std::string& organization_id, const std::string& scope,
+                                         const std::string& slug);
 
   StoreExecutor& store_;
   const Sealer& sealer_;
@@ -58,6 +63,8 @@ private:
   // Instances built from an app, keyed by plugin module, app and its last update, so that a
   // changed app or a reloaded plugin builds a new one.
   std::map<std::string, std::shared_ptr<const ProviderInstance>> cache_;
+  // Apps as stored, absent ones too (most organizations have none): every flow asks.
+  GenerationCache<std::optional<OAuthAppRecord>> apps_{4096};
 };
 
 } // namespace connector::core

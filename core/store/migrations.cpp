@@ -130,6 +130,22 @@ ALTER TABLE connections ADD COLUMN state_names_connection INTEGER NOT NULL DEFAU
 DROP INDEX connections_by_state_hash;
 CREATE UNIQUE INDEX connections_by_legacy_state_hash ON connections (state_hash) WHERE state_names_connection = 0;
 )sql"},
+    // The host keeps API keys and OAuth apps in memory (generation_cache.hpp). Every change to
+    // either table moves this counter, whoever makes it (the host, or the CLI revoking a key
+    // while the host runs), and a moved counter empties those caches.
+    {5, "a change counter for the lookups the host caches", R"sql(
+CREATE TABLE cache_generation (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  generation INTEGER NOT NULL
+) STRICT;
+INSERT INTO cache_generation (id, generation) VALUES (1, 0);
+CREATE TRIGGER api_keys_inserted AFTER INSERT ON api_keys BEGIN UPDATE cache_generation SET generation = generation + 1; END;
+CREATE TRIGGER api_keys_updated AFTER UPDATE ON api_keys BEGIN UPDATE cache_generation SET generation = generation + 1; END;
+CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys BEGIN UPDATE cache_generation SET generation = generation + 1; END;
+CREATE TRIGGER oauth_apps_inserted AFTER INSERT ON oauth_apps BEGIN UPDATE cache_generation SET generation = generation + 1; END;
+CREATE TRIGGER oauth_apps_updated AFTER UPDATE ON oauth_apps BEGIN UPDATE cache_generation SET generation = generation + 1; END;
+CREATE TRIGGER oauth_apps_deleted AFTER DELETE ON oauth_apps BEGIN UPDATE cache_generation SET generation = generation + 1; END;
+)sql"},
 };
 
 int64_t unix_now() {

@@ -537,6 +537,11 @@ bool SqliteStore::update_connection(const ConnectionRecord& connection) {
   return query.changes() == 1;
 }
 
+int64_t SqliteStore::cache_generation() {
+  sqlite::Query query(prepared("SELECT generation FROM cache_generation WHERE id = 1"));
+  return query.next_row() ? query.integer(0) : 0;
+}
+
 int64_t SqliteStore::count_connections() {
   sqlite::Query query(prepared("SELECT COUNT(*) FROM connections"));
   query.next_row();

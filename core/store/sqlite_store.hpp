@@ -81,6 +81,7 @@ public:
                                                const std::string& slug) override;
   std::vector<OAuthAppRecord> list_oauth_apps(const std::string& organization_id, const std::string& scope) override;
   bool delete_oauth_app(const std::string& organization_id, const std::string& scope, const std::string& slug) override;
+  int64_t cache_generation() override;
 
   // TransactionalStore
   void begin_batch() override;

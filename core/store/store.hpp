@@ -82,6 +82,10 @@ public:
   virtual std::vector<OAuthAppRecord> list_oauth_apps(const std::string& organization_id, const std::string& scope) = 0;
   virtual bool delete_oauth_app(const std::string& organization_id, const std::string& scope,
                                 const std::string& slug) = 0;
+
+  // A counter the database moves on every change to API keys or OAuth apps, by whoever makes
+  // it: what the host keeps of those in memory is good while it stays the same.
+  virtual int64_t cache_generation() = 0;
 };
 
 } // namespace connector::core

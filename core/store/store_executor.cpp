@@ -51,6 +51,32 @@ uint64_t StoreExecutor::jobs_run() const {
   return jobs_;
 }
 
+namespace {
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+} // namespace
+
+void StoreExecutor::publish_cache_generation(int64_t generation) {
+  // The counter only grows; a reader that read before a batch committed must not undo it.
+  int64_t known = cache_generation_.load(std::memory_order_relaxed);
+  while (generation > known && !cache_generation_.compare_exchange_weak(known, generation)) {
+  }
+  cache_generation_seen_ns_.store(steady_ns(), std::memory_order_release);
+}
+
+int64_t StoreExecutor::cache_generation(std::chrono::milliseconds max_age) {
+  const int64_t seen = cache_generation_seen_ns_.load(std::memory_order_acquire);
+  if (seen != 0 && steady_ns() - seen < std::chrono::nanoseconds(max_age).count()) {
+    return cache_generation_.load(std::memory_order_acquire);
+  }
+  publish_cache_generation(read_now([](Store& store) { return store.cache_generation(); }));
+  return cache_generation_.load(std::memory_order_acquire);
+}
+
 void StoreExecutor::enqueue(Work work) {
   {
     std::lock_guard lock(mutex_);
@@ -89,7 +115,11 @@ void StoreExecutor::loop() {
         ++executed;
         store_->end_job(succeeded);
       }
+      // Read in the write transaction, which sees every commit before it (another process's
+      // too) and this batch's own changes; published before any caller hears of its commit.
+      const int64_t generation = store_->cache_generation();
       store_->commit_batch();
+      publish_cache_generation(generation);
     } catch (...) {
       batch_error = std::current_exception();
       store_->rollback_batch();

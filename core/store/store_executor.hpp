@@ -13,6 +13,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -59,6 +61,16 @@ public:
   // in the same transaction as a later run(): checks that must hold at a write belong in it.
   template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> read(Job job);
 
+  // The same, for code that is not a coroutine or needs no awaitable: returns the job's result.
+  // Without a reader factory the job runs on the store thread and the caller blocks meanwhile.
+  template <typename Job> std::invoke_result_t<Job&, Store&> read_now(Job job);
+
+  // The database's cache generation (Store::cache_generation): what the last committed batch
+  // read inside its transaction (so this process's own changes count from their commit), or,
+  // when nothing newer than `max_age` was seen, what a reader finds now. Changes made by
+  // another process are therefore seen within `max_age`, or at the next batch if sooner.
+  int64_t cache_generation(std::chrono::milliseconds max_age);
+
   // The same for code that is not a coroutine (CLI, start-up, tests): blocks the caller.
   template <typename Job> std::invoke_result_t<Job&, Store&> run_sync(Job job);
 
@@ -79,6 +91,7 @@ private:
 
   void enqueue(Work work);
   void loop();
+  void publish_cache_generation(int64_t generation); // keeps the highest; stamps the time
 
   // A reader taken from the pool for one read() and given back after it, even on a throw.
   class ReaderLease {
@@ -104,7 +117,9 @@ private:
   ReaderFactory open_reader_;
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Store>> idle_readers_;
-  std::thread thread_; // last: started after everything above exists
+  std::atomic<int64_t> cache_generation_{-1};
+  std::atomic<int64_t> cache_generation_seen_ns_{0}; // steady clock, when it was last read
+  std::thread thread_;                               // last: started after everything above exists
 };
 
 } // namespace connector::core

@@ -127,13 +127,19 @@ template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&
   detail::check_job_result<Result>();
   if (!open_reader_) return run(std::move(job));
   // Not a coroutine (see run()); the job runs now and a throw reaches the caller's co_await.
-  ReaderLease lease(*this);
   if constexpr (std::is_void_v<Result>) {
-    job(lease.store());
+    read_now(std::move(job));
     return detail::ready_void();
   } else {
-    return detail::ready<Result>(job(lease.store()));
+    return detail::ready<Result>(read_now(std::move(job)));
   }
+}
+
+template <typename Job> std::invoke_result_t<Job&, Store&> StoreExecutor::read_now(Job job) {
+  detail::check_job_result<std::invoke_result_t<Job&, Store&>>();
+  if (!open_reader_) return run_sync(std::move(job));
+  ReaderLease lease(*this);
+  return job(lease.store());
 }
 
 template <typename Job> std::invoke_result_t<Job&, Store&> StoreExecutor::run_sync(Job job) {

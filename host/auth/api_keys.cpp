@@ -53,15 +53,19 @@ std::optional<std::string> presented_key(const Request& request) {
   return std::nullopt;
 }
 
-boost::asio::awaitable<core::Expected<core::ApiKeyRecord>> authenticate(core::StoreExecutor& store,
-                                                                        const Request& request) {
+core::Expected<core::ApiKeyRecord> ApiKeyAuthenticator::authenticate(const Request& request) {
   const auto key = presented_key(request);
-  if (!key) co_return core::ApiError(core::ErrorCode::authentication_required);
-  if (!well_formed(*key)) co_return core::ApiError(core::ErrorCode::invalid_api_key);
+  if (!key) return core::ApiError(core::ErrorCode::authentication_required);
+  if (!well_formed(*key)) return core::ApiError(core::ErrorCode::invalid_api_key);
   const std::string hash = core::sha256_hex(*key);
-  auto found = co_await store.read([&](core::Store& s) { return s.find_api_key_by_hash(hash); });
-  if (!found || found->revoked_at) co_return core::ApiError(core::ErrorCode::invalid_api_key);
-  co_return std::move(*found);
+  const int64_t generation = store_.cache_generation(core::cache_generation_max_age);
+  auto found = known_.find(hash, generation);
+  if (!found) {
+    found = store_.read_now([&](core::Store& s) { return s.find_api_key_by_hash(hash); });
+    if (found && !found->revoked_at) known_.put(hash, *found, generation);
+  }
+  if (!found || found->revoked_at) return core::ApiError(core::ErrorCode::invalid_api_key);
+  return std::move(*found);
 }
 
 } // namespace connector::host

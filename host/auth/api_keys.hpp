@@ -4,9 +4,8 @@
 
 #include "errors/expected.hpp"
 #include "http/http_types.hpp"
+#include "store/generation_cache.hpp"
 #include "store/records.hpp"
-
-#include <boost/asio/awaitable.hpp>
 
 #include <string>
 
@@ -28,9 +27,20 @@ NewApiKey make_api_key(const std::string& organization_id, const std::string& na
 // The key a request presents: "Authorization: Bearer <key>" or "X-API-Key: <key>".
 std::optional<std::string> presented_key(const Request& request);
 
-// Checks the presented key against the store: AUTHENTICATION_REQUIRED without one,
-// INVALID_API_KEY for an unknown, malformed or revoked one.
-boost::asio::awaitable<core::Expected<core::ApiKeyRecord>> authenticate(core::StoreExecutor& store,
-                                                                        const Request& request);
+// Checks presented keys against the store: AUTHENTICATION_REQUIRED without one,
+// INVALID_API_KEY for an unknown, malformed or revoked one. Keys found are kept in memory
+// while the database's cache generation holds, so a request reads no key from SQLite; a key
+// revoked with the CLI while the host runs is refused within core::cache_generation_max_age.
+// Unknown keys are not kept: guessing cannot fill the memory.
+class ApiKeyAuthenticator {
+public:
+  explicit ApiKeyAuthenticator(core::StoreExecutor& store) : store_(store) {}
+
+  core::Expected<core::ApiKeyRecord> authenticate(const Request& request);
+
+private:
+  core::StoreExecutor& store_;
+  core::GenerationCache<core::ApiKeyRecord> known_{10000}; // by key hash
+};
 
 } // namespace connector::host

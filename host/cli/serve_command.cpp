@@ -107,7 +107,8 @@ int run_serve(const std::vector<std::string>& args) {
   core::HttpsClient https(io.get_executor(), client_options);
 
   // The router is filled below; nothing is dispatched before io.run().
-  Router router([&store](const Request& request) { return authenticate(store, request); });
+  ApiKeyAuthenticator keys(store);
+  Router router([&keys](const Request& request) { return keys.authenticate(request); });
   ServerLimits limits;
   limits.body_bytes = config.max_body_bytes;
   limits.header_bytes = config.max_header_bytes;

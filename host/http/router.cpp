@@ -102,7 +102,7 @@ boost::asio::awaitable<Response> Router::answer(const Request& request, std::str
     route_name = route.pattern;
 
     if (route.authenticated) {
-      auto key = co_await authenticate_(request);
+      auto key = authenticate_(request);
       if (!key) co_return error_response(context, key.error());
       const auto org = context.path_params.find("org_id");
       if (org != context.path_params.end() && org->second != key->organization_id) {

@@ -16,7 +16,7 @@ namespace connector::host {
 
 // Checks the request's API key; the router then checks the key's organization against
 // {org_id} and the route's permission.
-using Authenticator = std::function<boost::asio::awaitable<core::Expected<core::ApiKeyRecord>>(const Request&)>;
+using Authenticator = std::function<core::Expected<core::ApiKeyRecord>(const Request&)>;
 
 struct Route {
   http::verb method;

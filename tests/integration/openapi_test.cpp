@@ -67,8 +67,8 @@ struct RouteTable {
                        [] { return nlohmann::json(); },
                        [] { return std::string(); }};
   // Never called: the test only reads the table.
-  host::Router router{[](const host::Request&) -> boost::asio::awaitable<core::Expected<core::ApiKeyRecord>> {
-    co_return core::ApiError(core::ErrorCode::authentication_required);
+  host::Router router{[](const host::Request&) -> core::Expected<core::ApiKeyRecord> {
+    return core::ApiError(core::ErrorCode::authentication_required);
   }};
 
   RouteTable() { host::register_api_routes(router, api); }

@@ -859,3 +859,27 @@ TEST_F(SqliteStoreTest, AnUnknownStatusInARowIsRefusedRatherThanGuessed) {
   RawDatabase(path).execute("UPDATE connections SET status = 'teleported'");
   EXPECT_THROW(store.find_connection("org_a", "conn_1"), std::runtime_error);
 }
+
+TEST_F(SqliteStoreTest, EveryChangeToKeysOrAppsMovesTheCacheGenerationAndNothingElseDoes) {
+  SqliteStore store(path);
+  const int64_t start = store.cache_generation();
+  store.insert_api_key(make_api_key("key_1", "org_a", "hash-1"));
+  EXPECT_EQ(store.cache_generation(), start + 1);
+  EXPECT_TRUE(store.revoke_api_key("key_1", 1800000000));
+  EXPECT_EQ(store.cache_generation(), start + 2);
+
+  store.insert_workspace(make_workspace("org_a", "ws_1"));
+  EXPECT_EQ(store.cache_generation(), start + 2) << "workspaces are not cached";
+  store.put_oauth_app({"org_a", "ws:ws_1", "github", "client-ws", {0x01}, 1, 1});
+  EXPECT_EQ(store.cache_generation(), start + 3);
+  store.put_oauth_app({"org_a", "ws:ws_1", "github", "client-ws-2", {0x02}, 1, 2});
+  EXPECT_GT(store.cache_generation(), start + 3); // a replace: delete and insert, or an update
+  const int64_t replaced = store.cache_generation();
+  EXPECT_TRUE(store.delete_workspace("org_a", "ws_1")); // takes the workspace's app with it
+  EXPECT_EQ(store.cache_generation(), replaced + 1);
+
+  // Another process (the CLI) writing to the file moves it too.
+  RawDatabase raw(path);
+  raw.execute("UPDATE api_keys SET name = 'renamed' WHERE id = 'key_1'");
+  EXPECT_EQ(store.cache_generation(), replaced + 2);
+}

@@ -137,6 +137,7 @@ public:
   std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string&) override { return {}; }
   bool update_connection(const ConnectionRecord&) override { return false; }
   int64_t count_connections() override { return 0; }
+  int64_t cache_generation() override { return 0; }
   void insert_source(const SourceRecord&) override {}
   std::optional<SourceRecord> find_source(const std::string&, const std::string&) override { return {}; }
   Page<SourceRecord> list_sources(const std::string&, const std::string&, int, const std::string&) override {
@@ -535,4 +536,33 @@ TEST_F(StoreExecutorTest, TheBackgroundCheckpointerKeepsTheLogShort) {
   }
   SqliteStore reopened(path);
   EXPECT_TRUE(reopened.find_workspace("org_a", "ws_" + std::to_string(commits - 1)));
+}
+
+TEST_F(StoreExecutorTest, CacheGenerationIsPublishedByCommitsAndReadAgainWhenOld) {
+  StoreExecutor executor(std::make_unique<SqliteStore>(path), [this] { return SqliteStore::open_reader(path); });
+  const int64_t start = executor.cache_generation(std::chrono::hours(1));
+
+  // A batch that changes a key publishes the new generation before its caller hears back.
+  ApiKeyRecord key;
+  key.id = "key_1";
+  key.organization_id = "org_a";
+  key.key_hash = "hash-1";
+  executor.run_sync([&](Store& store) { store.insert_api_key(key); });
+  EXPECT_EQ(executor.cache_generation(std::chrono::hours(1)), start + 1);
+
+  // Another connection's change is seen once the published value is older than allowed...
+  {
+    SqliteStore other(path);
+    EXPECT_TRUE(other.revoke_api_key("key_1", 1800000000));
+  }
+  EXPECT_EQ(executor.cache_generation(std::chrono::hours(1)), start + 1) << "trusted while young";
+  EXPECT_EQ(executor.cache_generation(std::chrono::milliseconds(0)), start + 2);
+
+  // ...or by the next batch, which reads it inside its own transaction.
+  {
+    SqliteStore other(path);
+    EXPECT_TRUE(other.revoke_api_key("key_1", 1900000000)); // keeps the first time, but is an update
+  }
+  executor.run_sync([](Store& store) { store.insert_workspace(make_workspace("ws_1")); });
+  EXPECT_EQ(executor.cache_generation(std::chrono::hours(1)), start + 3);
 }
