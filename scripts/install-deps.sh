@@ -22,6 +22,9 @@ packages=(
   nlohmann-json3-dev libssl-dev libsqlite3-dev libsystemd-dev
   # /metrics: prometheus-cpp's core metric types and text exposition (no extra listener).
   prometheus-cpp-dev
+  # The host's allocator: jemalloc's per-thread caches, where glibc's malloc cost about a
+  # tenth of a request's CPU (bench/README.md, "What limits authorize").
+  libjemalloc-dev
   libgtest-dev libgmock-dev
   openssl sqlite3 curl
 )

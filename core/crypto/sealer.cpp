@@ -56,6 +56,14 @@ struct CipherContextDeleter {
 };
 using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, CipherContextDeleter>;
 
+// AES-256-GCM fetched once: the legacy EVP_aes_256_gcm() makes OpenSSL 3 look the cipher up
+// in the provider registry at every initialisation. Never freed: it lives as long as OpenSSL.
+const EVP_CIPHER* aes_256_gcm() {
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  if (cipher == nullptr) throw std::runtime_error("AES-256-GCM is not available from OpenSSL");
+  return cipher;
+}
+
 const unsigned char* bytes_of(std::string_view text) { return reinterpret_cast<const unsigned char*>(text.data()); }
 
 // ---- base64 (RFC 4648 section 4, padded), strict: the key file is hand-edited at times ----
@@ -371,7 +379,7 @@ std::vector<uint8_t> Sealer::seal(std::string_view plaintext, std::string_view a
   CipherContext context(EVP_CIPHER_CTX_new());
   int written = 0;
   const bool sealed =
-      context && EVP_EncryptInit_ex(context.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+      context && EVP_EncryptInit_ex(context.get(), aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
       EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) == 1 &&
       EVP_EncryptInit_ex(context.get(), nullptr, nullptr, bytes_of(key.bytes), nonce) == 1 &&
       EVP_EncryptUpdate(context.get(), nullptr, &written, bytes_of(associated_data),
@@ -408,7 +416,7 @@ std::optional<std::string> Sealer::open(std::span<const uint8_t> envelope, std::
   int written = 0;
   int final_written = 0;
   const bool opened =
-      context && EVP_DecryptInit_ex(context.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+      context && EVP_DecryptInit_ex(context.get(), aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
       EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) == 1 &&
       EVP_DecryptInit_ex(context.get(), nullptr, nullptr, bytes_of(key->bytes), nonce) == 1 &&
       EVP_DecryptUpdate(context.get(), nullptr, &written, bytes_of(associated_data),

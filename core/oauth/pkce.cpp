@@ -1,17 +1,15 @@
 #include "oauth/pkce.hpp"
 
+#include "crypto/digest.hpp"
 #include "crypto/random.hpp"
-
-#include <openssl/sha.h>
 
 namespace connector::core {
 
 std::string make_pkce_verifier() { return random_token(256); }
 
 std::string pkce_s256_challenge(std::string_view verifier) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), digest);
-  return base64url_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+  const auto digest = sha256(verifier);
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 } // namespace connector::core

@@ -20,6 +20,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -51,9 +52,12 @@ double millis_since(std::chrono::steady_clock::time_point start) {
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // A connection the server may have to close at stop: idle ones are closed at once, busy
   // ones after their answer.
+  // Lives in its session's frame; the registry points at it while the session runs. `busy`
+  // is written by the session without the registry's lock (twice per request) and read
+  // by stop().
   struct Connection {
     beast::tcp_stream* stream = nullptr;
-    bool busy = false;
+    std::atomic<bool> busy{false};
   };
 
   Impl(asio::io_context& io_context, const Router& r, ServerLimits l, std::shared_ptr<std::atomic<std::size_t>> count)
@@ -66,7 +70,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::shared_ptr<std::atomic<std::size_t>> connections;
   std::atomic<bool> stopping{false};
   std::mutex registry_mutex;
-  std::map<uint64_t, Connection> registry;
+  std::map<uint64_t, Connection*> registry;
   uint64_t next_id = 0;
 
   asio::awaitable<void> accept_loop() {
@@ -86,15 +90,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
   }
 
-  uint64_t enroll(beast::tcp_stream* stream) {
+  uint64_t enroll(Connection* connection) {
     std::lock_guard lock(registry_mutex);
     const uint64_t id = next_id++;
-    registry[id] = Connection{stream, false};
+    registry[id] = connection;
     return id;
-  }
-  void set_busy(uint64_t id, bool busy) {
-    std::lock_guard lock(registry_mutex);
-    registry[id].busy = busy;
   }
   void retire(uint64_t id) {
     std::lock_guard lock(registry_mutex);
@@ -129,7 +129,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // Reads requests and answers them until the client or the server ends the connection.
   template <typename Stream> static asio::awaitable<void> serve(std::shared_ptr<Impl> self, Stream& stream) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
-    const uint64_t id = self->enroll(&lowest);
+    Connection connection;
+    connection.stream = &lowest;
+    const uint64_t id = self->enroll(&connection);
     beast::flat_buffer buffer;
     bool first = true;
     while (!self->stopping.load()) {
@@ -160,7 +162,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         break; // closed, timed out or unusable: the connection ends
       }
 
-      self->set_busy(id, true);
+      connection.busy.store(true);
       const auto started = std::chrono::steady_clock::now();
       const Request& request = parser.get();
       std::string trace_id = new_trace_id();
@@ -181,7 +183,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
              {"status", response.result_int()},
              {"latency_ms", millis_since(started)}});
       }
-      self->set_busy(id, false);
+      connection.busy.store(false);
       if (write_error || !keep_alive) break;
     }
     self->retire(id);
@@ -213,11 +215,14 @@ void HttpServer::stop() {
   });
   std::lock_guard lock(impl_->registry_mutex);
   for (auto& [id, connection] : impl_->registry) {
-    if (connection.busy) continue; // it closes itself after answering
-    beast::tcp_stream* stream = connection.stream;
+    if (connection->busy.load()) continue; // it closes itself after answering
+    beast::tcp_stream* stream = connection->stream;
+    // Checked again on the connection's own strand, where the session is either waiting for
+    // a request (cancel it) or answering one (it ends itself after the answer).
     asio::post(stream->get_executor(), [stream, impl = impl_, id = id] {
       std::lock_guard inner(impl->registry_mutex);
-      if (impl->registry.count(id) != 0 && !impl->registry[id].busy) stream->cancel();
+      const auto found = impl->registry.find(id);
+      if (found != impl->registry.end() && !found->second->busy.load()) stream->cancel();
     });
   }
 }

@@ -7,7 +7,11 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <mutex>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 
 namespace connector::host {
 
@@ -48,6 +52,18 @@ struct HostMetrics::Families {
           .Name("connector_plugin_scans")
           .Help("Scans of the plugins folder since the host started (the first load included).")
           .Register(*registry);
+
+  // The series each request touches, found once: Family::Add builds a label map, hashes it
+  // and locks the family at every call, which cost a request more than counting itself.
+  // Keyed by the labels' values joined with '\0'; bounded, since labels are route patterns,
+  // methods, statuses, slugs and outcomes.
+  std::mutex series_mutex;
+  std::unordered_map<std::string, std::pair<prometheus::Counter*, prometheus::Histogram*>> request_series;
+  std::unordered_map<std::string, prometheus::Counter*> flow_series;
+
+  std::pair<prometheus::Counter*, prometheus::Histogram*> request(const std::string& route, const std::string& method,
+                                                                  unsigned status);
+  prometheus::Counter& flow(const std::string& slug, const char* event, const std::string& reason);
 };
 
 namespace {
@@ -58,6 +74,13 @@ const prometheus::Histogram::BucketBoundaries& latency_buckets() {
   return buckets;
 }
 
+std::string series_key(std::initializer_list<std::string_view> values) {
+  std::string key;
+  for (const std::string_view value : values)
+    key.append(value).push_back('\0');
+  return key;
+}
+
 std::string text(const nlohmann::json& fields, const char* name) {
   const auto it = fields.find(name);
   return it != fields.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -65,29 +88,56 @@ std::string text(const nlohmann::json& fields, const char* name) {
 
 } // namespace
 
+std::pair<prometheus::Counter*, prometheus::Histogram*>
+HostMetrics::Families::request(const std::string& route, const std::string& method, unsigned status) {
+  const std::string code = std::to_string(status);
+  const std::string key = series_key({route, method, code});
+  const std::lock_guard lock(series_mutex);
+  auto found = request_series.find(key);
+  if (found == request_series.end()) {
+    found = request_series
+                .emplace(key, std::make_pair(&requests.Add({{"route", route}, {"method", method}, {"status", code}}),
+                                             &latency.Add({{"route", route}}, latency_buckets())))
+                .first;
+  }
+  return found->second;
+}
+
+prometheus::Counter& HostMetrics::Families::flow(const std::string& slug, const char* event,
+                                                 const std::string& reason) {
+  const std::string key = series_key({slug, event, reason});
+  const std::lock_guard lock(series_mutex);
+  auto found = flow_series.find(key);
+  if (found == flow_series.end()) {
+    found = flow_series.emplace(key, &flows.Add({{"slug", slug}, {"event", event}, {"reason", reason}})).first;
+  }
+  return *found->second;
+}
+
 HostMetrics::HostMetrics(std::function<nlohmann::json()> plugin_report)
     : families_(std::make_unique<Families>()), plugin_report_(std::move(plugin_report)) {}
 
 HostMetrics::~HostMetrics() = default;
 
 void HostMetrics::request(const std::string& route, const std::string& method, unsigned status, double seconds) {
-  families_->requests.Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}}).Increment();
-  families_->latency.Add({{"route", route}}, latency_buckets()).Observe(seconds);
+  const auto [requests, latency] = families_->request(route, method, status);
+  requests->Increment();
+  latency->Observe(seconds);
 }
 
 void HostMetrics::event(const std::string& name, const nlohmann::json& fields) {
   const std::string slug = text(fields, "slug");
   if (name == "flow started") {
-    families_->flows.Add({{"slug", slug}, {"event", "started"}, {"reason", ""}}).Increment();
+    families_->flow(slug, "started", "").Increment();
   } else if (name == "flow authorized") {
-    families_->flows.Add({{"slug", slug}, {"event", "authorized"}, {"reason", ""}}).Increment();
+    families_->flow(slug, "authorized", "").Increment();
     families_->exchanges.Add({{"slug", slug}, {"outcome", "ok"}}).Increment();
   } else if (name == "flow failed") {
     const std::string reason = text(fields, "reason");
-    families_->flows.Add({{"slug", slug}, {"event", "failed"}, {"reason", reason}}).Increment();
+    families_->flow(slug, "failed", reason).Increment();
     if (reason == "exchange_failed") families_->exchanges.Add({{"slug", slug}, {"outcome", "failed"}}).Increment();
   } else if (name == "flow completed") {
-    families_->flows.Add({{"slug", slug}, {"event", "completed"}, {"reason", ""}}).Increment();
+    families_->flow(slug, "completed", "").Increment();
   } else if (name == "token refreshed") {
     families_->refreshes.Add({{"slug", slug}, {"outcome", "ok"}}).Increment();
   } else if (name == "token refresh failed") {
