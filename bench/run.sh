@@ -56,6 +56,7 @@ trap 'exit 130' INT TERM
 die() { echo "bench: $*" >&2; exit 1; }
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, every thread, in clock ticks
 # Arithmetic and comparisons on decimals, which bash cannot do.
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 holds() { awk "BEGIN { exit !($1) }"; }
@@ -153,7 +154,9 @@ body_bytes=$(curl -s -o "$work/authorize.json" -w '%{size_download}' -X POST "$h
   -H "Authorization: Bearer $key_a" -H 'Content-Type: application/json' -d "$authorize_body")
 grep -q '"connection_id"' "$work/authorize.json" || die "authorize failed: $(cat "$work/authorize.json")"
 authorize_run host-warm "$WARMUP" "$host_url" "$key_a"
+cpu_a=$(cpu_ticks "$host_pid")
 authorize_run host-empty "$DURATION" "$host_url" "$key_a"
+cpu_host=$(($(cpu_ticks "$host_pid") - cpu_a))
 rows_after=$(settled_rows "$data_a")
 db_after=$(db_bytes "$data_a")
 rss_after=$(rss_kb "$host_pid")
@@ -211,7 +214,9 @@ floor_pid=$!
 started+=("$floor_pid")
 floor_url="http://127.0.0.1:$(port_from "$work/floor.out" "$floor_pid")"
 authorize_run floor-warm "$WARMUP" "$floor_url" "$key_a"
+cpu_a=$(cpu_ticks "$floor_pid")
 authorize_run floor "$DURATION" "$floor_url" "$key_a"
+cpu_floor=$(($(cpu_ticks "$floor_pid") - cpu_a))
 stop_pid "$floor_pid"
 
 # ---- 4. the alternative: grant on Express, sessions in MemoryStore -------------------------
@@ -229,7 +234,9 @@ grant_run() {
     run_wrk "$1" "$2" fixed.lua "$grant_url/connect/github"
 }
 grant_run grant-warm "$WARMUP"
+cpu_a=$(cpu_ticks "$grant_pid")
 grant_run grant "$DURATION"
+cpu_grant=$(($(cpu_ticks "$grant_pid") - cpu_a))
 rss_grant=$(rss_kb "$grant_pid")
 stop_pid "$grant_pid"
 
@@ -296,6 +303,10 @@ db_per_flow=$(calc "($db_after - $db_before) / $flows_made" 0)
 rss_per_flow=$(calc "($rss_after - $rss_idle) * 1024 / $flows_made" 0)
 extra_rows=$((rows_restarted - rows_before - answered_200))
 callback_sent=$(res callback sent)
+# CPU time of the serving process per answer over the measured run: steadier than req/s on a
+# shared machine, and what the ratios come down to when wrk and the target share the cores.
+tick_us=$(calc "1000000 / $(getconf CLK_TCK)" 3)
+cpu_us() { calc "$1 * $tick_us / $(res "$2" requests)" 1; }
 report="$work/report.md"
 {
   echo "# connector-host benchmark"
@@ -326,6 +337,7 @@ report="$work/report.md"
   echo
   echo "- Durability: after SIGTERM and a restart, GET connections/$sample_id → $restart_status ($(check "$restart_status == 200"))."
   echo "- Rows: $((rows_restarted - rows_before)) new rows in \`connections\` after the restart for $answered_200 answers 200 seen by wrk and curl; $extra_rows more rows than answers seen (requests in flight when wrk stopped; at most $((2 * CONNS))): $(check "$extra_rows >= 0 && $extra_rows <= 2 * $CONNS")."
+  echo "- CPU per answer (user + system time of the serving process over its measured run, every thread): host $(cpu_us "$cpu_host" host-empty) µs, floor $(cpu_us "$cpu_floor" floor) µs, grant $(cpu_us "$cpu_grant" grant) µs."
   echo "- RSS growth per pending flow: $rss_per_flow B (idle $rss_idle kB → $rss_after kB after $flows_made flows)."
   echo "- Callback run: $callback_sent of $FLOWS prepared callbacks sent, $(res callback ok) redirected with status=success; the host's /metrics mean for the callback route: $callback_server_mean_ms ms."
   echo "- The double's own time in a callback (its two endpoints alone, p50): $(ms double-token p50_us) + $(ms double-user p50_us) ms of the callback's $(ms callback p50_us) ms; with $CONNS callbacks in flight at $(rps callback)/s, each spends $(calc "$CONNS / $(res callback rps) * 1000" 1) ms in the system (Little's law), mostly waiting for the 2 cores that wrk, the host and the double share."
