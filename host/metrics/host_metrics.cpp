@@ -1,5 +1,6 @@
 #include "metrics/host_metrics.hpp"
 
+#include <boost/beast/http/verb.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -120,7 +121,11 @@ HostMetrics::HostMetrics(std::function<nlohmann::json()> plugin_report)
 HostMetrics::~HostMetrics() = default;
 
 void HostMetrics::request(const std::string& route, const std::string& method, unsigned status, double seconds) {
-  const auto [requests, latency] = families_->request(route, method, status);
+  // A client may send any token as its method: only HTTP's own are labels, so that made-up
+  // ones cannot grow the series without bound.
+  static const std::string other = "OTHER";
+  const bool known = boost::beast::http::string_to_verb(method) != boost::beast::http::verb::unknown;
+  const auto [requests, latency] = families_->request(route, known ? method : other, status);
   requests->Increment();
   latency->Observe(seconds);
 }

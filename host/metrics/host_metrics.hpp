@@ -22,7 +22,8 @@ public:
   HostMetrics(const HostMetrics&) = delete;
   HostMetrics& operator=(const HostMetrics&) = delete;
 
-  // One answered request: its route pattern ("unmatched" when none), method and status.
+  // One answered request: its route pattern ("unmatched" when none), method ("OTHER" for a
+  // token that is not an HTTP method) and status.
   void request(const std::string& route, const std::string& method, unsigned status, double seconds);
   // An event of the flow and token services ("flow started", "token refreshed", ...) with
   // its fields; the ones that count are counted, the rest ignored.

@@ -67,6 +67,9 @@ TEST(Operations, MetricsParseAndFollowTheTraffic) {
   const auto refused =
       api_post(host.api(org) + "/sources/authorize", key, {{"slug", "no-such"}, {"redirect_url", client_redirect}});
   ASSERT_EQ(refused.status, 404);
+  // Made-up methods are answered and counted, under one label.
+  for (const char* method : {"FROBNICATE", "XYZZY"})
+    EXPECT_GE(http_request(method, host.base_url() + "/healthz").status, 400);
   const auto after = scrape(host);
 
   const std::string healthz = R"(connector_http_requests_total{method="GET",route="/healthz",status="200"})";
@@ -82,7 +85,11 @@ TEST(Operations, MetricsParseAndFollowTheTraffic) {
   EXPECT_EQ(value(after, R"(connector_plugins{state="loaded"})"), 2);
   EXPECT_EQ(after.count(R"(connector_http_requests_total{method="GET",route="/metrics",status="200"})"), 1U)
       << "the first scrape is counted by the second";
+  EXPECT_EQ(value(after, R"(connector_http_requests_total{method="OTHER",route="unmatched",status="405"})") -
+                value(before, R"(connector_http_requests_total{method="OTHER",route="unmatched",status="405"})"),
+            2);
   for (const auto& [name, sample] : after) {
+    EXPECT_EQ(name.find("FROBNICATE"), std::string::npos) << "a made-up method is no label";
     EXPECT_EQ(name.find(org), std::string::npos) << "labels carry route patterns, never a request's values";
     EXPECT_EQ(name.find(key), std::string::npos);
   }

@@ -27,11 +27,13 @@ inline std::string form_encode_component(std::string_view text) {
   static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(text.size() * 3);
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (is_unreserved(c)) {
-      out.push_back(ch);
-    } else if (c == ' ') {
+  std::size_t plain = 0; // the start of a run of unreserved characters, copied in one append
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (is_unreserved(c)) continue;
+    out.append(text.substr(plain, i - plain));
+    plain = i + 1;
+    if (c == ' ') {
       out.push_back('+');
     } else {
       out.push_back('%');
@@ -39,6 +41,7 @@ inline std::string form_encode_component(std::string_view text) {
       out.push_back(hex[c & 0x0F]);
     }
   }
+  out.append(text.substr(plain));
   return out;
 }
 
