@@ -27,7 +27,7 @@ boost::asio::awaitable<Response> authorize(ApiContext& api, RequestContext& cont
 
   auto started = co_await api.flows.authorize(std::move(request));
   if (!started) co_return error_response(context, started.error());
-  co_return json_response(
+  co_return json_strings_response(
       context, http::status::ok,
       {{"authorization_url", started->authorization_url}, {"connection_id", started->connection_id}});
 }

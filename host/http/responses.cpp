@@ -1,5 +1,7 @@
 #include "http/responses.hpp"
 
+#include <algorithm>
+
 namespace connector::host {
 
 namespace {
@@ -35,6 +37,42 @@ Response json_response(const RequestContext& context, http::status status, const
   response.set(http::field::content_type, "application/json");
   // Replace rather than throw on invalid UTF-8 from stored text.
   response.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  response.prepare_payload();
+  return response;
+}
+
+namespace {
+
+// True when `text` can stand between JSON quotes as it is.
+bool needs_no_escaping(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x20 && byte < 0x7f && c != '"' && c != '\\';
+  });
+}
+
+} // namespace
+
+Response json_strings_response(const RequestContext& context, http::status status,
+                               std::initializer_list<std::pair<std::string_view, std::string_view>> members) {
+  const bool plain = std::all_of(members.begin(), members.end(), [](const auto& member) {
+    return needs_no_escaping(member.first) && needs_no_escaping(member.second);
+  });
+  if (!plain) {
+    nlohmann::json body = nlohmann::json::object();
+    for (const auto& [name, value] : members)
+      body[std::string(name)] = value;
+    return json_response(context, status, body);
+  }
+  Response response = base(context.request.version(), context.trace_id, status);
+  response.set(http::field::content_type, "application/json");
+  std::string& body = response.body();
+  body.push_back('{');
+  for (const auto& [name, value] : members) {
+    if (body.size() > 1) body.push_back(',');
+    body.append("\"").append(name).append("\":\"").append(value).push_back('"');
+  }
+  body.push_back('}');
   response.prepare_payload();
   return response;
 }

@@ -7,6 +7,7 @@
 
 #include <connector/provider.hpp>
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,8 +19,20 @@ namespace connector::sdk {
 using Params = std::vector<std::pair<std::string, std::string>>;
 
 inline bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_' || c == '~';
+  // A table: every byte of every consent URL passes here.
+  static constexpr auto unreserved = [] {
+    std::array<bool, 256> table{};
+    for (int letter = 0; letter < 26; ++letter) {
+      table['A' + letter] = true;
+      table['a' + letter] = true;
+    }
+    for (int digit = 0; digit < 10; ++digit)
+      table['0' + digit] = true;
+    for (const char mark : {'-', '.', '_', '~'})
+      table[static_cast<unsigned char>(mark)] = true;
+    return table;
+  }();
+  return unreserved[c];
 }
 
 // Form-encodes one name or value: space as '+', the rest of the non-unreserved bytes as %XX.

@@ -77,7 +77,8 @@ inline FlowInput read_input(const connector_flow_input* raw) {
   input.refresh_token = to_string(in.refresh_token);
   input.continuation = to_string(in.continuation);
   const std::string options = to_string(in.options_json);
-  if (!options.empty()) {
+  // Most flows carry no options: "{}" is the default object, without running a parser.
+  if (!options.empty() && options != "{}") {
     input.options = nlohmann::json::parse(options, nullptr, /*allow_exceptions=*/false);
     if (!input.options.is_object()) throw InvalidInput("flow options are not a JSON object");
   }
