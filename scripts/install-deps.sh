@@ -34,8 +34,9 @@ if [ "$want_test_tools" -eq 1 ]; then
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 if [ "$want_bench_tools" -eq 1 ]; then
-  # node runs the grant server, the provider double and the flow preparation script.
-  packages+=(wrk nodejs)
+  # node runs the grant server, the provider double and the flow preparation script;
+  # valgrind's callgrind counts instructions per request (bench/instructions.sh).
+  packages+=(wrk nodejs valgrind)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
