@@ -11,10 +11,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -102,10 +102,13 @@ asio::awaitable<void> serve(tcp::socket socket, std::shared_ptr<const std::strin
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> accept(tcp::acceptor& acceptor, asio::io_context& io, std::shared_ptr<const std::string> body) {
+asio::awaitable<void> accept(tcp::acceptor& acceptor, std::vector<std::unique_ptr<asio::io_context>>& contexts,
+                             std::shared_ptr<const std::string> body) {
+  std::size_t next = 0;
   for (;;) {
-    // Each connection on its own strand, as the host does, so both pay the same dispatching.
-    auto [error, socket] = co_await acceptor.async_accept(asio::make_strand(io), use_tuple);
+    // Connections in turn to io_contexts of one thread each, as the host does, so both pay
+    // the same dispatching (and neither a strand).
+    auto [error, socket] = co_await acceptor.async_accept(*contexts[next++ % contexts.size()], use_tuple);
     if (error == asio::error::operation_aborted) co_return;
     if (error) continue;
     socket.set_option(tcp::no_delay(true));
@@ -119,18 +122,31 @@ int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
   auto body = std::make_shared<const std::string>(fixed_body(options.body_bytes));
 
-  asio::io_context io(options.threads);
-  tcp::acceptor acceptor(asio::make_strand(io), {asio::ip::make_address(options.address), options.port});
+  // The host's layout: the acceptor and signals on the main thread, connections on
+  // `threads` io_contexts of one thread each.
+  asio::io_context io(1);
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  for (int i = 0; i < options.threads; ++i)
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+  tcp::acceptor acceptor(io, {asio::ip::make_address(options.address), options.port});
   std::cout << "{\"port\":" << acceptor.local_endpoint().port() << ",\"body_bytes\":" << body->size() << "}"
             << std::endl;
 
-  asio::co_spawn(acceptor.get_executor(), accept(acceptor, io, body), asio::detached);
+  asio::co_spawn(io, accept(acceptor, contexts, body), asio::detached);
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    io.stop();
+    for (auto& context : contexts)
+      context->stop();
+  });
 
   std::vector<std::thread> workers;
-  for (int i = 1; i < options.threads; ++i)
-    workers.emplace_back([&io] { io.run(); });
+  for (auto& context : contexts) {
+    workers.emplace_back([&context] {
+      const auto guard = asio::make_work_guard(*context);
+      context->run();
+    });
+  }
   io.run();
   for (auto& worker : workers)
     worker.join();

@@ -20,6 +20,7 @@
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -99,7 +100,18 @@ int run_serve(const std::vector<std::string>& args) {
          {"reason", provider.configuration_error}});
   }
 
-  boost::asio::io_context io(config.threads);
+  // Connections run on `threads` io_contexts of one thread each (HttpServer): a session, its
+  // socket and its timers share a thread and need no strand, and no lock is shared between
+  // those threads. Everything else (signals, the refresher, the plugin watcher, the sockets of
+  // provider calls) runs on `io`, on the main thread; the work it does is small, and the
+  // completions of provider calls resume the connection's coroutine on its own thread.
+  boost::asio::io_context io(1);
+  std::vector<std::unique_ptr<boost::asio::io_context>> connection_contexts;
+  std::vector<boost::asio::io_context*> connection_targets;
+  for (int i = 0; i < config.threads; ++i) {
+    connection_contexts.push_back(std::make_unique<boost::asio::io_context>(1));
+    connection_targets.push_back(connection_contexts.back().get());
+  }
   core::HttpsClientOptions client_options;
   client_options.extra_ca_file = config.ca_file;
   client_options.connect_timeout = config.provider_connect_timeout;
@@ -124,7 +136,7 @@ int run_serve(const std::vector<std::string>& args) {
     limits.tls->use_certificate_chain_file(config.tls_cert_file);
     limits.tls->use_private_key_file(config.tls_key_file, boost::asio::ssl::context::pem);
   }
-  HttpServer server(io, router, limits);
+  HttpServer server(io, connection_targets, router, limits);
   const auto [host, port] = split_listen_address(config.listen);
   server.start({boost::asio::ip::make_address(host), port});
   const auto bound = server.local_endpoint();
@@ -222,6 +234,8 @@ int run_serve(const std::vector<std::string>& args) {
   std::function<void()> drain = [&] {
     if (server.open_connections() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
       io.stop();
+      for (auto& context : connection_contexts)
+        context->stop();
       return;
     }
     drain_timer.expires_after(std::chrono::milliseconds(20));
@@ -240,10 +254,18 @@ int run_serve(const std::vector<std::string>& args) {
     drain();
   });
 
+  // Each connection context runs until the drain above stops it, even while it has no
+  // connection: a guard keeps its run() from returning at once.
   std::vector<std::thread> workers;
-  for (int i = 1; i < config.threads; ++i)
-    workers.emplace_back([&io] { io.run(); });
+  for (auto& context : connection_contexts) {
+    workers.emplace_back([&context] {
+      const auto guard = boost::asio::make_work_guard(*context);
+      context->run();
+    });
+  }
   io.run();
+  for (auto& context : connection_contexts)
+    context->stop(); // io ended otherwise (an exception out of a handler): do not hang
   for (auto& worker : workers)
     worker.join();
   log(LogLevel::info, "stopped");

@@ -98,7 +98,9 @@ const Setting settings[] = {
      [](HostConfig& c, const std::string& v) {
        c.max_header_bytes = static_cast<std::size_t>(positive_integer("max_header_bytes", v));
      }},
-    {"threads", "CONNECTOR_THREADS", "I/O threads (2 per core, at least 2)",
+    {"threads", "CONNECTOR_THREADS",
+     "threads serving connections, each with its own io_context (2 per core, at least 2); signals, timers and provider "
+     "calls' sockets run on the main thread",
      [](HostConfig& c, const std::string& v) { c.threads = static_cast<int>(positive_integer("threads", v)); }},
     {"log_level", "CONNECTOR_LOG_LEVEL", "debug, info, warning or error (info)",
      [](HostConfig& c, const std::string& v) { c.log_level = v; }},

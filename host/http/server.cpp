@@ -23,6 +23,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
 namespace connector::host {
 
@@ -60,11 +61,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::atomic<bool> busy{false};
   };
 
-  Impl(asio::io_context& io_context, const Router& r, ServerLimits l, std::shared_ptr<std::atomic<std::size_t>> count)
-      : io(io_context), acceptor(asio::make_strand(io_context)), router(r), limits(l), connections(std::move(count)) {}
+  Impl(asio::io_context& io_context, std::vector<asio::io_context*> targets, const Router& r, ServerLimits l,
+       std::shared_ptr<std::atomic<std::size_t>> count)
+      : acceptor(asio::make_strand(io_context)), connection_contexts(std::move(targets)), router(r), limits(l),
+        connections(std::move(count)) {
+    if (connection_contexts.empty()) throw std::invalid_argument("HttpServer needs a context for its connections");
+  }
 
-  asio::io_context& io;
   tcp::acceptor acceptor;
+  std::vector<asio::io_context*> connection_contexts;
+  std::size_t next_context = 0; // only the accept loop touches it
   const Router& router;
   ServerLimits limits;
   std::shared_ptr<std::atomic<std::size_t>> connections;
@@ -75,7 +81,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [error, socket] = co_await acceptor.async_accept(asio::make_strand(io), use_tuple);
+      // Round robin: the connection's socket, timers and session all live on one context,
+      // run by one thread, so nothing of it needs a strand.
+      asio::io_context& target = *connection_contexts[next_context++ % connection_contexts.size()];
+      auto [error, socket] = co_await acceptor.async_accept(target, use_tuple);
       if (error) {
         if (error == asio::error::operation_aborted || stopping.load()) co_return;
         log(LogLevel::warning, "accept failed", {{"error", error.message()}});
@@ -190,9 +199,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 };
 
-HttpServer::HttpServer(asio::io_context& io, const Router& router, ServerLimits limits)
+HttpServer::HttpServer(asio::io_context& io, std::vector<asio::io_context*> connection_contexts, const Router& router,
+                       ServerLimits limits)
     : connections_(std::make_shared<std::atomic<std::size_t>>(0)) {
-  impl_ = std::make_shared<Impl>(io, router, limits, connections_);
+  impl_ = std::make_shared<Impl>(io, std::move(connection_contexts), router, limits, connections_);
 }
 
 HttpServer::~HttpServer() = default;
@@ -217,7 +227,7 @@ void HttpServer::stop() {
   for (auto& [id, connection] : impl_->registry) {
     if (connection->busy.load()) continue; // it closes itself after answering
     beast::tcp_stream* stream = connection->stream;
-    // Checked again on the connection's own strand, where the session is either waiting for
+    // Checked again on the connection's own thread, where the session is either waiting for
     // a request (cancel it) or answering one (it ends itself after the answer).
     asio::post(stream->get_executor(), [stream, impl = impl_, id = id] {
       std::lock_guard inner(impl->registry_mutex);

@@ -1,5 +1,5 @@
 // The HTTP/1.1 listener and its sessions (Boost.Beast, C++20 coroutines): one coroutine per
-// connection on its own strand, a parser with header and body limits, a timeout on every
+// connection on a single-threaded io_context, a parser with header and body limits, a timeout on every
 // read and write, keep-alive, and a graceful stop that lets accepted requests finish.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <vector>
 
 namespace boost::asio::ssl {
 class context;
@@ -30,7 +31,11 @@ struct ServerLimits {
 
 class HttpServer {
 public:
-  HttpServer(boost::asio::io_context& io, const Router& router, ServerLimits limits);
+  // The acceptor runs on `io`; each accepted connection goes to the next of
+  // `connection_contexts` in turn, and its session, socket and timers stay there. Each of
+  // those contexts must be run by exactly one thread: a session then needs no strand.
+  HttpServer(boost::asio::io_context& io, std::vector<boost::asio::io_context*> connection_contexts,
+             const Router& router, ServerLimits limits);
   ~HttpServer();
 
   // Binds and starts accepting; throws std::system_error if the address cannot be bound.
