@@ -265,7 +265,7 @@ int run_serve(const std::vector<std::string>& args) {
   }
   io.run();
   for (auto& context : connection_contexts)
-    context->stop(); // io ended otherwise (an exception out of a handler): do not hang
+    context->stop(); // io.run() also returns when it runs out of work: never hang on a worker
   for (auto& worker : workers)
     worker.join();
   log(LogLevel::info, "stopped");
