@@ -90,6 +90,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         log(LogLevel::warning, "accept failed", {{"error", error.message()}});
         continue;
       }
+      // An answer goes out in one write; Nagle's algorithm would only hold back the rare one
+      // that follows a segment not yet acknowledged.
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       auto executor = socket.get_executor();
       if (limits.tls) {
         asio::co_spawn(executor, tls_session(shared_from_this(), beast::tcp_stream(std::move(socket))), asio::detached);
