@@ -16,12 +16,9 @@ TOP=${BENCH_TOP:-25}
 ORG=org_bench
 REDIRECT=https://app.example.com/callback
 
-"$root/scripts/install-deps.sh" --bench >&2
-build="$root/build-release"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCONNECTOR_BUILD_TESTS=OFF -DCONNECTOR_BUILD_BENCH=ON >/dev/null
-ninja -C "$build" -j2 connector-host connector_plugin_github connector_plugin_google_sheets >&2
-host_bin="$build/host/connector-host"
+# shellcheck source=bench/build.sh
+source "$here/build.sh"
+bench_build
 
 work=$(mktemp -d /tmp/connector-instructions.XXXXXX)
 host_pid=''
@@ -41,7 +38,7 @@ key=$("$host_bin" keys create --org "$ORG" --data-dir "$work/data" | tail -n 1)
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 url="http://127.0.0.1:$port"
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
-  "$host_bin" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --plugins-dir "$build/plugins" \
+  "$host_bin" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --plugins-dir "$plugins" \
   >"$work/host.log" 2>&1 &
 host_pid=$!
 for _ in $(seq 600); do

@@ -27,13 +27,9 @@ ORG=org_bench
 REDIRECT=https://app.example.com/callback
 
 # ---- build (its output on stderr: stdout is the report alone) ------------------------------
-"$root/scripts/install-deps.sh" --bench >&2
-build="$root/build-release"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCONNECTOR_BUILD_TESTS=OFF -DCONNECTOR_BUILD_BENCH=ON >/dev/null
-ninja -C "$build" -j2 connector-host connector_plugin_github connector_plugin_google_sheets bench_floor >&2
-host_bin="$build/host/connector-host"
-plugins="$build/plugins"
+# shellcheck source=bench/build.sh
+source "$here/build.sh"
+bench_build bench_floor
 floor_bin="$build/bench/bench_floor"
 
 # ---- processes: every one started here is stopped on exit, by its pid ---------------------

@@ -33,7 +33,7 @@ public:
   // Brings a database file to latest_schema_version() (creating it), as opening does.
   static void migrate(const std::filesystem::path& path);
   // Another connection to a file a SqliteStore has already opened (so created and migrated),
-  // for StoreExecutor::read(): it refuses writes (query_only).
+  // for StoreExecutor::read_now(): it refuses writes (query_only).
   static std::unique_ptr<SqliteStore> open_reader(const std::filesystem::path& path);
 
   // For a long-running writer (the host's store thread): checkpoints move to a thread of

@@ -55,14 +55,11 @@ public:
   template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> run(Job job);
 
   // Runs a job that only reads, at once, on the caller's thread, with a reader connection
-  // from a pool (with no reader factory, it is run() instead). A request then needs no trip
-  // to the store thread and back for its lookups (a key, an OAuth app): in WAL mode a reader
-  // sees the last commit and never waits for the writer. What it reads is committed, but not
-  // in the same transaction as a later run(): checks that must hold at a write belong in it.
-  template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> read(Job job);
-
-  // The same, for code that is not a coroutine or needs no awaitable: returns the job's result.
-  // Without a reader factory the job runs on the store thread and the caller blocks meanwhile.
+  // from a pool, and returns its result. A request then needs no trip to the store thread and
+  // back for its lookups (a key, an OAuth app): in WAL mode a reader sees the last commit and
+  // never waits for the writer. What it reads is committed, but not in the same transaction as
+  // a later run(): checks that must hold at a write belong in it. Without a reader factory the
+  // job runs on the store thread and the caller blocks meanwhile (CLI, tests).
   template <typename Job> std::invoke_result_t<Job&, Store&> read_now(Job job);
 
   // The database's cache generation (Store::cache_generation): what the last committed batch
@@ -93,7 +90,7 @@ private:
   void loop();
   void publish_cache_generation(int64_t generation); // keeps the highest; stamps the time
 
-  // A reader taken from the pool for one read() and given back after it, even on a throw.
+  // A reader taken from the pool for one read_now() and given back after it, even on a throw.
   class ReaderLease {
   public:
     explicit ReaderLease(StoreExecutor& owner);

@@ -89,10 +89,6 @@ template <typename Result, typename Handler> auto resume_on_caller_executor(Hand
   };
 }
 
-// An awaitable that is already done, for read(): the job ran before it was awaited.
-template <typename Result> boost::asio::awaitable<Result> ready(Result value) { co_return value; }
-inline boost::asio::awaitable<void> ready_void() { co_return; }
-
 // The answer for run_sync(): fulfils the promise the caller is blocked on.
 template <typename Result> auto fulfil(std::promise<Result> promise) {
   return [promise = std::move(promise)](JobOutcome<Result>&& outcome) mutable {
@@ -120,19 +116,6 @@ template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&
   // by-value coroutine parameter twice when the caller passes a temporary lambda.)
   return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, typename detail::RunSignature<Result>::type>(
       std::move(initiate), boost::asio::use_awaitable, std::move(job));
-}
-
-template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> StoreExecutor::read(Job job) {
-  using Result = std::invoke_result_t<Job&, Store&>;
-  detail::check_job_result<Result>();
-  if (!open_reader_) return run(std::move(job));
-  // Not a coroutine (see run()); the job runs now and a throw reaches the caller's co_await.
-  if constexpr (std::is_void_v<Result>) {
-    read_now(std::move(job));
-    return detail::ready_void();
-  } else {
-    return detail::ready<Result>(read_now(std::move(job)));
-  }
 }
 
 template <typename Job> std::invoke_result_t<Job&, Store&> StoreExecutor::read_now(Job job) {

@@ -477,7 +477,7 @@ TEST_F(StoreExecutorTest, ABatchThatCannotBeginRunsNoJobAndTellsItsCallers) {
   EXPECT_TRUE(ran);
 }
 
-// read(): the lookup runs on the caller's own thread through a pooled reader connection, sees
+// read_now(): the lookup runs on the caller's own thread through a pooled reader connection, sees
 // what run() committed, cannot write, and a reader is reused rather than opened per read.
 TEST_F(StoreExecutorTest, ReadsRunOnTheCallersThreadThroughPooledReadOnlyConnections) {
   std::atomic<int> readers_opened{0};
@@ -495,14 +495,14 @@ TEST_F(StoreExecutorTest, ReadsRunOnTheCallersThreadThroughPooledReadOnlyConnect
       [&]() -> asio::awaitable<void> {
         co_await executor.run([](Store& store) { store.insert_workspace(make_workspace("ws_1")); });
         for (int i = 0; i < 5; ++i) {
-          const std::optional<WorkspaceRecord> found = co_await executor.read([&](Store& store) {
+          const std::optional<WorkspaceRecord> found = executor.read_now([&](Store& store) {
             read_on = std::this_thread::get_id();
             return store.find_workspace("org_a", "ws_1");
           });
           found_name = found ? found->name : "(missing)";
         }
         try {
-          co_await executor.read([](Store& store) { store.insert_workspace(make_workspace("ws_2")); });
+          executor.read_now([](Store& store) { store.insert_workspace(make_workspace("ws_2")); });
         } catch (const std::exception&) {
           write_refused = true;
         }
