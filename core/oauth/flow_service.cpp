@@ -186,22 +186,25 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   }
 
   const bool allowed_host_wide = redirect_allowed(*redirect, settings_.host_allowed_redirect_keys);
-  // One store job: the allow-list check and the insert see the same moment.
-  auto stored = co_await store_.run([&](Store& store) -> std::optional<ApiError> {
-    if (!allowed_host_wide) {
-      std::vector<std::string> keys;
-      for (const auto& entry : store.list_allowed_redirects(request.organization_id))
-        keys.push_back(entry.url);
-      if (!redirect_allowed(*redirect, keys)) {
-        return ApiError(ErrorCode::redirect_url_not_allowed, {}, {}, {{"redirect_url", redirect->key}});
-      }
-    }
-    if (!request.workspace_id.empty() && !store.find_workspace(request.organization_id, request.workspace_id)) {
-      return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
-    }
-    store.insert_connection(connection);
-    return std::nullopt;
-  });
+  // One store job: the allow-list check and the insert see the same moment. Its one write
+  // is the insert at its end, so it needs no savepoint of its own (JobUndo::statement).
+  auto stored = co_await store_.run(
+      [&](Store& store) -> std::optional<ApiError> {
+        if (!allowed_host_wide) {
+          std::vector<std::string> keys;
+          for (const auto& entry : store.list_allowed_redirects(request.organization_id))
+            keys.push_back(entry.url);
+          if (!redirect_allowed(*redirect, keys)) {
+            return ApiError(ErrorCode::redirect_url_not_allowed, {}, {}, {{"redirect_url", redirect->key}});
+          }
+        }
+        if (!request.workspace_id.empty() && !store.find_workspace(request.organization_id, request.workspace_id)) {
+          return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
+        }
+        store.insert_connection(connection);
+        return std::nullopt;
+      },
+      JobUndo::statement);
   if (stored) co_return *stored;
   if (events_) events_("flow started", {{"slug", connection.slug}, {"connection_id", connection.id}});
   co_return AuthorizeResult{url.authorization_url, connection.id, connection.expires_at};

@@ -689,16 +689,29 @@ void SqliteStore::rollback_batch() noexcept {
   if (sqlite3_get_autocommit(db_.get()) == 0) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
-void SqliteStore::begin_job() {
+void SqliteStore::begin_job(JobUndo undo) {
   // After an I/O error SQLite may roll the whole transaction back on its own; a SAVEPOINT
   // would then quietly start a new transaction and the batch would no longer be atomic.
   if (batch_open_ && sqlite3_get_autocommit(db_.get()) != 0) {
     throw std::runtime_error("sqlite: the batch's transaction was rolled back");
   }
-  execute_prepared("SAVEPOINT job");
+  job_undo_ = undo;
+  if (undo == JobUndo::savepoint) {
+    execute_prepared("SAVEPOINT job");
+  } else {
+    // Counts rows changed by finished statements, triggers' included; a statement that
+    // failed was undone and adds nothing.
+    changes_at_job_start_ = sqlite3_total_changes64(db_.get());
+  }
 }
 
 void SqliteStore::end_job(bool keep) {
+  if (job_undo_ == JobUndo::statement) {
+    if (!keep && sqlite3_total_changes64(db_.get()) != changes_at_job_start_) {
+      throw std::runtime_error("sqlite: a job without a savepoint failed after it had written; its batch is undone");
+    }
+    return;
+  }
   if (!keep) execute_prepared("ROLLBACK TO job");
   execute_prepared("RELEASE job");
 }

@@ -87,7 +87,7 @@ public:
   void begin_batch() override;
   void commit_batch() override;
   void rollback_batch() noexcept override;
-  void begin_job() override;
+  void begin_job(JobUndo undo) override;
   void end_job(bool keep) override;
 
 private:
@@ -106,6 +106,8 @@ private:
   std::unordered_map<std::string_view, sqlite::StatementPtr> statements_;
   bool batch_open_ = false;
   bool checkpoint_after_commit_ = false; // secrets were deleted in this batch
+  JobUndo job_undo_ = JobUndo::savepoint;
+  int64_t changes_at_job_start_ = 0; // sqlite3_total_changes64, for a JobUndo::statement job
 };
 
 } // namespace connector::core

@@ -110,7 +110,7 @@ void StoreExecutor::loop() {
     try {
       store_->begin_batch();
       for (Work& work : batch) {
-        store_->begin_job();
+        store_->begin_job(work.undo);
         const bool succeeded = work.execute(*store_);
         ++executed;
         store_->end_job(succeeded);

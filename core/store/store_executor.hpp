@@ -1,8 +1,8 @@
 // Runs store jobs on the store's own thread so that no I/O thread ever waits for a write,
 // and commits them in groups: every job that queued while the previous commit was
-// running goes into the next transaction, each inside its own savepoint, so one failing job
-// rolls back alone. Callers co_await run(job) and resume on their own executor after the
-// commit that made their job durable.
+// running goes into the next transaction, each inside its own savepoint (unless it writes
+// with a single statement, see JobUndo), so one failing job rolls back alone. Callers co_await run(job) and resume on
+// their own executor after the commit that made their job durable.
 #pragma once
 
 #include "store/store.hpp"
@@ -27,14 +27,29 @@
 
 namespace connector::core {
 
+// How a job that throws is undone inside its batch.
+enum class JobUndo {
+  // The job runs in its own savepoint, which is rolled back alone if the job throws.
+  savepoint,
+  // The job writes with one statement at most, as its last act (a single INSERT), so a
+  // throw leaves nothing of it behind: SQLite undoes a failed statement by itself. This
+  // saves the savepoint's two extra statements and page copies, about 7 % of an
+  // authorize's instructions. If such a job does throw after it changed rows, the whole
+  // batch is rolled back and each of its jobs fails: a wrong declaration can fail callers,
+  // but it never commits half a job.
+  statement,
+};
+
 // What a backend offers the executor to group jobs into transactions.
 class TransactionalStore : public Store {
 public:
   virtual void begin_batch() = 0;  // BEGIN IMMEDIATE
   virtual void commit_batch() = 0; // COMMIT; throws on failure
   virtual void rollback_batch() noexcept = 0;
-  virtual void begin_job() = 0;        // SAVEPOINT
-  virtual void end_job(bool keep) = 0; // RELEASE, or ROLLBACK TO + RELEASE
+  virtual void begin_job(JobUndo undo) = 0; // SAVEPOINT (JobUndo::savepoint)
+  // RELEASE, or ROLLBACK TO + RELEASE; for a JobUndo::statement job that failed after it
+  // changed rows, throws, so that the executor rolls the batch back.
+  virtual void end_job(bool keep) = 0;
 };
 
 class StoreExecutor {
@@ -48,11 +63,13 @@ public:
   StoreExecutor& operator=(const StoreExecutor&) = delete;
 
   // Runs `job(Store&)` atomically on the store thread; resumes the caller with its result
-  // after the commit, or rethrows what the job (or the commit) threw.
+  // after the commit, or rethrows what the job (or the commit) threw. `undo` says how a
+  // throwing job is undone (JobUndo::statement is for single-statement writes).
   // Coroutines pass jobs that capture by reference ([&]): the caller is suspended until the
   // job is done, so its locals outlive the job, and g++ 12 destroys a temporary lambda with
   // owning captures (a std::string by value, say) twice inside a co_await expression.
-  template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> run(Job job);
+  template <typename Job>
+  boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> run(Job job, JobUndo undo = JobUndo::savepoint);
 
   // Runs a job that only reads, at once, on the caller's thread, with a reader connection
   // from a pool, and returns its result. A request then needs no trip to the store thread and
@@ -76,14 +93,15 @@ public:
   uint64_t jobs_run() const;
 
 private:
-  // A queued job: `execute` runs it inside its savepoint and says whether it succeeded (a job
-  // that throws keeps its exception for its caller and is rolled back alone); `complete`
-  // answers the caller once the batch is over, with the batch's exception if the batch could
-  // not begin or commit (then the job may never have run).
+  // A queued job: `execute` runs it (inside its savepoint unless `undo` says otherwise) and says whether it succeeded
+  // (a job that throws keeps its exception for its caller and is rolled back alone); `complete` answers the caller once
+  // the batch is over, with the batch's exception if the batch could not begin or commit (then the job may never have
+  // run).
   using Completion = std::function<void(std::exception_ptr batch_error)>;
   struct Work {
     std::function<bool(Store&)> execute;
     Completion complete;
+    JobUndo undo = JobUndo::savepoint;
   };
 
   void enqueue(Work work);

@@ -106,11 +106,15 @@ template <typename Result> auto fulfil(std::promise<Result> promise) {
 
 namespace connector::core {
 
-template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> StoreExecutor::run(Job job) {
+template <typename Job>
+boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> StoreExecutor::run(Job job, JobUndo undo) {
   using Result = std::invoke_result_t<Job&, Store&>;
   detail::check_job_result<Result>();
-  auto initiate = [this](auto handler, Job queued) {
-    enqueue(detail::make_work<Work>(std::move(queued), detail::resume_on_caller_executor<Result>(std::move(handler))));
+  auto initiate = [this, undo](auto handler, Job queued) {
+    Work work =
+        detail::make_work<Work>(std::move(queued), detail::resume_on_caller_executor<Result>(std::move(handler)));
+    work.undo = undo;
+    enqueue(std::move(work));
   };
   // Not a coroutine itself: async_initiate already returns the awaitable. (g++ 12 destroys a
   // by-value coroutine parameter twice when the caller passes a temporary lambda.)

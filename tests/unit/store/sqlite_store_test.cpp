@@ -699,10 +699,10 @@ TEST_F(SqliteStoreTest, ARolledBackJobLeavesTheRestOfItsBatch) {
   {
     SqliteStore store(path);
     store.begin_batch();
-    store.begin_job();
+    store.begin_job(JobUndo::savepoint);
     store.insert_workspace(make_workspace("org_a", "ws_kept"));
     store.end_job(true);
-    store.begin_job();
+    store.begin_job(JobUndo::savepoint);
     store.insert_workspace(make_workspace("org_a", "ws_dropped"));
     store.end_job(false);
     store.commit_batch();
@@ -715,7 +715,7 @@ TEST_F(SqliteStoreTest, ARolledBackJobLeavesTheRestOfItsBatch) {
 TEST_F(SqliteStoreTest, ARolledBackBatchLeavesNothing) {
   SqliteStore store(path);
   store.begin_batch();
-  store.begin_job();
+  store.begin_job(JobUndo::savepoint);
   store.insert_workspace(make_workspace("org_a", "ws_1"));
   store.end_job(true);
   store.rollback_batch();

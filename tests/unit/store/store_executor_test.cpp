@@ -165,18 +165,25 @@ public:
     journal_->add("commit");
   }
   void rollback_batch() noexcept override { journal_->add("rollback"); }
-  void begin_job() override { journal_->add("savepoint"); }
-  void end_job(bool keep) override { journal_->add(keep ? "release" : "rollback to savepoint"); }
+  void begin_job(JobUndo undo) override {
+    undo_ = undo;
+    if (undo == JobUndo::savepoint) journal_->add("savepoint");
+  }
+  void end_job(bool keep) override {
+    if (undo_ == JobUndo::savepoint) journal_->add(keep ? "release" : "rollback to savepoint");
+  }
 
 private:
   std::shared_ptr<Journal> journal_;
+  JobUndo undo_ = JobUndo::savepoint;
 };
 
 // Queues `job` through run() from a coroutine on `io`, storing how it ended.
 template <typename Job>
-void spawn_run(asio::io_context& io, StoreExecutor& executor, Job job, std::exception_ptr& outcome, bool& finished) {
+void spawn_run(asio::io_context& io, StoreExecutor& executor, Job job, std::exception_ptr& outcome, bool& finished,
+               JobUndo undo = JobUndo::savepoint) {
   asio::co_spawn(
-      io, [&executor, job]() -> asio::awaitable<void> { co_await executor.run(job); },
+      io, [&executor, job, undo]() -> asio::awaitable<void> { co_await executor.run(job, undo); },
       [&outcome, &finished](std::exception_ptr error) {
         outcome = error;
         finished = true;
@@ -267,6 +274,82 @@ TEST_F(StoreExecutorTest, AFailingJobRollsBackAloneAndTheRestOfItsBatchIsDurable
   SqliteStore reopened(path); // durable: visible to a new connection after the executor is gone
   EXPECT_TRUE(reopened.find_workspace("org_a", "ws_kept"));
   EXPECT_FALSE(reopened.find_workspace("org_a", "ws_failing"));
+}
+
+// JobUndo::statement: a job whose single write fails is undone by SQLite itself and fails
+// alone; one that throws after it wrote takes its whole batch down rather than commit half.
+TEST_F(StoreExecutorTest, ASingleStatementJobWithoutASavepointFailsAloneWhenItsWriteFails) {
+  asio::io_context io;
+  std::exception_ptr outcomes[3];
+  bool finished[3] = {false, false, false};
+  {
+    StoreExecutor executor(std::make_unique<SqliteStore>(path));
+    executor.run_sync([](Store& store) { store.insert_workspace(make_workspace("ws_taken")); });
+    {
+      StoreThreadHold hold(executor);
+      spawn_run(
+          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_first")); }, outcomes[0],
+          finished[0], JobUndo::statement);
+      spawn_run(
+          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_taken")); }, outcomes[1],
+          finished[1], JobUndo::statement);
+      spawn_run(
+          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_last")); }, outcomes[2],
+          finished[2], JobUndo::statement);
+      io.poll();
+    }
+    io.restart();
+    io.run();
+    EXPECT_EQ(executor.batches_committed(), 3U) << "the three jobs did not share a batch";
+  }
+  ASSERT_TRUE(finished[0] && finished[1] && finished[2]);
+  EXPECT_FALSE(outcomes[0]) << message_of(outcomes[0]);
+  ASSERT_TRUE(outcomes[1]);
+  EXPECT_THROW(std::rethrow_exception(outcomes[1]), StoreConflict);
+  EXPECT_FALSE(outcomes[2]) << message_of(outcomes[2]);
+
+  SqliteStore reopened(path);
+  EXPECT_TRUE(reopened.find_workspace("org_a", "ws_first"));
+  EXPECT_TRUE(reopened.find_workspace("org_a", "ws_last"));
+  EXPECT_EQ(reopened.list_workspaces("org_a", 10, "").items.size(), 3U);
+}
+
+TEST_F(StoreExecutorTest, AJobWithoutASavepointThatThrowsAfterWritingUndoesItsWholeBatch) {
+  asio::io_context io;
+  std::exception_ptr outcomes[3];
+  bool finished[3] = {false, false, false};
+  {
+    StoreExecutor executor(std::make_unique<SqliteStore>(path));
+    {
+      StoreThreadHold hold(executor);
+      spawn_run(
+          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_before")); }, outcomes[0],
+          finished[0]);
+      spawn_run(
+          io, executor,
+          [](Store& store) {
+            store.insert_workspace(make_workspace("ws_misdeclared"));
+            throw std::runtime_error("failed after its write");
+          },
+          outcomes[1], finished[1], JobUndo::statement);
+      spawn_run(
+          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_after")); }, outcomes[2],
+          finished[2], JobUndo::statement);
+      io.poll();
+    }
+    io.restart();
+    io.run();
+    EXPECT_EQ(executor.batches_committed(), 1U) << "only the hold's batch commits";
+    // The batch stopped at the misdeclared job: ws_after never ran.
+    EXPECT_EQ(executor.jobs_run(), 3U);
+  }
+  ASSERT_TRUE(finished[0] && finished[1] && finished[2]);
+  EXPECT_NE(message_of(outcomes[0]).find("its batch is undone"), std::string::npos) << message_of(outcomes[0]);
+  EXPECT_EQ(message_of(outcomes[1]), "failed after its write");
+  EXPECT_NE(message_of(outcomes[2]).find("its batch is undone"), std::string::npos) << message_of(outcomes[2]);
+
+  SqliteStore reopened(path);
+  EXPECT_TRUE(reopened.list_workspaces("org_a", 10, "").items.empty());
 }
 
 TEST_F(StoreExecutorTest, TwoThousandConcurrentRunsAreGroupCommitted) {
