@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include "crypto/random.hpp"
+#include "http/response_wire.hpp"
 #include "http/responses.hpp"
 #include "logging/logger.hpp"
 
@@ -12,12 +13,12 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <atomic>
@@ -170,7 +171,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           Response response = bare_error_response(11, new_trace_id(), *answer);
           response.keep_alive(false);
           lowest.expires_after(self->limits.write_timeout);
-          co_await beast::http::async_write(stream, response, use_tuple);
+          const ResponseWire wire(response, /*with_body=*/true);
+          co_await asio::async_write(stream, wire.buffers(), use_tuple);
         }
         break; // closed, timed out or unusable: the connection ends
       }
@@ -184,7 +186,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       const bool keep_alive = request.keep_alive() && !self->stopping.load();
       response.keep_alive(keep_alive);
       lowest.expires_after(self->limits.write_timeout);
-      auto [write_error, written] = co_await beast::http::async_write(stream, response, use_tuple);
+      const ResponseWire wire(response, /*with_body=*/request.method() != beast::http::verb::head);
+      auto [write_error, written] = co_await asio::async_write(stream, wire.buffers(), use_tuple);
       (void)written;
       if (log_enabled(LogLevel::info)) {
         const std::string target(request.target());

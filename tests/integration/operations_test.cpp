@@ -95,6 +95,31 @@ TEST(Operations, MetricsParseAndFollowTheTraffic) {
   }
 }
 
+// A HEAD answer has the GET answer's headers and no body: a body there would be read by a
+// kept-alive client as the start of its next answer.
+TEST(Operations, HeadIsAnsweredWithoutABodyOnAKeptAliveConnection) {
+  TempDir work("connector-head");
+  HostProcess host(work.path(), nullptr);
+  const std::string base = host.base_url();
+  const auto port = static_cast<unsigned short>(std::stoi(base.substr(base.rfind(':') + 1)));
+  const std::string get = http_request("GET", base + "/healthz").body;
+  ASSERT_EQ(get, R"({"status":"ok"})");
+
+  const std::string answers = raw_exchange("127.0.0.1", port,
+                                           "HEAD /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
+                                           "GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+  const std::size_t head_end = answers.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << answers;
+  const std::string head_answer = answers.substr(0, head_end + 4);
+  EXPECT_EQ(head_answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << head_answer;
+  EXPECT_NE(head_answer.find("Content-Length: " + std::to_string(get.size()) + "\r\n"), std::string::npos)
+      << head_answer;
+  // What follows at once is the GET's whole answer, ending with its body.
+  const std::string rest = answers.substr(head_end + 4);
+  EXPECT_EQ(rest.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << rest;
+  EXPECT_EQ(rest.substr(rest.find("\r\n\r\n") + 4), get) << rest;
+}
+
 TEST(Operations, SighupRereadsTheConfigurationWithoutStopping) {
   TempDir work("connector-sighup");
   const auto config_file = work.path() / "connector.json";
