@@ -35,12 +35,11 @@ inline bool is_unreserved(unsigned char c) {
   return unreserved[c];
 }
 
-// Form-encodes one name or value: space as '+', the rest of the non-unreserved bytes as %XX.
-inline std::string form_encode_component(std::string_view text) {
+// Appends one form-encoded name or value to `out`: space as '+', the rest of the
+// non-unreserved bytes as %XX. Runs of unreserved characters are copied in one append.
+inline void append_form_encoded(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  std::size_t plain = 0; // the start of a run of unreserved characters, copied in one append
+  std::size_t plain = 0; // the start of the current run of unreserved characters
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (is_unreserved(c)) continue;
@@ -49,24 +48,47 @@ inline std::string form_encode_component(std::string_view text) {
     if (c == ' ') {
       out.push_back('+');
     } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0x0F]);
+      const char escape[3] = {'%', hex[c >> 4], hex[c & 0x0F]};
+      out.append(escape, sizeof escape);
     }
   }
   out.append(text.substr(plain));
+}
+
+// The same, as a string of its own.
+inline std::string form_encode_component(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() * 3);
+  append_form_encoded(out, text);
   return out;
 }
+
+namespace detail {
+// Room for a whole form, escapes included for a few: one allocation for a consent URL.
+inline std::size_t form_size_hint(const Params& params) {
+  std::size_t size = 0;
+  for (const auto& [name, value] : params)
+    size += name.size() + value.size() + 2;
+  return size + size / 4;
+}
+
+inline void append_form(std::string& out, const Params& params) {
+  bool first = true;
+  for (const auto& [name, value] : params) {
+    if (!first) out.push_back('&');
+    first = false;
+    append_form_encoded(out, name);
+    out.push_back('=');
+    append_form_encoded(out, value);
+  }
+}
+} // namespace detail
 
 // name=value&name=value, in the given order (empty values are kept as "name=").
 inline std::string form_encode(const Params& params) {
   std::string out;
-  for (const auto& [name, value] : params) {
-    if (!out.empty()) out.push_back('&');
-    out += form_encode_component(name);
-    out.push_back('=');
-    out += form_encode_component(value);
-  }
+  out.reserve(detail::form_size_hint(params));
+  detail::append_form(out, params);
   return out;
 }
 
@@ -127,7 +149,11 @@ inline std::optional<std::string> find_param(const Params& params, std::string_v
 // Appends a query to a URL that may already have one.
 inline std::string with_query(const std::string& url, const Params& params) {
   if (params.empty()) return url;
-  return url + (url.find('?') == std::string::npos ? '?' : '&') + form_encode(params);
+  std::string out;
+  out.reserve(url.size() + 1 + detail::form_size_hint(params));
+  out.append(url).push_back(url.find('?') == std::string::npos ? '?' : '&');
+  detail::append_form(out, params);
+  return out;
 }
 
 // Joins scopes with single spaces (the OAuth scope syntax, RFC 6749 section 3.3).
