@@ -13,12 +13,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -619,6 +622,44 @@ TEST_F(StoreExecutorTest, TheBackgroundCheckpointerKeepsTheLogShort) {
   }
   SqliteStore reopened(path);
   EXPECT_TRUE(reopened.find_workspace("org_a", "ws_" + std::to_string(commits - 1)));
+}
+
+namespace {
+
+// The nice value of every thread of this process, from /proc (field 19 of each task's stat).
+std::vector<int> thread_nice_values() {
+  std::vector<int> values;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const std::size_t after_name = line.rfind(')'); // the name may hold spaces
+    if (after_name == std::string::npos) continue;
+    std::istringstream fields(line.substr(after_name + 2));
+    std::string field;
+    for (int index = 3; index <= 19 && fields >> field; ++index) {
+      if (index == 19) values.push_back(std::stoi(field));
+    }
+  }
+  return values;
+}
+
+} // namespace
+
+TEST_F(StoreExecutorTest, TheCheckpointerThreadRunsAtTheLowestPriority) {
+  const auto at_lowest = [] {
+    const auto values = thread_nice_values();
+    return std::count(values.begin(), values.end(), 19);
+  };
+  const auto before = at_lowest();
+  if (before == static_cast<long>(thread_nice_values().size())) GTEST_SKIP() << "this test already runs at nice 19";
+  auto writer = std::make_unique<SqliteStore>(path);
+  writer->tune_for_service(/*checkpoint_frames=*/50, /*cache_mib=*/4);
+  StoreExecutor executor(std::move(writer));
+  // The thread lowers its own priority as it starts.
+  for (int i = 0; i < 200 && at_lowest() == before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(at_lowest(), before + 1) << "no thread, or more than one, went to nice 19";
 }
 
 TEST_F(StoreExecutorTest, CacheGenerationIsPublishedByCommitsAndReadAgainWhenOld) {
