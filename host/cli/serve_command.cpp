@@ -83,7 +83,11 @@ int run_serve(const std::vector<std::string>& args) {
   // go through the store thread's group commits.
   const std::filesystem::path database_file = config.database_file();
   auto writer = std::make_unique<core::SqliteStore>(database_file);
-  writer->tune_for_service(/*checkpoint_frames=*/2000, /*cache_mib=*/32);
+  // The checkpointer starts once the log holds 8000 pages (about 32 MB); the writer copies
+  // what is left at four times that, so the log stays under about 128 MB. Against 2000, the
+  // longer log folds more rewrites of the same pages into one copy: about 7 % more
+  // authorize answers per second on the benchmark's load (README, "Performance").
+  writer->tune_for_service(/*checkpoint_frames=*/8000, /*cache_mib=*/32);
   core::StoreExecutor store(std::move(writer),
                             [database_file] { return core::SqliteStore::open_reader(database_file); });
 
