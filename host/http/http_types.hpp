@@ -25,7 +25,6 @@ struct RequestContext {
   std::string query;                              // raw, without '?'
   std::map<std::string, std::string> path_params; // {org_id} -> value
   std::optional<core::ApiKeyRecord> api_key;      // set for authenticated routes
-  std::string route_name;                         // e.g. "POST /v1/organizations/{org_id}/..."
 
   const std::string& param(const std::string& name) const { return path_params.at(name); }
 };

@@ -9,26 +9,33 @@
 
 namespace connector::host {
 
+namespace {
+
+// Path segments use percent-encoding only ('+' stays '+').
+std::string percent_decoded(const std::string& segment) {
+  std::string decoded;
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] == '%' && i + 2 < segment.size()) {
+      decoded += sdk::form_decode_component(segment.substr(i, 3));
+      i += 2;
+    } else {
+      decoded.push_back(segment[i]);
+    }
+  }
+  return decoded;
+}
+
+} // namespace
+
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> segments;
   std::size_t start = 1;
   while (start <= path.size()) {
     const std::size_t end = path.find('/', start);
     const std::size_t stop = end == std::string::npos ? path.size() : end;
-    // Path segments use percent-encoding only ('+' stays '+').
     std::string segment = path.substr(start, stop - start);
-    std::string decoded;
-    for (std::size_t i = 0; i < segment.size(); ++i) {
-      if (segment[i] == '+') {
-        decoded.push_back('+');
-      } else if (segment[i] == '%' && i + 2 < segment.size()) {
-        decoded += sdk::form_decode_component(segment.substr(i, 3));
-        i += 2;
-      } else {
-        decoded.push_back(segment[i]);
-      }
-    }
-    segments.push_back(std::move(decoded));
+    if (segment.find('%') != std::string::npos) segment = percent_decoded(segment);
+    segments.push_back(std::move(segment));
     if (end == std::string::npos) break;
     start = end + 1;
   }
@@ -88,7 +95,6 @@ boost::asio::awaitable<Response> Router::answer(const Request& request, std::str
                          target.substr(0, question),
                          question == std::string::npos ? std::string() : target.substr(question + 1),
                          {},
-                         {},
                          {}};
   try {
     Match found = match(request.method(), context.path);
@@ -98,7 +104,6 @@ boost::asio::awaitable<Response> Router::answer(const Request& request, std::str
     }
     const Route& route = *found.route;
     context.path_params = std::move(found.params);
-    context.route_name = std::string(http::to_string(route.method)) + " " + route.pattern;
     route_name = route.pattern;
 
     if (route.authenticated) {

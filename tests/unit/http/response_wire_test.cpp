@@ -32,7 +32,7 @@ std::vector<Response> sample_responses() {
   std::vector<Response> samples;
   for (const unsigned version : {11U, 10U}) {
     Request request{http::verb::post, "/v1/x", version};
-    const RequestContext context{request, "trace-7", "/v1/x", "", {}, {}, {}};
+    const RequestContext context{request, "trace-7", "/v1/x", "", {}, {}};
     samples.push_back(json_strings_response(context, http::status::ok, {{"connection_id", "conn_1"}}));
     samples.push_back(json_response(context, http::status::created, {{"name", "caf\xc3\xa9"}, {"n", 3}}));
     samples.push_back(redirect_response(context, "https://app.example.com/back?status=success"));

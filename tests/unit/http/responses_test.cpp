@@ -11,7 +11,7 @@ namespace {
 
 struct Answer {
   Request request{http::verb::post, "/x", 11};
-  RequestContext context{request, "trace-1", "/x", "", {}, {}, {}};
+  RequestContext context{request, "trace-1", "/x", "", {}, {}};
 };
 
 } // namespace
