@@ -11,9 +11,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-  quick_duration=3s quick_seed=50000 quick_flows=2000 quick_starts=5 quick_warmup=1s
+  quick_duration=3s quick_seed=50000 quick_flows=2000 quick_starts=5 quick_warmup=1s quick_rounds=1
 else
-  quick_duration=10s quick_seed=1000000 quick_flows=10000 quick_starts=10 quick_warmup=2s
+  quick_duration=10s quick_seed=1000000 quick_flows=10000 quick_starts=10 quick_warmup=2s quick_rounds=3
 fi
 DURATION=${BENCH_DURATION:-$quick_duration}
 CONNS=${BENCH_CONNECTIONS:-64}
@@ -22,6 +22,7 @@ SEED=${BENCH_SEED_ROWS:-$quick_seed}
 FLOWS=${BENCH_FLOWS:-$quick_flows}
 STARTS=${BENCH_STARTS:-$quick_starts}
 WARMUP=${BENCH_WARMUP:-$quick_warmup}
+ROUNDS=${BENCH_ROUNDS:-$quick_rounds}
 FLOW_CAP=${BENCH_FLOW_CAP:-300s} # the longest a replay may run; it normally ends when all are sent
 ORG=org_bench
 REDIRECT=https://app.example.com/callback
@@ -205,10 +206,13 @@ stop_pid "$host_pid"
 # ---- 3. the floor: HTTP alone, same request, same answer size ------------------------------
 # The host's default I/O threads (host/config/host_config.cpp: 2 per core, at least 2).
 io_threads=$(( $(nproc) * 2 > 2 ? $(nproc) * 2 : 2 ))
-"$floor_bin" --listen 127.0.0.1:0 --threads "$io_threads" --body-bytes "$body_bytes" >"$work/floor.out" 2>&1 &
-floor_pid=$!
-started+=("$floor_pid")
-floor_url="http://127.0.0.1:$(port_from "$work/floor.out" "$floor_pid")"
+start_floor() {
+  "$floor_bin" --listen 127.0.0.1:0 --threads "$io_threads" --body-bytes "$body_bytes" >"$work/floor.out" 2>&1 &
+  floor_pid=$!
+  started+=("$floor_pid")
+  floor_url="http://127.0.0.1:$(port_from "$work/floor.out" "$floor_pid")"
+}
+start_floor
 authorize_run floor-warm "$WARMUP" "$floor_url" "$key_a"
 cpu_a=$(cpu_ticks "$floor_pid")
 authorize_run floor "$DURATION" "$floor_url" "$key_a"
@@ -216,10 +220,13 @@ cpu_floor=$(($(cpu_ticks "$floor_pid") - cpu_a))
 stop_pid "$floor_pid"
 
 # ---- 4. the alternative: grant on Express, sessions in MemoryStore -------------------------
-node "$here/grant/server.js" --port 0 >"$work/grant.out" 2>&1 &
-grant_pid=$!
-started+=("$grant_pid")
-grant_url="http://127.0.0.1:$(port_from "$work/grant.out" "$grant_pid")"
+start_grant() { # a new process each time: its MemoryStore starts empty
+  node "$here/grant/server.js" --port 0 >"$work/grant.out" 2>&1 &
+  grant_pid=$!
+  started+=("$grant_pid")
+  grant_url="http://127.0.0.1:$(port_from "$work/grant.out" "$grant_pid")"
+}
+start_grant
 grant_location=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$grant_url/connect/github")
 case "$grant_location" in
   "302 https://github.com/login/oauth/authorize?"*state=*code_challenge=*) ;;
@@ -235,6 +242,27 @@ grant_run grant "$DURATION"
 cpu_grant=$(($(cpu_ticks "$grant_pid") - cpu_a))
 rss_grant=$(rss_kb "$grant_pid")
 stop_pid "$grant_pid"
+
+# ---- 4b. further rounds of the three steady-state runs, for medians ------------------------
+# The machine is shared: a single run of each target can land in a busy or a quiet moment,
+# and the ratios would carry that. Each further round runs the host (a fresh, empty store),
+# the floor and grant again, one after another; the report gives the medians over rounds.
+for round in $(seq 2 "$ROUNDS"); do
+  data_r="$work/host-round-$round"
+  key_r=$(new_key "$data_r")
+  start_host "$data_r"
+  authorize_run "host-empty-warm-$round" "$WARMUP" "$host_url" "$key_r"
+  authorize_run "host-empty-$round" "$DURATION" "$host_url" "$key_r"
+  stop_pid "$host_pid"
+  start_floor
+  authorize_run "floor-warm-$round" "$WARMUP" "$floor_url" "$key_r"
+  authorize_run "floor-$round" "$DURATION" "$floor_url" "$key_r"
+  stop_pid "$floor_pid"
+  start_grant
+  grant_run "grant-warm-$round" "$WARMUP"
+  grant_run "grant-$round" "$DURATION"
+  stop_pid "$grant_pid"
+done
 
 # ---- 5. the whole flow: provider callback + code exchange against the provider double ------
 tls="$work/tls"
@@ -287,13 +315,38 @@ startup_runs=$(echo "$startup" | sed 's/.*"runs":\[\([^]]*\)\].*/\1/')
 
 # ---- report --------------------------------------------------------------------------------
 rps() { calc "$(res "$1" rps)" 0; }
+# The steady-state targets ran once per round: NAME, NAME-2, NAME-3, …
+rounds_of() { local round; echo "$1"; for round in $(seq 2 "$ROUNDS"); do echo "$1-$round"; done; }
+median() { # NAME KEY: KEY's median over NAME's rounds
+  local name; for name in $(rounds_of "$1"); do res "$name" "$2"; done |
+    sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+total() { # NAME KEY…: the sum of the KEYs over NAME's rounds
+  local name key sum=0 name_=$1; shift
+  for name in $(rounds_of "$name_"); do for key in "$@"; do sum=$((sum + $(res "$name" "$key"))); done; done
+  echo "$sum"
+}
+per_round() { # NAME KEY [DIVISOR DECIMALS]: each round's value, "a / b / c"
+  local name out=''
+  for name in $(rounds_of "$1"); do out+="${out:+ / }$(calc "$(res "$name" "$2") / ${3:-1}" "${4:-0}")"; done
+  echo "$out"
+}
+median_row() { # LABEL NAME: medians over the rounds, answers and errors summed
+  echo "| $1 | $(calc "$(median "$2" rps)" 0) | $(calc "$(median "$2" p50_us) / 1000" 2) | $(calc "$(median "$2" p99_us) / 1000" 2) | $(total "$2" ok) | $(total "$2" bad err_connect err_read err_write err_timeout) |"
+}
 row() { # LABEL NAME
   echo "| $1 | $(rps "$2") | $(ms "$2" p50_us) | $(ms "$2" p99_us) | $(res "$2" ok) | $(($(res "$2" bad) + $(res "$2" err_connect) + $(res "$2" err_read) + $(res "$2" err_write) + $(res "$2" err_timeout))) |"
 }
-host_floor=$(calc "$(res host-empty rps) / $(res floor rps)")
-host_grant=$(calc "$(res host-empty rps) / $(res grant rps)")
+host_floor=$(calc "$(median host-empty rps) / $(median floor rps)")
+host_grant=$(calc "$(median host-empty rps) / $(median grant rps)")
+# The scale run came right after round 1's empty-store run: compared with that one.
 big_empty=$(calc "$(res host-big rps) / $(res host-empty rps)")
-host_p99_ms=$(ms host-empty p99_us)
+host_p99_ms=$(calc "$(median host-empty p99_us) / 1000" 2)
+round_ratios=''
+for round in $(seq 1 "$ROUNDS"); do
+  suffix=$([ "$round" = 1 ] || echo "-$round")
+  round_ratios+="${round_ratios:+ / }$(calc "$(res "host-empty$suffix" rps) / $(res "floor$suffix" rps)")"
+done
 rss_idle_mb=$(calc "$rss_idle / 1024" 1)
 db_per_flow=$(calc "($db_after - $db_before) / $flows_made" 0)
 rss_per_flow=$(calc "($rss_after - $rss_idle) * 1024 / $flows_made" 0)
@@ -309,12 +362,14 @@ report="$work/report.md"
   echo
   echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) · $(nproc) cores · wrk -t$THREADS -c$CONNS -d$DURATION (after a $WARMUP warm-up) · host: Release, $(res host-empty requests) authorize answers in the main run · load average at start $load_at_start · tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"
   echo
+  echo "The first three rows are medians over $ROUNDS alternating rounds (host, floor, grant, then again); ok answers are their sum."
+  echo
   echo "| target | req/s | p50 ms | p99 ms | ok answers | other answers / socket errors |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-  row "host: POST sources/authorize (github), empty store" host-empty
-  row "host: POST sources/authorize, $rows_seeded stored connections" host-big
-  row "floor: bench_floor, fixed ${body_bytes}-byte JSON, same request" floor
-  row "grant $(node -p 'require(process.argv[1]).version' "$here/grant/node_modules/grant/package.json") + express-session MemoryStore: GET /connect/github" grant
+  median_row "host: POST sources/authorize (github), empty store" host-empty
+  median_row "floor: bench_floor, fixed ${body_bytes}-byte JSON, same request" floor
+  median_row "grant $(node -p 'require(process.argv[1]).version' "$here/grant/node_modules/grant/package.json") + express-session MemoryStore: GET /connect/github" grant
+  row "host: POST sources/authorize, $rows_seeded stored connections (after round 1)" host-big
   row "host: GET /v1/oauth/callback, code exchange + GET /user at the double ($callback_sent flows)" callback
   row "provider double alone: POST /login/oauth/access_token, new TLS connection each" double-token
   row "provider double alone: GET /user, new TLS connection each" double-user
@@ -331,9 +386,10 @@ report="$work/report.md"
   echo
   echo "Checks and other figures:"
   echo
+  echo "- Rounds, req/s: host $(per_round host-empty rps); floor $(per_round floor rps); grant $(per_round grant rps). Host / floor per round: $round_ratios. p99 ms: host $(per_round host-empty p99_us 1000 2); floor $(per_round floor p99_us 1000 2)."
   echo "- Durability: after SIGTERM and a restart, GET connections/$sample_id → $restart_status ($(check "$restart_status == 200"))."
   echo "- Rows: $((rows_restarted - rows_before)) new rows in \`connections\` after the restart for $answered_200 answers 200 seen by wrk and curl; $extra_rows more rows than answers seen (requests in flight when wrk stopped; at most $((2 * CONNS))): $(check "$extra_rows >= 0 && $extra_rows <= 2 * $CONNS")."
-  echo "- CPU per answer (user + system time of the serving process over its measured run, every thread): host $(cpu_us "$cpu_host" host-empty) µs, floor $(cpu_us "$cpu_floor" floor) µs, grant $(cpu_us "$cpu_grant" grant) µs."
+  echo "- CPU per answer (user + system time of the serving process over its measured run in round 1, every thread): host $(cpu_us "$cpu_host" host-empty) µs, floor $(cpu_us "$cpu_floor" floor) µs, grant $(cpu_us "$cpu_grant" grant) µs."
   echo "- RSS growth per pending flow: $rss_per_flow B (idle $rss_idle kB → $rss_after kB after $flows_made flows)."
   echo "- Callback run: $callback_sent of $FLOWS prepared callbacks sent, $(res callback ok) redirected with status=success; the host's /metrics mean for the callback route: $callback_server_mean_ms ms."
   echo "- The double's own time in a callback (its two endpoints alone, p50): $(ms double-token p50_us) + $(ms double-user p50_us) ms of the callback's $(ms callback p50_us) ms; with $CONNS callbacks in flight at $(rps callback)/s, each spends $(calc "$CONNS / $(res callback rps) * 1000" 1) ms in the system (Little's law), mostly waiting for the 2 cores that wrk, the host and the double share."
