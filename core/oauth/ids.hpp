@@ -1,5 +1,5 @@
-// Identifiers the API hands out: a type prefix and 128 random bits in hex ("conn_3f9a…"),
-// unguessable so that an id alone proves nothing and enumerates nothing.
+// Identifiers the API hands out: a type prefix, then a millisecond time and 80 random bits in hex
+// ("conn_01a2…"), unguessable so that an id alone proves nothing and enumerates nothing.
 #pragma once
 
 #include <string>
