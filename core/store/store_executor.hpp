@@ -1,8 +1,9 @@
 // Runs store jobs on the store's own thread so that no I/O thread ever waits for a write,
 // and commits them in groups: every job that queued while the previous commit was
 // running goes into the next transaction, each inside its own savepoint (unless it writes
-// with a single statement, see JobUndo), so one failing job rolls back alone. Callers co_await run(job) and resume on
-// their own executor after the commit that made their job durable.
+// with a single statement, see JobUndo), so one failing job rolls back alone. Callers
+// co_await run(job) and resume on their own executor after the commit that made their job
+// durable.
 #pragma once
 
 #include "store/store.hpp"
@@ -33,7 +34,7 @@ enum class JobUndo {
   savepoint,
   // The job writes with one statement at most, as its last act (a single INSERT), so a
   // throw leaves nothing of it behind: SQLite undoes a failed statement by itself. This
-  // saves the savepoint's two extra statements and page copies, about 7 % of an
+  // saves the savepoint's two extra statements and page copies, about 5 % of an
   // authorize's instructions. If such a job does throw after it changed rows, the whole
   // batch is rolled back and each of its jobs fails: a wrong declaration can fail callers,
   // but it never commits half a job.
@@ -93,10 +94,10 @@ public:
   uint64_t jobs_run() const;
 
 private:
-  // A queued job: `execute` runs it (inside its savepoint unless `undo` says otherwise) and says whether it succeeded
-  // (a job that throws keeps its exception for its caller and is rolled back alone); `complete` answers the caller once
-  // the batch is over, with the batch's exception if the batch could not begin or commit (then the job may never have
-  // run).
+  // A queued job: `execute` runs it (inside its savepoint unless `undo` says otherwise) and
+  // says whether it succeeded (a job that throws keeps its exception for its caller and is
+  // rolled back alone); `complete` answers the caller once the batch is over, with the
+  // batch's exception if the batch could not begin or commit (then the job may never have run).
   using Completion = std::function<void(std::exception_ptr batch_error)>;
   struct Work {
     std::function<bool(Store&)> execute;
