@@ -51,8 +51,8 @@ public:
   }
 
   // The job's own exception wins; otherwise the batch's (its writes were not committed).
-  void complete(std::exception_ptr batch_error) {
-    if (!outcome_.error) outcome_.error = std::move(batch_error);
+  void complete(const std::exception_ptr& batch_error) {
+    if (!outcome_.error) outcome_.error = batch_error;
     answer_(std::move(outcome_));
   }
 
@@ -66,7 +66,7 @@ private:
 template <typename Work, typename Job, typename Answer> Work make_work(Job job, Answer answer) {
   auto queued = std::make_shared<QueuedJob<Job, Answer>>(std::move(job), std::move(answer));
   return Work{[queued](Store& store) { return queued->execute(store); },
-              [queued](std::exception_ptr batch_error) { queued->complete(std::move(batch_error)); }};
+              [queued](const std::exception_ptr& batch_error) { queued->complete(batch_error); }};
 }
 
 // The answer for run(): hands the outcome to the coroutine's handler on the handler's own

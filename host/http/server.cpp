@@ -64,8 +64,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   Impl(asio::io_context& io_context, std::vector<asio::io_context*> targets, const Router& r, ServerLimits l,
        std::shared_ptr<std::atomic<std::size_t>> count)
-      : acceptor(asio::make_strand(io_context)), connection_contexts(std::move(targets)), router(r), limits(l),
-        connections(std::move(count)) {
+      : acceptor(asio::make_strand(io_context)), connection_contexts(std::move(targets)), router(r),
+        limits(std::move(l)), connections(std::move(count)) {
     if (connection_contexts.empty()) throw std::invalid_argument("HttpServer needs a context for its connections");
   }
 
@@ -209,7 +209,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 HttpServer::HttpServer(asio::io_context& io, std::vector<asio::io_context*> connection_contexts, const Router& router,
                        ServerLimits limits)
     : connections_(std::make_shared<std::atomic<std::size_t>>(0)) {
-  impl_ = std::make_shared<Impl>(io, std::move(connection_contexts), router, limits, connections_);
+  impl_ = std::make_shared<Impl>(io, std::move(connection_contexts), router, std::move(limits), connections_);
 }
 
 HttpServer::~HttpServer() = default;

@@ -20,8 +20,8 @@ class context;
 namespace connector::host {
 
 struct ServerLimits {
-  std::size_t header_bytes = 16 * 1024; // beyond: 431
-  std::size_t body_bytes = 64 * 1024;   // beyond: 413
+  std::size_t header_bytes = std::size_t{16} * 1024; // beyond: 431
+  std::size_t body_bytes = std::size_t{64} * 1024;   // beyond: 413
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds write_timeout{30};
