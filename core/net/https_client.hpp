@@ -20,7 +20,7 @@ struct HttpsClientOptions {
   bool use_system_ca = true;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds total_timeout{15000};
-  std::size_t max_response_bytes = 1024 * 1024;
+  std::size_t max_response_bytes = std::size_t{1024} * 1024;
   std::string user_agent = "connector-host";
 };
 

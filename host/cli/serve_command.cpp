@@ -234,12 +234,10 @@ int run_serve(const std::vector<std::string>& args) {
   boost::asio::steady_timer drain_timer(io);
   std::chrono::steady_clock::time_point drain_deadline;
   // Polls until every connection has answered and closed (or the grace period ends), then
-  // lets io.run() return.
+  // lets io.run() return; the connection contexts are stopped after it.
   std::function<void()> drain = [&] {
     if (server.open_connections() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
       io.stop();
-      for (auto& context : connection_contexts)
-        context->stop();
       return;
     }
     drain_timer.expires_after(std::chrono::milliseconds(20));
@@ -258,9 +256,11 @@ int run_serve(const std::vector<std::string>& args) {
     drain();
   });
 
-  // Each connection context runs until the drain above stops it, even while it has no
-  // connection: a guard keeps its run() from returning at once.
+  // Each connection context runs until io.run() returns (after the drain above, or when io
+  // runs out of work), even while it has no connection: a guard keeps its run() from
+  // returning at once.
   std::vector<std::thread> workers;
+  workers.reserve(connection_contexts.size());
   for (auto& context : connection_contexts) {
     workers.emplace_back([&context] {
       const auto guard = boost::asio::make_work_guard(*context);
@@ -269,7 +269,7 @@ int run_serve(const std::vector<std::string>& args) {
   }
   io.run();
   for (auto& context : connection_contexts)
-    context->stop(); // io.run() also returns when it runs out of work: never hang on a worker
+    context->stop();
   for (auto& worker : workers)
     worker.join();
   log(LogLevel::info, "stopped");

@@ -34,8 +34,8 @@ struct HostConfig {
   std::chrono::seconds state_ttl{600};
   std::chrono::milliseconds provider_connect_timeout{5000};
   std::chrono::milliseconds provider_total_timeout{15000};
-  std::size_t max_body_bytes = 64 * 1024;
-  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = std::size_t{64} * 1024;
+  std::size_t max_header_bytes = std::size_t{16} * 1024;
   // Two I/O threads per core (at least 2): a request's lookups read SQLite on its I/O thread
   // and can wait briefly for a file lock or a page, and another thread then runs meanwhile.
   int threads = default_io_threads();

@@ -1,6 +1,7 @@
 // The HTTP/1.1 listener and its sessions (Boost.Beast, C++20 coroutines): one coroutine per
-// connection on a single-threaded io_context, a parser with header and body limits, a timeout on every
-// read and write, keep-alive, and a graceful stop that lets accepted requests finish.
+// connection on a single-threaded io_context, a parser with header and body limits, a
+// timeout on every read and write, keep-alive, and a graceful stop that lets accepted
+// requests finish.
 #pragma once
 
 #include "http/router.hpp"

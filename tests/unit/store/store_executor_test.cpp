@@ -18,12 +18,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace connector::core;
 namespace asio = boost::asio;
@@ -193,6 +196,31 @@ void spawn_run(asio::io_context& io, StoreExecutor& executor, Job job, std::exce
       });
 }
 
+// One job for run_as_one_batch: what it does, and how it is undone if it throws.
+struct BatchJob {
+  std::function<void(Store&)> work;
+  JobUndo undo = JobUndo::savepoint;
+};
+
+// Queues `jobs` through run() while a hold keeps the store thread busy, so that they share
+// one batch, then lets them run: each job's outcome, in order (null when it succeeded).
+std::vector<std::exception_ptr> run_as_one_batch(StoreExecutor& executor, const std::vector<BatchJob>& jobs) {
+  asio::io_context io;
+  std::vector<std::exception_ptr> outcomes(jobs.size());
+  const auto finished = std::make_unique<bool[]>(jobs.size());
+  {
+    StoreThreadHold hold(executor);
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+      spawn_run(io, executor, jobs[i].work, outcomes[i], finished[i], jobs[i].undo);
+    io.poll(); // every coroutine starts and queues its job behind the hold
+  }
+  io.restart();
+  io.run();
+  for (std::size_t i = 0; i < jobs.size(); ++i)
+    EXPECT_TRUE(finished[i]) << "job " << i << " never finished";
+  return outcomes;
+}
+
 class StoreExecutorTest : public ::testing::Test {
 protected:
   TemporaryFolder folder;
@@ -246,33 +274,19 @@ TEST_F(StoreExecutorTest, RunDeliversResultsAndExceptionsToTheCoroutine) {
 }
 
 TEST_F(StoreExecutorTest, AFailingJobRollsBackAloneAndTheRestOfItsBatchIsDurable) {
-  asio::io_context io;
-  std::exception_ptr failing_outcome, succeeding_outcome;
-  bool failing_finished = false, succeeding_finished = false;
+  std::vector<std::exception_ptr> outcomes;
   {
     StoreExecutor executor(std::make_unique<SqliteStore>(path));
-    {
-      StoreThreadHold hold(executor);
-      spawn_run(
-          io, executor,
-          [](Store& store) {
-            store.insert_workspace(make_workspace("ws_failing"));
-            throw std::runtime_error("job failed on purpose");
-          },
-          failing_outcome, failing_finished);
-      spawn_run(
-          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_kept")); }, succeeding_outcome,
-          succeeding_finished);
-      io.poll(); // both coroutines start and queue their jobs behind the hold
-    }
-    io.restart();
-    io.run();
+    outcomes = run_as_one_batch(executor, {{[](Store& store) {
+                                             store.insert_workspace(make_workspace("ws_failing"));
+                                             throw std::runtime_error("job failed on purpose");
+                                           }},
+                                           {[](Store& store) { store.insert_workspace(make_workspace("ws_kept")); }}});
     EXPECT_EQ(executor.jobs_run(), 3U);
     EXPECT_EQ(executor.batches_committed(), 2U) << "the two jobs did not share a batch";
   }
-  ASSERT_TRUE(failing_finished && succeeding_finished);
-  EXPECT_EQ(message_of(failing_outcome), "job failed on purpose");
-  EXPECT_FALSE(succeeding_outcome) << message_of(succeeding_outcome);
+  EXPECT_EQ(message_of(outcomes[0]), "job failed on purpose");
+  EXPECT_FALSE(outcomes[1]) << message_of(outcomes[1]);
 
   SqliteStore reopened(path); // durable: visible to a new connection after the executor is gone
   EXPECT_TRUE(reopened.find_workspace("org_a", "ws_kept"));
@@ -282,30 +296,16 @@ TEST_F(StoreExecutorTest, AFailingJobRollsBackAloneAndTheRestOfItsBatchIsDurable
 // JobUndo::statement: a job whose single write fails is undone by SQLite itself and fails
 // alone; one that throws after it wrote takes its whole batch down rather than commit half.
 TEST_F(StoreExecutorTest, ASingleStatementJobWithoutASavepointFailsAloneWhenItsWriteFails) {
-  asio::io_context io;
-  std::exception_ptr outcomes[3];
-  bool finished[3] = {false, false, false};
+  const auto insert = [](const char* id) {
+    return BatchJob{[id](Store& store) { store.insert_workspace(make_workspace(id)); }, JobUndo::statement};
+  };
+  std::vector<std::exception_ptr> outcomes;
   {
     StoreExecutor executor(std::make_unique<SqliteStore>(path));
     executor.run_sync([](Store& store) { store.insert_workspace(make_workspace("ws_taken")); });
-    {
-      StoreThreadHold hold(executor);
-      spawn_run(
-          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_first")); }, outcomes[0],
-          finished[0], JobUndo::statement);
-      spawn_run(
-          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_taken")); }, outcomes[1],
-          finished[1], JobUndo::statement);
-      spawn_run(
-          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_last")); }, outcomes[2],
-          finished[2], JobUndo::statement);
-      io.poll();
-    }
-    io.restart();
-    io.run();
+    outcomes = run_as_one_batch(executor, {insert("ws_first"), insert("ws_taken"), insert("ws_last")});
     EXPECT_EQ(executor.batches_committed(), 3U) << "the three jobs did not share a batch";
   }
-  ASSERT_TRUE(finished[0] && finished[1] && finished[2]);
   EXPECT_FALSE(outcomes[0]) << message_of(outcomes[0]);
   ASSERT_TRUE(outcomes[1]);
   EXPECT_THROW(std::rethrow_exception(outcomes[1]), StoreConflict);
@@ -318,35 +318,21 @@ TEST_F(StoreExecutorTest, ASingleStatementJobWithoutASavepointFailsAloneWhenItsW
 }
 
 TEST_F(StoreExecutorTest, AJobWithoutASavepointThatThrowsAfterWritingUndoesItsWholeBatch) {
-  asio::io_context io;
-  std::exception_ptr outcomes[3];
-  bool finished[3] = {false, false, false};
+  std::vector<std::exception_ptr> outcomes;
   {
     StoreExecutor executor(std::make_unique<SqliteStore>(path));
-    {
-      StoreThreadHold hold(executor);
-      spawn_run(
-          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_before")); }, outcomes[0],
-          finished[0]);
-      spawn_run(
-          io, executor,
-          [](Store& store) {
-            store.insert_workspace(make_workspace("ws_misdeclared"));
-            throw std::runtime_error("failed after its write");
-          },
-          outcomes[1], finished[1], JobUndo::statement);
-      spawn_run(
-          io, executor, [](Store& store) { store.insert_workspace(make_workspace("ws_after")); }, outcomes[2],
-          finished[2], JobUndo::statement);
-      io.poll();
-    }
-    io.restart();
-    io.run();
+    outcomes = run_as_one_batch(
+        executor, {{[](Store& store) { store.insert_workspace(make_workspace("ws_before")); }},
+                   {[](Store& store) {
+                      store.insert_workspace(make_workspace("ws_misdeclared"));
+                      throw std::runtime_error("failed after its write");
+                    },
+                    JobUndo::statement},
+                   {[](Store& store) { store.insert_workspace(make_workspace("ws_after")); }, JobUndo::statement}});
     EXPECT_EQ(executor.batches_committed(), 1U) << "only the hold's batch commits";
     // The batch stopped at the misdeclared job: ws_after never ran.
     EXPECT_EQ(executor.jobs_run(), 3U);
   }
-  ASSERT_TRUE(finished[0] && finished[1] && finished[2]);
   EXPECT_NE(message_of(outcomes[0]).find("its batch is undone"), std::string::npos) << message_of(outcomes[0]);
   EXPECT_EQ(message_of(outcomes[1]), "failed after its write");
   EXPECT_NE(message_of(outcomes[2]).find("its batch is undone"), std::string::npos) << message_of(outcomes[2]);
@@ -485,28 +471,15 @@ TEST_F(StoreExecutorTest, DestructionFinishesEveryQueuedJob) {
 
 TEST_F(StoreExecutorTest, EachJobRunsInItsOwnSavepointInsideOneTransaction) {
   auto journal = std::make_shared<Journal>();
-  asio::io_context io;
-  std::exception_ptr outcomes[3];
-  bool finished[3] = {false, false, false};
+  std::vector<std::exception_ptr> outcomes;
   {
     StoreExecutor executor(std::make_unique<JournalingStore>(journal));
-    {
-      StoreThreadHold hold(executor);
-      spawn_run(
-          io, executor, [](Store& store) { store.insert_workspace(make_workspace("a")); }, outcomes[0], finished[0]);
-      spawn_run(
-          io, executor,
-          [](Store& store) {
-            store.insert_workspace(make_workspace("b"));
-            throw std::runtime_error("b failed");
-          },
-          outcomes[1], finished[1]);
-      spawn_run(
-          io, executor, [](Store& store) { store.insert_workspace(make_workspace("c")); }, outcomes[2], finished[2]);
-      io.poll();
-    }
-    io.restart();
-    io.run();
+    outcomes = run_as_one_batch(executor, {{[](Store& store) { store.insert_workspace(make_workspace("a")); }},
+                                           {[](Store& store) {
+                                             store.insert_workspace(make_workspace("b"));
+                                             throw std::runtime_error("b failed");
+                                           }},
+                                           {[](Store& store) { store.insert_workspace(make_workspace("c")); }}});
   }
   EXPECT_FALSE(outcomes[0]);
   EXPECT_EQ(message_of(outcomes[1]), "b failed");
