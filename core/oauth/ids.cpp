@@ -2,30 +2,105 @@
 
 #include "crypto/random.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
 namespace connector::core {
 
+namespace {
+
+constexpr char hex[] = "0123456789abcdef";
+constexpr uint64_t lowest_row_key = uint64_t{1} << 60;
+constexpr uint64_t highest_row_key = (uint64_t{1} << 63) - 1; // SQLite's rowid is signed
+
+uint64_t milliseconds_now() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+void append_hex(std::string& out, uint64_t value, int digits) {
+  for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4)
+    out.push_back(hex[(value >> shift) & 0x0F]);
+}
+
+void append_random_hex(std::string& out, std::size_t bytes) {
+  for (const char byte : random_bytes(bytes)) {
+    const auto b = static_cast<unsigned char>(byte);
+    out.push_back(hex[b >> 4]);
+    out.push_back(hex[b & 0x0F]);
+  }
+}
+
+std::optional<uint64_t> parse_hex(std::string_view digits) {
+  uint64_t value = 0;
+  for (const char c : digits) {
+    int digit = 0;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    value = (value << 4) | static_cast<uint64_t>(digit);
+  }
+  return value;
+}
+
+// The last key handed out, by any thread.
+std::atomic<uint64_t> last_row_key{0};
+
+uint64_t next_row_key() {
+  const uint64_t floor = lowest_row_key + (milliseconds_now() << 16);
+  uint64_t previous = last_row_key.load(std::memory_order_relaxed);
+  uint64_t key = 0;
+  do {
+    key = std::max(previous + 1, floor);
+  } while (!last_row_key.compare_exchange_weak(previous, key, std::memory_order_relaxed));
+  return key;
+}
+
+} // namespace
+
 std::string make_id(std::string_view prefix) {
-  static constexpr char hex[] = "0123456789abcdef";
   std::string id(prefix);
   id.reserve(prefix.size() + 33);
   id.push_back('_');
   // Milliseconds first, so that rows inserted one after another land side by side in the
   // primary-key index (appends, not page splits all over a large table); then 80 random
   // bits, which keeps ids unguessable and unique. Ids are names, not credentials.
-  const auto millis = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  for (int shift = 44; shift >= 0; shift -= 4)
-    id.push_back(hex[(millis >> shift) & 0x0F]);
-  for (const char byte : random_bytes(10)) {
-    const auto b = static_cast<unsigned char>(byte);
-    id.push_back(hex[b >> 4]);
-    id.push_back(hex[b & 0x0F]);
-  }
+  append_hex(id, milliseconds_now(), 12);
+  append_random_hex(id, 10);
   return id;
+}
+
+std::string make_keyed_id(std::string_view prefix) {
+  std::string id(prefix);
+  id.reserve(prefix.size() + 33);
+  id.push_back('_');
+  append_hex(id, next_row_key(), 16);
+  append_random_hex(id, 8);
+  return id;
+}
+
+std::optional<int64_t> row_key_in_id(std::string_view id) {
+  const std::size_t underscore = id.find('_');
+  if (underscore == std::string_view::npos || id.size() - underscore - 1 != 32) return std::nullopt;
+  const std::optional<uint64_t> key = parse_hex(id.substr(underscore + 1, 16));
+  if (!key || *key < lowest_row_key || *key > highest_row_key || !parse_hex(id.substr(underscore + 17))) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(*key);
+}
+
+void keep_row_keys_above(int64_t key) {
+  const auto floor = static_cast<uint64_t>(std::max<int64_t>(key, 0));
+  uint64_t previous = last_row_key.load(std::memory_order_relaxed);
+  while (previous < floor && !last_row_key.compare_exchange_weak(previous, floor, std::memory_order_relaxed)) {
+  }
 }
 
 std::vector<std::string> split_words(std::string_view text) {

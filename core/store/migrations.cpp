@@ -152,6 +152,58 @@ CREATE TRIGGER oauth_apps_deleted AFTER DELETE ON oauth_apps BEGIN UPDATE cache_
     {6, "no organization index on connections", R"sql(
 DROP INDEX connections_by_organization;
 )sql"},
+    // A new connection's id starts with its row's key ("conn_" + 16 hex digits of the key + 16
+    // random ones; oauth/ids.hpp), so a lookup by id is a rowid lookup and a new flow adds to
+    // one B-tree, at its end. The index over the id text had cost every flow about half of
+    // the pages its commit wrote to the log (it was rebalanced every few inserts). SQLite
+    // cannot drop a primary key in place, so the table is rebuilt; rows from before keep
+    // their rowids and are found through an index that only holds them (id_names_row = 0).
+    {7, "connections keyed by the number their id starts with", R"sql(
+CREATE TABLE connections_keyed (
+  row_key                INTEGER PRIMARY KEY,
+  id                     TEXT NOT NULL,
+  organization_id        TEXT NOT NULL,
+  slug                   TEXT NOT NULL,
+  source_definition_id   TEXT NOT NULL,
+  workspace_id           TEXT NOT NULL,
+  state_hash             TEXT NOT NULL,
+  redirect_url           TEXT NOT NULL,
+  redirect_uri           TEXT NOT NULL,
+  sealed_code_verifier   BLOB NOT NULL,
+  flow_options_json      TEXT NOT NULL,
+  status                 TEXT NOT NULL,
+  error_code             TEXT NOT NULL,
+  error_description      TEXT NOT NULL,
+  sealed_credentials     BLOB NOT NULL,
+  granted_scopes         TEXT NOT NULL,
+  token_expires_at       INTEGER,
+  account_id             TEXT NOT NULL,
+  account_name           TEXT NOT NULL,
+  source_id              TEXT NOT NULL,
+  created_at             INTEGER NOT NULL,
+  expires_at             INTEGER NOT NULL,
+  updated_at             INTEGER NOT NULL,
+  version                INTEGER NOT NULL,
+  target_source_id       TEXT NOT NULL DEFAULT '',
+  oauth_app_scope        TEXT NOT NULL DEFAULT '',
+  plugin_build           TEXT NOT NULL DEFAULT '',
+  state_names_connection INTEGER NOT NULL DEFAULT 0,
+  id_names_row           INTEGER NOT NULL DEFAULT 0
+) STRICT;
+INSERT INTO connections_keyed (row_key, id, organization_id, slug, source_definition_id, workspace_id, state_hash,
+    redirect_url, redirect_uri, sealed_code_verifier, flow_options_json, status, error_code, error_description,
+    sealed_credentials, granted_scopes, token_expires_at, account_id, account_name, source_id, created_at,
+    expires_at, updated_at, version, target_source_id, oauth_app_scope, plugin_build, state_names_connection)
+  SELECT rowid, id, organization_id, slug, source_definition_id, workspace_id, state_hash, redirect_url,
+    redirect_uri, sealed_code_verifier, flow_options_json, status, error_code, error_description,
+    sealed_credentials, granted_scopes, token_expires_at, account_id, account_name, source_id, created_at,
+    expires_at, updated_at, version, target_source_id, oauth_app_scope, plugin_build, state_names_connection
+  FROM connections;
+DROP TABLE connections;
+ALTER TABLE connections_keyed RENAME TO connections;
+CREATE UNIQUE INDEX connections_by_legacy_id ON connections (id) WHERE id_names_row = 0;
+CREATE UNIQUE INDEX connections_by_legacy_state_hash ON connections (state_hash) WHERE state_names_connection = 0;
+)sql"},
 };
 
 int64_t unix_now() {

@@ -1,5 +1,6 @@
 #include "store/sqlite_store.hpp"
 
+#include "oauth/ids.hpp"
 #include "store/migrations.hpp"
 
 #include <sqlite3.h>
@@ -67,7 +68,9 @@ std::string insert_sql(std::string_view table, std::string_view columns) {
 std::string compare_and_swap_sql(std::string_view table, std::string_view columns) {
   const std::vector<std::string_view> names = split_columns(columns);
   auto parameter = [&](std::string_view name) {
-    return "?" + std::to_string(std::find(names.begin(), names.end(), name) - names.begin() + 1);
+    std::string text = "?";
+    text.append(std::to_string(std::find(names.begin(), names.end(), name) - names.begin() + 1));
+    return text;
   };
   std::string sql = std::string("UPDATE ").append(table).append(" SET ");
   for (const std::string_view name : names) {
@@ -323,6 +326,9 @@ SqliteStore::SqliteStore(const std::filesystem::path& path) {
   db_ = sqlite::open_database(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
   configure_connection(db_.get());
   apply_schema_migrations(db_.get(), sqlite_schema_migrations());
+  // Keys this file already holds, perhaps from a clock that was later set back, are not
+  // handed out again by this process.
+  keep_row_keys_above(highest_connection_row_key());
 }
 
 SqliteStore::SqliteStore(const std::filesystem::path& path, ReaderTag) {
@@ -496,27 +502,57 @@ int64_t SqliteStore::count_sources_in_workspace(const std::string& organization_
 
 // --- Connections
 
+// A connection's row: the key at the front of its id (make_keyed_id), or for an id of another
+// shape (flows from before migration 7, or ids a test chose) a rowid SQLite picks, found
+// again through connections_by_legacy_id.
 void SqliteStore::insert_connection(const ConnectionRecord& connection) {
-  static const std::string sql = insert_sql("connections", connection_columns);
+  static const std::string sql = insert_sql("connections", std::string(connection_columns) + ", row_key, id_names_row");
+  constexpr int row_key_parameter = 28; // after the 27 of connection_columns
   sqlite::Query query(prepared(sql));
   bind_connection(query, connection);
-  query.run();
+  const std::optional<int64_t> key = row_key_in_id(connection.id);
+  query.bind_optional_integer(row_key_parameter, key);
+  query.bind_integer(row_key_parameter + 1, key ? 1 : 0);
+  try {
+    query.run();
+  } catch (const StoreConflict&) {
+    // Another process writing this file can have taken the key. Keys handed out from now on
+    // start above every key the file holds, so that the caller's next attempt does not meet
+    // the same one.
+    if (key) keep_row_keys_above(highest_connection_row_key());
+    throw;
+  }
+}
+
+std::optional<int64_t> SqliteStore::connection_row(const std::string& id) {
+  if (const std::optional<int64_t> key = row_key_in_id(id)) return key;
+  // The condition repeats the partial index's, so that SQLite uses it.
+  sqlite::Query query(prepared("SELECT row_key FROM connections WHERE id = ?1 AND id_names_row = 0"));
+  query.bind_text(1, id);
+  if (!query.next_row()) return std::nullopt;
+  return query.integer(0);
 }
 
 std::optional<ConnectionRecord> SqliteStore::find_connection(const std::string& organization_id,
                                                              const std::string& id) {
+  const std::optional<int64_t> row = connection_row(id);
+  if (!row) return std::nullopt;
   static const std::string sql =
-      select_sql("connections", connection_columns, "WHERE organization_id = ?1 AND id = ?2");
+      select_sql("connections", connection_columns, "WHERE row_key = ?1 AND id = ?2 AND organization_id = ?3");
   sqlite::Query query(prepared(sql));
-  query.bind_text(1, organization_id);
+  query.bind_integer(1, *row);
   query.bind_text(2, id);
+  query.bind_text(3, organization_id);
   return read_optional<ConnectionRecord>(query, read_connection);
 }
 
 std::optional<ConnectionRecord> SqliteStore::find_connection_by_id(const std::string& id) {
-  static const std::string sql = select_sql("connections", connection_columns, "WHERE id = ?1");
+  const std::optional<int64_t> row = connection_row(id);
+  if (!row) return std::nullopt;
+  static const std::string sql = select_sql("connections", connection_columns, "WHERE row_key = ?1 AND id = ?2");
   sqlite::Query query(prepared(sql));
-  query.bind_text(1, id);
+  query.bind_integer(1, *row);
+  query.bind_text(2, id);
   return read_optional<ConnectionRecord>(query, read_connection);
 }
 
@@ -530,11 +566,20 @@ std::optional<ConnectionRecord> SqliteStore::find_connection_by_state_hash(const
 }
 
 bool SqliteStore::update_connection(const ConnectionRecord& connection) {
-  static const std::string sql = compare_and_swap_sql("connections", connection_columns);
+  const std::optional<int64_t> row = connection_row(connection.id);
+  if (!row) return false;
+  // The row is named by its key, so that SQLite finds it without an index over the ids.
+  static const std::string sql = compare_and_swap_sql("connections", connection_columns) + " AND row_key = ?28";
   sqlite::Query query(prepared(sql));
   bind_connection(query, connection);
+  query.bind_integer(28, *row);
   query.run();
   return query.changes() == 1;
+}
+
+int64_t SqliteStore::highest_connection_row_key() {
+  sqlite::Query query(prepared("SELECT max(row_key) FROM connections"));
+  return query.next_row() ? query.optional_integer(0).value_or(0) : 0;
 }
 
 int64_t SqliteStore::cache_generation() {

@@ -1,10 +1,12 @@
 // Whole flows through the real host process, the real plugins and the TLS provider double:
 // authorize, the user's consent (the double's consent stand-in redirects at once), the
 // provider-facing callback with the code exchange, and the completion that makes a source.
+#include "integration/flow_driver.hpp"
 #include "integration/host_fixture.hpp"
 
 #include <gmock/gmock.h>
 
+#include <chrono>
 #include <thread>
 
 using namespace connector::testing;
@@ -427,4 +429,52 @@ TEST(OAuthFlowExpiry, AnExpiredStateIsRefusedAndChangesNothing) {
   const auto status =
       api_get(host.api(org) + "/connections/" + started.json()["connection_id"].get<std::string>(), key);
   EXPECT_EQ(status.json()["status"], "expired");
+}
+
+// Another process writing the same file (here the sqlite3 shell) holds the key the host picks
+// for a new flow: the host starts the flow over with a key above every key in the file, and
+// the client sees only its 200.
+TEST(OAuthFlowKeys, AKeyTakenByAnotherProcessIsSkipped) {
+  TempDir work("connector-keys");
+  ProviderDouble provider(work.path());
+  HostProcess host(work.path(), &provider);
+  const std::string org = "org_keys";
+  const std::string key = host.create_key(org);
+  const std::string url = host.api(org) + "/sources/authorize";
+  const nlohmann::json body = {{"slug", "github"}, {"redirect_url", client_redirect}};
+  const auto first = api_post(url, key, body);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string first_id = first.json()["connection_id"];
+  auto key_of = [](const std::string& id) { return static_cast<int64_t>(std::stoull(id.substr(5, 16), nullptr, 16)); };
+
+  // The first key of every millisecond from 0.3 s to 3.3 s from now, as make_keyed_id makes
+  // them (2^60 + milliseconds * 2^16), in rows copied from the first flow's.
+  const auto started = std::chrono::system_clock::now();
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch()).count();
+  const int64_t last_ms = now_ms + 3300;
+  const std::string columns = "organization_id, slug, source_definition_id, workspace_id, redirect_url, redirect_uri, "
+                              "sealed_code_verifier, flow_options_json, status, error_code, error_description, "
+                              "sealed_credentials, granted_scopes, token_expires_at, account_id, account_name, "
+                              "source_id, created_at, expires_at, updated_at, version, target_source_id, "
+                              "oauth_app_scope, plugin_build, state_names_connection";
+  const auto taken = run_command({"/usr/bin/sqlite3", "-cmd", ".timeout 5000", database_file(host.data_dir()).string(),
+                                  "WITH RECURSIVE t(ms) AS (SELECT " + std::to_string(now_ms + 300) +
+                                      " UNION ALL SELECT ms + 1 FROM t WHERE ms < " + std::to_string(last_ms) +
+                                      ") INSERT INTO connections (row_key, id, state_hash, id_names_row, " + columns +
+                                      ") SELECT (1 << 60) + (ms << 16), printf('conn_%016x%s', (1 << 60) + (ms << 16), "
+                                      "lower(hex(randomblob(8)))), lower(hex(randomblob(32))), 1, " +
+                                      columns + " FROM t, (SELECT * FROM connections WHERE id = '" + first_id + "')"},
+                                 {});
+  ASSERT_EQ(taken.exit_code, 0) << taken.output;
+  ASSERT_EQ(sqlite_query(host.data_dir(), "SELECT count(*) FROM connections"), "3002");
+
+  std::this_thread::sleep_until(started + std::chrono::milliseconds(800));
+  const auto second = api_post(url, key, body);
+  ASSERT_EQ(second.status, 200) << second.body;
+  const std::string second_id = second.json()["connection_id"];
+  EXPECT_GT(key_of(second_id), (int64_t{1} << 60) + (last_ms << 16)) << "the taken key was met and skipped";
+  EXPECT_EQ(sqlite_query(host.data_dir(), "SELECT count(*) FROM connections"), "3003") << "no half-made flow";
+  const auto status = api_get(host.api(org) + "/connections/" + second_id, key);
+  EXPECT_EQ(status.status, 200) << status.body;
+  EXPECT_EQ(status.json()["status"], "pending");
 }

@@ -1,3 +1,4 @@
+#include "oauth/ids.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/temp_dir.hpp"
@@ -229,8 +230,12 @@ TEST_F(SqliteStoreTest, CreatesTheIndexesLookupsAndListingsRelyOn) {
   EXPECT_TRUE(is_unique("api_keys", "api_keys_by_key_hash"));
   EXPECT_EQ(index_columns("connections_by_legacy_state_hash"), "state_hash");
   EXPECT_TRUE(is_unique("connections", "connections_by_legacy_state_hash"));
-  // Connections are found by id alone (the primary key), so no other index is paid for.
-  EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections') WHERE origin = 'c'"), "1");
+  EXPECT_EQ(index_columns("connections_by_legacy_id"), "id");
+  EXPECT_TRUE(is_unique("connections", "connections_by_legacy_id"));
+  // New connections are found by the key their id starts with (the rowid): both indexes on
+  // the table are partial, holding only rows from before, and no other index is paid for.
+  EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections')"), "2");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections') WHERE partial = 0"), "0");
   EXPECT_EQ(index_columns("sources_by_workspace"), "organization_id,workspace_id,id");
   EXPECT_EQ(index_columns("workspaces_by_organization"), "organization_id,id");
 }
@@ -409,6 +414,85 @@ TEST_F(SqliteStoreTest, OnlyOlderFlowsAreFoundByStateHash) {
   ASSERT_TRUE(store.find_connection_by_state_hash("an-older-state-hash"));
   EXPECT_EQ(store.find_connection_by_state_hash("an-older-state-hash")->id, "conn_older");
   EXPECT_FALSE(store.find_connection_by_id("conn_absent"));
+}
+
+// A flow this build starts: its id begins with the key of its row (oauth/ids.hpp), so it is
+// found without an index over the ids, and no index on the table grows with new flows.
+TEST_F(SqliteStoreTest, AKeyedConnectionIsStoredUnderTheKeyItsIdStartsWith) {
+  SqliteStore store(path);
+  const ConnectionRecord connection = make_connection("org_a", make_keyed_id("conn"));
+  store.insert_connection(connection);
+  {
+    RawDatabase raw(path);
+    EXPECT_EQ(raw.integer("SELECT row_key FROM connections WHERE id = '" + connection.id + "'"),
+              *row_key_in_id(connection.id));
+    EXPECT_EQ(raw.integer("SELECT id_names_row FROM connections WHERE id = '" + connection.id + "'"), 1);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_index_list('connections') WHERE partial = 0"), 0);
+  }
+  expect_same_connection(*store.find_connection("org_a", connection.id), connection);
+  expect_same_connection(*store.find_connection_by_id(connection.id), connection);
+  EXPECT_FALSE(store.find_connection("org_b", connection.id));
+
+  // The same key with another random half names no connection and cannot be stored beside it.
+  ConnectionRecord impostor = make_connection("org_a", connection.id.substr(0, 21) + "0123456789abcdef");
+  impostor.state_hash = "another-state-hash";
+  ASSERT_NE(impostor.id, connection.id);
+  EXPECT_FALSE(store.find_connection_by_id(impostor.id));
+  EXPECT_FALSE(store.update_connection(impostor));
+  EXPECT_THROW(store.insert_connection(impostor), StoreConflict);
+  EXPECT_EQ(store.count_connections(), 1);
+
+  ConnectionRecord changed = *store.find_connection("org_a", connection.id);
+  const ConnectionRecord stale = changed;
+  changed.status = ConnectionStatus::consumed;
+  ASSERT_TRUE(store.update_connection(changed));
+  EXPECT_EQ(store.find_connection_by_id(connection.id)->status, ConnectionStatus::consumed);
+  EXPECT_EQ(store.find_connection_by_id(connection.id)->version, 2);
+  EXPECT_FALSE(store.update_connection(stale)) << "a stale version loses, as for any id";
+}
+
+// Keys a file holds (written by another process, or before the clock was set back) are not
+// handed out again once a store has opened it.
+TEST_F(SqliteStoreTest, OpeningAFileKeepsNewKeysAboveTheKeysItHolds) {
+  const int64_t hour_of_keys = int64_t{3600 * 1000} << 16;
+  std::string ahead;
+  {
+    SqliteStore store(path);
+    const int64_t now = *row_key_in_id(make_keyed_id("conn"));
+    char id[40];
+    std::snprintf(id, sizeof id, "conn_%016llx%016llx", static_cast<unsigned long long>(now + hour_of_keys),
+                  0x0123456789abcdefULL);
+    ahead = id;
+    ASSERT_TRUE(row_key_in_id(ahead));
+    store.insert_connection(make_connection("org_a", ahead));
+  }
+  SqliteStore reopened(path);
+  EXPECT_GT(*row_key_in_id(make_keyed_id("conn")), *row_key_in_id(ahead));
+}
+
+// A key taken by another process writing the file: the insert conflicts, and the keys this
+// process hands out next start above every key in the file, so a new attempt succeeds.
+TEST_F(SqliteStoreTest, AKeyConflictMovesNewKeysAboveEveryKeyInTheFile) {
+  SqliteStore store(path);
+  const ConnectionRecord first = make_connection("org_a", make_keyed_id("conn"));
+  store.insert_connection(first);
+  const int64_t far_ahead = *row_key_in_id(first.id) + (int64_t{3600 * 1000} << 16);
+  {
+    RawDatabase other(path);
+    char id[40];
+    std::snprintf(id, sizeof id, "conn_%016llx%016llx", static_cast<unsigned long long>(far_ahead), 0xabcdefULL);
+    other.execute("INSERT INTO connections (row_key, id, organization_id, slug, source_definition_id, workspace_id, "
+                  "state_hash, redirect_url, redirect_uri, sealed_code_verifier, flow_options_json, status, "
+                  "error_code, error_description, sealed_credentials, granted_scopes, account_id, account_name, "
+                  "source_id, created_at, expires_at, updated_at, version, id_names_row) VALUES (" +
+                  std::to_string(far_ahead) + ", '" + id +
+                  "', 'org_a', 'github', 'def', '', 'other', '', '', x'', '{}', 'pending', '', '', x'', '', '', '', "
+                  "'', 1, 2, 1, 1, 1)");
+  }
+  ConnectionRecord same_key = make_connection("org_a", first.id.substr(0, 21) + "00000000000000ff");
+  same_key.state_hash = "same-key";
+  EXPECT_THROW(store.insert_connection(same_key), StoreConflict);
+  EXPECT_GT(*row_key_in_id(make_keyed_id("conn")), far_ahead);
 }
 
 TEST_F(SqliteStoreTest, ConnectionEmptyAndAbsentValuesRoundTrip) {
@@ -691,6 +775,57 @@ TEST_F(SqliteStoreTest, AVersionOneFileGainsTheTokenLifecycleColumnsWithDefaults
   EXPECT_EQ(source->refresh_failures, 0);
   EXPECT_FALSE(source->refresh_lease_until);
   EXPECT_EQ(source->token_expires_at, 1700003600);
+}
+
+// Connections from before ids named their rows keep their ids, rowids and lookups after the
+// table is rebuilt (migration 7), beside keyed ones.
+TEST_F(SqliteStoreTest, AVersionSixFileKeepsItsConnectionsUnderTheirOldIds) {
+  std::filesystem::create_directories(path.parent_path());
+  const std::string named = make_id("conn");
+  const std::string older = make_id("conn");
+  int64_t named_rowid = 0;
+  {
+    RawDatabase raw(path);
+    raw.execute("PRAGMA journal_mode = WAL");
+    apply_schema_migrations(raw.handle(), sqlite_schema_migrations().first(6)); // as the last release wrote it
+    const std::string insert =
+        "INSERT INTO connections (id, organization_id, slug, source_definition_id, workspace_id, state_hash, "
+        "redirect_url, redirect_uri, sealed_code_verifier, flow_options_json, status, error_code, "
+        "error_description, sealed_credentials, granted_scopes, token_expires_at, account_id, account_name, "
+        "source_id, created_at, expires_at, updated_at, version, target_source_id, oauth_app_scope, plugin_build, "
+        "state_names_connection) VALUES ";
+    raw.execute(insert + "('" + named + "', 'org_a', 'github', 'def', '', 'hash-named', 'https://app/done', " +
+                "'https://host/cb', x'00ff', '{}', 'pending', '', '', x'', '', NULL, '', '', '', 1, 2, 1, 1, '', " +
+                "'', 'b1', 1)");
+    raw.execute(insert + "('" + older + "', 'org_a', 'github', 'def', '', 'hash-older', 'https://app/done', " +
+                "'https://host/cb', x'', '{}', 'pending', '', '', x'', '', NULL, '', '', '', 1, 2, 1, 1, '', '', " +
+                "'', 0)");
+    named_rowid = raw.integer("SELECT rowid FROM connections WHERE id = '" + named + "'");
+  }
+  SqliteStore store(path);
+  ASSERT_TRUE(store.find_connection("org_a", named));
+  EXPECT_EQ(store.find_connection_by_id(named)->sealed_code_verifier, (std::vector<uint8_t>{0x00, 0xff}));
+  EXPECT_EQ(store.find_connection_by_id(named)->plugin_build, "b1");
+  EXPECT_TRUE(store.find_connection_by_id(named)->state_names_connection);
+  ASSERT_TRUE(store.find_connection_by_state_hash("hash-older"));
+  EXPECT_EQ(store.find_connection_by_state_hash("hash-older")->id, older);
+  EXPECT_FALSE(store.find_connection_by_state_hash("hash-named"));
+
+  ConnectionRecord claimed = *store.find_connection_by_id(named);
+  claimed.status = ConnectionStatus::authorized;
+  ASSERT_TRUE(store.update_connection(claimed));
+  EXPECT_EQ(store.find_connection("org_a", named)->status, ConnectionStatus::authorized);
+
+  const ConnectionRecord keyed = make_connection("org_a", make_keyed_id("conn"));
+  store.insert_connection(keyed);
+  expect_same_connection(*store.find_connection_by_id(keyed.id), keyed);
+  EXPECT_EQ(store.count_connections(), 3);
+  EXPECT_THROW(store.insert_connection(make_connection("org_b", older)), StoreConflict) << "old ids stay unique";
+
+  RawDatabase raw(path);
+  EXPECT_EQ(raw.integer("SELECT row_key FROM connections WHERE id = '" + named + "'"), named_rowid);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM connections WHERE id_names_row = 0"), 2);
+  EXPECT_EQ(raw.integer("SELECT max(version) FROM schema_migrations"), SqliteStore::latest_schema_version());
 }
 
 // --- Transactions
