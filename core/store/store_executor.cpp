@@ -1,6 +1,7 @@
 #include "store/store_executor.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 namespace connector::core {
 namespace {
@@ -41,15 +42,9 @@ StoreExecutor::~StoreExecutor() {
   thread_.join(); // the loop leaves only once the queue is empty
 }
 
-uint64_t StoreExecutor::batches_committed() const {
-  std::lock_guard lock(mutex_);
-  return batches_;
-}
+uint64_t StoreExecutor::batches_committed() const { return batches_.load(std::memory_order_relaxed); }
 
-uint64_t StoreExecutor::jobs_run() const {
-  std::lock_guard lock(mutex_);
-  return jobs_;
-}
+uint64_t StoreExecutor::jobs_run() const { return jobs_.load(std::memory_order_relaxed); }
 
 namespace {
 
@@ -78,14 +73,21 @@ int64_t StoreExecutor::cache_generation(std::chrono::milliseconds max_age) {
 }
 
 void StoreExecutor::enqueue(Work work) {
+  bool queued = false;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
       queue_.push_back(std::move(work));
-      wake_.notify_one();
-      return;
+      queued = true;
+      // Only a sleeping store thread needs waking, and only once: a busy one takes this job
+      // with its next batch. The wake-up (a system call) happens after the lock is released,
+      // so the woken thread does not find it held, and no other thread waits behind it.
+      wake = std::exchange(store_waiting_, false);
     }
   }
+  if (wake) wake_.notify_one();
+  if (queued) return;
   // Too late to run: answer through the completion rather than throwing out of the caller's
   // initiation, so a coroutine is resumed with the error instead of being torn down.
   work.complete(std::make_exception_ptr(std::logic_error("StoreExecutor is shutting down")));
@@ -94,11 +96,16 @@ void StoreExecutor::enqueue(Work work) {
 // Group commit: every job that queued while the previous batch ran goes into the next
 // transaction, so one commit (one WAL append) makes many jobs durable at once.
 void StoreExecutor::loop() {
+  std::vector<Work> batch;
   for (;;) {
-    std::deque<Work> batch;
+    batch.clear();
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      while (!stopping_ && queue_.empty()) {
+        store_waiting_ = true;
+        wake_.wait(lock);
+      }
+      store_waiting_ = false;
       if (queue_.empty()) return; // stopping, and nothing left to drain
       batch.swap(queue_);
     }
@@ -125,11 +132,8 @@ void StoreExecutor::loop() {
       store_->rollback_batch();
     }
 
-    {
-      std::lock_guard lock(mutex_);
-      jobs_ += executed;
-      if (!batch_error) ++batches_;
-    }
+    jobs_.fetch_add(executed, std::memory_order_relaxed);
+    if (!batch_error) batches_.fetch_add(1, std::memory_order_relaxed);
     for (Work& work : batch) {
       try {
         work.complete(batch_error);

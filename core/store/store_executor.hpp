@@ -17,7 +17,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -124,12 +123,15 @@ private:
   };
 
   std::unique_ptr<TransactionalStore> store_;
-  mutable std::mutex mutex_;
+  // Guards queue_, stopping_ and store_waiting_ only: every connection thread takes it for
+  // each job it queues, so nothing slow (no allocation once warm, no wake-up) runs under it.
+  std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Work> queue_;
+  std::vector<Work> queue_; // swapped with the store thread's batch: both keep their capacity
   bool stopping_ = false;
-  uint64_t batches_ = 0;
-  uint64_t jobs_ = 0;
+  bool store_waiting_ = false; // the store thread sleeps on wake_ (a job must wake it)
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> jobs_{0};
   ReaderFactory open_reader_;
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Store>> idle_readers_;
