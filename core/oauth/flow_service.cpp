@@ -22,8 +22,8 @@ int64_t now_seconds() { return unix_now(); }
 // "conn_<hex>.<secret>" -> "conn_<hex>"; "" for a state of the older form (a bare secret) or
 // anything that does not look like ours.
 std::string connection_named_by_state(const std::string& state) {
-  const std::size_t dot = state.find('.');
-  if (dot == std::string::npos || dot > 64 || state.compare(0, 5, "conn_") != 0) return {};
+  const std::size_t dot = state.find('.'); // npos when there is none: also past 64
+  if (dot > 64 || state.compare(0, 5, "conn_") != 0) return {};
   return state.substr(0, dot);
 }
 

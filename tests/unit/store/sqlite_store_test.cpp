@@ -106,6 +106,17 @@ ConnectionRecord make_connection(const std::string& organization_id, const std::
   return connection;
 }
 
+// An id of make_keyed_id's shape with a chosen key and random half.
+std::string keyed_id(int64_t key, uint64_t random_half) {
+  char id[40];
+  std::snprintf(id, sizeof id, "conn_%016llx%016llx", static_cast<unsigned long long>(key),
+                static_cast<unsigned long long>(random_half));
+  return id;
+}
+
+// An hour of make_keyed_id's keys (milliseconds * 2^16).
+constexpr int64_t hour_of_keys = (int64_t{3600} * 1000) << 16;
+
 SourceRecord make_source(const std::string& organization_id, const std::string& workspace_id, const std::string& id) {
   SourceRecord source;
   source.id = id;
@@ -194,6 +205,7 @@ void expect_same_source(const SourceRecord& actual, const SourceRecord& expected
 
 template <typename Record> std::vector<std::string> ids_of(const std::vector<Record>& records) {
   std::vector<std::string> ids;
+  ids.reserve(records.size());
   for (const Record& record : records)
     ids.push_back(record.id);
   return ids;
@@ -454,15 +466,10 @@ TEST_F(SqliteStoreTest, AKeyedConnectionIsStoredUnderTheKeyItsIdStartsWith) {
 // Keys a file holds (written by another process, or before the clock was set back) are not
 // handed out again once a store has opened it.
 TEST_F(SqliteStoreTest, OpeningAFileKeepsNewKeysAboveTheKeysItHolds) {
-  const int64_t hour_of_keys = int64_t{3600 * 1000} << 16;
   std::string ahead;
   {
     SqliteStore store(path);
-    const int64_t now = *row_key_in_id(make_keyed_id("conn"));
-    char id[40];
-    std::snprintf(id, sizeof id, "conn_%016llx%016llx", static_cast<unsigned long long>(now + hour_of_keys),
-                  0x0123456789abcdefULL);
-    ahead = id;
+    ahead = keyed_id(*row_key_in_id(make_keyed_id("conn")) + hour_of_keys, 0x0123456789abcdefULL);
     ASSERT_TRUE(row_key_in_id(ahead));
     store.insert_connection(make_connection("org_a", ahead));
   }
@@ -476,11 +483,10 @@ TEST_F(SqliteStoreTest, AKeyConflictMovesNewKeysAboveEveryKeyInTheFile) {
   SqliteStore store(path);
   const ConnectionRecord first = make_connection("org_a", make_keyed_id("conn"));
   store.insert_connection(first);
-  const int64_t far_ahead = *row_key_in_id(first.id) + (int64_t{3600 * 1000} << 16);
+  const int64_t far_ahead = *row_key_in_id(first.id) + hour_of_keys;
   {
     RawDatabase other(path);
-    char id[40];
-    std::snprintf(id, sizeof id, "conn_%016llx%016llx", static_cast<unsigned long long>(far_ahead), 0xabcdefULL);
+    const std::string id = keyed_id(far_ahead, 0xabcdefULL);
     other.execute("INSERT INTO connections (row_key, id, organization_id, slug, source_definition_id, workspace_id, "
                   "state_hash, redirect_url, redirect_uri, sealed_code_verifier, flow_options_json, status, "
                   "error_code, error_description, sealed_credentials, granted_scopes, account_id, account_name, "
