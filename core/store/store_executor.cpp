@@ -73,24 +73,21 @@ int64_t StoreExecutor::cache_generation(std::chrono::milliseconds max_age) {
 }
 
 void StoreExecutor::enqueue(Work work) {
-  bool queued = false;
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (!stopping_) {
-      queue_.push_back(std::move(work));
-      queued = true;
-      // Only a sleeping store thread needs waking, and only once: a busy one takes this job
-      // with its next batch. The wake-up (a system call) happens after the lock is released,
-      // so the woken thread does not find it held, and no other thread waits behind it.
-      wake = std::exchange(store_waiting_, false);
-    }
+  std::unique_lock lock(mutex_);
+  if (stopping_) {
+    lock.unlock();
+    // Too late to run: answer through the completion rather than throwing out of the caller's
+    // initiation, so a coroutine is resumed with the error instead of being torn down.
+    work.complete(std::make_exception_ptr(std::logic_error("StoreExecutor is shutting down")));
+    return;
   }
+  queue_.push_back(std::move(work));
+  // Only a sleeping store thread needs waking, and only once: a busy one takes this job with
+  // its next batch. The wake-up (a system call) happens after the lock is released, so the
+  // woken thread does not find it held, and no other thread waits behind it.
+  const bool wake = std::exchange(store_waiting_, false);
+  lock.unlock();
   if (wake) wake_.notify_one();
-  if (queued) return;
-  // Too late to run: answer through the completion rather than throwing out of the caller's
-  // initiation, so a coroutine is resumed with the error instead of being torn down.
-  work.complete(std::make_exception_ptr(std::logic_error("StoreExecutor is shutting down")));
 }
 
 // Group commit: every job that queued while the previous batch ran goes into the next
