@@ -1,5 +1,6 @@
-// Identifiers the API hands out: a type prefix, then a millisecond time and 80 random bits in hex
-// ("conn_01a2…"), unguessable so that an id alone proves nothing and enumerates nothing.
+// Identifiers the API hands out: a type prefix, then 32 hex digits that start with the time and
+// end with at least 64 random bits, unguessable so that an id alone proves nothing and
+// enumerates nothing.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 
 namespace connector::core {
 
-// "conn_" + 32 hex digits: 48 bits of milliseconds since the epoch, then 80 random bits.
+// "src_" + 32 hex digits: 48 bits of milliseconds since the epoch, then 80 random bits.
 std::string make_id(std::string_view prefix);
 
 // For rows that are looked up by id on the hot path (connections): "conn_" + 16 hex digits of
