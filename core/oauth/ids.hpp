@@ -11,7 +11,8 @@
 
 namespace connector::core {
 
-// "src_" + 32 hex digits: 48 bits of milliseconds since the epoch, then 80 random bits.
+// prefix + "_" + 32 hex digits ("src_…", "ws_…"): 48 bits of milliseconds since the epoch,
+// then 80 random bits.
 std::string make_id(std::string_view prefix);
 
 // For rows that are looked up by id on the hot path (connections): "conn_" + 16 hex digits of

@@ -85,6 +85,13 @@ std::string compare_and_swap_sql(std::string_view table, std::string_view column
       .append(parameter("version"));
 }
 
+// A connection's row key is bound after connection_columns' own parameters (the insert and
+// the compare-and-swap both end with it).
+int connection_row_key_parameter() {
+  static const int parameter = static_cast<int>(split_columns(connection_columns).size()) + 1;
+  return parameter;
+}
+
 // --- Records to parameters and rows to records, in the column lists' order.
 
 void bind_api_key(sqlite::Query& query, const ApiKeyRecord& key) {
@@ -507,12 +514,11 @@ int64_t SqliteStore::count_sources_in_workspace(const std::string& organization_
 // again through connections_by_legacy_id.
 void SqliteStore::insert_connection(const ConnectionRecord& connection) {
   static const std::string sql = insert_sql("connections", std::string(connection_columns) + ", row_key, id_names_row");
-  constexpr int row_key_parameter = 28; // after the 27 of connection_columns
   sqlite::Query query(prepared(sql));
   bind_connection(query, connection);
   const std::optional<int64_t> key = row_key_in_id(connection.id);
-  query.bind_optional_integer(row_key_parameter, key);
-  query.bind_integer(row_key_parameter + 1, key ? 1 : 0);
+  query.bind_optional_integer(connection_row_key_parameter(), key);
+  query.bind_integer(connection_row_key_parameter() + 1, key ? 1 : 0);
   try {
     query.run();
   } catch (const StoreConflict&) {
@@ -569,10 +575,11 @@ bool SqliteStore::update_connection(const ConnectionRecord& connection) {
   const std::optional<int64_t> row = connection_row(connection.id);
   if (!row) return false;
   // The row is named by its key, so that SQLite finds it without an index over the ids.
-  static const std::string sql = compare_and_swap_sql("connections", connection_columns) + " AND row_key = ?28";
+  static const std::string sql = compare_and_swap_sql("connections", connection_columns) + " AND row_key = ?" +
+                                 std::to_string(connection_row_key_parameter());
   sqlite::Query query(prepared(sql));
   bind_connection(query, connection);
-  query.bind_integer(28, *row);
+  query.bind_integer(connection_row_key_parameter(), *row);
   query.run();
   return query.changes() == 1;
 }
