@@ -26,6 +26,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace connector::core;
@@ -191,7 +192,7 @@ void spawn_run(asio::io_context& io, StoreExecutor& executor, Job job, std::exce
   asio::co_spawn(
       io, [&executor, job, undo]() -> asio::awaitable<void> { co_await executor.run(job, undo); },
       [&outcome, &finished](std::exception_ptr error) {
-        outcome = error;
+        outcome = std::move(error);
         finished = true;
       });
 }
@@ -266,7 +267,7 @@ TEST_F(StoreExecutorTest, RunDeliversResultsAndExceptionsToTheCoroutine) {
           conflict_caught = true;
         }
       },
-      [&](std::exception_ptr error) { unexpected = error; });
+      [&](std::exception_ptr error) { unexpected = std::move(error); });
   io.run();
   EXPECT_FALSE(unexpected) << message_of(unexpected);
   EXPECT_EQ(found_name, "name");
@@ -365,11 +366,12 @@ TEST_F(StoreExecutorTest, TwoThousandConcurrentRunsAreGroupCommitted) {
           }
           ++completed;
         },
-        [&](std::exception_ptr error) {
+        [&](const std::exception_ptr& error) {
           if (error) ++failures;
         });
   }
   std::vector<std::thread> io_threads;
+  io_threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     io_threads.emplace_back([&io] { io.run(); });
   for (std::thread& thread : io_threads)
@@ -392,6 +394,7 @@ TEST_F(StoreExecutorTest, CoroutinesResumeOnTheirOwnStrand) {
   asio::io_context io;
   std::atomic<int> off_strand{0}, finished{0};
   std::vector<asio::strand<asio::io_context::executor_type>> strands;
+  strands.reserve(4);
   for (int s = 0; s < 4; ++s)
     strands.push_back(asio::make_strand(io));
   for (auto& strand : strands) {
@@ -403,11 +406,12 @@ TEST_F(StoreExecutorTest, CoroutinesResumeOnTheirOwnStrand) {
             if (!strand.running_in_this_thread()) ++off_strand;
           }
         },
-        [&finished](std::exception_ptr error) {
+        [&finished](const std::exception_ptr& error) {
           if (!error) ++finished;
         });
   }
   std::vector<std::thread> io_threads;
+  io_threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     io_threads.emplace_back([&io] { io.run(); });
   for (std::thread& thread : io_threads)
@@ -426,7 +430,7 @@ TEST_F(StoreExecutorTest, ACoroutineResumesOnTheThreadRunningItsIoContext) {
         co_await executor.run([](Store& store) { store.insert_workspace(make_workspace("ws_1")); });
         resumed_on = std::this_thread::get_id();
       },
-      [](std::exception_ptr) {});
+      [](const std::exception_ptr&) {});
   std::thread runner([&] {
     io_thread = std::this_thread::get_id();
     io.run();
@@ -449,7 +453,7 @@ TEST_F(StoreExecutorTest, DestructionFinishesEveryQueuedJob) {
             co_await executor->run(
                 [i](Store& store) { store.insert_workspace(make_workspace("ws_" + std::to_string(100 + i))); });
           },
-          [&succeeded](std::exception_ptr error) {
+          [&succeeded](const std::exception_ptr& error) {
             if (!error) ++succeeded;
           });
     }
@@ -566,7 +570,7 @@ TEST_F(StoreExecutorTest, ReadsRunOnTheCallersThreadThroughPooledReadOnlyConnect
           write_refused = true;
         }
       },
-      [&](std::exception_ptr error) { unexpected = error; });
+      [&](std::exception_ptr error) { unexpected = std::move(error); });
   io.run();
   EXPECT_FALSE(unexpected) << message_of(unexpected);
   EXPECT_EQ(found_name, "name");
