@@ -21,17 +21,22 @@ uint64_t milliseconds_now() {
           .count());
 }
 
-void append_hex(std::string& out, uint64_t value, int digits) {
-  for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4)
-    out.push_back(hex[(value >> shift) & 0x0F]);
-}
+constexpr int id_digits = 32;  // after the prefix and its underscore
+constexpr int key_digits = 16; // a keyed id's row key, at the front of its digits
 
-void append_random_hex(std::string& out, std::size_t bytes) {
-  for (const char byte : random_bytes(bytes)) {
+// prefix + "_" + `head` in `head_digits` hex digits + random hex digits up to 32 in all.
+std::string compose_id(std::string_view prefix, uint64_t head, int head_digits) {
+  std::string id(prefix);
+  id.reserve(prefix.size() + 1 + id_digits);
+  id.push_back('_');
+  for (int shift = 4 * (head_digits - 1); shift >= 0; shift -= 4)
+    id.push_back(hex[(head >> shift) & 0x0F]);
+  for (const char byte : random_bytes(static_cast<std::size_t>(id_digits - head_digits) / 2)) {
     const auto b = static_cast<unsigned char>(byte);
-    out.push_back(hex[b >> 4]);
-    out.push_back(hex[b & 0x0F]);
+    id.push_back(hex[b >> 4]);
+    id.push_back(hex[b & 0x0F]);
   }
+  return id;
 }
 
 std::optional<uint64_t> parse_hex(std::string_view digits) {
@@ -66,31 +71,19 @@ uint64_t next_row_key() {
 } // namespace
 
 std::string make_id(std::string_view prefix) {
-  std::string id(prefix);
-  id.reserve(prefix.size() + 33);
-  id.push_back('_');
   // Milliseconds first, so that rows inserted one after another land side by side in the
   // primary-key index (appends, not page splits all over a large table); then 80 random
   // bits, which keeps ids unguessable and unique. Ids are names, not credentials.
-  append_hex(id, milliseconds_now(), 12);
-  append_random_hex(id, 10);
-  return id;
+  return compose_id(prefix, milliseconds_now(), 12);
 }
 
-std::string make_keyed_id(std::string_view prefix) {
-  std::string id(prefix);
-  id.reserve(prefix.size() + 33);
-  id.push_back('_');
-  append_hex(id, next_row_key(), 16);
-  append_random_hex(id, 8);
-  return id;
-}
+std::string make_keyed_id(std::string_view prefix) { return compose_id(prefix, next_row_key(), key_digits); }
 
 std::optional<int64_t> row_key_in_id(std::string_view id) {
   const std::size_t underscore = id.find('_');
-  if (underscore == std::string_view::npos || id.size() - underscore - 1 != 32) return std::nullopt;
-  const std::optional<uint64_t> key = parse_hex(id.substr(underscore + 1, 16));
-  if (!key || *key < lowest_row_key || *key > highest_row_key || !parse_hex(id.substr(underscore + 17))) {
+  if (underscore == std::string_view::npos || id.size() - underscore - 1 != id_digits) return std::nullopt;
+  const std::optional<uint64_t> key = parse_hex(id.substr(underscore + 1, key_digits));
+  if (!key || *key < lowest_row_key || *key > highest_row_key || !parse_hex(id.substr(underscore + 1 + key_digits))) {
     return std::nullopt;
   }
   return static_cast<int64_t>(*key);
