@@ -13,7 +13,7 @@ root=$(dirname "$here")
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   quick_duration=3s quick_seed=50000 quick_flows=2000 quick_starts=5 quick_warmup=1s quick_rounds=1
 else
-  quick_duration=10s quick_seed=1000000 quick_flows=10000 quick_starts=10 quick_warmup=2s quick_rounds=3
+  quick_duration=10s quick_seed=1000000 quick_flows=10000 quick_starts=10 quick_warmup=2s quick_rounds=5
 fi
 DURATION=${BENCH_DURATION:-$quick_duration}
 CONNS=${BENCH_CONNECTIONS:-64}
@@ -319,9 +319,21 @@ startup_runs=$(echo "$startup" | sed 's/.*"runs":\[\([^]]*\)\].*/\1/')
 rps() { calc "$(res "$1" rps)" 0; }
 # The steady-state targets ran once per round: NAME, NAME-2, NAME-3, …
 rounds_of() { local round; echo "$1"; for round in $(seq 2 "$ROUNDS"); do echo "$1-$round"; done; }
+median_of() { # the median of the numbers on standard input, one a line
+  sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 median() { # NAME KEY: KEY's median over NAME's rounds
-  local name; for name in $(rounds_of "$1"); do res "$name" "$2"; done |
-    sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  local name; for name in $(rounds_of "$1"); do res "$name" "$2"; done | median_of
+}
+# Each round runs the host, the floor and grant one after another, so a round's ratio compares
+# them at (nearly) the same moment of the shared machine; the verdict takes the median of the
+# rounds' ratios. A ratio of medians can pair a quiet moment of one with a busy one of another.
+round_ratios() { # NAME OTHER: NAME's req/s over OTHER's, per round, one a line
+  local round suffix
+  for round in $(seq 1 "$ROUNDS"); do
+    suffix=$([ "$round" = 1 ] || echo "-$round")
+    echo "$(calc "$(res "$1$suffix" rps) / $(res "$2$suffix" rps)")"
+  done
 }
 total() { # NAME KEY…: the sum of the KEYs over NAME's rounds
   local name key sum=0 name_=$1; shift
@@ -339,16 +351,13 @@ median_row() { # LABEL NAME: medians over the rounds, answers and errors summed
 row() { # LABEL NAME
   echo "| $1 | $(rps "$2") | $(ms "$2" p50_us) | $(ms "$2" p99_us) | $(res "$2" ok) | $(($(res "$2" bad) + $(res "$2" err_connect) + $(res "$2" err_read) + $(res "$2" err_write) + $(res "$2" err_timeout))) |"
 }
-host_floor=$(calc "$(median host-empty rps) / $(median floor rps)")
-host_grant=$(calc "$(median host-empty rps) / $(median grant rps)")
+host_floor=$(calc "$(round_ratios host-empty floor | median_of)")
+host_grant=$(calc "$(round_ratios host-empty grant | median_of)")
 # The scale run came right after round 1's empty-store run: compared with that one.
 big_empty=$(calc "$(res host-big rps) / $(res host-empty rps)")
 host_p99_ms=$(calc "$(median host-empty p99_us) / 1000" 2)
-round_ratios=''
-for round in $(seq 1 "$ROUNDS"); do
-  suffix=$([ "$round" = 1 ] || echo "-$round")
-  round_ratios+="${round_ratios:+ / }$(calc "$(res "host-empty$suffix" rps) / $(res "floor$suffix" rps)")"
-done
+floor_ratios=$(round_ratios host-empty floor | paste -sd/ | sed 's|/| / |g')
+grant_ratios=$(round_ratios host-empty grant | paste -sd/ | sed 's|/| / |g')
 rss_idle_mb=$(calc "$rss_idle / 1024" 1)
 db_per_flow=$(calc "($db_after - $db_before) / $flows_made" 0)
 rss_per_flow=$(calc "($rss_after - $rss_idle) * 1024 / $flows_made" 0)
@@ -364,7 +373,7 @@ report="$work/report.md"
   echo
   echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) · $(nproc) cores · wrk -t$THREADS -c$CONNS -d$DURATION (after a $WARMUP warm-up) · host: Release, $(res host-empty requests) authorize answers in the main run · load average at start $load_at_start · tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"
   echo
-  echo "The first three rows are medians over $ROUNDS alternating rounds (host, floor, grant, then again); ok answers are their sum."
+  echo "The first three rows are medians over $ROUNDS alternating rounds (host, floor, grant, then again); ok answers are their sum. The ratios below are the medians of the rounds' own ratios (each round's host against the same round's floor or grant)."
   echo
   echo "| target | req/s | p50 ms | p99 ms | ok answers | other answers / socket errors |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
@@ -388,7 +397,7 @@ report="$work/report.md"
   echo
   echo "Checks and other figures:"
   echo
-  echo "- Rounds, req/s: host $(per_round host-empty rps); floor $(per_round floor rps); grant $(per_round grant rps). Host / floor per round: $round_ratios. p99 ms: host $(per_round host-empty p99_us 1000 2); floor $(per_round floor p99_us 1000 2)."
+  echo "- Rounds, req/s: host $(per_round host-empty rps); floor $(per_round floor rps); grant $(per_round grant rps). Host / floor per round: $floor_ratios; host / grant: $grant_ratios. p99 ms: host $(per_round host-empty p99_us 1000 2); floor $(per_round floor p99_us 1000 2)."
   echo "- Durability: after SIGTERM and a restart, GET connections/$sample_id → $restart_status ($(check "$restart_status == 200"))."
   echo "- Rows: $((rows_restarted - rows_before)) new rows in \`connections\` after the restart for $answered_200 answers 200 seen by wrk and curl; $extra_rows more rows than answers seen (requests in flight when wrk stopped; at most $((2 * CONNS))): $(check "$extra_rows >= 0 && $extra_rows <= 2 * $CONNS")."
   echo "- CPU per answer (user + system time of the serving process over its measured run in round 1, every thread): host $(cpu_us "$cpu_host" host-empty) µs, floor $(cpu_us "$cpu_floor" floor) µs, grant $(cpu_us "$cpu_grant" grant) µs."

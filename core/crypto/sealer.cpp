@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -62,6 +63,39 @@ const EVP_CIPHER* aes_256_gcm() {
   static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
   if (cipher == nullptr) throw std::runtime_error("AES-256-GCM is not available from OpenSSL");
   return cipher;
+}
+
+// A sealing context keeps the current key's AES key schedule between seals, so a seal only
+// sets its nonce: keying a context (the cipher's set-up, the key expansion, GCM's tables) was
+// most of a small seal's cost. One per thread, since a context is mutable state and seal() is
+// called from every connection thread. It serves one Sealer instance at a time (the one named
+// by `instance`, 0 for none) and is keyed again when another one seals on this thread. It
+// lives until the thread ends, as the Sealer's own copy of the keys lives until the Sealer's.
+struct SealingContext {
+  uint64_t instance = 0;
+  CipherContext context;
+};
+thread_local SealingContext sealing_context_of_thread;
+
+uint64_t next_sealer_instance() {
+  static std::atomic<uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+// The thread's context, keyed with `key` for `instance`; nullptr if OpenSSL fails.
+EVP_CIPHER_CTX* sealing_context(uint64_t instance, const SealingKey& key) {
+  SealingContext& cached = sealing_context_of_thread;
+  if (cached.instance == instance) return cached.context.get();
+  cached.instance = 0;
+  if (!cached.context) cached.context.reset(EVP_CIPHER_CTX_new());
+  EVP_CIPHER_CTX* context = cached.context.get();
+  const bool keyed = context != nullptr && EVP_EncryptInit_ex(context, aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+                     EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) == 1 &&
+                     EVP_EncryptInit_ex(context, nullptr, nullptr,
+                                        reinterpret_cast<const unsigned char*>(key.bytes.data()), nullptr) == 1;
+  if (!keyed) return nullptr;
+  cached.instance = instance;
+  return context;
 }
 
 const unsigned char* bytes_of(std::string_view text) { return reinterpret_cast<const unsigned char*>(text.data()); }
@@ -318,7 +352,7 @@ FileDescriptor open_key_file(const std::filesystem::path& file) {
 
 // ---- Sealer ----
 
-Sealer::Sealer(std::vector<SealingKey> ring) : ring_(std::move(ring)) {
+Sealer::Sealer(std::vector<SealingKey> ring) : ring_(std::move(ring)), instance_(next_sealer_instance()) {
   try {
     if (ring_.empty()) throw std::invalid_argument("the sealing key ring is empty");
     for (std::size_t i = 0; i < ring_.size(); ++i) {
@@ -341,12 +375,15 @@ Sealer::Sealer(std::vector<SealingKey> ring) : ring_(std::move(ring)) {
 
 Sealer::~Sealer() { wipe(ring_); }
 
-Sealer::Sealer(Sealer&& other) noexcept : ring_(std::move(other.ring_)) { other.ring_.clear(); }
+Sealer::Sealer(Sealer&& other) noexcept : ring_(std::move(other.ring_)), instance_(std::exchange(other.instance_, 0)) {
+  other.ring_.clear();
+}
 
 Sealer& Sealer::operator=(Sealer&& other) noexcept {
   if (this != &other) {
     wipe(ring_);
     ring_ = std::move(other.ring_);
+    instance_ = std::exchange(other.instance_, 0);
     other.ring_.clear();
   }
   return *this;
@@ -376,19 +413,21 @@ std::vector<uint8_t> Sealer::seal(std::string_view plaintext, std::string_view a
   fill_random(nonce, nonce_size);
   out += nonce_size;
 
-  CipherContext context(EVP_CIPHER_CTX_new());
+  EVP_CIPHER_CTX* context = sealing_context(instance_, key);
   int written = 0;
+  // A null key with an IV keeps the context's key schedule and starts a new message.
   const bool sealed =
-      context && EVP_EncryptInit_ex(context.get(), aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-      EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) == 1 &&
-      EVP_EncryptInit_ex(context.get(), nullptr, nullptr, bytes_of(key.bytes), nonce) == 1 &&
-      EVP_EncryptUpdate(context.get(), nullptr, &written, bytes_of(associated_data),
+      context != nullptr && EVP_EncryptInit_ex(context, nullptr, nullptr, nullptr, nonce) == 1 &&
+      EVP_EncryptUpdate(context, nullptr, &written, bytes_of(associated_data),
                         static_cast<int>(associated_data.size())) == 1 &&
-      EVP_EncryptUpdate(context.get(), out, &written, bytes_of(plaintext), static_cast<int>(plaintext.size())) == 1 &&
-      EVP_EncryptFinal_ex(context.get(), out + written, &written) == 1 &&
-      EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
+      EVP_EncryptUpdate(context, out, &written, bytes_of(plaintext), static_cast<int>(plaintext.size())) == 1 &&
+      EVP_EncryptFinal_ex(context, out + written, &written) == 1 &&
+      EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
                           envelope.data() + envelope.size() - tag_size) == 1;
-  if (!sealed) throw std::runtime_error("AES-256-GCM encryption failed");
+  if (!sealed) {
+    sealing_context_of_thread.instance = 0; // its state is unknown: key a fresh one next time
+    throw std::runtime_error("AES-256-GCM encryption failed");
+  }
   return envelope;
 }
 

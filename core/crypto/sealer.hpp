@@ -47,6 +47,9 @@ public:
 
 private:
   std::vector<SealingKey> ring_;
+  // Names this ring for the per-thread sealing context in seal(); never reused, so a context
+  // made for a destroyed Sealer cannot serve a new one that happens to share its address.
+  uint64_t instance_ = 0;
 };
 
 } // namespace connector::core

@@ -138,9 +138,12 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   auto redirect = normalize_redirect_url(request.redirect_url);
   if (!redirect) co_return redirect.error();
 
-  if (const auto violations = validate_against_schema(request.options, *descriptor.flow_options_schema);
-      !violations.empty()) {
-    co_return options_invalid(violations);
+  const bool no_options = request.options.is_object() && request.options.empty();
+  if (!no_options || !descriptor.empty_flow_options_valid) {
+    if (const auto violations = validate_against_schema(request.options, *descriptor.flow_options_schema);
+        !violations.empty()) {
+      co_return options_invalid(violations);
+    }
   }
 
   const int64_t now = now_seconds();

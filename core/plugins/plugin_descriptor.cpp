@@ -1,5 +1,7 @@
 #include "plugins/plugin_descriptor.hpp"
 
+#include "json/schema_validator.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -86,6 +88,7 @@ std::optional<PluginDescriptor> parse_plugin_descriptor(const std::string& json_
   }
   d.flow_options_schema =
       std::make_shared<const nlohmann::json>(nlohmann::json::parse(d.flow_options_schema_json, nullptr, false));
+  d.empty_flow_options_valid = validate_against_schema(nlohmann::json::object(), *d.flow_options_schema).empty();
   d.supports_pkce = doc.value("supports_pkce", false);
   d.supports_refresh = doc.value("supports_refresh", false);
   d.supports_revoke = doc.value("supports_revoke", false);

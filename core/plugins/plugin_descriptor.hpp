@@ -31,6 +31,9 @@ struct PluginDescriptor {
   // The same, parsed once by parse_plugin_descriptor (never null from it): every authorize
   // validates its options against it.
   std::shared_ptr<const nlohmann::json> flow_options_schema;
+  // Whether no options at all ({}) pass that schema: decided once, since most authorize
+  // calls send none.
+  bool empty_flow_options_valid = true;
 };
 
 // Parses and checks a descriptor document; on failure returns nullopt and sets `error`.

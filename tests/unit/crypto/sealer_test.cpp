@@ -7,9 +7,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
 
 using namespace connector::core;
 namespace fs = std::filesystem;
@@ -161,6 +165,59 @@ TEST(Sealer, UsesAFreshNonceForEverySeal) {
   EXPECT_EQ(envelopes.size(), 200U);
 }
 
+// Each thread keeps one keyed context for the last Sealer that sealed on it: alternating
+// Sealers must each seal with their own key.
+TEST(Sealer, SealersTakingTurnsOnOneThreadEachSealWithTheirOwnKey) {
+  const Sealer first = make_sealer({1});
+  const Sealer second = make_sealer({1}); // the same id, another key
+  for (int turn = 0; turn < 3; ++turn) {
+    const auto from_first = first.seal("one", kAssociated);
+    const auto from_second = second.seal("two", kAssociated);
+    EXPECT_EQ(first.open(view(from_first), kAssociated), "one");
+    EXPECT_EQ(second.open(view(from_second), kAssociated), "two");
+    EXPECT_FALSE(second.open(view(from_first), kAssociated).has_value());
+    EXPECT_FALSE(first.open(view(from_second), kAssociated).has_value());
+  }
+}
+
+// A Sealer made where a destroyed one lived (the same address, the same key id) must not
+// inherit the context keyed for the old one.
+TEST(Sealer, ASealerInTheStorageOfADestroyedOneSealsWithItsOwnKey) {
+  std::optional<Sealer> slot;
+  slot.emplace(make_sealer({7}));
+  const std::string old_key = random_bytes(32);
+  slot.emplace(std::vector<SealingKey>{SealingKey{7, old_key}});
+  const auto from_old = slot->seal("old", kAssociated);
+  const std::string new_key = random_bytes(32);
+  slot.emplace(std::vector<SealingKey>{SealingKey{7, new_key}});
+  const auto from_new = slot->seal("new", kAssociated);
+  EXPECT_EQ(slot->open(view(from_new), kAssociated), "new");
+  EXPECT_FALSE(slot->open(view(from_old), kAssociated).has_value());
+  const Sealer old_again({SealingKey{7, old_key}});
+  EXPECT_FALSE(old_again.open(view(from_new), kAssociated).has_value());
+  EXPECT_EQ(old_again.open(view(from_old), kAssociated), "old");
+}
+
+TEST(Sealer, SealsFromManyThreadsAtOnce) {
+  const Sealer sealer = make_sealer({2});
+  std::vector<std::vector<std::vector<uint8_t>>> sealed(4);
+  std::vector<std::thread> threads;
+  threads.reserve(sealed.size());
+  for (auto& mine : sealed) {
+    threads.emplace_back([&sealer, &mine] {
+      for (int i = 0; i < 200; ++i)
+        mine.push_back(sealer.seal("secret " + std::to_string(i), kAssociated));
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  for (const auto& mine : sealed) {
+    ASSERT_EQ(mine.size(), 200U);
+    for (std::size_t i = 0; i < mine.size(); ++i)
+      EXPECT_EQ(sealer.open(view(mine[i]), kAssociated), "secret " + std::to_string(i));
+  }
+}
+
 TEST(Sealer, RefusesBadRings) {
   EXPECT_THROW(Sealer(std::vector<SealingKey>{}), std::invalid_argument);
   EXPECT_THROW(Sealer({SealingKey{1, random_bytes(16)}}), std::invalid_argument);
@@ -176,6 +233,8 @@ TEST(Sealer, MovesKeepTheKeys) {
   third = std::move(second);
   EXPECT_EQ(third.open(view(envelope), kAssociated), "secret");
   EXPECT_EQ(third.current_key_id(), 5U);
+  // The moved-to Sealer seals with the keys it took.
+  EXPECT_EQ(third.open(view(third.seal("again", kAssociated)), kAssociated), "again");
 }
 
 TEST_F(SealerKeyFile, CreatesAMissingFileWithMode0600AndPrivateDirectories) {
