@@ -65,6 +65,8 @@ const EVP_CIPHER* aes_256_gcm() {
   return cipher;
 }
 
+const unsigned char* bytes_of(std::string_view text) { return reinterpret_cast<const unsigned char*>(text.data()); }
+
 // A sealing context keeps the current key's AES key schedule between seals, so a seal only
 // sets its nonce: keying a context (the cipher's set-up, the key expansion, GCM's tables) was
 // most of a small seal's cost. One per thread, since a context is mutable state and seal() is
@@ -91,14 +93,11 @@ EVP_CIPHER_CTX* sealing_context(uint64_t instance, const SealingKey& key) {
   EVP_CIPHER_CTX* context = cached.context.get();
   const bool keyed = context != nullptr && EVP_EncryptInit_ex(context, aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
                      EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) == 1 &&
-                     EVP_EncryptInit_ex(context, nullptr, nullptr,
-                                        reinterpret_cast<const unsigned char*>(key.bytes.data()), nullptr) == 1;
+                     EVP_EncryptInit_ex(context, nullptr, nullptr, bytes_of(key.bytes), nullptr) == 1;
   if (!keyed) return nullptr;
   cached.instance = instance;
   return context;
 }
-
-const unsigned char* bytes_of(std::string_view text) { return reinterpret_cast<const unsigned char*>(text.data()); }
 
 // ---- base64 (RFC 4648 section 4, padded), strict: the key file is hand-edited at times ----
 

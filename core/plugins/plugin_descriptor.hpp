@@ -28,12 +28,13 @@ struct PluginDescriptor {
   std::vector<std::string> hosts;
   std::string settings_schema_json;     // a JSON object, serialised
   std::string flow_options_schema_json; // a JSON object, serialised
-  // The same, parsed once by parse_plugin_descriptor (never null from it): every authorize
+  // The same, parsed once by parse_plugin_descriptor (never null from it): authorize
   // validates its options against it.
   std::shared_ptr<const nlohmann::json> flow_options_schema;
-  // Whether no options at all ({}) pass that schema: decided once, since most authorize
-  // calls send none.
-  bool empty_flow_options_valid = true;
+  // Whether no options at all ({}) pass that schema, decided once by parse_plugin_descriptor
+  // (most authorize calls send none, and then skip the validator). False unless decided, so
+  // a descriptor made some other way is always validated.
+  bool empty_flow_options_valid = false;
 };
 
 // Parses and checks a descriptor document; on failure returns nullopt and sets `error`.
