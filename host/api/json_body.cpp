@@ -1,15 +1,17 @@
 #include "api/json_body.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <connector/encoding.hpp>
 
 namespace connector::host {
 
 core::Expected<JsonBody> JsonBody::parse(const Request& request) {
   if (const auto type = request.find(http::field::content_type); type != request.end()) {
-    std::string value(type->value());
-    for (auto& c : value)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (value.rfind("application/json", 0) != 0) return core::ApiError(core::ErrorCode::unsupported_media_type);
+    constexpr std::string_view json_type = "application/json";
+    const auto value = type->value();
+    if (value.size() < json_type.size() || !boost::beast::iequals(value.substr(0, json_type.size()), json_type)) {
+      return core::ApiError(core::ErrorCode::unsupported_media_type);
+    }
   }
   nlohmann::json document = nlohmann::json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) return core::ApiError(core::ErrorCode::invalid_request_body);

@@ -5,6 +5,8 @@
 #include "oauth/ids.hpp"
 #include "store/store_executor.hpp"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 
 namespace connector::host {
@@ -15,8 +17,15 @@ constexpr std::string_view key_prefix = "chk_";
 
 bool well_formed(const std::string& key) {
   if (key.size() != key_prefix.size() + 43 || key.compare(0, key_prefix.size(), key_prefix) != 0) return false;
-  return key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", key_prefix.size()) ==
-         std::string::npos;
+  // base64url, checked through a table: find_first_not_of searches its set once per byte.
+  static constexpr auto base64url = [] {
+    std::array<bool, 256> table{};
+    for (const char c : std::string_view("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
+      table[static_cast<unsigned char>(c)] = true;
+    return table;
+  }();
+  return std::all_of(key.begin() + static_cast<std::ptrdiff_t>(key_prefix.size()), key.end(),
+                     [](char c) { return base64url[static_cast<unsigned char>(c)]; });
 }
 
 std::string trim(std::string_view text) {

@@ -383,11 +383,12 @@ public:
     require(input.state, "state");
     const FlowOptions options = read_flow_options(input.options);
 
-    std::vector<std::string> scopes = settings_.scopes;
-    scopes.insert(scopes.end(), options.extra_scopes.begin(), options.extra_scopes.end());
-    const std::string scope = connector::sdk::join_scopes(without_duplicates(scopes));
+    const std::string scope = scope_with(options.extra_scopes);
 
-    Params params{{"client_id", settings_.client_id}, {"redirect_uri", input.redirect_uri}};
+    Params params;
+    params.reserve(8); // every parameter below at once
+    params.emplace_back("client_id", settings_.client_id);
+    params.emplace_back("redirect_uri", input.redirect_uri);
     // No scope at all is meaningful: GitHub Apps take their permissions from the app instead.
     if (!scope.empty()) params.emplace_back("scope", scope);
     params.emplace_back("state", input.state);
@@ -398,7 +399,7 @@ public:
     if (!options.login.empty()) params.emplace_back("login", options.login);
     if (settings_.allow_signup) params.emplace_back("allow_signup", *settings_.allow_signup ? "true" : "false");
     if (!options.prompt.empty()) params.emplace_back("prompt", options.prompt);
-    return connector::sdk::with_query(settings_.base_url + "/login/oauth/authorize", params);
+    return connector::sdk::with_query(authorize_endpoint_, params);
   }
 
   // Three steps: the code exchange, then GET /user for the account, then the result.
@@ -488,7 +489,18 @@ public:
   }
 
 private:
-  explicit GithubProvider(GithubSettings settings) : settings_(std::move(settings)) {}
+  explicit GithubProvider(GithubSettings settings)
+      : settings_(std::move(settings)), authorize_endpoint_(settings_.base_url + "/login/oauth/authorize"),
+        configured_scope_(connector::sdk::join_scopes(without_duplicates(settings_.scopes))) {}
+
+  // The configured scopes joined once: most flows ask for nothing more, and every consent URL
+  // needs them.
+  std::string scope_with(const std::vector<std::string>& extra_scopes) const {
+    if (extra_scopes.empty()) return configured_scope_;
+    std::vector<std::string> scopes = settings_.scopes;
+    scopes.insert(scopes.end(), extra_scopes.begin(), extra_scopes.end());
+    return connector::sdk::join_scopes(without_duplicates(scopes));
+  }
 
   static void require(const std::string& value, const char* name) {
     if (value.empty()) throw InvalidInput(std::string(name) + " is required");
@@ -554,6 +566,8 @@ private:
   }
 
   GithubSettings settings_;
+  std::string authorize_endpoint_;
+  std::string configured_scope_;
 };
 
 } // namespace

@@ -294,6 +294,13 @@ TEST_F(OAuthFlow, ErrorsCarryTheEnvelopeAndTheRequestId) {
                                       {{"Authorization", "Bearer chk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}});
   EXPECT_EQ(wrong_key.status, 401);
   EXPECT_EQ(wrong_key.json()["error"]["code"], "INVALID_API_KEY");
+
+  // A key of the right length with a byte outside base64url is refused.
+  const auto misshapen_key =
+      http_request("GET", host_->api("org_x") + "/workspaces",
+                   {{"Authorization", "Bearer chk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA*"}});
+  EXPECT_EQ(misshapen_key.status, 401);
+  EXPECT_EQ(misshapen_key.json()["error"]["code"], "INVALID_API_KEY");
 }
 
 TEST_F(OAuthFlow, BadBodiesGetPreciseCodes) {
@@ -318,6 +325,18 @@ TEST_F(OAuthFlow, BadBodiesGetPreciseCodes) {
   const auto unknown = api_post(url, key, {{"slug", "gitlab"}, {"redirect_url", client_redirect}});
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.json()["error"]["code"], "CONNECTOR_NOT_FOUND");
+
+  // The media type is compared without regard to case, and only as a whole: a type that
+  // merely starts like JSON, or is shorter than it, is refused.
+  const std::string body = std::string(R"({"slug": "github", "redirect_url": ")") + client_redirect + "\"}";
+  for (const std::string type : {"text/plain", "application/js", "application/jso", "text/json"}) {
+    const auto refused = http_request("POST", url, {{"Authorization", "Bearer " + key}, {"Content-Type", type}}, body);
+    EXPECT_EQ(refused.status, 415) << type;
+    EXPECT_EQ(refused.json()["error"]["code"], "UNSUPPORTED_MEDIA_TYPE") << type;
+  }
+  const auto any_case = http_request(
+      "POST", url, {{"Authorization", "Bearer " + key}, {"Content-Type", "Application/JSON; charset=utf-8"}}, body);
+  EXPECT_EQ(any_case.status, 200) << any_case.body;
 
   const auto too_large = http_request("POST", url, headers, std::string(70 * 1024, ' '));
   EXPECT_EQ(too_large.status, 413);
