@@ -14,6 +14,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -21,10 +22,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <type_traits>
 
 namespace connector::host {
 
@@ -140,6 +144,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     self->connections->fetch_sub(1);
   }
 
+  // Writes an answer within `timeout`. Over plain TCP the answer is first offered to the
+  // socket directly: a few hundred bytes almost always fit its buffer, and then the answer
+  // is out without arming the write timer, a completion queued on the io_context, the timer's
+  // cancellation queued after it and the coroutine's resumption through both. What the
+  // socket does not take goes the timed asynchronous way. TLS always does.
+  template <typename Stream>
+  static asio::awaitable<beast::error_code> send(Stream& stream, const std::array<asio::const_buffer, 2>& buffers,
+                                                 std::chrono::steady_clock::duration timeout) {
+    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      beast::error_code error;
+      // Non-blocking: write_some answers would_block instead of waiting for room.
+      if (!stream.socket().non_blocking()) stream.socket().non_blocking(true, error);
+      const std::size_t sent = error ? 0 : stream.socket().write_some(buffers, error);
+      if (error && error != asio::error::would_block) co_return error;
+      rest.consume(sent);
+      if (beast::buffer_bytes(rest) == 0) co_return beast::error_code{};
+    }
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    auto [error, written] = co_await asio::async_write(stream, rest, use_tuple);
+    (void)written;
+    co_return error;
+  }
+
   // Reads requests and answers them until the client or the server ends the connection.
   template <typename Stream> static asio::awaitable<void> serve(std::shared_ptr<Impl> self, Stream& stream) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
@@ -185,10 +213,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       Response response = co_await self->router.dispatch(request, trace_id, route);
       const bool keep_alive = request.keep_alive() && !self->stopping.load();
       response.keep_alive(keep_alive);
-      lowest.expires_after(self->limits.write_timeout);
       const ResponseWire wire(response, /*with_body=*/request.method() != beast::http::verb::head);
-      auto [write_error, written] = co_await asio::async_write(stream, wire.buffers(), use_tuple);
-      (void)written;
+      const beast::error_code write_error = co_await send(stream, wire.buffers(), self->limits.write_timeout);
       if (log_enabled(LogLevel::info)) {
         const std::string target(request.target());
         log(LogLevel::info, "request",

@@ -5,12 +5,19 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <array>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 using namespace connector::testing;
 
@@ -118,6 +125,67 @@ TEST(Operations, HeadIsAnsweredWithoutABodyOnAKeptAliveConnection) {
   const std::string rest = answers.substr(head_end + 4);
   EXPECT_EQ(rest.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << rest;
   EXPECT_EQ(rest.substr(rest.find("\r\n\r\n") + 4), get) << rest;
+}
+
+namespace {
+
+// Sends `requests` on one connection from a socket with a small receive buffer, waits before
+// reading so that the host finds the connection full, then reads until the host closes it.
+std::string exchange_with_a_slow_reader(unsigned short port, const std::string& requests) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  EXPECT_GE(fd, 0);
+  const int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(::send(fd, requests.data(), requests.size(), 0), static_cast<ssize_t>(requests.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string answers;
+  std::array<char, 4096> chunk{};
+  for (ssize_t n; (n = ::recv(fd, chunk.data(), chunk.size(), 0)) > 0;)
+    answers.append(chunk.data(), static_cast<std::size_t>(n));
+  ::close(fd);
+  return answers;
+}
+
+} // namespace
+
+// An answer the socket cannot take at once is sent in parts as room appears: each of many
+// large answers to one slow reader arrives whole, once, and in order.
+TEST(Operations, AnswersLargerThanTheSocketTakesArriveWholeAndInOrder) {
+  TempDir work("connector-large-answers");
+  HostProcess host(work.path(), nullptr);
+  const std::string base = host.base_url();
+  const auto port = static_cast<unsigned short>(std::stoi(base.substr(base.rfind(':') + 1)));
+  const std::string document = http_request("GET", base + "/openapi.json").body;
+  ASSERT_GT(document.size(), 100000U) << "the test needs an answer larger than a socket buffer";
+
+  constexpr int count = 24;
+  std::string requests;
+  for (int i = 1; i <= count; ++i)
+    requests += std::string("GET /openapi.json HTTP/1.1\r\nHost: test\r\n") +
+                (i == count ? "Connection: close\r\n" : "") + "\r\n";
+  const std::string answers = exchange_with_a_slow_reader(port, requests);
+
+  int whole = 0;
+  std::size_t at = 0;
+  while (at < answers.size()) {
+    const std::size_t head_end = answers.find("\r\n\r\n", at);
+    ASSERT_NE(head_end, std::string::npos) << "answer " << whole + 1 << " has no end of header";
+    const std::string head = answers.substr(at, head_end - at);
+    ASSERT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << "answer " << whole + 1 << ": " << head;
+    const std::size_t length_at = head.find("Content-Length: ");
+    ASSERT_NE(length_at, std::string::npos) << head;
+    const std::size_t length = std::stoul(head.substr(length_at + 16));
+    ASSERT_EQ(length, document.size()) << "answer " << whole + 1;
+    ASSERT_TRUE(answers.compare(head_end + 4, length, document) == 0) << "answer " << whole + 1 << " differs";
+    at = head_end + 4 + length;
+    ++whole;
+  }
+  EXPECT_EQ(whole, count);
 }
 
 TEST(Operations, SighupRereadsTheConfigurationWithoutStopping) {
