@@ -7,9 +7,12 @@ namespace connector::host {
 
 core::Expected<JsonBody> JsonBody::parse(const Request& request) {
   if (const auto type = request.find(http::field::content_type); type != request.end()) {
-    constexpr std::string_view json_type = "application/json";
-    const auto value = type->value();
-    if (value.size() < json_type.size() || !boost::beast::iequals(value.substr(0, json_type.size()), json_type)) {
+    // The media type is what comes before any parameter (`; charset=utf-8`), in any case.
+    std::string_view media_type(type->value().data(), type->value().size());
+    media_type = media_type.substr(0, media_type.find(';'));
+    while (!media_type.empty() && (media_type.back() == ' ' || media_type.back() == '\t'))
+      media_type.remove_suffix(1);
+    if (!boost::beast::iequals(media_type, "application/json")) {
       return core::ApiError(core::ErrorCode::unsupported_media_type);
     }
   }

@@ -326,10 +326,11 @@ TEST_F(OAuthFlow, BadBodiesGetPreciseCodes) {
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.json()["error"]["code"], "CONNECTOR_NOT_FOUND");
 
-  // The media type is compared without regard to case, and only as a whole: a type that
-  // merely starts like JSON, or is shorter than it, is refused.
+  // The media type is compared without regard to case and its parameters, and as a whole:
+  // a type that is longer or shorter than JSON's is refused.
   const std::string body = std::string(R"({"slug": "github", "redirect_url": ")") + client_redirect + "\"}";
-  for (const std::string type : {"text/plain", "application/js", "application/jso", "text/json"}) {
+  for (const std::string type :
+       {"text/plain", "application/js", "application/jsonl", "application/json-seq", "text/json"}) {
     const auto refused = http_request("POST", url, {{"Authorization", "Bearer " + key}, {"Content-Type", type}}, body);
     EXPECT_EQ(refused.status, 415) << type;
     EXPECT_EQ(refused.json()["error"]["code"], "UNSUPPORTED_MEDIA_TYPE") << type;
@@ -337,6 +338,9 @@ TEST_F(OAuthFlow, BadBodiesGetPreciseCodes) {
   const auto any_case = http_request(
       "POST", url, {{"Authorization", "Bearer " + key}, {"Content-Type", "Application/JSON; charset=utf-8"}}, body);
   EXPECT_EQ(any_case.status, 200) << any_case.body;
+  const auto spaced = http_request(
+      "POST", url, {{"Authorization", "Bearer " + key}, {"Content-Type", "application/json ;charset=utf-8"}}, body);
+  EXPECT_EQ(spaced.status, 200) << spaced.body;
 
   const auto too_large = http_request("POST", url, headers, std::string(70 * 1024, ' '));
   EXPECT_EQ(too_large.status, 413);
