@@ -46,6 +46,10 @@ public:
   HostProcess(const std::filesystem::path& work_dir, const ProviderDouble* provider, HostOptions options = {});
 
   std::string base_url() const { return base_url_; }
+  // The port the host listens on, from base_url(): for tests that speak raw HTTP to it.
+  unsigned short port() const {
+    return static_cast<unsigned short>(std::stoi(base_url_.substr(base_url_.rfind(':') + 1)));
+  }
   std::string api(const std::string& org) const {
     return base_url_ + "/v1/organizations/" + org + "/knowledge/connectors";
   }

@@ -108,11 +108,10 @@ TEST(Operations, HeadIsAnsweredWithoutABodyOnAKeptAliveConnection) {
   TempDir work("connector-head");
   HostProcess host(work.path(), nullptr);
   const std::string base = host.base_url();
-  const auto port = static_cast<unsigned short>(std::stoi(base.substr(base.rfind(':') + 1)));
   const std::string get = http_request("GET", base + "/healthz").body;
   ASSERT_EQ(get, R"({"status":"ok"})");
 
-  const std::string answers = raw_exchange("127.0.0.1", port,
+  const std::string answers = raw_exchange("127.0.0.1", host.port(),
                                            "HEAD /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
                                            "GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
   const std::size_t head_end = answers.find("\r\n\r\n");
@@ -159,7 +158,6 @@ TEST(Operations, AnswersLargerThanTheSocketTakesArriveWholeAndInOrder) {
   TempDir work("connector-large-answers");
   HostProcess host(work.path(), nullptr);
   const std::string base = host.base_url();
-  const auto port = static_cast<unsigned short>(std::stoi(base.substr(base.rfind(':') + 1)));
   const std::string document = http_request("GET", base + "/openapi.json").body;
   ASSERT_GT(document.size(), 100000U) << "the test needs an answer larger than a socket buffer";
 
@@ -168,7 +166,7 @@ TEST(Operations, AnswersLargerThanTheSocketTakesArriveWholeAndInOrder) {
   for (int i = 1; i <= count; ++i)
     requests += std::string("GET /openapi.json HTTP/1.1\r\nHost: test\r\n") +
                 (i == count ? "Connection: close\r\n" : "") + "\r\n";
-  const std::string answers = exchange_with_a_slow_reader(port, requests);
+  const std::string answers = exchange_with_a_slow_reader(host.port(), requests);
 
   int whole = 0;
   std::size_t at = 0;

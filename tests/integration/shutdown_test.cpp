@@ -21,11 +21,6 @@ constexpr int slow_callbacks = 6; // provider-facing callbacks whose code exchan
 constexpr int burst_clients = 8;  // keep-alive connections sending authorize without pause
 constexpr int exchange_delay_ms = 1500;
 
-unsigned short port_of(const HostProcess& host) {
-  const std::string base = host.base_url();
-  return static_cast<unsigned short>(std::stoi(base.substr(base.rfind(':') + 1)));
-}
-
 // What one burst client saw: the connection ids it was answered, and anything but a 200.
 struct BurstOutcome {
   std::vector<std::string> connection_ids;
@@ -43,7 +38,7 @@ void burst(const HostProcess& host, const std::string& org, const std::string& k
   for (;;) {
     std::unique_ptr<KeepAliveConnection> connection;
     try {
-      connection = std::make_unique<KeepAliveConnection>("127.0.0.1", port_of(host));
+      connection = std::make_unique<KeepAliveConnection>("127.0.0.1", host.port());
     } catch (const std::exception&) {
       return; // no longer accepting
     }
@@ -179,7 +174,7 @@ TEST(Shutdown, SighupKeepsLiveConnectionsOpen) {
   std::ofstream(config_file) << R"({"log_level": "info"})";
   HostProcess host(work.path(), nullptr, {{{"CONNECTOR_CONFIG", config_file.string()}}, {}});
 
-  KeepAliveConnection connection("127.0.0.1", port_of(host));
+  KeepAliveConnection connection("127.0.0.1", host.port());
   ASSERT_EQ(connection.request("GET", "/healthz").status, 200);
   for (int reload = 0; reload < 3; ++reload) {
     std::ofstream(config_file, std::ios::trunc)
