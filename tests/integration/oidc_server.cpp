@@ -1,0 +1,46 @@
+#include "integration/oidc_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace connector::testing {
+
+unsigned short free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  if (!ok) throw std::runtime_error("no free loopback port");
+  return ntohs(address.sin_port);
+}
+
+OidcServer::OidcServer(const std::filesystem::path& log_dir, const std::string& flavour, const std::string& client_id,
+                       const std::string& client_secret, const std::string& redirect_uri) {
+  const auto tls = tls_dir();
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/node", (source_dir() / "tests/peers/oidc-server.js").string(), "--cert",
+                               (tls / "server.pem").string(), "--key", (tls / "server-key.pem").string(), "--flavour",
+                               flavour, "--port", "0", "--client-id", client_id, "--client-secret", client_secret,
+                               "--redirect-uri", redirect_uri},
+      std::map<std::string, std::string>{}, log_dir, "oidc-server");
+  // oidc-provider needs a second or two (an RSA key is made at start-up).
+  const auto line = process_->wait_for_stdout("\"issuer\"", std::chrono::seconds(30));
+  if (!line) throw std::runtime_error("oidc-server.js did not start: " + process_->stderr_text());
+  issuer_ = nlohmann::json::parse(*line).at("issuer").get<std::string>();
+}
+
+nlohmann::json OidcServer::stats() const {
+  return http_request("GET", issuer_ + "/__control/stats", {}, {}, (tls_dir() / "ca.pem").string()).json();
+}
+
+} // namespace connector::testing

@@ -1,0 +1,36 @@
+// The real authorization server of the end-to-end tests: tests/peers/oidc-server.js
+// (oidc-provider 8) over TLS with the test CA's server certificate, as a process on loopback.
+#pragma once
+
+#include "integration/host_fixture.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace connector::testing {
+
+// A port the kernel calls free on 127.0.0.1, released at once for someone else to bind. A
+// server and the host must sometimes know each other's address before either starts (the
+// server's registered redirect_uri is the host's callback); another program can take the port
+// in between, so a caller that binds it retries when the bind fails with "in use".
+unsigned short free_loopback_port();
+
+// node tests/peers/oidc-server.js --flavour FLAVOUR with one client whose only registered
+// redirect_uri is `redirect_uri`.
+class OidcServer {
+public:
+  OidcServer(const std::filesystem::path& log_dir, const std::string& flavour, const std::string& client_id,
+             const std::string& client_secret, const std::string& redirect_uri);
+
+  const std::string& issuer() const { return issuer_; }
+  int pid() const { return process_->pid(); }
+  std::string log() const { return process_->stderr_text(); }
+  nlohmann::json stats() const;
+
+private:
+  std::unique_ptr<ChildProcess> process_;
+  std::string issuer_;
+};
+
+} // namespace connector::testing
