@@ -9,7 +9,7 @@ namespace connector::core {
 namespace {
 
 // Indexed by ErrorCode; keep the order of the enum.
-constexpr std::array<ErrorInfo, 32> table = {{
+constexpr std::array<ErrorInfo, 34> table = {{
     {"AUTHENTICATION_REQUIRED", 401, "authentication_error", "An API key is required."},
     {"INVALID_API_KEY", 401, "authentication_error", "The API key is not valid."},
     {"ORGANIZATION_ACCESS_DENIED", 403, "permission_error", "This API key cannot access this organization."},
@@ -40,6 +40,10 @@ constexpr std::array<ErrorInfo, 32> table = {{
     {"SOURCE_NEEDS_REAUTH", 409, "conflict", "The provider no longer accepts this source's grant; re-authorize it."},
     {"TOKEN_REFRESH_UNAVAILABLE", 503, "server_error", "The provider could not refresh the token; try again later."},
     {"OAUTH_CREDENTIALS_NOT_FOUND", 404, "not_found", "No OAuth credentials are set for that connector here."},
+    {"AUTHORIZE_RATE_LIMITED", 429, "rate_limit_error",
+     "This organization starts flows too fast; try again after the time in Retry-After."},
+    {"TOO_MANY_PENDING_FLOWS", 429, "rate_limit_error",
+     "This organization has too many flows waiting for their callback; try again after the time in Retry-After."},
     {"SERVICE_UNAVAILABLE", 503, "server_error", "The service is shutting down or not ready."},
     {"INTERNAL_ERROR", 500, "server_error", "An internal error occurred."},
 }};

@@ -41,6 +41,8 @@ enum class ErrorCode {
   source_needs_reauth,
   token_refresh_unavailable,
   oauth_credentials_not_found,
+  authorize_rate_limited,
+  too_many_pending_flows,
   service_unavailable,
   internal_error,
 };

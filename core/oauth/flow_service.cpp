@@ -71,7 +71,7 @@ CallbackResult back_to_client(const ConnectionRecord& connection, const std::str
 FlowService::FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDirectory> providers, OAuthApps& apps,
                          const Sealer& sealer, HttpsClient& https, FlowSettings settings)
     : store_(store), providers_(std::move(providers)), apps_(apps), sealer_(sealer), https_(https),
-      settings_(std::move(settings)) {}
+      settings_(std::move(settings)), authorize_limiter_(settings_.authorize_per_minute) {}
 
 void FlowService::replace_providers(std::shared_ptr<const ProviderDirectory> providers) {
   auto previous = providers_.exchange(std::move(providers));
@@ -103,6 +103,11 @@ std::optional<ConfiguredProvider> FlowService::provider_for(const ConnectionReco
 std::shared_ptr<const ProviderDirectory> FlowService::providers() const { return providers_.load(); }
 
 boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(AuthorizeRequest request) {
+  // First, before any work: a flood from one organization costs the host next to nothing.
+  if (const int64_t wait = authorize_limiter_.acquire(request.organization_id); wait > 0) {
+    co_return ApiError(ErrorCode::authorize_rate_limited, {}, {},
+                       {{"retry_after_seconds", wait}, {"limit_per_minute", settings_.authorize_per_minute}});
+  }
   const auto directory = providers();
   if (!request.target_source_id.empty()) {
     // A re-authorization runs in the source's own workspace, for its own connector.
@@ -212,6 +217,15 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
             if (!request.workspace_id.empty() && !store.find_workspace(request.organization_id, request.workspace_id)) {
               return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
             }
+            // Counted in the same transaction as the insert, so that processes sharing the
+            // file cannot together go past the cap.
+            if (const int64_t cap = settings_.max_pending_flows;
+                cap > 0 && store.count_pending_connections(request.organization_id, now, cap) >= cap) {
+              const int64_t soonest = store.soonest_pending_expiry(request.organization_id, now).value_or(now + 1);
+              return ApiError(
+                  ErrorCode::too_many_pending_flows, {}, {},
+                  {{"retry_after_seconds", std::max<int64_t>(1, soonest - now)}, {"max_pending_flows", cap}});
+            }
             store.insert_connection(connection);
             return std::nullopt;
           },
@@ -260,19 +274,25 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   if (auto* refused = std::get_if<CallbackResult>(&claimed)) co_return *refused;
   ConnectionRecord connection = std::get<ConnectionRecord>(std::move(claimed));
 
-  const auto fail = [&](std::string code, std::string description,
-                        std::string outcome) -> boost::asio::awaitable<CallbackResult> {
+  // `detail` goes to the log only, never to the browser or the client.
+  const auto fail = [&](std::string code, std::string description, std::string outcome,
+                        std::string detail = {}) -> boost::asio::awaitable<CallbackResult> {
     connection.status = ConnectionStatus::failed;
     connection.error_code = std::move(code);
     connection.error_description = short_text(description);
+    // An ended flow keeps no secret: the verifier can serve no other exchange.
+    connection.sealed_code_verifier.clear();
+    connection.sealed_credentials.clear();
     connection.updated_at = now_seconds();
     const ConnectionRecord snapshot = connection;
     co_await store_.run([&](Store& store) { return store.update_connection(snapshot); });
     if (events_) {
-      events_("flow failed", {{"slug", connection.slug},
-                              {"connection_id", connection.id},
-                              {"reason", outcome},
-                              {"error", connection.error_code}});
+      nlohmann::json fields = {{"slug", connection.slug},
+                               {"connection_id", connection.id},
+                               {"reason", outcome},
+                               {"error", connection.error_code}};
+      if (!detail.empty()) fields["detail"] = short_text(detail);
+      events_("flow failed", fields);
     }
     co_return back_to_client(connection, outcome);
   };
@@ -288,10 +308,20 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   }
   const ProviderInstance& instance = *resolved->instance;
 
-  // RFC 9207: an `iss` that is present must be the issuer this flow was started against.
-  if (query.iss && !instance.issuer().empty() && !constant_time_equals(*query.iss, instance.issuer())) {
-    co_return co_await fail("invalid_issuer", "The authorization response came from an unexpected issuer.",
-                            "issuer_mismatch");
+  // RFC 9207: an `iss` that is present must be the issuer this flow was started against, and
+  // for a provider that declares an issuer, a response carrying a code must name it (§2.4:
+  // otherwise a mix-up attacker simply leaves it out). An error response without `iss` still
+  // ends the flow as the provider's error: it carries no code to exchange, and Google's
+  // omits `iss` (providers.md).
+  if (!instance.issuer().empty()) {
+    if (query.iss && !constant_time_equals(*query.iss, instance.issuer())) {
+      co_return co_await fail("invalid_issuer", "The authorization response came from an unexpected issuer.",
+                              "issuer_mismatch");
+    }
+    if (!query.iss && !query.error) {
+      co_return co_await fail("invalid_issuer", "The authorization response did not name its issuer.",
+                              "issuer_missing");
+    }
   }
   if (query.error) {
     co_return co_await fail(short_text(*query.error, 64), query.error_description.value_or(""), "provider_error");
@@ -315,6 +345,13 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   const OperationRun run = co_await run_operation(https_, instance, Operation::exchange_code, params);
   if (!run.result.ok()) {
     std::string code = failure_code(run.result);
+    if (run.transport_failure != HttpsFailure::none) {
+      // The network's own words (resolver messages, host names, addresses) describe our side,
+      // not the user's sign-in: they go to the log; the browser gets the stable code
+      // (provider_unreachable, provider_timeout, ...) and a fixed text.
+      co_return co_await fail(std::move(code), "The provider could not be reached to finish the sign-in.",
+                              "exchange_failed", run.result.error_description);
+    }
     co_return co_await fail(std::move(code), run.result.error_description, "exchange_failed");
   }
 

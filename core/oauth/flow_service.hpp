@@ -9,6 +9,7 @@
 #include "net/https_client.hpp"
 #include "oauth/event_sink.hpp"
 #include "oauth/provider_directory.hpp"
+#include "oauth/rate_limiter.hpp"
 #include "store/records.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -31,6 +32,10 @@ struct FlowSettings {
   std::chrono::seconds state_ttl{600};
   std::chrono::seconds authorized_ttl{3600};           // how long an authorized connection waits for completion
   std::vector<std::string> host_allowed_redirect_keys; // normalised, from CONNECTOR_ALLOWED_REDIRECTS
+  // Per organization: flows started a minute in this process (0: no limit), and flows waiting
+  // for their callback at once, counted in the store across processes (0: no cap).
+  int64_t authorize_per_minute = 120;
+  int64_t max_pending_flows = 1000;
 };
 
 struct AuthorizeRequest {
@@ -116,6 +121,7 @@ private:
   const Sealer& sealer_;
   HttpsClient& https_;
   FlowSettings settings_;
+  RateLimiter authorize_limiter_;
   EventSink events_;
 };
 

@@ -204,6 +204,20 @@ ALTER TABLE connections_keyed RENAME TO connections;
 CREATE UNIQUE INDEX connections_by_legacy_id ON connections (id) WHERE id_names_row = 0;
 CREATE UNIQUE INDEX connections_by_legacy_state_hash ON connections (state_hash) WHERE state_names_connection = 0;
 )sql"},
+    // The flows that may still use their secrets (pending or authorized), by organization: the
+    // cap on an organization's pending flows counts its own, and the purge finds the lapsed
+    // ones without reading the whole table. Only live flows are in it, so it stays small, and
+    // a new flow goes at the end of its organization's part. The condition is written as an
+    // OR so that a query naming one status can use the index. Flows that ended before this
+    // version kept their sealed verifier or tokens: they lose them here (secure_delete zeroes
+    // the old bytes); lapsed live flows are left to the purge.
+    {8, "live flows by organization; ended flows keep no secrets", R"sql(
+CREATE INDEX connections_live ON connections (organization_id, status, expires_at)
+  WHERE status = 'pending' OR status = 'authorized';
+UPDATE connections SET sealed_code_verifier = x'', sealed_credentials = x''
+  WHERE status <> 'pending' AND status <> 'authorized'
+    AND (length(sealed_code_verifier) > 0 OR length(sealed_credentials) > 0);
+)sql"},
 };
 
 int64_t unix_now() {

@@ -600,6 +600,62 @@ int64_t SqliteStore::count_connections() {
   return query.integer(0);
 }
 
+// The lowest row key a connection made at `unix_seconds` can have: the shape make_keyed_id
+// gives keys (oauth/ids.hpp: 2^60 + milliseconds * 2^16 + a sequence). Rows are in key order,
+// so the rows made before a moment are one range at the front of the table; rows of another
+// shape (legacy rowids) are below 2^60 and always in that range.
+namespace {
+int64_t first_row_key_at(int64_t unix_seconds) {
+  return (int64_t{1} << 60) + ((std::max<int64_t>(unix_seconds, 0) * 1000) << 16);
+}
+} // namespace
+
+// The statements below name connections_live (migration 8) so that a schema without it fails
+// loudly instead of reading the whole table; their conditions repeat the index's.
+int64_t SqliteStore::count_pending_connections(const std::string& organization_id, int64_t now, int64_t cap) {
+  sqlite::Query query(prepared("SELECT count(*) FROM (SELECT 1 FROM connections INDEXED BY connections_live "
+                               "WHERE organization_id = ?1 AND status = 'pending' AND expires_at > ?2 LIMIT ?3)"));
+  query.bind_text(1, organization_id);
+  query.bind_integer(2, now);
+  query.bind_integer(3, std::max<int64_t>(cap, 0));
+  query.next_row();
+  return query.integer(0);
+}
+
+std::optional<int64_t> SqliteStore::soonest_pending_expiry(const std::string& organization_id, int64_t now) {
+  sqlite::Query query(prepared("SELECT min(expires_at) FROM connections INDEXED BY connections_live "
+                               "WHERE organization_id = ?1 AND status = 'pending' AND expires_at > ?2"));
+  query.bind_text(1, organization_id);
+  query.bind_integer(2, now);
+  return query.next_row() ? query.optional_integer(0) : std::nullopt;
+}
+
+int64_t SqliteStore::expire_lapsed_connections(int64_t now, int limit) {
+  sqlite::Query query(
+      prepared("UPDATE connections SET status = 'expired', sealed_code_verifier = x'', sealed_credentials = x'', "
+               "updated_at = ?1, version = version + 1 WHERE row_key IN (SELECT row_key FROM connections INDEXED BY "
+               "connections_live WHERE (status = 'pending' OR status = 'authorized') AND expires_at <= ?1 LIMIT ?2)"));
+  query.bind_integer(1, now);
+  query.bind_integer(2, std::max(limit, 1));
+  query.run();
+  const int64_t changed = query.changes();
+  if (changed > 0) checkpoint_after_commit_ = true; // sealed material was erased
+  return changed;
+}
+
+int64_t SqliteStore::delete_connections_created_before(int64_t created_before, int limit) {
+  sqlite::Query query(
+      prepared("DELETE FROM connections WHERE row_key IN (SELECT row_key FROM connections WHERE row_key < ?1 "
+               "AND created_at < ?2 AND status <> 'pending' AND status <> 'authorized' ORDER BY row_key LIMIT ?3)"));
+  query.bind_integer(1, first_row_key_at(created_before));
+  query.bind_integer(2, created_before);
+  query.bind_integer(3, std::max(limit, 1));
+  query.run();
+  const int64_t changed = query.changes();
+  if (changed > 0) checkpoint_after_commit_ = true;
+  return changed;
+}
+
 // --- Sources
 
 void SqliteStore::insert_source(const SourceRecord& source) {

@@ -10,6 +10,7 @@
 #include "logging/logger.hpp"
 #include "metrics/host_metrics.hpp"
 #include "net/https_client.hpp"
+#include "oauth/flow_purge.hpp"
 #include "oauth/flow_service.hpp"
 #include "oauth/oauth_apps.hpp"
 #include "oauth/redirect_policy.hpp"
@@ -153,6 +154,9 @@ int run_serve(const std::vector<std::string>& args) {
   core::FlowSettings flow_settings;
   flow_settings.callback_uri = public_url + oauth_callback_path;
   flow_settings.state_ttl = config.state_ttl;
+  flow_settings.authorized_ttl = config.authorized_ttl;
+  flow_settings.authorize_per_minute = config.authorize_per_minute;
+  flow_settings.max_pending_flows = config.max_pending_flows;
   flow_settings.host_allowed_redirect_keys = normalized_host_redirects(config.allowed_redirects);
   core::OAuthApps apps(store, sealer);
   core::FlowService flows(store, providers, apps, sealer, https, flow_settings);
@@ -178,6 +182,9 @@ int run_serve(const std::vector<std::string>& args) {
   core::TokenService tokens(store, current_providers, apps, sealer, https, config.tokens, events);
   core::SourceOperations source_operations(store, current_providers, apps, tokens, sealer, https);
   if (config.tokens.scan_interval.count() > 0) tokens.start_background_refresh(io.get_executor());
+  // Flows that ran out of time lose their sealed secrets; old ones are deleted.
+  core::FlowPurge purge(store, {config.flow_purge_interval, config.flow_retention}, events);
+  purge.start(io.get_executor());
 
   std::atomic<bool> ready{true};
   ApiContext api{flows,
@@ -250,6 +257,7 @@ int run_serve(const std::vector<std::string>& args) {
     ready.store(false);
     hangups.cancel();
     tokens.stop();
+    purge.stop();
     watcher.stop();
     server.stop();
     drain_deadline = std::chrono::steady_clock::now() + config.shutdown_grace;

@@ -82,6 +82,31 @@ const Setting settings[] = {
      [](HostConfig& c, const std::string& v) {
        c.state_ttl = std::chrono::seconds(positive_integer("state_ttl_seconds", v));
      }},
+    {"authorized_ttl_seconds", "CONNECTOR_AUTHORIZED_TTL_SECONDS",
+     "how long an authorized flow waits for sources/oauth/callback before it expires with its tokens (3600)",
+     [](HostConfig& c, const std::string& v) {
+       c.authorized_ttl = std::chrono::seconds(positive_integer("authorized_ttl_seconds", v));
+     }},
+    {"flow_purge_seconds", "CONNECTOR_FLOW_PURGE_SECONDS",
+     "how often expired flows lose their sealed verifier and tokens and old flows are deleted; 0 turns it off (60)",
+     [](HostConfig& c, const std::string& v) {
+       c.flow_purge_interval = std::chrono::seconds(whole_number("flow_purge_seconds", v));
+     }},
+    {"flow_retention_seconds", "CONNECTOR_FLOW_RETENTION_SECONDS",
+     "how long the row of a flow that ended (failed, expired, completed) is kept (604800: 7 days)",
+     [](HostConfig& c, const std::string& v) {
+       c.flow_retention = std::chrono::seconds(positive_integer("flow_retention_seconds", v));
+     }},
+    {"authorize_rate_per_minute", "CONNECTOR_AUTHORIZE_RATE_PER_MINUTE",
+     "flows one organization may start a minute, in bursts of as many, counted by each host process; more answer 429; "
+     "0 turns it off (120)",
+     [](HostConfig& c, const std::string& v) {
+       c.authorize_per_minute = whole_number("authorize_rate_per_minute", v);
+     }},
+    {"max_pending_flows", "CONNECTOR_MAX_PENDING_FLOWS",
+     "flows one organization may have waiting for their callback, counted in the database across host processes; more "
+     "answer 429; 0 turns it off (1000)",
+     [](HostConfig& c, const std::string& v) { c.max_pending_flows = whole_number("max_pending_flows", v); }},
     {"provider_connect_timeout_ms", "CONNECTOR_PROVIDER_CONNECT_TIMEOUT_MS", "connecting to a provider (5000)",
      [](HostConfig& c, const std::string& v) {
        c.provider_connect_timeout = std::chrono::milliseconds(positive_integer("provider_connect_timeout_ms", v));

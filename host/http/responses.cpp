@@ -86,6 +86,11 @@ Response bare_error_response(unsigned version, const std::string& trace_id, cons
   Response response = base(version, trace_id, static_cast<http::status>(error.status()));
   response.set(http::field::content_type, "application/json");
   response.body() = error.envelope(trace_id).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // An error that says when to try again (429, 503) says it in the header too (RFC 9110 §10.2.3).
+  if (const auto retry = error.details.find("retry_after_seconds");
+      retry != error.details.end() && retry->is_number_integer()) {
+    response.set(http::field::retry_after, std::to_string(std::max<int64_t>(1, retry->get<int64_t>())));
+  }
   response.prepare_payload();
   return response;
 }

@@ -81,8 +81,11 @@ TEST(Shutdown, SigtermDuringABurstAnswersEverythingAcceptedAndLosesNothing) {
   const auto data_dir = work.path() / "data";
   const std::string org = "org_shutdown";
   const int grace_seconds = 10;
+  // The burst is one organization's, beyond the default flow limits: those are not tested here.
   const std::map<std::string, std::string> environment{
-      {"CONNECTOR_SHUTDOWN_GRACE_SECONDS", std::to_string(grace_seconds)}};
+      {"CONNECTOR_SHUTDOWN_GRACE_SECONDS", std::to_string(grace_seconds)},
+      {"CONNECTOR_AUTHORIZE_RATE_PER_MINUTE", "0"},
+      {"CONNECTOR_MAX_PENDING_FLOWS", "0"}};
 
   auto host = std::make_unique<HostProcess>(work.path(), &provider, HostOptions{environment, data_dir});
   const std::string key = host->create_key(org);

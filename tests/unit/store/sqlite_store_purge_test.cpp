@@ -1,0 +1,232 @@
+// What the flow purge asks of the store, against a real SQLite file: lapsed flows lose their
+// sealed bytes (in the file too, not only in the rows), ended flows go after the retention,
+// an organization's pending flows are counted for the cap, and a file from the version before
+// loses the secrets of flows that had already ended.
+#include "oauth/ids.hpp"
+#include "store/migrations.hpp"
+#include "store/sqlite_store.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+using namespace connector::core;
+
+namespace {
+
+constexpr int64_t now = 1'800'000'000;
+
+int64_t wall_clock() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Bytes no real ciphertext would hold by chance, so that the file can be searched for them.
+std::vector<uint8_t> marker(const std::string& name) {
+  const std::string text = "SEALED-MARKER-" + name + "-0123456789abcdef";
+  return {text.begin(), text.end()};
+}
+
+std::string file_bytes(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The database and its write-ahead log, as they lie on disk.
+bool on_disk(const std::filesystem::path& path, const std::string& name) {
+  const auto bytes = marker(name);
+  const std::string needle(bytes.begin(), bytes.end());
+  return file_bytes(path).find(needle) != std::string::npos ||
+         file_bytes(path.string() + "-wal").find(needle) != std::string::npos;
+}
+
+ConnectionRecord flow(const std::string& organization_id, const std::string& id, ConnectionStatus status,
+                      int64_t expires_at) {
+  ConnectionRecord connection;
+  connection.id = id;
+  connection.organization_id = organization_id;
+  connection.slug = "github";
+  connection.state_hash = "state-hash-of-" + id;
+  connection.redirect_url = "https://app.example/done";
+  connection.redirect_uri = "https://host.example/oauth/callback";
+  connection.flow_options_json = "{}";
+  connection.status = status;
+  if (status == ConnectionStatus::pending) connection.sealed_code_verifier = marker("verifier-" + id);
+  if (status == ConnectionStatus::authorized) connection.sealed_credentials = marker("tokens-" + id);
+  connection.created_at = now - 700;
+  connection.updated_at = now - 700;
+  connection.expires_at = expires_at;
+  return connection;
+}
+
+class SqliteStorePurgeTest : public ::testing::Test {
+protected:
+  connector::testing::TempDir folder{"connector-purge"};
+  std::filesystem::path path = folder.path() / "data" / "connector-host.sqlite3";
+};
+
+TEST_F(SqliteStorePurgeTest, LapsedFlowsBecomeExpiredAndTheirSealedBytesLeaveTheFile) {
+  const std::string pending_lapsed = make_keyed_id("conn");
+  const std::string authorized_lapsed = make_keyed_id("conn");
+  const std::string pending_live = make_keyed_id("conn");
+  const std::string authorized_live = make_keyed_id("conn");
+  {
+    SqliteStore store(path);
+    store.insert_connection(flow("org_a", pending_lapsed, ConnectionStatus::pending, now - 1));
+    store.insert_connection(flow("org_b", authorized_lapsed, ConnectionStatus::authorized, now));
+    store.insert_connection(flow("org_a", pending_live, ConnectionStatus::pending, now + 600));
+    store.insert_connection(flow("org_a", authorized_live, ConnectionStatus::authorized, now + 3600));
+  }
+  ASSERT_TRUE(on_disk(path, "verifier-" + pending_lapsed)) << "the search finds what is there";
+  {
+    SqliteStore store(path);
+    store.begin_batch();
+    EXPECT_EQ(store.expire_lapsed_connections(now, 100), 2);
+    store.commit_batch();
+    EXPECT_EQ(store.expire_lapsed_connections(now, 100), 0) << "nothing is left to do";
+
+    for (const auto& id : {pending_lapsed, authorized_lapsed}) {
+      const auto expired = store.find_connection_by_id(id);
+      ASSERT_TRUE(expired);
+      EXPECT_EQ(expired->status, ConnectionStatus::expired);
+      EXPECT_TRUE(expired->sealed_code_verifier.empty());
+      EXPECT_TRUE(expired->sealed_credentials.empty());
+      EXPECT_EQ(expired->updated_at, now);
+      EXPECT_EQ(expired->version, 2) << "a callback or completion holding the old version loses its race";
+    }
+    EXPECT_EQ(store.find_connection_by_id(pending_live)->sealed_code_verifier, marker("verifier-" + pending_live));
+    EXPECT_EQ(store.find_connection_by_id(authorized_live)->sealed_credentials, marker("tokens-" + authorized_live));
+  }
+  EXPECT_FALSE(on_disk(path, "verifier-" + pending_lapsed));
+  EXPECT_FALSE(on_disk(path, "tokens-" + authorized_lapsed));
+  EXPECT_TRUE(on_disk(path, "verifier-" + pending_live));
+}
+
+TEST_F(SqliteStorePurgeTest, LapsedFlowsAreExpiredInBatchesOfTheGivenSize) {
+  SqliteStore store(path);
+  for (int i = 0; i < 5; ++i)
+    store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, now - 10));
+  EXPECT_EQ(store.expire_lapsed_connections(now, 2), 2);
+  EXPECT_EQ(store.expire_lapsed_connections(now, 2), 2);
+  EXPECT_EQ(store.expire_lapsed_connections(now, 2), 1);
+  EXPECT_EQ(store.expire_lapsed_connections(now, 2), 0);
+}
+
+TEST_F(SqliteStorePurgeTest, EndedFlowsAreDeletedOnceOlderThanTheRetention) {
+  const int64_t wall = wall_clock(); // keyed ids carry the real clock
+  SqliteStore store(path);
+  // Flows from before ids named their rows (the first rows of the table, with small rowids):
+  // their rowid says nothing of their age.
+  ConnectionRecord legacy = flow("org_a", "conn_legacy_failed", ConnectionStatus::failed, 0);
+  legacy.created_at = wall - 30 * 86400;
+  store.insert_connection(legacy);
+  ConnectionRecord legacy_recent = flow("org_a", "conn_legacy_recent", ConnectionStatus::failed, 0);
+  legacy_recent.created_at = wall;
+  store.insert_connection(legacy_recent);
+  std::vector<std::string> ended;
+  for (const auto status : {ConnectionStatus::failed, ConnectionStatus::consumed, ConnectionStatus::expired}) {
+    ConnectionRecord connection = flow("org_a", make_keyed_id("conn"), status, wall - 1);
+    connection.created_at = wall;
+    store.insert_connection(connection);
+    ended.push_back(connection.id);
+  }
+  ConnectionRecord pending = flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, wall + 600);
+  pending.created_at = wall;
+  store.insert_connection(pending);
+  ConnectionRecord authorized = flow("org_a", make_keyed_id("conn"), ConnectionStatus::authorized, wall + 600);
+  authorized.created_at = wall;
+  store.insert_connection(authorized);
+
+  EXPECT_EQ(store.delete_connections_created_before(wall - 10, 100), 1) << "only the month-old flow";
+  EXPECT_FALSE(store.find_connection_by_id(legacy.id));
+  EXPECT_TRUE(store.find_connection_by_id(legacy_recent.id));
+  EXPECT_EQ(store.count_connections(), 6);
+
+  EXPECT_EQ(store.delete_connections_created_before(wall + 10, 2), 2) << "a batch at a time";
+  EXPECT_EQ(store.delete_connections_created_before(wall + 10, 100), 2);
+  for (const auto& id : ended)
+    EXPECT_FALSE(store.find_connection_by_id(id)) << id;
+  EXPECT_FALSE(store.find_connection_by_id(legacy_recent.id));
+  EXPECT_TRUE(store.find_connection_by_id(pending.id)) << "a live flow is never deleted";
+  EXPECT_TRUE(store.find_connection_by_id(authorized.id));
+  EXPECT_EQ(store.count_connections(), 2);
+}
+
+TEST_F(SqliteStorePurgeTest, PendingFlowsAreCountedPerOrganizationUpToTheCap) {
+  SqliteStore store(path);
+  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, now + 300));
+  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, now + 200));
+  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, now + 500));
+  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, now)); // lapsed
+  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::authorized, now + 900));
+  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::failed, now + 900));
+  store.insert_connection(flow("org_b", make_keyed_id("conn"), ConnectionStatus::pending, now + 100));
+
+  EXPECT_EQ(store.count_pending_connections("org_a", now, 10), 3);
+  EXPECT_EQ(store.count_pending_connections("org_a", now, 2), 2) << "the count stops at the cap";
+  EXPECT_EQ(store.count_pending_connections("org_b", now, 10), 1);
+  EXPECT_EQ(store.count_pending_connections("org_c", now, 10), 0);
+  EXPECT_EQ(store.soonest_pending_expiry("org_a", now), now + 200);
+  EXPECT_EQ(store.soonest_pending_expiry("org_c", now), std::nullopt);
+}
+
+TEST_F(SqliteStorePurgeTest, AVersionSevenFileLosesTheSecretsOfFlowsThatHadEnded) {
+  std::filesystem::create_directories(path.parent_path());
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr), SQLITE_OK);
+    apply_schema_migrations(raw, sqlite_schema_migrations().first(7)); // as the last release wrote it
+    const std::string insert =
+        "INSERT INTO connections (id, organization_id, slug, source_definition_id, workspace_id, state_hash, "
+        "redirect_url, redirect_uri, sealed_code_verifier, flow_options_json, status, error_code, "
+        "error_description, sealed_credentials, granted_scopes, token_expires_at, account_id, account_name, "
+        "source_id, created_at, expires_at, updated_at, version) VALUES ";
+    // What the earlier versions left: a failed flow with its verifier, a completed one still
+    // holding tokens, an expired one with both, and a live pending flow that needs its verifier.
+    const auto hex = [](const std::string& name) {
+      std::string out;
+      for (const uint8_t byte : marker(name)) {
+        static constexpr char digits[] = "0123456789abcdef";
+        out += digits[byte >> 4];
+        out += digits[byte & 15];
+      }
+      return "x'" + out + "'";
+    };
+    const auto row = [&](const std::string& id, const std::string& status, const std::string& verifier,
+                         const std::string& tokens, int64_t expires_at) {
+      return insert + "('" + id + "', 'org_a', 'github', '', '', 'hash-" + id + "', 'https://app/done', " +
+             "'https://host/cb', " + verifier + ", '{}', '" + status + "', '', '', " + tokens + ", '', NULL, '', " +
+             "'', '', 1, " + std::to_string(expires_at) + ", 1, 1)";
+    };
+    const std::string rows[] = {
+        row("conn_failed", "failed", hex("v-failed"), "x''", now),
+        row("conn_consumed", "consumed", "x''", hex("t-consumed"), now),
+        row("conn_expired", "expired", hex("v-expired"), hex("t-expired"), now),
+        row("conn_pending", "pending", hex("v-pending"), "x''", wall_clock() + 600),
+    };
+    for (const auto& sql : rows)
+      ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    ASSERT_EQ(sqlite3_close(raw), SQLITE_OK);
+  }
+  ASSERT_TRUE(on_disk(path, "v-failed"));
+  {
+    SqliteStore store(path); // migrates
+    EXPECT_TRUE(store.find_connection_by_id("conn_failed")->sealed_code_verifier.empty());
+    EXPECT_TRUE(store.find_connection_by_id("conn_consumed")->sealed_credentials.empty());
+    EXPECT_TRUE(store.find_connection_by_id("conn_expired")->sealed_code_verifier.empty());
+    EXPECT_TRUE(store.find_connection_by_id("conn_expired")->sealed_credentials.empty());
+    EXPECT_EQ(store.find_connection_by_id("conn_pending")->sealed_code_verifier, marker("v-pending"));
+    EXPECT_EQ(store.count_pending_connections("org_a", wall_clock(), 10), 1) << "old live flows are in the index";
+  }
+  EXPECT_EQ(SqliteStore::schema_version(path), SqliteStore::latest_schema_version());
+  for (const char* name : {"v-failed", "t-consumed", "v-expired", "t-expired"})
+    EXPECT_FALSE(on_disk(path, name)) << name;
+  EXPECT_TRUE(on_disk(path, "v-pending"));
+}
+
+} // namespace
