@@ -1,8 +1,11 @@
 #include "oauth/provider_directory.hpp"
 
+#include <array>
+#include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <system_error>
 
 namespace connector::core {
 
@@ -24,15 +27,46 @@ std::string provider_environment_name(const std::string& slug, const std::string
   return name;
 }
 
-std::optional<std::string> read_setting_file(const std::string& path) {
+std::optional<std::string> read_setting_file(const std::string& path, std::string& why) {
+  // A setting is a line or a PEM block, never near this; a larger file is a wrong path.
+  constexpr std::uintmax_t max_setting_bytes = 1U << 20;
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error) {
+    why = error.message();
+    return std::nullopt;
+  }
+  if (std::filesystem::is_directory(status)) {
+    why = "it is a folder";
+    return std::nullopt;
+  }
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string text = content.str();
+  if (!in) {
+    why = errno != 0 ? std::generic_category().message(errno) : "it cannot be opened";
+    return std::nullopt;
+  }
+  std::string text;
+  std::array<char, 4096> chunk{};
+  while (in.read(chunk.data(), chunk.size()) || in.gcount() > 0) {
+    text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max_setting_bytes) {
+      why = "larger than " + std::to_string(max_setting_bytes >> 10) + " KiB";
+      return std::nullopt;
+    }
+  }
+  if (in.bad()) {
+    why = "a read failed";
+    return std::nullopt;
+  }
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
     text.pop_back();
   return text;
+}
+
+std::optional<std::string> read_setting_file(const std::string& path) {
+  std::string ignored;
+  return read_setting_file(path, ignored);
 }
 
 namespace {
@@ -75,7 +109,11 @@ nlohmann::json merge_environment_settings(const std::string& slug, nlohmann::jso
     const std::string variable = provider_environment_name(slug, name);
     std::optional<std::string> value = env(variable);
     if (!value) {
-      if (const auto file = env(variable + "_FILE")) value = read_setting_file(*file);
+      if (const auto file = env(variable + "_FILE")) {
+        std::string why;
+        value = read_setting_file(*file, why);
+        if (!value) throw SettingFileError(variable + "_FILE: cannot read " + *file + " (" + why + ")");
+      }
     }
     if (value) settings[name] = coerce(*value, property);
   }
@@ -90,7 +128,13 @@ ProviderDirectory::ProviderDirectory(const PluginRegistry& registry,
     const auto configured = settings_by_slug.find(descriptor.slug);
     nlohmann::json settings = configured == settings_by_slug.end() ? nlohmann::json::object() : configured->second;
     const nlohmann::json schema = nlohmann::json::parse(descriptor.settings_schema_json, nullptr, false);
-    settings = merge_environment_settings(descriptor.slug, std::move(settings), schema, env);
+    try {
+      settings = merge_environment_settings(descriptor.slug, std::move(settings), schema, env);
+    } catch (const SettingFileError& error) {
+      setting_file_errors_.emplace_back(error.what());
+      by_slug_.emplace(descriptor.slug, ConfiguredProvider{module, nullptr, error.what(), nlohmann::json::object()});
+      continue;
+    }
 
     ConfiguredProvider entry{module, nullptr, {}, settings};
     auto created = module->create_provider(settings.dump());

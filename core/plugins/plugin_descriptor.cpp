@@ -49,6 +49,22 @@ bool read_string_list(const nlohmann::json& doc, const char* key, std::vector<st
   return true;
 }
 
+// A missing or null flag is false; any other type than a boolean is an error, never a throw
+// (a plugin's descriptor is its author's input, and one bad file must not stop the host).
+bool read_bool(const nlohmann::json& doc, const char* key, bool& out, std::string& error) {
+  const auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) {
+    out = false;
+    return true;
+  }
+  if (!it->is_boolean()) {
+    error = std::string("\"") + key + "\" is not a boolean (true or false)";
+    return false;
+  }
+  out = it->get<bool>();
+  return true;
+}
+
 bool read_schema(const nlohmann::json& doc, const char* key, std::string& out, std::string& error) {
   const auto it = doc.find(key);
   if (it == doc.end() || it->is_null()) {
@@ -77,7 +93,9 @@ std::optional<PluginDescriptor> parse_plugin_descriptor(const std::string& json_
       !read_string(doc, "version", false, d.version, error) ||
       !read_string(doc, "documentation_url", false, d.documentation_url, error) ||
       !read_string_list(doc, "default_scopes", d.default_scopes, error) ||
-      !read_string_list(doc, "hosts", d.hosts, error) ||
+      !read_string_list(doc, "hosts", d.hosts, error) || !read_bool(doc, "supports_pkce", d.supports_pkce, error) ||
+      !read_bool(doc, "supports_refresh", d.supports_refresh, error) ||
+      !read_bool(doc, "supports_revoke", d.supports_revoke, error) ||
       !read_schema(doc, "settings_schema", d.settings_schema_json, error) ||
       !read_schema(doc, "flow_options_schema", d.flow_options_schema_json, error)) {
     return std::nullopt;
@@ -89,9 +107,6 @@ std::optional<PluginDescriptor> parse_plugin_descriptor(const std::string& json_
   d.flow_options_schema =
       std::make_shared<const nlohmann::json>(nlohmann::json::parse(d.flow_options_schema_json, nullptr, false));
   d.empty_flow_options_valid = validate_against_schema(nlohmann::json::object(), *d.flow_options_schema).empty();
-  d.supports_pkce = doc.value("supports_pkce", false);
-  d.supports_refresh = doc.value("supports_refresh", false);
-  d.supports_revoke = doc.value("supports_revoke", false);
 
   const auto definitions = doc.find("source_definitions");
   if (definitions == doc.end() || !definitions->is_array() || definitions->empty()) {

@@ -5,14 +5,11 @@
 
 #include <boost/dll/shared_library.hpp>
 
-#include <elf.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <system_error>
 #include <utility>
 
@@ -38,55 +35,6 @@ std::string describe_status(const OperationResult& result) {
   return text;
 }
 
-// In one read of the file's size (a byte-wise read of a plugin with debug information took
-// most of the start-up).
-std::optional<std::string> read_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary | std::ios::ate);
-  if (!in) return std::nullopt;
-  const std::streamoff size = in.tellg();
-  if (size < 0) return std::nullopt;
-  std::string bytes(static_cast<std::size_t>(size), '\0');
-  in.seekg(0);
-  if (!in.read(bytes.data(), size)) return std::nullopt;
-  return bytes;
-}
-
-// The dynamic loader maps a library's segments straight from the file: a truncated file (one
-// still being copied) maps pages past its end, and touching them kills the process with
-// SIGBUS. So the headers are checked against the bytes first; a problem is a refusal.
-std::optional<std::string> elf_problem(const std::string& bytes) {
-  Elf64_Ehdr header{};
-  if (bytes.size() < sizeof header) return "too short to be a shared library";
-  std::memcpy(&header, bytes.data(), sizeof header);
-  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0) return "not an ELF file";
-  if (header.e_ident[EI_CLASS] != ELFCLASS64) return "not a 64-bit ELF file";
-  if (header.e_type != ET_DYN) return "not a shared library (ELF type " + std::to_string(header.e_type) + ")";
-#if defined(__x86_64__)
-  if (header.e_machine != EM_X86_64)
-    return "built for another machine (ELF machine " + std::to_string(header.e_machine) + ")";
-#elif defined(__aarch64__)
-  if (header.e_machine != EM_AARCH64)
-    return "built for another machine (ELF machine " + std::to_string(header.e_machine) + ")";
-#endif
-  const uint64_t size = bytes.size();
-  const auto fits = [size](uint64_t offset, uint64_t length) { return offset <= size && length <= size - offset; };
-  if (header.e_phentsize != sizeof(Elf64_Phdr) ||
-      !fits(header.e_phoff, uint64_t{header.e_phnum} * sizeof(Elf64_Phdr))) {
-    return "truncated or damaged (program headers past the end of the file)";
-  }
-  for (uint16_t i = 0; i < header.e_phnum; ++i) {
-    Elf64_Phdr segment{};
-    std::memcpy(&segment, bytes.data() + header.e_phoff + uint64_t{i} * sizeof segment, sizeof segment);
-    if ((segment.p_type == PT_LOAD || segment.p_type == PT_DYNAMIC) && !fits(segment.p_offset, segment.p_filesz)) {
-      return "truncated (a segment ends past the end of the file; is it still being copied?)";
-    }
-  }
-  if (header.e_shoff != 0 && !fits(header.e_shoff, uint64_t{header.e_shnum} * header.e_shentsize)) {
-    return "truncated (section headers past the end of the file; is it still being copied?)";
-  }
-  return std::nullopt;
-}
-
 // Writes `bytes` to a fresh name in `folder`; empty path on failure.
 std::filesystem::path write_shadow_copy(const std::filesystem::path& folder, const std::filesystem::path& original,
                                         const std::string& bytes) {
@@ -107,14 +55,6 @@ std::filesystem::path write_shadow_copy(const std::filesystem::path& folder, con
 
 } // namespace
 
-std::optional<FileSignature> file_signature(const std::filesystem::path& file) {
-  struct stat info {};
-  if (::stat(file.c_str(), &info) != 0) return std::nullopt;
-  return FileSignature{static_cast<uintmax_t>(info.st_dev), static_cast<uintmax_t>(info.st_ino),
-                       static_cast<uintmax_t>(info.st_size),
-                       static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
-}
-
 void PluginModule::log_thunk(void* context, int32_t level, connector_str message) {
   const auto* module = static_cast<const PluginModule*>(context);
   if (module == nullptr || module->log_sink_ == nullptr || message.data == nullptr) return;
@@ -125,24 +65,47 @@ void PluginModule::log_thunk(void* context, int32_t level, connector_str message
 }
 
 PluginModule::LoadOutcome PluginModule::load(const std::filesystem::path& file, PluginLogSink log_sink,
-                                             const std::filesystem::path& shadow_dir) {
+                                             const std::filesystem::path& shadow_dir, const PluginTrust& trust) {
   const auto refuse = [&file](const std::string& reason) {
     return LoadOutcome{nullptr, file.string() + ": " + reason};
   };
+  try {
+    return load_checked(file, log_sink, shadow_dir, trust);
+  } catch (const std::exception& error) { // one bad file never stops a scan
+    return refuse(std::string("refused (") + error.what() + ")");
+  } catch (...) {
+    return refuse("refused (an unknown exception while loading)");
+  }
+}
+
+PluginModule::LoadOutcome PluginModule::load_checked(const std::filesystem::path& file, PluginLogSink log_sink,
+                                                     const std::filesystem::path& shadow_dir,
+                                                     const PluginTrust& trust) {
+  const auto refuse = [&file](const std::string& reason) {
+    return LoadOutcome{nullptr, file.string() + ": " + reason};
+  };
+
+  // Everything that can be checked without running the file's code, before the dynamic
+  // loader runs its constructors.
+  const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  if (const auto problem = plugins_folder_problem(folder, trust)) return refuse("not loaded: " + *problem);
+  PluginFileRead read = read_plugin_file(file, trust);
+  if (!read.file) return refuse("not loaded: it " + read.problem);
+  const std::string& bytes = read.file->bytes;
+  if (const auto problem = elf_plugin_problem(bytes)) return refuse("not a loadable shared library: " + *problem);
 
   std::shared_ptr<PluginModule> module(new PluginModule());
   module->file_ = file;
   module->log_sink_ = log_sink;
   module->library_ = std::make_unique<Library>();
-  module->signature_ = file_signature(file);
-
-  const std::optional<std::string> bytes = read_file(file);
-  if (!bytes) return refuse("cannot be read");
-  if (const auto problem = elf_problem(*bytes)) return refuse("not a loadable shared library: " + *problem);
-  module->build_id_ = sha256_hex(*bytes).substr(0, 32);
+  module->signature_ = read.file->signature;
+  module->build_id_ = sha256_hex(bytes).substr(0, 32);
+  // With a shadow folder (the host's own, under its data folder), the loader maps the very
+  // bytes checked above. Without one, the file is loaded by its name: the checks above say
+  // only the host's user and root can change it in between.
   std::filesystem::path load_path = file;
   if (!shadow_dir.empty()) {
-    load_path = write_shadow_copy(shadow_dir, file, *bytes);
+    load_path = write_shadow_copy(shadow_dir, file, bytes);
     if (load_path.empty()) return refuse("cannot be copied to " + shadow_dir.string() + " for loading");
   }
 

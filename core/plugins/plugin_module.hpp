@@ -4,6 +4,7 @@
 #pragma once
 
 #include "plugins/plugin_descriptor.hpp"
+#include "plugins/plugin_file_check.hpp"
 #include "plugins/provider_types.hpp"
 
 #include <connector/abi.h>
@@ -20,17 +21,6 @@ namespace connector::core {
 
 class ProviderInstance;
 
-// Identifies one version of a file on disk: a replaced file (new inode) or a rewritten one
-// (new size or time) differs.
-struct FileSignature {
-  uintmax_t device = 0;
-  uintmax_t inode = 0;
-  uintmax_t size = 0;
-  int64_t modified_ns = 0;
-  bool operator==(const FileSignature&) const = default;
-};
-std::optional<FileSignature> file_signature(const std::filesystem::path& file);
-
 // Receives the plugin's log lines (never secrets, by the ABI's rule).
 using PluginLogSink = void (*)(std::string_view plugin_file, int32_t level, std::string_view message);
 
@@ -41,14 +31,19 @@ public:
     std::string refusal;                  // why, naming the file
   };
 
-  // Loads and negotiates; never throws. A refusal names the file and the reason.
+  // Checks, loads and negotiates; never throws. A refusal names the file and the reason.
+  // Before the dynamic loader sees the file (and runs its constructors), it is refused when
+  // a user other than the host's or root can write it or its folder, when it is a symbolic
+  // link out of its folder, or when its bytes are not an ELF shared library for this machine
+  // exporting connector_plugin_negotiate (plugin_file_check.hpp).
   //
   // With a `shadow_dir`, the bytes are first copied there under a name never used before and
   // loaded from the copy (removed again once mapped). The dynamic loader caches libraries by
   // path, so loading a replaced file from its own path could silently give the old code;
   // a fresh copy always gives the bytes on disk now.
   static LoadOutcome load(const std::filesystem::path& file, PluginLogSink log_sink = nullptr,
-                          const std::filesystem::path& shadow_dir = {});
+                          const std::filesystem::path& shadow_dir = {},
+                          const PluginTrust& trust = PluginTrust::of_this_process());
 
   ~PluginModule();
   PluginModule(const PluginModule&) = delete;
@@ -61,7 +56,7 @@ public:
   std::chrono::system_clock::time_point loaded_at() const { return loaded_at_; }
   // The SHA-256 (hex, first 32 characters) of the bytes loaded: which build this is.
   const std::string& build_id() const { return build_id_; }
-  // The file as it was when loaded (empty when it could not be read).
+  // The file as it was when its bytes were read for loading.
   const std::optional<FileSignature>& signature() const { return signature_; }
 
   struct CreateOutcome {
@@ -76,6 +71,8 @@ public:
 private:
   struct Library; // hides Boost.DLL from every includer
   PluginModule() = default;
+  static LoadOutcome load_checked(const std::filesystem::path& file, PluginLogSink log_sink,
+                                  const std::filesystem::path& shadow_dir, const PluginTrust& trust);
 
   std::filesystem::path file_;
   std::unique_ptr<Library> library_;

@@ -17,11 +17,18 @@ std::string PluginRegistry::module_suffix() {
 
 std::vector<std::filesystem::path> PluginRegistry::module_files(const std::filesystem::path& folder,
                                                                 std::optional<PluginRefusal>& unreadable) const {
+  if (const auto problem = plugins_folder_problem(folder, trust_)) {
+    unreadable = PluginRefusal{folder, folder.string() + ": " + *problem};
+    return {};
+  }
   std::error_code error;
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
     std::error_code entry_error;
-    if (entry.is_regular_file(entry_error) && entry.path().extension() == module_suffix()) {
+    // Links too: PluginModule::load refuses, with a reason, one that leads out of the folder.
+    const auto type = entry.symlink_status(entry_error).type();
+    if ((type == std::filesystem::file_type::regular || type == std::filesystem::file_type::symlink) &&
+        entry.path().extension() == module_suffix()) {
       files.push_back(entry.path());
     }
   }
@@ -58,6 +65,11 @@ std::vector<PluginRefusal> PluginRegistry::reload_directory(const std::filesyste
   std::optional<PluginRefusal> unreadable;
   const auto files = module_files(folder, unreadable);
   if (unreadable) {
+    // Nothing new is loaded from a folder that cannot be read or trusted any more; what was
+    // loaded from it before is code already in memory, and keeps serving until it is fixed.
+    for (const auto& module : previous.plugins())
+      adopt(module);
+    if (!previous.plugins().empty()) unreadable->reason += "; the plugins loaded before keep serving";
     std::lock_guard lock(mutex_);
     refusals_.push_back(*unreadable);
     return {*unreadable};
@@ -92,7 +104,7 @@ std::vector<PluginRefusal> PluginRegistry::reload_directory(const std::filesyste
 }
 
 std::optional<PluginRefusal> PluginRegistry::load_file(const std::filesystem::path& file) {
-  auto outcome = PluginModule::load(file, log_sink_, shadow_dir_);
+  auto outcome = PluginModule::load(file, log_sink_, shadow_dir_, trust_);
   std::lock_guard lock(mutex_);
   if (!outcome.module) {
     refusals_.push_back({file, outcome.refusal});

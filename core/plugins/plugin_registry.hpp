@@ -23,11 +23,14 @@ class PluginRegistry {
 public:
   // With a `shadow_dir`, modules are loaded from fresh copies there (see PluginModule::load),
   // so that a replaced file really loads its new code.
-  explicit PluginRegistry(PluginLogSink log_sink = nullptr, std::filesystem::path shadow_dir = {})
-      : log_sink_(log_sink), shadow_dir_(std::move(shadow_dir)) {}
+  explicit PluginRegistry(PluginLogSink log_sink = nullptr, std::filesystem::path shadow_dir = {},
+                          PluginTrust trust = PluginTrust::of_this_process())
+      : log_sink_(log_sink), shadow_dir_(std::move(shadow_dir)), trust_(trust) {}
 
   // Loads every plugin module (by this platform's suffix) in `folder`, in name order so that
-  // a duplicate slug always loses to the same file. Returns the refusals of this scan.
+  // a duplicate slug always loses to the same file. Returns the refusals of this scan. A
+  // folder that a user other than the host's or root can write is one refusal, and nothing
+  // in it is loaded.
   std::vector<PluginRefusal> load_directory(const std::filesystem::path& folder);
   // Loads one file; a refusal (also a duplicate slug) is recorded and returned.
   std::optional<PluginRefusal> load_file(const std::filesystem::path& file);
@@ -35,7 +38,8 @@ public:
   // Loads `folder` again for a running host, into this (empty) registry. A file unchanged
   // since `previous` loaded it keeps that module; new and changed files are loaded. A slug
   // already served keeps its file, so a newcomer with the same slug is the duplicate. A
-  // changed file that fails to load is reported and its previous build keeps serving.
+  // changed file that fails to load is reported and its previous build keeps serving; so
+  // does every module when the folder itself cannot be read or trusted any more.
   std::vector<PluginRefusal> reload_directory(const std::filesystem::path& folder, const PluginRegistry& previous);
 
   std::shared_ptr<const PluginModule> find(const std::string& slug) const;
@@ -57,6 +61,7 @@ private:
 
   PluginLogSink log_sink_;
   std::filesystem::path shadow_dir_;
+  PluginTrust trust_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const PluginModule>> by_slug_;
   std::vector<PluginRefusal> refusals_;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <stdexcept>
 #include <unistd.h>
 
 namespace connector::host {
@@ -41,6 +42,14 @@ PluginCatalog::PluginCatalog(PluginCatalogOptions options)
     log(LogLevel::warning, "plugin refused", {{"reason", refusal.reason}});
   providers_ =
       std::make_shared<const core::ProviderDirectory>(*registry_, options_.provider_settings, options_.environment);
+  // The README's promise: a *_FILE setting that cannot be read stops the start (a secret that
+  // silently went missing would otherwise surface as a provider that refuses every flow).
+  if (const auto& errors = providers_->setting_file_errors(); !errors.empty()) {
+    std::string message;
+    for (const auto& error : errors)
+      message += (message.empty() ? "" : "; ") + error;
+    throw std::runtime_error(message);
+  }
   scanned_at_ = std::chrono::system_clock::now();
   scans_ = 1;
 }
@@ -67,6 +76,9 @@ void PluginCatalog::reload() {
   auto providers =
       std::make_shared<const core::ProviderDirectory>(*next, options_.provider_settings, options_.environment);
   log_changes(*registry_, *next, refusals);
+  // A running host keeps running: the provider is not configured until the file is readable.
+  for (const auto& error : providers->setting_file_errors())
+    log(LogLevel::error, "provider setting file cannot be read", {{"error", error}});
   registry_ = std::move(next);
   providers_ = providers;
   refusals_ = std::move(refusals);

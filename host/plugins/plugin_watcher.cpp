@@ -44,10 +44,15 @@ struct PluginWatcher::State {
   asio::steady_timer timer;
   asio::posix::stream_descriptor descriptor;
   std::atomic<bool> stopped{false};
+  // The folder as start() saw it: polling compares against this, so a change made after
+  // start() returns is seen even if it lands before the loop first runs.
+  std::map<std::filesystem::path, std::optional<core::FileSignature>> started_with;
 
-  // Every file's signature: what polling compares.
+  // Every file's signature, and the folder's own (its owner and mode decide whether anything
+  // in it loads): what polling compares.
   std::map<std::filesystem::path, std::optional<core::FileSignature>> snapshot() const {
     std::map<std::filesystem::path, std::optional<core::FileSignature>> files;
+    files.emplace(folder, core::file_signature(folder));
     std::error_code error;
     for (const auto& entry : std::filesystem::directory_iterator(folder, error))
       files.emplace(entry.path(), core::file_signature(entry.path()));
@@ -97,7 +102,7 @@ struct PluginWatcher::State {
   }
 
   static asio::awaitable<void> poll_loop(std::shared_ptr<State> self) {
-    auto last = self->snapshot();
+    auto last = std::move(self->started_with);
     while (!self->stopped.load()) {
       co_await self->sleep(self->options.poll_interval);
       if (self->stopped.load()) co_return;
@@ -133,6 +138,7 @@ WatchMode PluginWatcher::start() {
     }
   }
   const std::shared_ptr<State> state = state_;
+  if (mode == WatchMode::poll) state->started_with = state->snapshot();
   asio::co_spawn(state->strand, mode == WatchMode::inotify ? State::inotify_loop(state) : State::poll_loop(state),
                  asio::detached);
   return mode;

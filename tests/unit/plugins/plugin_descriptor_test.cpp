@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 
 using namespace connector::core;
@@ -37,4 +38,34 @@ TEST(PluginDescriptor, DecidesOnceWhetherNoFlowOptionsPassTheSchema) {
       {{"type", "object"}, {"properties", {{"tenant", {{"type", "string"}}}}}, {"required", {"tenant"}}}));
   EXPECT_FALSE(empty_options_valid({{"const", {{"mode", "fast"}}}}));
   EXPECT_FALSE(empty_options_valid({{"type", "array"}}));
+}
+
+// A plugin's descriptor is its author's input: a flag of another type is a refusal with a
+// reason, never an exception (which stopped the host at start, and every reload after a drop-in).
+TEST(PluginDescriptor, RefusesFlagsThatAreNotBooleans) {
+  for (const char* flag : {"supports_pkce", "supports_refresh", "supports_revoke"}) {
+    for (const nlohmann::json& value :
+         {nlohmann::json("yes"), nlohmann::json(1), nlohmann::json::array(), nlohmann::json::object()}) {
+      SCOPED_TRACE(std::string(flag) + " = " + value.dump());
+      nlohmann::json doc = nlohmann::json::parse(descriptor_with_options(nullptr));
+      doc[flag] = value;
+      std::string error;
+      std::optional<PluginDescriptor> descriptor;
+      EXPECT_NO_THROW(descriptor = parse_plugin_descriptor(doc.dump(), error));
+      EXPECT_FALSE(descriptor.has_value());
+      EXPECT_EQ(error, "\"" + std::string(flag) + "\" is not a boolean (true or false)");
+    }
+  }
+}
+
+TEST(PluginDescriptor, ReadsFlagsThatAreBooleansOrAbsent) {
+  nlohmann::json doc = nlohmann::json::parse(descriptor_with_options(nullptr));
+  doc["supports_pkce"] = true;
+  doc["supports_refresh"] = nullptr;
+  std::string error;
+  const auto descriptor = parse_plugin_descriptor(doc.dump(), error);
+  ASSERT_TRUE(descriptor.has_value()) << error;
+  EXPECT_TRUE(descriptor->supports_pkce);
+  EXPECT_FALSE(descriptor->supports_refresh);
+  EXPECT_FALSE(descriptor->supports_revoke);
 }
