@@ -17,7 +17,7 @@ RUN scripts/install-deps.sh \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libssl3 libsqlite3-0 libsystemd0 \
-      libboost-url1.81.0 libprometheus-cpp-core1.0 libjemalloc2 \
+      libboost-url1.81.0 libprometheus-cpp-core1.0 libjemalloc2 libre2-9 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/connector-host --shell /usr/sbin/nologin connector-host \
  && install -d -m 0700 -o connector-host -g connector-host /var/lib/connector-host

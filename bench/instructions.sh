@@ -33,7 +33,8 @@ die() { echo "instructions: $*" >&2; exit 1; }
 
 export CONNECTOR_KEY_FILE="$work/encryption.keys" CONNECTOR_LOG_LEVEL=warning \
   CONNECTOR_ALLOWED_REDIRECTS=$REDIRECT \
-  CONNECTOR_GITHUB_CLIENT_ID=test-client-id CONNECTOR_GITHUB_CLIENT_SECRET=test-client-secret
+  CONNECTOR_GITHUB_CLIENT_ID=test-client-id CONNECTOR_GITHUB_CLIENT_SECRET=test-client-secret \
+  CONNECTOR_AUTHORIZE_RATE_PER_MINUTE=0 CONNECTOR_MAX_PENDING_FLOWS=0
 key=$("$host_bin" keys create --org "$ORG" --data-dir "$work/data" | tail -n 1)
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 url="http://127.0.0.1:$port"

@@ -71,12 +71,15 @@ port_from() {
   die "no port from process $pid"
 }
 
+# The load comes from one organization as fast as it can: the per-organization rate limit
+# and pending-flow cap (docs/security.md) are off, or they would be what is measured.
 # The host logs at warning level (per-request info logging costs throughput), so there is no
 # "listening" line to wait for: it gets a free port and is ready when /readyz answers 200.
 export CONNECTOR_KEY_FILE="$work/encryption.keys" CONNECTOR_LOG_LEVEL=warning \
   CONNECTOR_ALLOWED_REDIRECTS=$REDIRECT \
   CONNECTOR_GITHUB_CLIENT_ID=test-client-id CONNECTOR_GITHUB_CLIENT_SECRET=test-client-secret \
-  CONNECTOR_GOOGLE_SHEETS_CLIENT_ID=test-client-id CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET=test-client-secret
+  CONNECTOR_GOOGLE_SHEETS_CLIENT_ID=test-client-id CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET=test-client-secret \
+  CONNECTOR_AUTHORIZE_RATE_PER_MINUTE=0 CONNECTOR_MAX_PENDING_FLOWS=0
 host_pid='' host_url=''
 start_host() { # DATA_DIR [VAR=value …]
   local data=$1 port; shift

@@ -5,6 +5,7 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 
+#include <csignal>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -23,7 +24,9 @@ commands:
                  --plugins-dir DIR      provider plugins to load
                  --config FILE          JSON configuration file
   keys         create | list | revoke API keys
-                 keys create --org ORG_ID [--name NAME] [--permissions "sources credentials:read"] --data-dir DIR
+                 keys create --org ORG_ID [--name NAME] [--permissions "sources admin"] --data-dir DIR
+                 permissions (default "sources"): sources (flows, workspaces, sources), credentials:read
+                 (sources' access tokens), admin (redirect allow-list, OAuth apps, /v1/admin)
   redirects    add | remove | list an organization's allowed redirect URLs
                  redirects add --org ORG_ID --url https://app.example.com/callback --data-dir DIR
   database     check (schema version; exit 3 when older, 1 when newer) | migrate the data folder's database
@@ -67,6 +70,10 @@ std::string default_plugins_dir() {
 } // namespace connector::host
 
 int main(int argc, char** argv) {
+  // A write past the file size limit (RLIMIT_FSIZE) would kill the process with SIGXFSZ. Ignored,
+  // the write fails with EFBIG instead, and the store answers it like a full disk (503
+  // STORAGE_FULL) while reads go on.
+  ::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string command = "serve";
   if (!args.empty() && args[0].rfind("--", 0) != 0) {

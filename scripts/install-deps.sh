@@ -20,6 +20,9 @@ packages=(
   # request path, and Boost.DLL can use std::filesystem instead of Boost.Filesystem.
   libboost1.81-dev libboost-url1.81-dev
   nlohmann-json3-dev libssl-dev libsqlite3-dev libsystemd-dev
+  # RE2: schema patterns on request data in linear time (a backtracking engine can be made to
+  # overflow its stack by one long string).
+  libre2-dev
   # /metrics: prometheus-cpp's core metric types and text exposition (no extra listener).
   prometheus-cpp-dev
   # The host's allocator: jemalloc's per-thread caches, where glibc's malloc cost about a
@@ -30,6 +33,9 @@ packages=(
 )
 if [ "$want_test_tools" -eq 1 ]; then
   packages+=(nodejs clang-format clang-tidy)
+  # The consent flow in a real browser (tests/integration/browser_consent_test.cpp): headless
+  # Chromium, and certutil to make it trust the test CA.
+  packages+=(chromium libnss3-tools)
   # Some machines carry a nodejs build that bundles npm; Debian's own nodejs needs the npm package.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

@@ -1,15 +1,15 @@
 #include "errors/error_code.hpp"
 
-#include <array>
 #include <chrono>
 #include <ctime>
+#include <iterator>
 
 namespace connector::core {
 
 namespace {
 
 // Indexed by ErrorCode; keep the order of the enum.
-constexpr std::array<ErrorInfo, 34> table = {{
+constexpr ErrorInfo table[] = {
     {"AUTHENTICATION_REQUIRED", 401, "authentication_error", "An API key is required."},
     {"INVALID_API_KEY", 401, "authentication_error", "The API key is not valid."},
     {"ORGANIZATION_ACCESS_DENIED", 403, "permission_error", "This API key cannot access this organization."},
@@ -45,17 +45,20 @@ constexpr std::array<ErrorInfo, 34> table = {{
     {"TOO_MANY_PENDING_FLOWS", 429, "rate_limit_error",
      "This organization has too many flows waiting for their callback; try again after the time in Retry-After."},
     {"SERVICE_UNAVAILABLE", 503, "server_error", "The service is shutting down or not ready."},
+    {"STORAGE_FULL", 503, "server_error", "The host's storage is full: nothing was saved. Try again later."},
+    {"MALFORMED_REQUEST", 400, "client_error", "The request is not valid HTTP/1.1."},
+    {"TOO_MANY_CONNECTIONS", 503, "server_error", "The host has too many open connections; try again later."},
     {"INTERNAL_ERROR", 500, "server_error", "An internal error occurred."},
-}};
-static_assert(table.size() == static_cast<std::size_t>(ErrorCode::internal_error) + 1, "one entry per code");
+};
+static_assert(std::size(table) == static_cast<std::size_t>(ErrorCode::internal_error) + 1, "one entry per code");
 
 } // namespace
 
-const ErrorInfo& error_info(ErrorCode code) { return table.at(static_cast<std::size_t>(code)); }
+const ErrorInfo& error_info(ErrorCode code) { return table[static_cast<std::size_t>(code)]; }
 
 const ErrorInfo* all_errors(std::size_t& count) {
-  count = table.size();
-  return table.data();
+  count = std::size(table);
+  return table;
 }
 
 std::string rfc3339_utc(int64_t unix_seconds) {

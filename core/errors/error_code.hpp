@@ -44,7 +44,10 @@ enum class ErrorCode {
   authorize_rate_limited,
   too_many_pending_flows,
   service_unavailable,
-  internal_error,
+  storage_full,
+  malformed_request,
+  too_many_connections,
+  internal_error, // last: the table's size follows from it
 };
 
 struct ErrorInfo {

@@ -1,10 +1,48 @@
 #include "json/schema_validator.hpp"
 
-#include <regex>
+#include <re2/re2.h>
+
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 
 namespace connector::core {
 
 namespace {
+
+// Schema patterns run through RE2, whose matching time is linear in the text and whose
+// memory is bounded: a backtracking engine (std::regex recurses once per character) can be
+// made to overflow the stack or run for hours by one crafted string. Patterns come from a
+// few plugin schemas, so each is compiled once and kept; the table is emptied if a plugin
+// ever makes it large.
+class PatternCache {
+public:
+  // nullptr when the pattern is not a valid expression (for RE2's syntax, which covers the
+  // ECMA-262 subset schemas use: classes, anchors, groups, bounded and unbounded repeats).
+  std::shared_ptr<const re2::RE2> compiled(const std::string& pattern) {
+    std::lock_guard lock(mutex_);
+    if (const auto found = patterns_.find(pattern); found != patterns_.end()) return found->second;
+    if (patterns_.size() >= max_patterns) patterns_.clear();
+    re2::RE2::Options options;
+    options.set_log_errors(false); // an invalid plugin pattern is reported as a violation
+    options.set_max_mem(max_program_bytes);
+    auto expression = std::make_shared<const re2::RE2>(pattern, options);
+    if (!expression->ok()) expression.reset();
+    patterns_.emplace(pattern, expression);
+    return expression;
+  }
+
+private:
+  static constexpr std::size_t max_patterns = 256;
+  static constexpr int64_t max_program_bytes = int64_t{1} << 20;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const re2::RE2>> patterns_;
+};
+
+PatternCache& pattern_cache() {
+  static PatternCache cache;
+  return cache;
+}
 
 bool has_type(const nlohmann::json& value, const std::string& type) {
   if (type == "object") return value.is_object();
@@ -29,6 +67,51 @@ std::string escape_pointer(const std::string& key) {
   }
   return out;
 }
+
+// Walks the whole value (not only what the schema describes); recursion stops at the
+// depth bound, so a hostile nesting cannot exhaust the stack here either.
+class BoundsChecker {
+public:
+  explicit BoundsChecker(const ValueBounds& bounds) : bounds_(bounds) {}
+  std::vector<SchemaViolation> violations;
+
+  void check(const nlohmann::json& value, const std::string& path, std::size_t depth) {
+    if (depth > bounds_.max_depth) {
+      fail(path, "is nested more than " + std::to_string(bounds_.max_depth) + " levels deep");
+      return;
+    }
+    if (value.is_string() && value.get_ref<const std::string&>().size() > bounds_.max_string_bytes) {
+      fail(path, "must be at most " + std::to_string(bounds_.max_string_bytes) + " bytes long");
+    } else if (value.is_array()) {
+      if (value.size() > bounds_.max_array_items) {
+        fail(path, "must have at most " + std::to_string(bounds_.max_array_items) + " items");
+        return;
+      }
+      for (std::size_t i = 0; i < value.size(); ++i)
+        check(value[i], path + "/" + std::to_string(i), depth + 1);
+    } else if (value.is_object()) {
+      if (value.size() > bounds_.max_object_members) {
+        fail(path, "must have at most " + std::to_string(bounds_.max_object_members) + " members");
+        return;
+      }
+      for (const auto& [key, member] : value.items()) {
+        if (key.size() > bounds_.max_string_bytes) {
+          fail(path, "has a member name longer than " + std::to_string(bounds_.max_string_bytes) + " bytes");
+          continue;
+        }
+        check(member, path + "/" + escape_pointer(key), depth + 1);
+      }
+    }
+  }
+
+private:
+  void fail(const std::string& path, std::string message) {
+    if (violations.size() < max_reported) violations.push_back({path.empty() ? "/" : path, std::move(message)});
+  }
+  // One answer need not list thousands of oversized items.
+  static constexpr std::size_t max_reported = 16;
+  const ValueBounds& bounds_;
+};
 
 class Validator {
 public:
@@ -95,12 +178,11 @@ private:
       fail(path, "must be at most " + max->dump() + " characters long");
     }
     if (const auto pattern = schema.find("pattern"); pattern != schema.end() && pattern->is_string()) {
-      try {
-        if (!std::regex_search(text, std::regex(pattern->get<std::string>(), std::regex::ECMAScript))) {
-          fail(path, "does not match the pattern " + pattern->dump());
-        }
-      } catch (const std::regex_error&) {
+      const auto expression = pattern_cache().compiled(pattern->get_ref<const std::string&>());
+      if (!expression) {
         fail(path, "the schema's pattern is not a valid regular expression");
+      } else if (!re2::RE2::PartialMatch(text, *expression)) {
+        fail(path, "does not match the pattern " + pattern->dump());
       }
     }
   }
@@ -158,7 +240,11 @@ private:
 
 } // namespace
 
-std::vector<SchemaViolation> validate_against_schema(const nlohmann::json& value, const nlohmann::json& schema) {
+std::vector<SchemaViolation> validate_against_schema(const nlohmann::json& value, const nlohmann::json& schema,
+                                                     const ValueBounds& bounds) {
+  BoundsChecker bounded(bounds);
+  bounded.check(value, "", 1);
+  if (!bounded.violations.empty()) return std::move(bounded.violations);
   Validator validator;
   validator.check(value, schema, "");
   return std::move(validator.violations);

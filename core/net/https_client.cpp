@@ -1,5 +1,7 @@
 #include "net/https_client.hpp"
 
+#include "net/url_authority.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -116,6 +118,10 @@ std::optional<Destination> parse_destination(std::string_view url, std::string& 
   }
   if (view.has_userinfo()) {
     problem = "user-info in the URL is not allowed";
+    return std::nullopt;
+  }
+  if (!host_is_whole_authority(view)) {
+    problem = "the URL's host is not a valid host name";
     return std::nullopt;
   }
 

@@ -1,12 +1,16 @@
 #include "oauth/redirect_policy.hpp"
 
+#include "net/url_authority.hpp"
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
+#include <boost/url/url_view.hpp>
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace connector::core {
 
@@ -17,13 +21,33 @@ ApiError invalid(const std::string& why) {
                   {{"field", "redirect_url"}, {"reason", why}});
 }
 
+// Plain http is allowed only where nobody else can listen: an IP literal in 127.0.0.0/8, ::1,
+// or exactly "localhost". The host's text must be the whole literal, so that a name that only
+// starts like one ("127.0.0.1.evil.example", "127.0.0.1evil.example") is a name, and refused.
 bool is_loopback_host(const boost::urls::url& url) {
+  const std::string_view host = url.encoded_host();
   switch (url.host_type()) {
-  case boost::urls::host_type::ipv4: return url.host_ipv4_address().is_loopback();
+  case boost::urls::host_type::ipv4:
+    return url.host_ipv4_address().is_loopback() && host == url.host_ipv4_address().to_string();
   case boost::urls::host_type::ipv6: return url.host_ipv6_address().is_loopback();
-  case boost::urls::host_type::name: return url.encoded_host() == "localhost";
+  case boost::urls::host_type::name: return host == "localhost";
   default: return false;
   }
+}
+
+// The parameters the host adds to the client's URL when the flow ends: a URL that already
+// carries one would reach the client with two values, and which one it reads is its parser's
+// choice.
+constexpr std::array<std::string_view, 5> host_parameters = {"connection_id", "status", "source_id", "error",
+                                                             "error_description"};
+
+bool carries_host_parameter(const boost::urls::url_view& url) {
+  for (const auto& param : url.params()) {
+    for (const std::string_view reserved : host_parameters) {
+      if (param.key == reserved) return true;
+    }
+  }
+  return false;
 }
 
 // The checks and the normal form, every time (normalize_redirect_url remembers results).
@@ -35,6 +59,7 @@ Expected<NormalizedRedirect> normalize(const std::string& text) {
   }
   auto parsed = boost::urls::parse_absolute_uri(text);
   if (!parsed) return invalid("is not an absolute URL");
+  if (!host_is_whole_authority(*parsed)) return invalid("has a host that is not a valid host name");
   boost::urls::url url(*parsed);
   url.normalize(); // lower-cases scheme and host, decodes unreserved escapes, removes dot segments
 
@@ -46,6 +71,9 @@ Expected<NormalizedRedirect> normalize(const std::string& text) {
   if (!https && !loopback_http) return invalid("must use https (http only on a loopback host)");
   // An escaped byte in the host (e.g. "%2F" or "%40") never names a real host name.
   if (url.encoded_host().find('%') != boost::urls::pct_string_view::npos) return invalid("has an escaped host");
+  if (carries_host_parameter(url)) {
+    return invalid("must not carry connection_id, status, source_id, error or error_description: the host adds them");
+  }
   if ((https && url.port() == "443") || (!https && url.port() == "80")) url.remove_port();
   if (url.encoded_path().empty()) url.set_path_absolute(true); // "https://a.example" means "/"
 

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
 #include <mutex>
 #include <stdexcept>
 
@@ -13,10 +14,43 @@ void CloseDatabase::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db
 
 void FinalizeStatement::operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
 
+namespace {
+
+bool no_room(int error) { return error == ENOSPC || error == EFBIG || error == EDQUOT; }
+
+// The errno of a failed write is kept by SQLite per file, the database's and its write-ahead
+// log's: sqlite3_system_errno() reads the thread's errno only after SQLite has undone the
+// transaction, by which time it may have been overwritten.
+int last_file_errno(sqlite3_file* file) {
+  int error = 0;
+  if (file == nullptr || file->pMethods == nullptr) return 0;
+  if (file->pMethods->xFileControl(file, SQLITE_FCNTL_LAST_ERRNO, &error) != SQLITE_OK) return 0;
+  return error;
+}
+
+// SQLite reports ENOSPC as SQLITE_FULL, but a write refused with EFBIG (the file size limit,
+// RLIMIT_FSIZE) or EDQUOT as an I/O error (SQLITE_IOERR_WRITE, _TRUNCATE, ...).
+bool out_of_space(sqlite3* db, int code) {
+  if ((code & 0xff) == SQLITE_FULL) return true;
+  if ((code & 0xff) != SQLITE_IOERR) return false;
+  if (no_room(sqlite3_system_errno(db))) return true;
+  sqlite3_file* log = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log) == SQLITE_OK &&
+      no_room(last_file_errno(log))) {
+    return true;
+  }
+  int main_file_error = 0;
+  return sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &main_file_error) == SQLITE_OK &&
+         no_room(main_file_error);
+}
+
+} // namespace
+
 void throw_last_error(sqlite3* db) {
   const int code = sqlite3_extended_errcode(db);
   std::string message = std::string("sqlite: ") + sqlite3_errmsg(db);
   if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY) throw StoreConflict(message);
+  if (out_of_space(db, code)) throw StorageFull(message);
   throw std::runtime_error(message);
 }
 

@@ -26,8 +26,8 @@ using DatabasePtr = std::unique_ptr<sqlite3, CloseDatabase>;
 using StatementPtr = std::unique_ptr<sqlite3_stmt, FinalizeStatement>;
 
 // Throws the error `db` last reported: StoreConflict for a UNIQUE or PRIMARY KEY violation,
-// std::runtime_error otherwise. The message is SQLite's (it names tables and columns, never
-// bound values, which may be secrets).
+// StorageFull when the file system refused to grow a file, std::runtime_error otherwise. The
+// message is SQLite's (it names tables and columns, never bound values, which may be secrets).
 [[noreturn]] void throw_last_error(sqlite3* db);
 
 // Opens `path` with SQLite's open flags; throws std::runtime_error naming the file.

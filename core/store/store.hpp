@@ -17,9 +17,17 @@
 namespace connector::core {
 
 // Thrown when a write collides with a unique key (an id, a key hash, a state hash): the caller
-// answers 409. Every other storage failure is a plain std::runtime_error. Messages name the
-// table and column, never the values (they may be secrets).
+// answers 409. A full disk is StorageFull; every other storage failure is a plain
+// std::runtime_error. Messages name the table and column, never the values (they may be secrets).
 class StoreConflict : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Thrown when a write fails because the file system has no room left (ENOSPC), the process's
+// file size limit is reached (EFBIG) or a quota is used up: the caller answers 503 STORAGE_FULL.
+// SQLite has undone the statement or transaction, so nothing of the write is stored.
+class StorageFull : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
 };

@@ -111,16 +111,16 @@ boost::asio::awaitable<Response> connection_status(ApiContext& api, RequestConte
 } // namespace
 
 void register_flow_routes(Router& router, ApiContext& api) {
-  router.add({http::verb::post, path("/sources/authorize"), true, "",
+  router.add({http::verb::post, path("/sources/authorize"), true, sources_permission,
               [&api](RequestContext& c) { return authorize(api, c); }});
-  router.add(
-      {http::verb::post, path("/sources/oauth"), true, "", [&api](RequestContext& c) { return native_oauth(api, c); }});
-  router.add({http::verb::post, path("/sources/oauth/callback"), true, "",
+  router.add({http::verb::post, path("/sources/oauth"), true, sources_permission,
+              [&api](RequestContext& c) { return native_oauth(api, c); }});
+  router.add({http::verb::post, path("/sources/oauth/callback"), true, sources_permission,
               [&api](RequestContext& c) { return complete(api, c); }});
-  router.add({http::verb::get, path("/connections/{connection_id}"), true, "",
+  router.add({http::verb::get, path("/connections/{connection_id}"), true, sources_permission,
               [&api](RequestContext& c) { return connection_status(api, c); }});
   router.add({http::verb::get, oauth_callback_path, false, "",
-              [&api](RequestContext& c) { return provider_callback(api, c); }});
+              [&api](RequestContext& c) { return provider_callback(api, c); }, /*answers_head=*/false});
 }
 
 } // namespace connector::host

@@ -3,7 +3,41 @@
 #include <boost/beast/core/string.hpp>
 #include <connector/encoding.hpp>
 
+#include <string_view>
+
 namespace connector::host {
+
+namespace {
+
+// No request of this API nests beyond a few levels; a limit well above that keeps a hostile
+// body from making every later recursive walk (validation, serialisation, destruction) deep.
+constexpr std::size_t max_nesting = 64;
+
+// True when brackets outside strings nest deeper than `limit`; one pass over the bytes, no
+// recursion. Malformed text is left for the parser to refuse.
+bool nests_deeper_than(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i; // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+} // namespace
 
 core::Expected<JsonBody> JsonBody::parse(const Request& request) {
   if (const auto type = request.find(http::field::content_type); type != request.end()) {
@@ -15,6 +49,10 @@ core::Expected<JsonBody> JsonBody::parse(const Request& request) {
     if (!boost::beast::iequals(media_type, "application/json")) {
       return core::ApiError(core::ErrorCode::unsupported_media_type);
     }
+  }
+  if (nests_deeper_than(request.body(), max_nesting)) {
+    return core::ApiError(core::ErrorCode::invalid_request_body,
+                          "The request body nests deeper than " + std::to_string(max_nesting) + " levels.");
   }
   nlohmann::json document = nlohmann::json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) return core::ApiError(core::ErrorCode::invalid_request_body);

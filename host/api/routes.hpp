@@ -2,6 +2,7 @@
 // key of that organization; the provider-facing callback, health and OpenAPI are public.
 #pragma once
 
+#include "auth/permissions.hpp"
 #include "http/router.hpp"
 
 #include <nlohmann/json.hpp>
@@ -33,11 +34,6 @@ struct ApiContext {
   std::function<nlohmann::json()> plugin_report; // for /v1/admin/plugins
   std::function<std::string()> metrics_text;     // for /metrics
 };
-
-// The key permission that reads sources' access tokens.
-inline constexpr const char* credentials_read_permission = "credentials:read";
-// The key permission for the operator's views (/v1/admin/...).
-inline constexpr const char* admin_permission = "admin";
 
 void register_flow_routes(Router& router, ApiContext& api);
 void register_workspace_routes(Router& router, ApiContext& api);

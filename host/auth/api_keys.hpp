@@ -2,6 +2,7 @@
 // hash. A key belongs to one organization and carries permissions.
 #pragma once
 
+#include "auth/permissions.hpp"
 #include "errors/expected.hpp"
 #include "http/http_types.hpp"
 #include "store/generation_cache.hpp"
@@ -14,8 +15,6 @@ class StoreExecutor;
 }
 
 namespace connector::host {
-
-inline constexpr const char* default_key_permissions = "sources";
 
 struct NewApiKey {
   core::ApiKeyRecord record;

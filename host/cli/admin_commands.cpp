@@ -4,6 +4,7 @@
 #include "cli/admin_view.hpp"
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
+#include "cli/data_folder.hpp"
 #include "config/host_config.hpp"
 #include "oauth/redirect_policy.hpp"
 #include "plugins/plugin_registry.hpp"
@@ -34,15 +35,21 @@ int run_keys(const std::vector<std::string>& args) {
   const auto& words = arguments.positional();
   const std::string action = words.empty() ? "" : words[0];
   const HostConfig config = config_from(arguments);
-  std::filesystem::create_directories(config.data_dir);
+  prepare_data_folder(config.data_dir, config.database_file());
   core::StoreExecutor store(std::make_unique<core::SqliteStore>(config.database_file()));
   if (action == "create") {
     const std::string org = arguments.required("org");
     if (org.size() > 128 || org.find_first_of("/?#% ") != std::string::npos) {
       throw std::invalid_argument("--org must be an organization id without '/', '?', '#', '%' or spaces");
     }
-    const NewApiKey key = make_api_key(org, arguments.get_or("name", "default"),
-                                       arguments.get_or("permissions", default_key_permissions));
+    std::string unknown;
+    const auto permissions = parse_permissions(arguments.get_or("permissions", default_key_permissions), unknown);
+    if (!permissions || permissions->empty()) {
+      throw std::invalid_argument(
+          (permissions ? std::string("--permissions names no permission") : "unknown permission '" + unknown + "'") +
+          "; known: " + sources_permission + ", " + credentials_read_permission + ", " + admin_permission);
+    }
+    const NewApiKey key = make_api_key(org, arguments.get_or("name", "default"), *permissions);
     store.run_sync([&](core::Store& s) { s.insert_api_key(key.record); });
     std::cout << "Created API key " << key.record.id << " for organization " << org
               << ". It is shown only now; store it safely:\n"
@@ -74,7 +81,7 @@ int run_redirects(const std::vector<std::string>& args) {
   const auto& words = arguments.positional();
   const std::string action = words.empty() ? "" : words[0];
   const HostConfig config = config_from(arguments);
-  std::filesystem::create_directories(config.data_dir);
+  prepare_data_folder(config.data_dir, config.database_file());
   core::StoreExecutor store(std::make_unique<core::SqliteStore>(config.database_file()));
   const std::string org = arguments.required("org");
   if (action == "add" || action == "remove") {
@@ -127,7 +134,7 @@ int run_database(const std::vector<std::string>& args) {
   }
   if (action == "migrate") {
     const int before = core::SqliteStore::schema_version(file);
-    std::filesystem::create_directories(config.data_dir);
+    prepare_data_folder(config.data_dir, file);
     core::SqliteStore::migrate(file);
     std::cout << file.string() << ": schema version " << before << " -> " << latest << "\n";
     return 0;

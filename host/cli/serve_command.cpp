@@ -4,6 +4,8 @@
 #include "auth/api_keys.hpp"
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
+#include "cli/data_folder.hpp"
+#include "cli/descriptor_limit.hpp"
 #include "config/host_config.hpp"
 #include "crypto/sealer.hpp"
 #include "http/server.hpp"
@@ -27,7 +29,6 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include <iostream>
@@ -77,8 +78,7 @@ int run_serve(const std::vector<std::string>& args) {
   const HostConfig config = load_config(overrides, env, default_plugins_dir());
   set_minimum_log_level(parse_level(config.log_level));
 
-  std::filesystem::create_directories(config.data_dir);
-  ::chmod(config.data_dir.c_str(), 0700); // credentials and keys live here
+  prepare_data_folder(config.data_dir, config.database_file());
   const core::Sealer sealer = core::Sealer::from_key_file(config.effective_key_file(), /*create_if_missing=*/true);
   // Lookups (keys, OAuth apps) read on the I/O threads through reader connections; writes
   // go through the store thread's group commits.
@@ -129,6 +129,17 @@ int run_serve(const std::vector<std::string>& args) {
   ServerLimits limits;
   limits.body_bytes = config.max_body_bytes;
   limits.header_bytes = config.max_header_bytes;
+  limits.header_timeout = config.header_timeout;
+  limits.body_timeout = config.body_timeout;
+  const ConnectionBudget budget = fit_connections_to_descriptors(config.max_connections);
+  if (budget.lowered) {
+    log(LogLevel::warning, "max_connections lowered to fit the open-file limit",
+        {{"wanted", config.max_connections},
+         {"max_connections", budget.max_connections},
+         {"open_file_limit", budget.open_file_limit}});
+  }
+  limits.max_connections = budget.max_connections;
+  limits.max_connections_per_client = config.max_connections_per_client;
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
     throw std::runtime_error("tls_cert_file and tls_key_file go together: set both to serve HTTPS, or neither");
   }
@@ -275,11 +286,21 @@ int run_serve(const std::vector<std::string>& args) {
       context->run();
     });
   }
-  io.run();
-  for (auto& context : connection_contexts)
-    context->stop();
-  for (auto& worker : workers)
-    worker.join();
+  // Whatever ends io.run(), the connection threads are stopped and joined before the stack
+  // unwinds: a thread still joinable at destruction would abort the process without a word.
+  const auto stop_workers = [&] {
+    for (auto& context : connection_contexts)
+      context->stop();
+    for (auto& worker : workers)
+      worker.join();
+  };
+  try {
+    io.run();
+  } catch (...) {
+    stop_workers();
+    throw;
+  }
+  stop_workers();
   log(LogLevel::info, "stopped");
   return 0;
 }

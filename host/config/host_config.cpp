@@ -123,6 +123,25 @@ const Setting settings[] = {
      [](HostConfig& c, const std::string& v) {
        c.max_header_bytes = static_cast<std::size_t>(positive_integer("max_header_bytes", v));
      }},
+    {"header_timeout_seconds", "CONNECTOR_HEADER_TIMEOUT_SECONDS",
+     "a new connection's first request header must arrive within this (10)",
+     [](HostConfig& c, const std::string& v) {
+       c.header_timeout = std::chrono::seconds(positive_integer("header_timeout_seconds", v));
+     }},
+    {"body_timeout_seconds", "CONNECTOR_BODY_TIMEOUT_SECONDS", "a request body must arrive within this (30)",
+     [](HostConfig& c, const std::string& v) {
+       c.body_timeout = std::chrono::seconds(positive_integer("body_timeout_seconds", v));
+     }},
+    {"max_connections", "CONNECTOR_MAX_CONNECTIONS",
+     "connections open at once; more are answered 503 and closed; lowered to fit the open-file limit (4096)",
+     [](HostConfig& c, const std::string& v) {
+       c.max_connections = static_cast<std::size_t>(positive_integer("max_connections", v));
+     }},
+    {"max_connections_per_client", "CONNECTOR_MAX_CONNECTIONS_PER_CLIENT",
+     "connections open at once from one client address (256)",
+     [](HostConfig& c, const std::string& v) {
+       c.max_connections_per_client = static_cast<std::size_t>(positive_integer("max_connections_per_client", v));
+     }},
     {"threads", "CONNECTOR_THREADS",
      "threads serving connections, each with its own io_context (2 per core, at least 2); signals, timers and provider "
      "calls' sockets run on the main thread",

@@ -42,6 +42,10 @@ struct HostConfig {
   std::chrono::milliseconds provider_total_timeout{15000};
   std::size_t max_body_bytes = std::size_t{64} * 1024;
   std::size_t max_header_bytes = std::size_t{16} * 1024;
+  std::chrono::seconds header_timeout{10}; // a new connection's first request header
+  std::chrono::seconds body_timeout{30};   // a request body, once its header is in
+  std::size_t max_connections = 4096;      // open at once; lowered to fit the descriptor limit
+  std::size_t max_connections_per_client = 256;
   // Two I/O threads per core (at least 2): a request's lookups read SQLite on its I/O thread
   // and can wait briefly for a file lock or a page, and another thread then runs meanwhile.
   int threads = default_io_threads();

@@ -1,11 +1,14 @@
 #include "http/router.hpp"
 
+#include "auth/permissions.hpp"
 #include "http/responses.hpp"
+#include "store/store.hpp"
 
 #include <connector/encoding.hpp>
 
 #include <chrono>
 #include <exception>
+#include <stdexcept>
 
 namespace connector::host {
 
@@ -42,7 +45,32 @@ std::vector<std::string> split_path(const std::string& path) {
   return segments;
 }
 
+namespace {
+
+bool is_parameter(const std::string& part) { return part.size() > 2 && part.front() == '{' && part.back() == '}'; }
+
+// How many of a path's segments a pattern names literally where another pattern has a
+// parameter: "sources/authorize" is more specific than "sources/{source_id}".
+std::size_t literal_segments(const std::vector<std::string>& pattern) {
+  std::size_t count = 0;
+  for (const auto& part : pattern)
+    count += is_parameter(part) ? 0 : 1;
+  return count;
+}
+
+bool method_accepts(const Route& route, http::verb method) {
+  return route.method == method ||
+         (method == http::verb::head && route.method == http::verb::get && route.answers_head);
+}
+
+} // namespace
+
 void Router::add(Route route) {
+  // Every route a key reaches says what the key must hold: a forgotten permission would make
+  // the route open to any key of the organization.
+  if (route.authenticated && !is_known_permission(route.permission)) {
+    throw std::logic_error("route " + route.pattern + " needs a known permission");
+  }
   route_segments_.push_back(split_path(route.pattern));
   routes_.push_back(std::move(route));
 }
@@ -50,25 +78,38 @@ void Router::add(Route route) {
 Router::Match Router::match(http::verb method, const std::string& path) const {
   Match result;
   const auto segments = split_path(path);
+  // The path's most specific patterns win, whatever the method: GET sources/authorize is a
+  // wrong method on sources/authorize (405), not a lookup of a source named "authorize".
+  std::size_t best_literals = 0;
+  std::vector<std::size_t> candidates;
   for (std::size_t index = 0; index < routes_.size(); ++index) {
-    const Route& route = routes_[index];
     const auto& pattern = route_segments_[index];
     if (pattern.size() != segments.size()) continue;
-    const auto is_parameter = [](const std::string& part) {
-      return part.size() > 2 && part.front() == '{' && part.back() == '}';
-    };
     bool same = true;
     for (std::size_t i = 0; i < pattern.size() && same; ++i)
       same = is_parameter(pattern[i]) ? !segments[i].empty() : pattern[i] == segments[i];
     if (!same) continue;
+    const std::size_t literals = literal_segments(pattern);
+    if (candidates.empty() || literals > best_literals) {
+      candidates.assign(1, index);
+      best_literals = literals;
+    } else if (literals == best_literals) {
+      candidates.push_back(index);
+    }
+  }
+  for (const std::size_t index : candidates) {
+    const Route& route = routes_[index];
+    const auto& pattern = route_segments_[index];
     result.path_known = true;
-    if (route.method == method || (method == http::verb::head && route.method == http::verb::get)) {
+    if (!result.allow.empty()) result.allow += ", ";
+    result.allow += std::string(http::to_string(route.method));
+    if (route.method == http::verb::get && route.answers_head) result.allow += ", HEAD";
+    if (result.route == nullptr && method_accepts(route, method)) {
       // Parameters are copied only for the route that answers.
       for (std::size_t i = 0; i < pattern.size(); ++i) {
         if (is_parameter(pattern[i])) result.params[pattern[i].substr(1, pattern[i].size() - 2)] = segments[i];
       }
       result.route = &route;
-      return result;
     }
   }
   return result;
@@ -99,8 +140,11 @@ boost::asio::awaitable<Response> Router::answer(const Request& request, std::str
   try {
     Match found = match(request.method(), context.path);
     if (found.route == nullptr) {
-      co_return error_response(context, core::ApiError(found.path_known ? core::ErrorCode::method_not_allowed
-                                                                        : core::ErrorCode::route_not_found));
+      if (!found.path_known) co_return error_response(context, core::ApiError(core::ErrorCode::route_not_found));
+      Response refused = error_response(
+          context, core::ApiError(core::ErrorCode::method_not_allowed, {}, {}, {{"allow", found.allow}}));
+      refused.set(http::field::allow, found.allow);
+      co_return refused;
     }
     const Route& route = *found.route;
     context.path_params = std::move(found.params);
@@ -114,14 +158,15 @@ boost::asio::awaitable<Response> Router::answer(const Request& request, std::str
         co_return error_response(context, core::ApiError(core::ErrorCode::organization_access_denied, {}, {},
                                                          {{"organization_id", org->second}}));
       }
-      if (!route.permission.empty() &&
-          (" " + key->permissions + " ").find(" " + route.permission + " ") == std::string::npos) {
+      if (!holds_permission(key->permissions, route.permission)) {
         co_return error_response(context, core::ApiError(core::ErrorCode::insufficient_permissions, {}, {},
                                                          {{"required_permission", route.permission}}));
       }
       context.api_key = std::move(key.value());
     }
     co_return co_await route.handler(context);
+  } catch (const core::StorageFull& e) {
+    co_return error_response(context, core::ApiError(core::ErrorCode::storage_full, {}, e.what()));
   } catch (const std::exception& e) {
     co_return error_response(context, core::ApiError(core::ErrorCode::internal_error, {}, e.what()));
   }

@@ -22,8 +22,11 @@ struct Route {
   http::verb method;
   std::string pattern; // "/v1/organizations/{org_id}/knowledge/connectors/workspaces"
   bool authenticated = true;
-  std::string permission; // a permission the key must hold, or empty
+  std::string permission; // what the key must hold (auth/permissions.hpp); empty only on public routes
   Handler handler;
+  // A GET route answers HEAD too (the handler runs, the body is dropped), unless its GET is
+  // not safe to repeat: the provider callback spends its state, so HEAD there is 405.
+  bool answers_head = true;
 };
 
 // Told about every answered request: the route pattern ("unmatched" when none matched), the
@@ -48,6 +51,7 @@ private:
     const Route* route = nullptr;
     std::map<std::string, std::string> params;
     bool path_known = false; // some route has this path with another method
+    std::string allow;       // the methods the path's routes accept, for 405's Allow
   };
   Match match(http::verb method, const std::string& path) const;
   boost::asio::awaitable<Response> answer(const Request& request, std::string trace_id, std::string& route) const;

@@ -1,6 +1,8 @@
 #include "http/server.hpp"
 
 #include "crypto/random.hpp"
+#include "http/connection_admission.hpp"
+#include "http/request_framing.hpp"
 #include "http/response_wire.hpp"
 #include "http/responses.hpp"
 #include "logging/logger.hpp"
@@ -11,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -22,12 +25,15 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <tuple>
 #include <type_traits>
 
 namespace connector::host {
@@ -53,6 +59,37 @@ double millis_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+// What a client gets when its request could not be read: nothing when it went away or
+// timed out, the envelope when the request was too large or not HTTP.
+std::optional<core::ApiError> answer_to_unreadable(const beast::error_code& error) {
+  if (error == beast::http::error::body_limit) return core::ApiError(core::ErrorCode::payload_too_large);
+  if (error == beast::http::error::header_limit) return core::ApiError(core::ErrorCode::headers_too_large);
+  if (error.category() == beast::http::make_error_code(beast::http::error::bad_method).category() &&
+      error != beast::http::error::end_of_stream && error != beast::http::error::partial_message) {
+    return core::ApiError(core::ErrorCode::malformed_request);
+  }
+  return std::nullopt;
+}
+
+// accept() fails this way when the process or the system is out of descriptors or kernel
+// memory. Retrying at once fails again at once: the loop would spin a core and log without
+// end while the connections that hold the descriptors finish.
+bool out_of_resources(const beast::error_code& error) {
+  return error == asio::error::no_descriptors || error == asio::error::no_buffer_space ||
+         error == asio::error::no_memory || error == beast::error_code(ENFILE, boost::system::system_category());
+}
+
+// The pause after a failed accept for lack of resources: from 10 ms, doubled after each
+// failure in a row, at most a second (what it takes an ordinary request to free its descriptor).
+constexpr std::chrono::milliseconds first_accept_pause{10};
+constexpr std::chrono::milliseconds longest_accept_pause{1000};
+// How long, and how many bytes, a connection refused for its request is drained before it
+// closes (see linger()).
+constexpr std::chrono::seconds linger_time{1};
+constexpr std::size_t linger_bytes = std::size_t{256} * 1024;
+// A warning that recurs (failed accepts, shed connections) is logged once per interval.
+constexpr std::chrono::seconds warning_interval{10};
+
 } // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
@@ -69,8 +106,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(asio::io_context& io_context, std::vector<asio::io_context*> targets, const Router& r, ServerLimits l,
        std::shared_ptr<std::atomic<std::size_t>> count)
       : acceptor(asio::make_strand(io_context)), connection_contexts(std::move(targets)), router(r),
-        limits(std::move(l)), connections(std::move(count)) {
+        limits(std::move(l)), connections(std::move(count)),
+        admission(limits.max_connections, limits.max_connections_per_client) {
     if (connection_contexts.empty()) throw std::invalid_argument("HttpServer needs a context for its connections");
+    // Asio makes a context's epoll instance when the context's first socket is made. Made
+    // here, at start, it cannot fail later: accepting the first connection into a context
+    // while descriptors are exhausted would otherwise throw out of the accept loop.
+    for (asio::io_context* context : connection_contexts)
+      tcp::socket reactor_made_now(*context);
   }
 
   tcp::acceptor acceptor;
@@ -79,12 +122,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   const Router& router;
   ServerLimits limits;
   std::shared_ptr<std::atomic<std::size_t>> connections;
+  ConnectionAdmission admission;
+  // Only the accept loop touches these.
+  ThrottledWarning accept_failures{"accept failed", warning_interval};
+  ThrottledWarning shed_connections{"connection refused: too many open", warning_interval};
   std::atomic<bool> stopping{false};
   std::mutex registry_mutex;
   std::map<uint64_t, Connection*> registry;
   uint64_t next_id = 0;
 
   asio::awaitable<void> accept_loop() {
+    asio::steady_timer pause_timer(acceptor.get_executor());
+    std::chrono::milliseconds pause = first_accept_pause;
     for (;;) {
       // Round robin: the connection's socket, timers and session all live on one context,
       // run by one thread, so nothing of it needs a strand.
@@ -92,20 +141,60 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       auto [error, socket] = co_await acceptor.async_accept(target, use_tuple);
       if (error) {
         if (error == asio::error::operation_aborted || stopping.load()) co_return;
-        log(LogLevel::warning, "accept failed", {{"error", error.message()}});
+        accept_failures.happened(error.message());
+        if (out_of_resources(error)) {
+          pause_timer.expires_after(pause);
+          co_await pause_timer.async_wait(use_tuple);
+          pause = std::min(pause * 2, longest_accept_pause);
+        }
         continue;
       }
+      pause = first_accept_pause;
+      beast::error_code ignored;
+      const tcp::endpoint peer = socket.remote_endpoint(ignored);
+      if (ignored) continue; // reset before it was accepted; the socket closes here
+      if (admission.admit(peer.address()) != ConnectionAdmission::Verdict::admitted) {
+        shed(socket, peer);
+        continue;
+      }
+      connections->fetch_add(1);
       // An answer goes out in one write; Nagle's algorithm would only hold back the rare one
       // that follows a segment not yet acknowledged.
-      beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       auto executor = socket.get_executor();
       if (limits.tls) {
-        asio::co_spawn(executor, tls_session(shared_from_this(), beast::tcp_stream(std::move(socket))), asio::detached);
+        asio::co_spawn(executor, tls_session(shared_from_this(), beast::tcp_stream(std::move(socket)), peer.address()),
+                       asio::detached);
       } else {
-        asio::co_spawn(executor, session(shared_from_this(), beast::tcp_stream(std::move(socket))), asio::detached);
+        asio::co_spawn(executor, session(shared_from_this(), beast::tcp_stream(std::move(socket)), peer.address()),
+                       asio::detached);
       }
     }
+  }
+
+  // A connection over a cap gets a 503 in the envelope if the socket takes it at once (it
+  // always has room for a first write), and is closed without waiting: shedding must cost
+  // less than serving. Over TLS the answer cannot be sent before a handshake, so it is only
+  // closed.
+  template <typename Socket> void shed(Socket& socket, const tcp::endpoint& peer) {
+    shed_connections.happened(peer.address().to_string());
+    beast::error_code ignored;
+    if (!limits.tls) {
+      Response response =
+          bare_error_response(11, new_trace_id(), core::ApiError(core::ErrorCode::too_many_connections));
+      response.set(beast::http::field::retry_after, "1");
+      response.keep_alive(false);
+      const ResponseWire wire(response, /*with_body=*/true);
+      socket.non_blocking(true, ignored);
+      socket.write_some(wire.buffers(), ignored);
+      socket.shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    socket.close(ignored);
+  }
+
+  void closed(const asio::ip::address& client) {
+    admission.release(client);
+    connections->fetch_sub(1);
   }
 
   uint64_t enroll(Connection* connection) {
@@ -119,20 +208,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     registry.erase(id);
   }
 
-  static asio::awaitable<void> session(std::shared_ptr<Impl> self, beast::tcp_stream stream) {
-    self->connections->fetch_add(1);
+  static asio::awaitable<void> session(std::shared_ptr<Impl> self, beast::tcp_stream stream, asio::ip::address client) {
     co_await serve(self, stream);
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.socket().close(ignored);
-    self->connections->fetch_sub(1);
+    self->closed(client);
   }
 
-  // HTTPS: the handshake within the read timeout, then the same request loop over TLS.
-  static asio::awaitable<void> tls_session(std::shared_ptr<Impl> self, beast::tcp_stream plain) {
-    self->connections->fetch_add(1);
+  // HTTPS: the handshake within the header timeout, then the same request loop over TLS.
+  static asio::awaitable<void> tls_session(std::shared_ptr<Impl> self, beast::tcp_stream plain,
+                                           asio::ip::address client) {
     beast::ssl_stream<beast::tcp_stream> stream(std::move(plain), *self->limits.tls);
-    beast::get_lowest_layer(stream).expires_after(self->limits.read_timeout);
+    beast::get_lowest_layer(stream).expires_after(self->limits.header_timeout);
     auto [handshake_error] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
     if (!handshake_error) {
       co_await serve(self, stream);
@@ -141,7 +229,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
     beast::error_code ignored;
     beast::get_lowest_layer(stream).socket().close(ignored);
-    self->connections->fetch_sub(1);
+    self->closed(client);
   }
 
   // Writes an answer within `timeout`. Over plain TCP the answer is first offered to the
@@ -168,6 +256,22 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     co_return error;
   }
 
+  // After an error answer on a connection whose request was not read to its end: closing at
+  // once, with the client's bytes unread, makes the kernel send a reset, and a reset can
+  // destroy the answer in the client's buffer before the client reads it. So the sending side
+  // is shut down and what still arrives is read and dropped, for a short bounded while.
+  static asio::awaitable<void> linger(beast::tcp_stream& lowest) {
+    beast::error_code ignored;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest.expires_after(linger_time);
+    std::array<char, 4096> discard{};
+    for (std::size_t drained = 0; drained < linger_bytes;) {
+      auto [error, read] = co_await lowest.async_read_some(asio::buffer(discard), use_tuple);
+      if (error) break;
+      drained += read;
+    }
+  }
+
   // Reads requests and answers them until the client or the server ends the connection.
   template <typename Stream> static asio::awaitable<void> serve(std::shared_ptr<Impl> self, Stream& stream) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
@@ -180,27 +284,33 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       beast::http::request_parser<beast::http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(self->limits.header_bytes));
       parser.body_limit(self->limits.body_bytes);
-      lowest.expires_after(first ? self->limits.read_timeout : self->limits.idle_timeout);
+      lowest.expires_after(first ? self->limits.header_timeout : self->limits.idle_timeout);
       first = false;
-      auto [read_error, read_bytes] = co_await beast::http::async_read(stream, buffer, parser, use_tuple);
-      (void)read_bytes;
-      if (read_error) {
-        std::optional<core::ApiError> answer;
-        if (read_error == beast::http::error::body_limit) {
-          answer = core::ApiError(core::ErrorCode::payload_too_large);
-        } else if (read_error == beast::http::error::header_limit) {
-          answer = core::ApiError(core::ErrorCode::headers_too_large);
-        } else if (read_error.category() == beast::http::make_error_code(beast::http::error::bad_method).category() &&
-                   read_error != beast::http::error::end_of_stream &&
-                   read_error != beast::http::error::partial_message) {
-          answer = core::ApiError(core::ErrorCode::invalid_request_body, "The request is not valid HTTP/1.1.");
+      // The header first: its framing is checked before any of the body is read, and the
+      // body then gets a deadline of its own.
+      auto [read_error, read_bytes] = co_await beast::http::async_read_header(stream, buffer, parser, use_tuple);
+      std::optional<core::ApiError> answer;
+      if (!read_error) {
+        if (const auto problem = framing_problem(parser.get().base(), parser.chunked()); !problem.empty()) {
+          answer = core::ApiError(core::ErrorCode::malformed_request, std::string(problem));
+        } else if (!parser.is_done()) {
+          lowest.expires_after(self->limits.body_timeout);
+          std::tie(read_error, read_bytes) = co_await beast::http::async_read(stream, buffer, parser, use_tuple);
         }
+      }
+      (void)read_bytes;
+      if (read_error) answer = answer_to_unreadable(read_error);
+      // A request refused for its framing ends the connection too: the rest of its bytes
+      // are not requests.
+      if (read_error || answer) {
         if (answer) {
           Response response = bare_error_response(11, new_trace_id(), *answer);
           response.keep_alive(false);
           lowest.expires_after(self->limits.write_timeout);
           const ResponseWire wire(response, /*with_body=*/true);
-          co_await asio::async_write(stream, wire.buffers(), use_tuple);
+          auto [write_error, written] = co_await asio::async_write(stream, wire.buffers(), use_tuple);
+          (void)written;
+          if (!write_error) co_await linger(lowest);
         }
         break; // closed, timed out or unusable: the connection ends
       }

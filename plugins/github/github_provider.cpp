@@ -81,7 +81,7 @@ constexpr const char* kSettingsSchema = R"json({
       "description": "Defaults to https://api.github.com for github.com and to base_url + /api/v3 otherwise."
     },
     "scopes": {
-      "type": "array", "items": {"type": "string", "minLength": 1},
+      "type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100}, "maxItems": 50,
       "title": "Scopes",
       "description": "Replaces the default scopes. Empty for a GitHub App, whose permissions are set on the app."
     },
@@ -98,10 +98,10 @@ constexpr const char* kFlowOptionsSchema = R"json({
   "additionalProperties": false,
   "properties": {
     "scopes": {
-      "type": "array", "items": {"type": "string", "minLength": 1},
+      "type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100}, "maxItems": 50,
       "description": "Scopes asked in addition to the configured ones."
     },
-    "login": {"type": "string", "description": "Suggests this GitHub account on the sign-in page."},
+    "login": {"type": "string", "maxLength": 100, "description": "Suggests this GitHub account on the sign-in page."},
     "prompt": {"type": "string", "enum": ["select_account"], "description": "Forces the account picker."}
   }
 })json";

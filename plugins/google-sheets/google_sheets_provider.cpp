@@ -267,8 +267,10 @@ json https_url_schema(const char* description, const char* fallback) {
 }
 
 json scope_list_schema(const char* description) {
+  // Google's scopes are URLs of under a hundred characters, and a consent asks for a few.
   return {{"type", "array"},
-          {"items", {{"type", "string"}, {"pattern", kScopeTokenPattern}}},
+          {"items", {{"type", "string"}, {"maxLength", 256}, {"pattern", kScopeTokenPattern}}},
+          {"maxItems", 50},
           {"uniqueItems", true},
           {"description", description}};
 }
@@ -313,17 +315,19 @@ json settings_schema() {
 }
 
 json flow_options_schema() {
-  return {{"type", "object"},
-          {"properties",
-           {{"scopes", scope_list_schema("Scopes to ask for in addition to the configured ones.")},
-            {"login_hint", {{"type", "string"}, {"minLength", 1}, {"description", "E-mail address to preselect."}}},
-            {"prompt",
-             {{"type", "string"},
-              {"enum",
-               json::array({"none", "consent", "select_account", "consent select_account", "select_account consent"})},
-              {"default", kDefaultPrompt},
-              {"description", "Google shows the consent screen (and so issues a refresh token) only with consent."}}}}},
-          {"additionalProperties", false}};
+  return {
+      {"type", "object"},
+      {"properties",
+       {{"scopes", scope_list_schema("Scopes to ask for in addition to the configured ones.")},
+        {"login_hint",
+         {{"type", "string"}, {"minLength", 1}, {"maxLength", 320}, {"description", "E-mail address to preselect."}}},
+        {"prompt",
+         {{"type", "string"},
+          {"enum",
+           json::array({"none", "consent", "select_account", "consent select_account", "select_account consent"})},
+          {"default", kDefaultPrompt},
+          {"description", "Google shows the consent screen (and so issues a refresh token) only with consent."}}}}},
+      {"additionalProperties", false}};
 }
 
 // ---- Provider --------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ namespace connector::testing {
 inline constexpr const char* github_definition = "ef69ef6e-aa7f-4af1-a01d-ef775033524e";
 inline constexpr const char* google_sheets_definition = "71607ba1-c0ac-4799-8049-7f4b90dd50f7";
 inline constexpr const char* credentials_read_permissions = "sources credentials:read";
+// The organization's security settings (redirect allow-list, OAuth apps) need "admin".
+inline constexpr const char* admin_permissions = "sources credentials:read admin";
 
 // An API call with any method: Authorization: Bearer <key>; a JSON body unless `body` is null.
 HttpResult api_call(const std::string& method, const std::string& url, const std::string& key,

@@ -384,7 +384,11 @@ TEST_F(OAuthFlow, OnlyAllowedRedirectsAreAccepted) {
   // An organization's own allow-list, managed through the API.
   const std::string own = "https://tools.example.org/oauth/done";
   EXPECT_EQ(api_post(url, key, {{"slug", "github"}, {"redirect_url", own}}).status, 422);
-  EXPECT_EQ(api_post(host_->api(org) + "/redirect-urls", key, {{"url", own}}).status, 201);
+  // The allow-list is a security setting: a key without "admin" cannot change it.
+  EXPECT_EQ(api_post(host_->api(org) + "/redirect-urls", key, {{"url", own}}).status, 403);
+  EXPECT_EQ(api_post(url, key, {{"slug", "github"}, {"redirect_url", own}}).status, 422);
+  const std::string admin_key = host_->create_key(org, "sources admin");
+  EXPECT_EQ(api_post(host_->api(org) + "/redirect-urls", admin_key, {{"url", own}}).status, 201);
   EXPECT_EQ(api_post(url, key, {{"slug", "github"}, {"redirect_url", own}}).status, 200);
   // ... and only for that organization.
   const std::string other_key = host_->create_key("org_redirects_other");

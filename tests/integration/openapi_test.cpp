@@ -18,6 +18,8 @@
 #include "store/store_executor.hpp"
 #include "support/temp_dir.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -318,6 +320,78 @@ TEST_F(OpenApiTest, SecurityMatchesTheRouter) {
       EXPECT_EQ(op->at("security"), json::array()) << route_name(route) << " is public: needs security: []";
     }
   }
+}
+
+// The router's table is the one place a route's permission is stated; the document shows it
+// to users as x-required-permission.
+TEST_F(OpenApiTest, RequiredPermissionsMatchTheRouter) {
+  for (const auto& route : table_.router.routes()) {
+    const json* op = operation(method_of(route), route.pattern);
+    if (op == nullptr) continue; // reported by EveryRouteIsDocumented
+    if (route.authenticated) {
+      EXPECT_TRUE(host::is_known_permission(route.permission)) << route_name(route);
+      EXPECT_EQ(op->value("x-required-permission", ""), route.permission) << route_name(route);
+    } else {
+      EXPECT_FALSE(op->contains("x-required-permission")) << route_name(route);
+    }
+  }
+}
+
+namespace {
+
+// What dispatching `request` through a router built like the host's answers, with every key
+// of organization "org_walk" holding `permissions`.
+host::Response dispatch_with_key(host::ApiContext& api, const host::Request& request, const std::string& permissions) {
+  host::Router router([permissions](const host::Request&) -> core::Expected<core::ApiKeyRecord> {
+    core::ApiKeyRecord key;
+    key.id = "key_walk";
+    key.organization_id = "org_walk";
+    key.permissions = permissions;
+    return key;
+  });
+  host::register_api_routes(router, api);
+  boost::asio::io_context io;
+  host::Response answer;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        std::string route;
+        answer = co_await router.dispatch(request, "trace", route);
+      },
+      boost::asio::detached);
+  io.run();
+  return answer;
+}
+
+} // namespace
+
+// Finding 4 of the hostile-input review: routes that change an organization's security
+// settings took any key of the organization. Every route is walked with a key holding every
+// permission but the one it needs; the router must refuse it before the handler runs.
+TEST_F(OpenApiTest, EveryRouteRefusesAKeyWithoutItsPermission) {
+  const std::vector<std::string> all = {host::sources_permission, host::credentials_read_permission,
+                                        host::admin_permission};
+  std::size_t walked = 0;
+  for (const auto& route : table_.router.routes()) {
+    if (!route.authenticated) continue;
+    std::string others;
+    for (const auto& permission : all) {
+      if (permission != route.permission) others += permission + " ";
+    }
+    std::string target = std::regex_replace(route.pattern, std::regex(R"(\{org_id\})"), "org_walk");
+    target = std::regex_replace(target, std::regex(R"(\{[a-z_]+\})"), "x_1");
+    host::Request request{route.method, target, 11};
+    request.set(host::http::field::content_type, "application/json");
+    request.body() = "{}";
+    request.prepare_payload();
+    const host::Response refused = dispatch_with_key(table_.api, request, others);
+    EXPECT_EQ(refused.result_int(), 403) << route_name(route);
+    const json envelope = json::parse(refused.body(), nullptr, false);
+    EXPECT_EQ(envelope["error"].value("code", ""), "INSUFFICIENT_PERMISSIONS") << route_name(route);
+    EXPECT_EQ(envelope["error"]["details"].value("required_permission", ""), route.permission) << route_name(route);
+    ++walked;
+  }
+  EXPECT_GE(walked, 25U);
 }
 
 TEST_F(OpenApiTest, OperationIdsArePresentAndUnique) {

@@ -835,7 +835,7 @@ protected:
 
 TEST_F(OwnOAuthApps, AWorkspacesAppRunsItsFlowsRefreshesAndRevocations) {
   const std::string org = "org_app_ws";
-  const std::string key = host_->create_key(org, credentials_read_permissions);
+  const std::string key = host_->create_key(org, admin_permissions);
   const std::string workspace = host_->create_workspace(org, key);
   const std::string other_workspace = host_->create_workspace(org, key);
 
@@ -896,7 +896,7 @@ TEST_F(OwnOAuthApps, AWorkspacesAppRunsItsFlowsRefreshesAndRevocations) {
 
 TEST_F(OwnOAuthApps, AnOrganizationsAppServesEveryWorkspaceWithoutItsOwn) {
   const std::string org = "org_app_org";
-  const std::string key = host_->create_key(org);
+  const std::string key = host_->create_key(org, admin_permissions);
   const std::string first = host_->create_workspace(org, key);
   const std::string second = host_->create_workspace(org, key);
 
@@ -929,7 +929,7 @@ TEST_F(OwnOAuthApps, AnOrganizationsAppServesEveryWorkspaceWithoutItsOwn) {
 
 TEST_F(OwnOAuthApps, BadOAuthCredentialsAreRefusedAndStoreNothing) {
   const std::string org = "org_app_refused";
-  const std::string key = host_->create_key(org);
+  const std::string key = host_->create_key(org, admin_permissions);
   const std::string workspace = host_->create_workspace(org, key);
   const std::string creds_url = url(org, "/workspaces/" + workspace + "/oauth-credentials");
   const nlohmann::json good = {{"actor_type", "workspace"},
@@ -966,7 +966,7 @@ TEST_F(OwnOAuthApps, BadOAuthCredentialsAreRefusedAndStoreNothing) {
 
 TEST_F(SourceRoutes, ASourceDefinitionsSpecShowsTheSettingsAndFlowOptionsSchemas) {
   const std::string org = "org_spec";
-  const std::string key = host_->create_key(org);
+  const std::string key = host_->create_key(org, admin_permissions);
   const auto github = api_get(url(org, "/source-definitions/" + std::string(github_definition) + "/spec"), key);
   ASSERT_EQ(github.status, 200) << github.body;
   const auto spec = github.json();
@@ -997,7 +997,7 @@ TEST(SourceDeletion, ARevocationThatCannotReachTheProviderFailsButTheSourceIsGon
   auto provider = std::make_unique<ProviderDouble>(work.path());
   HostProcess host(work.path(), provider.get());
   const std::string org = "org_src_delete_unreachable";
-  const std::string key = host.create_key(org);
+  const std::string key = host.create_key(org, admin_permissions);
   const std::string workspace = host.create_workspace(org, key);
   const auto flow = run_flow(host, org, key, workspace, github_definition);
   provider.reset(); // GitHub is down

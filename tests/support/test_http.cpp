@@ -115,10 +115,12 @@ std::string raw_exchange(const std::string& host, unsigned short port, const std
   asio::io_context io;
   tcp::socket socket(io);
   socket.connect({asio::ip::make_address(host), port});
-  asio::write(socket, asio::buffer(bytes));
-  socket.shutdown(tcp::socket::shutdown_send);
-  std::string answer;
+  // The host may answer and close before it has read everything (an oversized header, a
+  // refused framing): what it sent is still there to read, so a failed write is not an error.
   beast::error_code error;
+  asio::write(socket, asio::buffer(bytes), error);
+  socket.shutdown(tcp::socket::shutdown_send, error);
+  std::string answer;
   std::array<char, 4096> chunk{};
   for (;;) {
     const std::size_t n = socket.read_some(asio::buffer(chunk), error);

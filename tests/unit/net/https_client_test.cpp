@@ -191,18 +191,13 @@ TEST(HttpsClient, RefusesHostsNotAllowedWithoutConnecting) {
 TEST(HttpsClient, RefusesAnythingButHttpsUrls) {
   TlsTestServer server("server", echo);
   const std::string port = std::to_string(server.port());
-  const std::vector<std::string> urls = {"http://127.0.0.1:" + port + "/",
-                                         "ftp://127.0.0.1:" + port + "/",
-                                         "//127.0.0.1:" + port + "/",
-                                         "127.0.0.1:" + port,
-                                         "https:///path",
-                                         "https://127.0.0.1:99999/",
-                                         "https://127.0.0.1:65536/",
-                                         "https://127.0.0.1:0/",
-                                         "https://[v1.fe]/",
-                                         "https://exa%6dple.com/",
-                                         "https://a b/",
-                                         ""};
+  const std::vector<std::string> urls = {
+      "http://127.0.0.1:" + port + "/", "ftp://127.0.0.1:" + port + "/", "//127.0.0.1:" + port + "/",
+      "127.0.0.1:" + port, "https:///path", "https://127.0.0.1:99999/", "https://127.0.0.1:65536/",
+      "https://127.0.0.1:0/", "https://[v1.fe]/", "https://exa%6dple.com/", "https://a b/",
+      // Boost.URL 1.81 reads the host as 127.0.0.1 and the
+      // rest as a path; a resolver would go elsewhere.
+      "https://127.0.0.1.evil.example/", "https://127.0.0.1evil.example:" + port + "/", ""};
   for (const std::string& url : urls) {
     const HttpsOutcome outcome = send_one(test_options(), get(url));
     EXPECT_EQ(outcome.failure, HttpsFailure::bad_url) << url << " -> " << outcome.message;

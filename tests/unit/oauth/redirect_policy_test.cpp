@@ -91,3 +91,33 @@ TEST(RedirectPolicy, RememberedUrlsNormaliseAsTheFirstTime) {
   for (int round = 0; round < 2; ++round)
     EXPECT_EQ(key_of(long_url), long_url);
 }
+
+// Finding 7: plain http is for loopback only, and a name that merely begins like a loopback
+// address is a name on the internet.
+TEST(RedirectPolicy, PlainHttpOnlyOnLoopbackLiteralsAndLocalhost) {
+  EXPECT_TRUE(refused("http://127.0.0.1.evil.example/cb"));
+  EXPECT_TRUE(refused("http://127.0.0.1evil.example/cb"));
+  EXPECT_TRUE(refused("http://localhost.evil.example/cb"));
+  EXPECT_TRUE(refused("http://evil.localhost.example/cb"));
+  EXPECT_TRUE(refused("http://[::2]/cb"));
+  EXPECT_TRUE(refused("http://128.0.0.1/cb"));
+  EXPECT_TRUE(refused("http://0x7f.0.0.1/cb"));
+  EXPECT_TRUE(refused("http://2130706433/cb"));
+  EXPECT_EQ(key_of("http://127.1.2.3:9/cb"), "http://127.1.2.3:9/cb");
+  EXPECT_EQ(key_of("http://LOCALHOST:9/cb"), "http://localhost:9/cb");
+  // Boost.URL 1.81 splits a name that begins with an IPv4 address into that address and a
+  // path: such names are refused whatever the scheme, rather than checked as the wrong host.
+  EXPECT_TRUE(refused("https://127.0.0.1.example.com/cb"));
+  EXPECT_EQ(key_of("https://app127.0.0.1.example.com/cb"), "https://app127.0.0.1.example.com/cb");
+}
+
+// Finding 7: the host appends connection_id and status (and error, source_id); a URL that
+// carries them already would reach the client with two values of each.
+TEST(RedirectPolicy, RefusesUrlsCarryingTheParametersTheHostAdds) {
+  for (const char* name : {"connection_id", "status", "source_id", "error", "error_description"}) {
+    EXPECT_TRUE(refused(std::string("https://app.example.com/cb?") + name + "=x")) << name;
+    EXPECT_TRUE(refused(std::string("https://app.example.com/cb?tab=2&") + name)) << name;
+  }
+  EXPECT_TRUE(refused("https://app.example.com/cb?%73tatus=x")); // escaped, still "status"
+  EXPECT_EQ(key_of("https://app.example.com/cb?statuses=1&tab=2"), "https://app.example.com/cb");
+}
