@@ -115,6 +115,7 @@ def plugin_answers():
           b'\n{"error":"invalid_grant","error_description":"Token has been expired or revoked."}')
     write(t, "sheets-check-html", b"\x07503 text/html\n<html><body>Service Unavailable</body></html>")
     write(t, "github-revoke", b"\x04204 \n")
+    write(t, "github-revoke-401", b"\x04401 " + j + b'\n{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}')
 
 
 def sealed():
