@@ -118,6 +118,20 @@ def plugin_answers():
     write(t, "github-revoke-401", b"\x04401 " + j + b'\n{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}')
 
 
+def descriptors():
+    t = "fuzz_plugin_descriptor"
+    valid = ('{"slug":"example-oauth","display_name":"Example","version":"1.2.3",'
+             '"documentation_url":"https://example.com/docs","source_definitions":[{"id":"'
+             + GITHUB_DEFINITION + '","name":"Example"}],"default_scopes":["read"],"supports_pkce":true,'
+             '"supports_refresh":true,"supports_revoke":false,"hosts":["example.com","api.example.com"],'
+             '"settings_schema":{"type":"object","required":["client_id"],"properties":{"client_id":{"type":"string"}}},'
+             '"flow_options_schema":{"type":"object","properties":{"scopes":{"type":"array","items":{"type":"string"},'
+             '"maxItems":5}},"additionalProperties":false}}')
+    write(t, "valid", valid)
+    write(t, "wrong-type", valid.replace('"supports_pkce":true', '"supports_pkce":"yes"'))
+    write(t, "bad-slug", valid.replace('"slug":"example-oauth"', '"slug":"Example_OAuth"'))
+
+
 def sealed():
     def seal(key_id, plaintext, associated_data, nonce):
         return (b"\x01" + struct.pack(">I", key_id) + nonce +
@@ -143,5 +157,6 @@ def key_files():
 
 
 if __name__ == "__main__":
-    for make in (http_requests, callback_queries, json_bodies, schemas, redirects, plugin_answers, sealed, key_files):
+    for make in (http_requests, callback_queries, json_bodies, schemas, redirects, plugin_answers, descriptors, sealed,
+                 key_files):
         make()
