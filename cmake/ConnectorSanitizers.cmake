@@ -22,6 +22,11 @@ if(CONNECTOR_SANITIZE)
     add_compile_options(-fno-sanitize-recover=undefined)
   endif()
 
+  if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND CONNECTOR_SANITIZE MATCHES "thread")
+    # The plugins need the shared runtime (below), and clang-14's shared TSan runtime crashes
+    # before main even in an empty program. g++ links libtsan.so everywhere and works.
+    message(FATAL_ERROR "CONNECTOR_SANITIZE=thread: build with g++ (clang's shared TSan runtime crashes at start)")
+  endif()
   if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     # Plugins are modules linked with --no-undefined (sdk/cmake/ConnectorPlugin.cmake) and
     # dlopen()ed by the host. Clang links its static sanitizer runtime into executables only,
