@@ -45,9 +45,14 @@ std::optional<std::string> parse_permissions(std::string_view text, std::string&
   return normalized;
 }
 
+// Runs on every authenticated request: a scan of the words in place, nothing allocated.
 bool holds_permission(std::string_view held, std::string_view permission) {
-  for (const std::string_view word : words_of(held)) {
-    if (word == permission) return true;
+  constexpr std::string_view separators = " \t,";
+  for (std::size_t at = held.find(permission); at != std::string_view::npos; at = held.find(permission, at + 1)) {
+    const std::size_t end = at + permission.size();
+    const bool starts_word = at == 0 || separators.find(held[at - 1]) != std::string_view::npos;
+    const bool ends_word = end == held.size() || separators.find(held[end]) != std::string_view::npos;
+    if (starts_word && ends_word && !permission.empty()) return true;
   }
   return false;
 }

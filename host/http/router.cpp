@@ -6,6 +6,7 @@
 
 #include <connector/encoding.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <stdexcept>
@@ -72,47 +73,62 @@ void Router::add(Route route) {
     throw std::logic_error("route " + route.pattern + " needs a known permission");
   }
   route_segments_.push_back(split_path(route.pattern));
+  route_literals_.push_back(literal_segments(route_segments_.back()));
   routes_.push_back(std::move(route));
 }
 
-Router::Match Router::match(http::verb method, const std::string& path) const {
-  Match result;
-  const auto segments = split_path(path);
+bool Router::fits(std::size_t index, const std::vector<std::string>& segments) const {
+  const auto& pattern = route_segments_[index];
+  if (pattern.size() != segments.size()) return false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (is_parameter(pattern[i]) ? segments[i].empty() : pattern[i] != segments[i]) return false;
+  }
+  return true;
+}
+
+Router::Match Router::match(http::verb method, const std::vector<std::string>& segments) const {
   // The path's most specific patterns win, whatever the method: GET sources/authorize is a
   // wrong method on sources/authorize (405), not a lookup of a source named "authorize".
-  std::size_t best_literals = 0;
-  std::vector<std::size_t> candidates;
+  // One pass: the most literal pattern of the path, and the most literal one that also
+  // takes the method; the route answers only when they are equally specific.
+  Match result;
+  std::size_t most_literal = 0;
+  std::size_t answering = routes_.size();
   for (std::size_t index = 0; index < routes_.size(); ++index) {
-    const auto& pattern = route_segments_[index];
-    if (pattern.size() != segments.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < pattern.size() && same; ++i)
-      same = is_parameter(pattern[i]) ? !segments[i].empty() : pattern[i] == segments[i];
-    if (!same) continue;
-    const std::size_t literals = literal_segments(pattern);
-    if (candidates.empty() || literals > best_literals) {
-      candidates.assign(1, index);
-      best_literals = literals;
-    } else if (literals == best_literals) {
-      candidates.push_back(index);
-    }
-  }
-  for (const std::size_t index : candidates) {
-    const Route& route = routes_[index];
-    const auto& pattern = route_segments_[index];
+    if (!fits(index, segments)) continue;
+    const std::size_t literals = route_literals_[index];
+    if (!result.path_known || literals > most_literal) most_literal = literals;
     result.path_known = true;
-    if (!result.allow.empty()) result.allow += ", ";
-    result.allow += std::string(http::to_string(route.method));
-    if (route.method == http::verb::get && route.answers_head) result.allow += ", HEAD";
-    if (result.route == nullptr && method_accepts(route, method)) {
-      // Parameters are copied only for the route that answers.
-      for (std::size_t i = 0; i < pattern.size(); ++i) {
-        if (is_parameter(pattern[i])) result.params[pattern[i].substr(1, pattern[i].size() - 2)] = segments[i];
-      }
-      result.route = &route;
+    if (method_accepts(routes_[index], method) &&
+        (answering == routes_.size() || literals > route_literals_[answering])) {
+      answering = index;
     }
   }
+  if (answering == routes_.size() || route_literals_[answering] != most_literal) return result;
+  const Route& route = routes_[answering];
+  const auto& pattern = route_segments_[answering];
+  // Parameters are copied only for the route that answers.
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (is_parameter(pattern[i])) result.params[pattern[i].substr(1, pattern[i].size() - 2)] = segments[i];
+  }
+  result.route = &route;
   return result;
+}
+
+std::string Router::allowed_methods(const std::vector<std::string>& segments) const {
+  std::size_t most_literal = 0;
+  for (std::size_t index = 0; index < routes_.size(); ++index) {
+    if (fits(index, segments)) most_literal = std::max(most_literal, route_literals_[index]);
+  }
+  std::string allow;
+  for (std::size_t index = 0; index < routes_.size(); ++index) {
+    if (!fits(index, segments) || route_literals_[index] != most_literal) continue;
+    const Route& route = routes_[index];
+    if (!allow.empty()) allow += ", ";
+    allow += std::string(http::to_string(route.method));
+    if (route.method == http::verb::get && route.answers_head) allow += ", HEAD";
+  }
+  return allow;
 }
 
 boost::asio::awaitable<Response> Router::dispatch(const Request& request, std::string trace_id,
@@ -138,12 +154,14 @@ boost::asio::awaitable<Response> Router::answer(const Request& request, std::str
                          {},
                          {}};
   try {
-    Match found = match(request.method(), context.path);
+    const auto segments = split_path(context.path);
+    Match found = match(request.method(), segments);
     if (found.route == nullptr) {
       if (!found.path_known) co_return error_response(context, core::ApiError(core::ErrorCode::route_not_found));
-      Response refused = error_response(
-          context, core::ApiError(core::ErrorCode::method_not_allowed, {}, {}, {{"allow", found.allow}}));
-      refused.set(http::field::allow, found.allow);
+      const std::string allow = allowed_methods(segments);
+      Response refused =
+          error_response(context, core::ApiError(core::ErrorCode::method_not_allowed, {}, {}, {{"allow", allow}}));
+      refused.set(http::field::allow, allow);
       co_return refused;
     }
     const Route& route = *found.route;

@@ -51,15 +51,18 @@ private:
     const Route* route = nullptr;
     std::map<std::string, std::string> params;
     bool path_known = false; // some route has this path with another method
-    std::string allow;       // the methods the path's routes accept, for 405's Allow
   };
-  Match match(http::verb method, const std::string& path) const;
+  bool fits(std::size_t index, const std::vector<std::string>& segments) const;
+  Match match(http::verb method, const std::vector<std::string>& segments) const;
+  // The methods the path's most specific routes accept, for a 405's Allow.
+  std::string allowed_methods(const std::vector<std::string>& segments) const;
   boost::asio::awaitable<Response> answer(const Request& request, std::string trace_id, std::string& route) const;
 
   Authenticator authenticate_;
   RequestObserver observer_;
   std::vector<Route> routes_;
   std::vector<std::vector<std::string>> route_segments_; // routes_[i].pattern split once, at add()
+  std::vector<std::size_t> route_literals_;              // how many of those are not parameters
 };
 
 // Splits "/a/b/c" into {"a","b","c"}; percent-escapes in segments are decoded.
