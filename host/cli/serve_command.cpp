@@ -110,9 +110,11 @@ int run_serve(const std::vector<std::string>& args) {
   // those threads. Everything else (signals, the refresher, the plugin watcher, the sockets of
   // provider calls) runs on `io`, on the main thread; the work it does is small, and the
   // completions of provider calls resume the connection's coroutine on its own thread.
-  boost::asio::io_context io(1);
+  // Declared before `io`, so destroyed after it: `io` abandons its pending accept at
+  // destruction, and that operation holds a socket of a connection context.
   std::vector<std::unique_ptr<boost::asio::io_context>> connection_contexts;
   std::vector<boost::asio::io_context*> connection_targets;
+  boost::asio::io_context io(1);
   for (int i = 0; i < config.threads; ++i) {
     connection_contexts.push_back(std::make_unique<boost::asio::io_context>(1));
     connection_targets.push_back(connection_contexts.back().get());
