@@ -46,6 +46,23 @@ public:
     EXPECT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
   }
 
+  // Sends a keep-alive /healthz and waits for its answer: the connection is then known to be
+  // accepted and counted by the host, whatever the machine's load.
+  bool answered_healthz() const {
+    send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::string answer;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (answer.find(R"({"status":"ok"})") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd ready{fd_, POLLIN, 0};
+      if (::poll(&ready, 1, 100) <= 0) continue;
+      char chunk[4096];
+      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) return false;
+      answer.append(chunk, static_cast<std::size_t>(n));
+    }
+    return answer.find(R"({"status":"ok"})") != std::string::npos;
+  }
+
   // Everything that arrives until the host closes the connection or `timeout` passes.
   std::string read_until_closed(std::chrono::milliseconds timeout, bool* closed = nullptr) const {
     std::string answer;
@@ -440,9 +457,10 @@ TEST(HostileConnections, ConnectionsOverTheCapsAreShedWithAnEnvelope) {
   options.environment = {{"CONNECTOR_MAX_CONNECTIONS_PER_CLIENT", "4"}, {"CONNECTOR_MAX_CONNECTIONS", "6"}};
   HostProcess host(work.path(), nullptr, options);
   std::vector<std::unique_ptr<RawConnection>> held;
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < 4; ++i) {
     held.push_back(std::make_unique<RawConnection>(host.port(), "127.0.0.1"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200)); // accepted and counted
+    ASSERT_TRUE(held.back()->answered_healthz());
+  }
   {
     RawConnection fifth(host.port(), "127.0.0.1");
     bool closed = false;
@@ -459,17 +477,32 @@ TEST(HostileConnections, ConnectionsOverTheCapsAreShedWithAnEnvelope) {
     EXPECT_EQ(other.read_until_closed(std::chrono::seconds(5)).rfind("HTTP/1.1 200 ", 0), 0U);
   }
   // ... but to the host's: 4 + 2 held fill it, and a seventh from anywhere is shed.
-  held.push_back(std::make_unique<RawConnection>(host.port(), "127.0.0.3"));
-  held.push_back(std::make_unique<RawConnection>(host.port(), "127.0.0.4"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // (The host releases 127.0.0.2's slot just after the client sees it close: a refused
+  // attempt here is tried again.)
+  for (const char* source : {"127.0.0.3", "127.0.0.4"}) {
+    bool counted = false;
+    for (int attempt = 0; attempt < 50 && !counted; ++attempt) {
+      held.push_back(std::make_unique<RawConnection>(host.port(), source));
+      counted = held.back()->answered_healthz();
+      if (!counted) {
+        held.pop_back();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    ASSERT_TRUE(counted) << source;
+  }
   {
     RawConnection seventh(host.port(), "127.0.0.5");
     EXPECT_EQ(seventh.read_until_closed(std::chrono::seconds(5)).rfind("HTTP/1.1 503 ", 0), 0U);
   }
-  // Released connections make room again.
+  // Released connections make room again (as soon as the host has seen them close).
   held.clear();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_EQ(http_request("GET", host.base_url() + "/healthz").status, 200);
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    served = http_request("GET", host.base_url() + "/healthz").status == 200;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(served);
 }
 
 // Finding 2: with its descriptors used up (EMFILE), the accept loop retried at once and
