@@ -59,6 +59,16 @@ std::size_t literal_segments(const std::vector<std::string>& pattern) {
   return count;
 }
 
+// Whether a path fits a pattern of as many segments.
+bool fits(const std::vector<std::string>& pattern, const std::vector<std::string>& segments) {
+  // From the last segment back: the routes share their first ones (v1/organizations/{org_id}/…)
+  // and differ at the end, so a route that does not fit is usually told by one comparison.
+  for (std::size_t i = pattern.size(); i-- > 0;) {
+    if (is_parameter(pattern[i]) ? segments[i].empty() : pattern[i] != segments[i]) return false;
+  }
+  return true;
+}
+
 bool method_accepts(const Route& route, http::verb method) {
   return route.method == method ||
          (method == http::verb::head && route.method == http::verb::get && route.answers_head);
@@ -74,16 +84,15 @@ void Router::add(Route route) {
   }
   route_segments_.push_back(split_path(route.pattern));
   route_literals_.push_back(literal_segments(route_segments_.back()));
+  const std::size_t length = route_segments_.back().size();
+  if (routes_by_length_.size() <= length) routes_by_length_.resize(length + 1);
+  routes_by_length_[length].push_back(routes_.size());
   routes_.push_back(std::move(route));
 }
 
-bool Router::fits(std::size_t index, const std::vector<std::string>& segments) const {
-  const auto& pattern = route_segments_[index];
-  if (pattern.size() != segments.size()) return false;
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    if (is_parameter(pattern[i]) ? segments[i].empty() : pattern[i] != segments[i]) return false;
-  }
-  return true;
+std::span<const std::size_t> Router::same_length(const std::vector<std::string>& segments) const {
+  if (segments.size() >= routes_by_length_.size()) return {};
+  return routes_by_length_[segments.size()];
 }
 
 Router::Match Router::match(http::verb method, const std::vector<std::string>& segments) const {
@@ -94,8 +103,8 @@ Router::Match Router::match(http::verb method, const std::vector<std::string>& s
   Match result;
   std::size_t most_literal = 0;
   std::size_t answering = routes_.size();
-  for (std::size_t index = 0; index < routes_.size(); ++index) {
-    if (!fits(index, segments)) continue;
+  for (const std::size_t index : same_length(segments)) {
+    if (!fits(route_segments_[index], segments)) continue;
     const std::size_t literals = route_literals_[index];
     if (!result.path_known || literals > most_literal) most_literal = literals;
     result.path_known = true;
@@ -117,12 +126,12 @@ Router::Match Router::match(http::verb method, const std::vector<std::string>& s
 
 std::string Router::allowed_methods(const std::vector<std::string>& segments) const {
   std::size_t most_literal = 0;
-  for (std::size_t index = 0; index < routes_.size(); ++index) {
-    if (fits(index, segments)) most_literal = std::max(most_literal, route_literals_[index]);
+  for (const std::size_t index : same_length(segments)) {
+    if (fits(route_segments_[index], segments)) most_literal = std::max(most_literal, route_literals_[index]);
   }
   std::string allow;
-  for (std::size_t index = 0; index < routes_.size(); ++index) {
-    if (!fits(index, segments) || route_literals_[index] != most_literal) continue;
+  for (const std::size_t index : same_length(segments)) {
+    if (!fits(route_segments_[index], segments) || route_literals_[index] != most_literal) continue;
     const Route& route = routes_[index];
     if (!allow.empty()) allow += ", ";
     allow += std::string(http::to_string(route.method));

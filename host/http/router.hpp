@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,8 @@ private:
     std::map<std::string, std::string> params;
     bool path_known = false; // some route has this path with another method
   };
-  bool fits(std::size_t index, const std::vector<std::string>& segments) const;
+  // The routes whose patterns have as many segments as the path: only they can fit it.
+  std::span<const std::size_t> same_length(const std::vector<std::string>& segments) const;
   Match match(http::verb method, const std::vector<std::string>& segments) const;
   // The methods the path's most specific routes accept, for a 405's Allow.
   std::string allowed_methods(const std::vector<std::string>& segments) const;
@@ -61,8 +63,9 @@ private:
   Authenticator authenticate_;
   RequestObserver observer_;
   std::vector<Route> routes_;
-  std::vector<std::vector<std::string>> route_segments_; // routes_[i].pattern split once, at add()
-  std::vector<std::size_t> route_literals_;              // how many of those are not parameters
+  std::vector<std::vector<std::string>> route_segments_;   // routes_[i].pattern split once, at add()
+  std::vector<std::size_t> route_literals_;                // how many of those are not parameters
+  std::vector<std::vector<std::size_t>> routes_by_length_; // indexes into routes_, by segment count
 };
 
 // Splits "/a/b/c" into {"a","b","c"}; percent-escapes in segments are decoded.

@@ -272,6 +272,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
   }
 
+  // A small request's body usually arrives with its header, and is then already in `buffer`
+  // when the header has been read: parsed from there, the request is complete without a
+  // second asynchronous read and its timer. True when the message is complete; `error` is set
+  // when the buffered bytes are not a valid body (or exceed its limit).
+  static bool body_complete_from_buffer(beast::http::request_parser<beast::http::string_body>& parser,
+                                        beast::flat_buffer& buffer, beast::error_code& error) {
+    parser.eager(true); // the whole body in one put, as beast::http::async_read does
+    while (!parser.is_done() && buffer.size() > 0) {
+      buffer.consume(parser.put(buffer.data(), error));
+      if (error == beast::http::error::need_more) {
+        error = {};
+        break;
+      }
+      if (error) return false;
+    }
+    return parser.is_done();
+  }
+
   // Reads requests and answers them until the client or the server ends the connection.
   template <typename Stream> static asio::awaitable<void> serve(std::shared_ptr<Impl> self, Stream& stream) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
@@ -293,7 +311,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (!read_error) {
         if (const auto problem = framing_problem(parser.get().base(), parser.chunked()); !problem.empty()) {
           answer = core::ApiError(core::ErrorCode::malformed_request, std::string(problem));
-        } else if (!parser.is_done()) {
+        } else if (!body_complete_from_buffer(parser, buffer, read_error) && !read_error) {
           lowest.expires_after(self->limits.body_timeout);
           std::tie(read_error, read_bytes) = co_await beast::http::async_read(stream, buffer, parser, use_tuple);
         }
