@@ -115,6 +115,10 @@ asio::awaitable<Expected<AccessToken>> TokenService::shared_refresh(const std::s
     Expected<AccessToken> result;
     try {
       result = co_await refresh_or_read(organization_id, source_id, force, margin);
+    } catch (const StorageFull& error) {
+      // The new tokens could not be kept: the client is told the disk is full (503), as on
+      // every other route, not that the host failed.
+      result = ApiError(ErrorCode::storage_full, {}, std::string("token refresh: ") + error.what());
     } catch (const std::exception& error) {
       result = ApiError(ErrorCode::internal_error, {}, std::string("token refresh: ") + error.what());
     }

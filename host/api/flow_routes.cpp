@@ -79,7 +79,15 @@ boost::asio::awaitable<Response> provider_callback(ApiContext& api, RequestConte
     else if (name == "iss")
       query.iss = std::move(value);
   }
-  const core::CallbackResult result = co_await api.flows.callback(std::move(query));
+  // The callback is a browser's page, not an API call: a full disk gets a page that says so
+  // (503), where the router would answer the API's JSON envelope.
+  core::CallbackResult result;
+  try {
+    result = co_await api.flows.callback(std::move(query));
+  } catch (const core::StorageFull&) {
+    co_return page_response(context, 503,
+                            "The sign-in could not be saved: the service is out of storage. Please try again later.");
+  }
   if (result.redirect) co_return redirect_response(context, result.location);
   co_return page_response(context, result.page_status, result.page_message);
 }

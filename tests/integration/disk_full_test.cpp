@@ -179,6 +179,43 @@ TEST_F(DiskFullTest, AtTheFileSizeLimitWritesAre503AndTheHostRecovers) {
       [&] { ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, &before, nullptr), 0) << error_text(errno); });
 }
 
+// The writes that are not plain API calls: a token refresh whose new tokens cannot be stored
+// is refused like any other write (503 STORAGE_FULL, not a 500), and the browser that comes
+// back from the provider gets a page saying so (503), not the API's JSON. Once there is room,
+// the stored tokens refresh again.
+TEST_F(DiskFullTest, ARefreshAndABrowserCallbackThatCannotBeStoredAre503) {
+  start(work_.path() / "data");
+  if (HasFatalFailure()) return;
+  const std::string reader = host_->create_key(org_, credentials_read_permissions);
+  // Google's refresh answers keep the refresh token, so the stored one still works afterwards.
+  const auto flow = run_flow(*host_, org_, reader, workspace_, google_sheets_definition);
+  ASSERT_FALSE(flow.source_id().empty());
+  // A user who consented at the provider while the disk had room, and comes back once it is full.
+  const auto started =
+      api_post(host_->api(org_) + "/sources/authorize", key_, {{"slug", "github"}, {"redirect_url", client_redirect}});
+  ASSERT_EQ(started.status, 200) << started.body;
+  const auto consent =
+      http_request("GET", started.json().value("authorization_url", ""), {}, {}, (tls_dir() / "ca.pem").string());
+  ASSERT_EQ(consent.status, 302) << consent.body;
+  const pid_t pid = host_->process().pid();
+  rlimit before{};
+  ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, nullptr, &before), 0) << error_text(errno);
+  const rlimit none{0, before.rlim_max};
+  ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, &none, nullptr), 0) << error_text(errno);
+
+  EXPECT_TRUE(is_error(request_access_token(*host_, org_, reader, flow.source_id(), true), 503, "STORAGE_FULL"));
+  const auto back = http_request("GET", consent.header("location"));
+  EXPECT_EQ(back.status, 503) << back.body;
+  EXPECT_THAT(back.header("content-type"), ::testing::HasSubstr("text/html"));
+  EXPECT_THAT(back.body, ::testing::HasSubstr("out of storage"));
+  EXPECT_TRUE(host_->process().running());
+
+  ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, &before, nullptr), 0) << error_text(errno);
+  const auto refreshed = request_access_token(*host_, org_, reader, flow.source_id(), true);
+  EXPECT_EQ(refreshed.status, 200) << refreshed.body;
+  EXPECT_EQ(sqlite_query(host_->data_dir(), "PRAGMA integrity_check"), "ok");
+}
+
 // A tmpfs mounted for the test, unmounted (lazily, in case something still holds it) at the end.
 class TmpfsMount {
 public:
