@@ -4,22 +4,13 @@
 // registered redirect_uri, on PKCE S256, on single-use codes, and puts its own `iss` (RFC 9207) on
 // every authorization response. The Google Sheets plugin is pointed at it with the same settings
 // an operator would use for a self-hosted authorization server.
-#include "integration/host_fixture.hpp"
+#include "integration/oidc_server.hpp"
+#include "support/watchdog.hpp"
 
 #include <gmock/gmock.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <condition_variable>
 #include <iostream>
-#include <mutex>
 #include <stdexcept>
-#include <thread>
 
 using namespace connector::testing;
 using ::testing::HasSubstr;
@@ -37,88 +28,6 @@ constexpr std::chrono::seconds kTestDeadline{60};
 
 std::string ca_file() { return (tls_dir() / "ca.pem").string(); }
 
-// The server must know the host's callback (its redirect_uri) when it starts, and the host must
-// know the server's issuer when it starts: the host's port is chosen first. The kernel hands out
-// a free port and it is released at once for the host to bind; another program could take it in
-// between, which the suite set-up detects and retries.
-unsigned short free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  ::close(fd);
-  if (!ok) throw std::runtime_error("no free loopback port");
-  return ntohs(address.sin_port);
-}
-
-// node tests/peers/oidc-server.js --flavour google over TLS with the test CA's server certificate.
-class OidcServer {
-public:
-  OidcServer(const std::filesystem::path& log_dir, const std::string& redirect_uri) {
-    const auto tls = tls_dir();
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"/usr/bin/node", (source_dir() / "tests/peers/oidc-server.js").string(), "--cert",
-                                 (tls / "server.pem").string(), "--key", (tls / "server-key.pem").string(), "--flavour",
-                                 "google", "--port", "0", "--client-id", kClientId, "--client-secret", kClientSecret,
-                                 "--redirect-uri", redirect_uri},
-        std::map<std::string, std::string>{}, log_dir, "oidc-server");
-    // oidc-provider needs a second or two (an RSA key is made at start-up).
-    const auto line = process_->wait_for_stdout("\"issuer\"", std::chrono::seconds(30));
-    if (!line) throw std::runtime_error("oidc-server.js did not start: " + process_->stderr_text());
-    issuer_ = nlohmann::json::parse(*line).at("issuer").get<std::string>();
-  }
-
-  const std::string& issuer() const { return issuer_; }
-  int pid() const { return process_->pid(); }
-  std::string log() const { return process_->stderr_text(); }
-
-  nlohmann::json stats() const { return http_request("GET", issuer_ + "/__control/stats", {}, {}, ca_file()).json(); }
-  void reset_stats() const {
-    const auto reset = http_request("POST", issuer_ + "/__control/reset", {}, {}, ca_file());
-    if (reset.status != 200) throw std::runtime_error("oidc-server.js refused the reset: " + reset.body);
-  }
-
-private:
-  std::unique_ptr<ChildProcess> process_;
-  std::string issuer_;
-};
-
-// http_request has no deadline of its own, so a host or server that stops answering would block
-// the test forever. Past `limit` this kills both processes, which ends any blocked read with an
-// error, and the test fails instead of hanging.
-class Watchdog {
-public:
-  Watchdog(std::chrono::seconds limit, std::vector<int> pids)
-      : thread_([this, limit, pids = std::move(pids)] {
-          std::unique_lock lock(mutex_);
-          if (finished_.wait_for(lock, limit, [this] { return done_; })) return;
-          fired_ = true;
-          for (const int pid : pids)
-            ::kill(pid, SIGKILL);
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    finished_.notify_all();
-    thread_.join();
-  }
-  bool fired() const { return fired_; }
-
-private:
-  std::mutex mutex_;
-  std::condition_variable finished_;
-  bool done_ = false;
-  std::atomic<bool> fired_ = false;
-  std::thread thread_;
-};
-
 class OidcGoogleFlow : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
@@ -127,7 +36,7 @@ protected:
     for (int attempt = 1; attempt <= 3 && !host_; ++attempt) {
       const unsigned short port = free_loopback_port();
       server_.reset();
-      server_ = std::make_unique<OidcServer>(work_->path(),
+      server_ = std::make_unique<OidcServer>(work_->path(), "google", kClientId, kClientSecret,
                                              "http://127.0.0.1:" + std::to_string(port) + "/v1/oauth/callback");
       const std::string& issuer = server_->issuer();
       HostOptions options;

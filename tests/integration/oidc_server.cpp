@@ -43,4 +43,9 @@ nlohmann::json OidcServer::stats() const {
   return http_request("GET", issuer_ + "/__control/stats", {}, {}, (tls_dir() / "ca.pem").string()).json();
 }
 
+void OidcServer::reset_stats() const {
+  const auto reset = http_request("POST", issuer_ + "/__control/reset", {}, {}, (tls_dir() / "ca.pem").string());
+  if (reset.status != 200) throw std::runtime_error("oidc-server.js refused the reset: " + reset.body);
+}
+
 } // namespace connector::testing

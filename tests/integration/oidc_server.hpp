@@ -27,6 +27,7 @@ public:
   int pid() const { return process_->pid(); }
   std::string log() const { return process_->stderr_text(); }
   nlohmann::json stats() const;
+  void reset_stats() const; // the counters /__control/stats reports start again from zero
 
 private:
   std::unique_ptr<ChildProcess> process_;
