@@ -33,13 +33,15 @@ StoreExecutor::ReaderLease::~ReaderLease() {
   owner_.idle_readers_.push_back(std::move(reader_));
 }
 
-StoreExecutor::~StoreExecutor() {
+StoreExecutor::~StoreExecutor() { stop(); }
+
+void StoreExecutor::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_one();
-  thread_.join(); // the loop leaves only once the queue is empty
+  if (thread_.joinable()) thread_.join(); // the loop leaves only once the queue is empty
 }
 
 uint64_t StoreExecutor::batches_committed() const { return batches_.load(std::memory_order_relaxed); }

@@ -58,7 +58,11 @@ public:
   using ReaderFactory = std::function<std::unique_ptr<Store>()>;
 
   explicit StoreExecutor(std::unique_ptr<TransactionalStore> store, ReaderFactory open_reader = {});
-  ~StoreExecutor(); // finishes every queued job, then stops the thread
+  ~StoreExecutor(); // stop()
+  // Finishes every queued job, then stops the thread; jobs given later fail at once. Called
+  // before the io_contexts the jobs' callers run on are destroyed: a finished job releases
+  // its caller's executor (work counts, a strand) from the store thread.
+  void stop();
   StoreExecutor(const StoreExecutor&) = delete;
   StoreExecutor& operator=(const StoreExecutor&) = delete;
 

@@ -66,8 +66,7 @@ void WalCheckpointer::loop() {
   // Lowest CPU priority, for this thread alone (Linux nice values are per thread). On two
   // shared cores a checkpoint that preempts the store thread or a connection thread stalls
   // every request waiting behind it: the copy is deferrable work and the writer's catch-up
-  // bounds the log if this thread falls behind. In alternating runs under bench/run.sh's
-  // load: about 15 % more authorize answers per second than at the default priority. No
+  // bounds the log if this thread falls behind (the measured gain is in bench/README.md). No
   // privilege is needed to lower a priority; a refusal only leaves the default.
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
   for (;;) {

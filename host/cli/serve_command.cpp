@@ -86,8 +86,8 @@ int run_serve(const std::vector<std::string>& args) {
   auto writer = std::make_unique<core::SqliteStore>(database_file);
   // The checkpointer starts once the log holds 8000 pages (about 32 MB); the writer copies
   // what is left at four times that, so the log stays under about 128 MB. Against 2000, the
-  // longer log folds more rewrites of the same pages into one copy: about 7 % more
-  // authorize answers per second on the benchmark's load (README, "Performance").
+  // longer log folds more rewrites of the same pages into one copy, which the benchmark's
+  // authorize load measurably gains from (bench/README.md).
   writer->tune_for_service(/*checkpoint_frames=*/8000, /*cache_mib=*/32);
   core::StoreExecutor store(std::move(writer),
                             [database_file] { return core::SqliteStore::open_reader(database_file); });
@@ -290,11 +290,14 @@ int run_serve(const std::vector<std::string>& args) {
   }
   // Whatever ends io.run(), the connection threads are stopped and joined before the stack
   // unwinds: a thread still joinable at destruction would abort the process without a word.
+  // The store's thread finishes too, before io goes: a job that finishes releases its
+  // caller's executor (a strand of io, say), which must not race with io's destruction.
   const auto stop_workers = [&] {
     for (auto& context : connection_contexts)
       context->stop();
     for (auto& worker : workers)
       worker.join();
+    store.stop();
   };
   try {
     io.run();
