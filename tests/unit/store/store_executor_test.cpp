@@ -253,8 +253,10 @@ TEST_F(StoreExecutorTest, RunSyncInsideAJobIsRefusedInsteadOfDeadlocking) {
 }
 
 TEST_F(StoreExecutorTest, RunDeliversResultsAndExceptionsToTheCoroutine) {
-  StoreExecutor executor(std::make_unique<SqliteStore>(path));
+  // Declared before the executor, so destroyed after it: a finished job releases its
+  // coroutine's executor (work count, strand) on the store thread (StoreExecutor::stop).
   asio::io_context io;
+  StoreExecutor executor(std::make_unique<SqliteStore>(path));
   std::string found_name;
   bool conflict_caught = false;
   std::exception_ptr unexpected;
@@ -348,10 +350,11 @@ TEST_F(StoreExecutorTest, AJobWithoutASavepointThatThrowsAfterWritingUndoesItsWh
 
 TEST_F(StoreExecutorTest, TwoThousandConcurrentRunsAreGroupCommitted) {
   constexpr int job_count = 2000;
+  // Before the executor (see RunDeliversResultsAndExceptionsToTheCoroutine).
+  asio::io_context io;
   StoreExecutor executor(std::make_unique<SqliteStore>(path));
   const std::thread::id store_thread = executor.run_sync([](Store&) { return std::this_thread::get_id(); });
 
-  asio::io_context io;
   std::atomic<int> completed{0}, wrong_results{0}, failures{0};
   std::mutex resumed_mutex;
   std::set<std::thread::id> resumed_on;
@@ -394,8 +397,9 @@ TEST_F(StoreExecutorTest, TwoThousandConcurrentRunsAreGroupCommitted) {
 }
 
 TEST_F(StoreExecutorTest, CoroutinesResumeOnTheirOwnStrand) {
-  StoreExecutor executor(std::make_unique<SqliteStore>(path));
+  // Before the executor (see RunDeliversResultsAndExceptionsToTheCoroutine).
   asio::io_context io;
+  StoreExecutor executor(std::make_unique<SqliteStore>(path));
   std::atomic<int> off_strand{0}, finished{0};
   std::vector<asio::strand<asio::io_context::executor_type>> strands;
   strands.reserve(4);
@@ -425,8 +429,9 @@ TEST_F(StoreExecutorTest, CoroutinesResumeOnTheirOwnStrand) {
 }
 
 TEST_F(StoreExecutorTest, ACoroutineResumesOnTheThreadRunningItsIoContext) {
-  StoreExecutor executor(std::make_unique<SqliteStore>(path));
+  // Before the executor (see RunDeliversResultsAndExceptionsToTheCoroutine).
   asio::io_context io;
+  StoreExecutor executor(std::make_unique<SqliteStore>(path));
   std::thread::id io_thread, resumed_on;
   asio::co_spawn(
       io,
@@ -548,11 +553,12 @@ TEST_F(StoreExecutorTest, ABatchThatCannotBeginRunsNoJobAndTellsItsCallers) {
 // what run() committed, cannot write, and a reader is reused rather than opened per read.
 TEST_F(StoreExecutorTest, ReadsRunOnTheCallersThreadThroughPooledReadOnlyConnections) {
   std::atomic<int> readers_opened{0};
+  // Before the executor (see RunDeliversResultsAndExceptionsToTheCoroutine).
+  asio::io_context io;
   StoreExecutor executor(std::make_unique<SqliteStore>(path), [&] {
     ++readers_opened;
     return SqliteStore::open_reader(path);
   });
-  asio::io_context io;
   std::string found_name;
   std::thread::id read_on;
   bool write_refused = false;
