@@ -36,6 +36,9 @@ if [ "$want_test_tools" -eq 1 ]; then
   # The consent flow in a real browser (tests/integration/browser_consent_test.cpp): headless
   # Chromium, and certutil to make it trust the test CA.
   packages+=(chromium libnss3-tools)
+  # The sanitizer builds and the fuzz targets (scripts/test-sanitizers.sh, fuzz/run.sh): clang
+  # with its sanitizer runtimes and libFuzzer; the TSan build uses g++ (build-essential).
+  packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev)
   # Some machines carry a nodejs build that bundles npm; Debian's own nodejs needs the npm package.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
