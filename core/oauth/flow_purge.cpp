@@ -25,9 +25,18 @@ FlowPurge::FlowPurge(StoreExecutor& store, PurgeSettings settings, EventSink eve
 asio::awaitable<PurgeCounts> FlowPurge::run_once(int64_t now) {
   PurgeCounts counts;
   const int batch = settings_.batch;
+  // The walk over pending flows goes on from where the last pass stopped (the first flow that
+  // was still good then), one step of `batch` rows per store job, until it catches up.
+  for (bool caught_up = false; !caught_up && !stopping_.load();) {
+    const PendingSweep sweep = co_await store_.run(
+        [&](Store& store) { return store.expire_lapsed_pending_connections(pending_resume_at_, now, batch); });
+    pending_resume_at_ = sweep.resume_at;
+    counts.expired += sweep.expired;
+    caught_up = sweep.caught_up;
+  }
   // A batch that comes back full may have left more behind: go on until one is not.
   for (int64_t done = batch; done == batch && !stopping_.load();) {
-    done = co_await store_.run([&](Store& store) { return store.expire_lapsed_connections(now, batch); });
+    done = co_await store_.run([&](Store& store) { return store.expire_lapsed_authorized_connections(now, batch); });
     counts.expired += done;
   }
   const int64_t created_before = now - settings_.retention.count();

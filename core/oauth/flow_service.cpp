@@ -71,7 +71,8 @@ CallbackResult back_to_client(const ConnectionRecord& connection, const std::str
 FlowService::FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDirectory> providers, OAuthApps& apps,
                          const Sealer& sealer, HttpsClient& https, FlowSettings settings)
     : store_(store), providers_(std::move(providers)), apps_(apps), sealer_(sealer), https_(https),
-      settings_(std::move(settings)), authorize_limiter_(settings_.authorize_per_minute) {}
+      settings_(std::move(settings)), authorize_limiter_(settings_.authorize_per_minute),
+      pending_flows_(settings_.max_pending_flows) {}
 
 void FlowService::replace_providers(std::shared_ptr<const ProviderDirectory> providers) {
   auto previous = providers_.exchange(std::move(providers));
@@ -168,6 +169,22 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   connection.expires_at = now + settings_.state_ttl.count();
   const bool allowed_host_wide = redirect_allowed(*redirect, settings_.host_allowed_redirect_keys);
 
+  if (const int64_t wait = pending_flows_.try_start(request.organization_id, now, connection.expires_at); wait > 0) {
+    co_return ApiError(ErrorCode::too_many_pending_flows, {}, {},
+                       {{"retry_after_seconds", wait}, {"max_pending_flows", settings_.max_pending_flows}});
+  }
+  // Counted from here; a flow that is not stored in the end is not pending.
+  bool counted_flow_stored = false;
+  struct UncountUnlessStored {
+    PendingFlowCap& cap;
+    const std::string& organization_id;
+    int64_t expires_at;
+    const bool& stored;
+    ~UncountUnlessStored() {
+      if (!stored) cap.ended(organization_id, expires_at);
+    }
+  } uncount_unless_stored{pending_flows_, request.organization_id, connection.expires_at, counted_flow_stored};
+
   // The id's key is unique within this process; another process writing the same file can
   // have taken it (the insert then conflicts). Then the flow starts over with a new id.
   constexpr int attempts = 3;
@@ -217,15 +234,6 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
             if (!request.workspace_id.empty() && !store.find_workspace(request.organization_id, request.workspace_id)) {
               return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
             }
-            // Counted in the same transaction as the insert, so that processes sharing the
-            // file cannot together go past the cap.
-            if (const int64_t cap = settings_.max_pending_flows;
-                cap > 0 && store.count_pending_connections(request.organization_id, now, cap) >= cap) {
-              const int64_t soonest = store.soonest_pending_expiry(request.organization_id, now).value_or(now + 1);
-              return ApiError(
-                  ErrorCode::too_many_pending_flows, {}, {},
-                  {{"retry_after_seconds", std::max<int64_t>(1, soonest - now)}, {"max_pending_flows", cap}});
-            }
             store.insert_connection(connection);
             return std::nullopt;
           },
@@ -237,6 +245,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
     }
   }
   if (stored) co_return *stored;
+  counted_flow_stored = true;
   if (events_) events_("flow started", {{"slug", connection.slug}, {"connection_id", connection.id}});
   co_return AuthorizeResult{url.authorization_url, connection.id, connection.expires_at};
 }
@@ -273,6 +282,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   });
   if (auto* refused = std::get_if<CallbackResult>(&claimed)) co_return *refused;
   ConnectionRecord connection = std::get<ConnectionRecord>(std::move(claimed));
+  pending_flows_.ended(connection.organization_id, connection.expires_at);
 
   // `detail` goes to the log only, never to the browser or the client.
   const auto fail = [&](std::string code, std::string description, std::string outcome,

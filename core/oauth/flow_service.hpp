@@ -8,6 +8,7 @@
 #include "errors/expected.hpp"
 #include "net/https_client.hpp"
 #include "oauth/event_sink.hpp"
+#include "oauth/pending_flow_cap.hpp"
 #include "oauth/provider_directory.hpp"
 #include "oauth/rate_limiter.hpp"
 #include "store/records.hpp"
@@ -32,8 +33,8 @@ struct FlowSettings {
   std::chrono::seconds state_ttl{600};
   std::chrono::seconds authorized_ttl{3600};           // how long an authorized connection waits for completion
   std::vector<std::string> host_allowed_redirect_keys; // normalised, from CONNECTOR_ALLOWED_REDIRECTS
-  // Per organization: flows started a minute in this process (0: no limit), and flows waiting
-  // for their callback at once, counted in the store across processes (0: no cap).
+  // Per organization and counted by this process: flows started a minute (0: no limit), and
+  // flows waiting for their callback at once (oauth/pending_flow_cap.hpp; 0: no cap).
   int64_t authorize_per_minute = 120;
   int64_t max_pending_flows = 1000;
 };
@@ -122,6 +123,7 @@ private:
   HttpsClient& https_;
   FlowSettings settings_;
   RateLimiter authorize_limiter_;
+  PendingFlowCap pending_flows_;
   EventSink events_;
 };
 

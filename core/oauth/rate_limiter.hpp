@@ -1,8 +1,8 @@
 // A token bucket per key (the organization starting flows), held in this process's memory:
 // `per_minute` requests a minute on average, and up to that many at once after a quiet
 // minute. Processes sharing one database each keep their own buckets, so N processes let an
-// organization through up to N times as fast; the cap on pending flows (counted in the
-// store) is the limit that holds across them.
+// organization through up to N times as fast (as with the cap on pending flows,
+// pending_flow_cap.hpp).
 #pragma once
 
 #include <chrono>

@@ -116,4 +116,11 @@ template <typename Record> struct Page {
   std::string next_after;
 };
 
+// One step of the walk over pending flows (Store::expire_lapsed_pending_connections).
+struct PendingSweep {
+  int64_t expired = 0;   // flows that became expired in this step
+  int64_t resume_at = 0; // where the next step starts
+  bool caught_up = true; // false when the step stopped at `limit` and more may follow
+};
+
 } // namespace connector::core

@@ -610,31 +610,54 @@ int64_t first_row_key_at(int64_t unix_seconds) {
 }
 } // namespace
 
-// The statements below name connections_live (migration 8) so that a schema without it fails
-// loudly instead of reading the whole table; their conditions repeat the index's.
-int64_t SqliteStore::count_pending_connections(const std::string& organization_id, int64_t now, int64_t cap) {
-  sqlite::Query query(prepared("SELECT count(*) FROM (SELECT 1 FROM connections INDEXED BY connections_live "
-                               "WHERE organization_id = ?1 AND status = 'pending' AND expires_at > ?2 LIMIT ?3)"));
-  query.bind_text(1, organization_id);
-  query.bind_integer(2, now);
-  query.bind_integer(3, std::max<int64_t>(cap, 0));
-  query.next_row();
-  return query.integer(0);
+// Rows are in key order, which is the order flows were made in (row keys from make_keyed_id;
+// legacy rowids, all older, come first): the walk is a range read of the table, with no index
+// for every authorize to keep up to date.
+PendingSweep SqliteStore::expire_lapsed_pending_connections(int64_t resume_at, int64_t now, int limit) {
+  PendingSweep sweep;
+  sweep.resume_at = resume_at;
+  std::vector<int64_t> lapsed;
+  int read = 0;
+  {
+    sqlite::Query rows(prepared("SELECT row_key, status = 'pending', expires_at FROM connections "
+                                "WHERE row_key >= ?1 ORDER BY row_key LIMIT ?2"));
+    rows.bind_integer(1, resume_at);
+    rows.bind_integer(2, std::max(limit, 1));
+    while (rows.next_row()) {
+      ++read;
+      const int64_t key = rows.integer(0);
+      if (rows.integer(1) != 0) {
+        if (rows.integer(2) > now) { // the first flow still good: the walk waits for it
+          sweep.resume_at = key;
+          read = 0; // caught up, whatever was read
+          break;
+        }
+        lapsed.push_back(key);
+      }
+      sweep.resume_at = key + 1;
+    }
+  }
+  sweep.caught_up = read < std::max(limit, 1);
+  for (const int64_t key : lapsed) {
+    sqlite::Query expire(prepared("UPDATE connections SET status = 'expired', sealed_code_verifier = x'', "
+                                  "sealed_credentials = x'', updated_at = ?2, version = version + 1 "
+                                  "WHERE row_key = ?1 AND status = 'pending'"));
+    expire.bind_integer(1, key);
+    expire.bind_integer(2, now);
+    expire.run();
+    sweep.expired += expire.changes();
+  }
+  if (sweep.expired > 0) checkpoint_after_commit_ = true; // sealed material was erased
+  return sweep;
 }
 
-std::optional<int64_t> SqliteStore::soonest_pending_expiry(const std::string& organization_id, int64_t now) {
-  sqlite::Query query(prepared("SELECT min(expires_at) FROM connections INDEXED BY connections_live "
-                               "WHERE organization_id = ?1 AND status = 'pending' AND expires_at > ?2"));
-  query.bind_text(1, organization_id);
-  query.bind_integer(2, now);
-  return query.next_row() ? query.optional_integer(0) : std::nullopt;
-}
-
-int64_t SqliteStore::expire_lapsed_connections(int64_t now, int limit) {
+// Names connections_authorized (migration 9) so that a schema without it fails loudly instead
+// of reading the whole table; the condition repeats the index's.
+int64_t SqliteStore::expire_lapsed_authorized_connections(int64_t now, int limit) {
   sqlite::Query query(
       prepared("UPDATE connections SET status = 'expired', sealed_code_verifier = x'', sealed_credentials = x'', "
                "updated_at = ?1, version = version + 1 WHERE row_key IN (SELECT row_key FROM connections INDEXED BY "
-               "connections_live WHERE (status = 'pending' OR status = 'authorized') AND expires_at <= ?1 LIMIT ?2)"));
+               "connections_authorized WHERE status = 'authorized' AND expires_at <= ?1 LIMIT ?2)"));
   query.bind_integer(1, now);
   query.bind_integer(2, std::max(limit, 1));
   query.run();

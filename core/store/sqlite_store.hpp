@@ -67,9 +67,8 @@ public:
   std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string& state_hash) override;
   bool update_connection(const ConnectionRecord& connection) override;
   int64_t count_connections() override;
-  int64_t count_pending_connections(const std::string& organization_id, int64_t now, int64_t cap) override;
-  std::optional<int64_t> soonest_pending_expiry(const std::string& organization_id, int64_t now) override;
-  int64_t expire_lapsed_connections(int64_t now, int limit) override;
+  PendingSweep expire_lapsed_pending_connections(int64_t resume_at, int64_t now, int limit) override;
+  int64_t expire_lapsed_authorized_connections(int64_t now, int limit) override;
   int64_t delete_connections_created_before(int64_t created_before, int limit) override;
 
   void insert_source(const SourceRecord& source) override;

@@ -69,13 +69,15 @@ public:
   // version + 1; false (and no change) when someone else updated it first.
   virtual bool update_connection(const ConnectionRecord& connection) = 0;
   virtual int64_t count_connections() = 0;
-  // An organization's pending flows whose state is still good at `now`, counted up to `cap`
-  // (the count stops there), and the soonest end of life among them (nullopt for none).
-  virtual int64_t count_pending_connections(const std::string& organization_id, int64_t now, int64_t cap) = 0;
-  virtual std::optional<int64_t> soonest_pending_expiry(const std::string& organization_id, int64_t now) = 0;
-  // Up to `limit` pending or authorized flows whose time is up at `now` become expired and lose
-  // their sealed verifier and tokens for good; returns how many.
-  virtual int64_t expire_lapsed_connections(int64_t now, int limit) = 0;
+  // Pending flows whose state ran out at `now` become expired and lose their sealed verifier
+  // for good. The store walks its flows in the order they were made, from `resume_at` (0: the
+  // first), reading at most `limit`; flows are made with a fixed lifetime, so the walk stops at
+  // the first pending flow still good, where the next call resumes (PendingSweep::resume_at,
+  // opaque to the caller).
+  virtual PendingSweep expire_lapsed_pending_connections(int64_t resume_at, int64_t now, int limit) = 0;
+  // Up to `limit` authorized flows whose time is up at `now` become expired and lose their
+  // sealed tokens for good; returns how many.
+  virtual int64_t expire_lapsed_authorized_connections(int64_t now, int limit) = 0;
   // Deletes up to `limit` flows created before `created_before` that are neither pending nor
   // authorized; returns how many.
   virtual int64_t delete_connections_created_before(int64_t created_before, int limit) = 0;

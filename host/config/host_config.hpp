@@ -37,7 +37,7 @@ struct HostConfig {
   std::chrono::seconds flow_purge_interval{60};       // 0: no background purge
   std::chrono::seconds flow_retention{7 * 24 * 3600}; // an ended flow's row is deleted after this
   int64_t authorize_per_minute = 120;                 // per organization and process; 0: no limit
-  int64_t max_pending_flows = 1000;                   // per organization, across processes; 0: no cap
+  int64_t max_pending_flows = 1000;                   // per organization and process; 0: no cap
   std::chrono::milliseconds provider_connect_timeout{5000};
   std::chrono::milliseconds provider_total_timeout{15000};
   std::size_t max_body_bytes = std::size_t{64} * 1024;

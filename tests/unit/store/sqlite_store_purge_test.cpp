@@ -1,6 +1,6 @@
 // What the flow purge asks of the store, against a real SQLite file: lapsed flows lose their
-// sealed bytes (in the file too, not only in the rows), ended flows go after the retention,
-// an organization's pending flows are counted for the cap, and a file from the version before
+// sealed bytes (in the file too, not only in the rows), the walk over pending flows resumes
+// where it stopped, ended flows go after the retention, and a file from an earlier version
 // loses the secrets of flows that had already ended.
 #include "oauth/ids.hpp"
 #include "store/migrations.hpp"
@@ -85,9 +85,13 @@ TEST_F(SqliteStorePurgeTest, LapsedFlowsBecomeExpiredAndTheirSealedBytesLeaveThe
   {
     SqliteStore store(path);
     store.begin_batch();
-    EXPECT_EQ(store.expire_lapsed_connections(now, 100), 2);
+    const PendingSweep sweep = store.expire_lapsed_pending_connections(0, now, 100);
+    EXPECT_EQ(sweep.expired, 1);
+    EXPECT_TRUE(sweep.caught_up);
+    EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 100), 1);
     store.commit_batch();
-    EXPECT_EQ(store.expire_lapsed_connections(now, 100), 0) << "nothing is left to do";
+    EXPECT_EQ(store.expire_lapsed_pending_connections(sweep.resume_at, now, 100).expired, 0) << "nothing is left";
+    EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 100), 0) << "nothing is left to do";
 
     for (const auto& id : {pending_lapsed, authorized_lapsed}) {
       const auto expired = store.find_connection_by_id(id);
@@ -106,14 +110,50 @@ TEST_F(SqliteStorePurgeTest, LapsedFlowsBecomeExpiredAndTheirSealedBytesLeaveThe
   EXPECT_TRUE(on_disk(path, "verifier-" + pending_live));
 }
 
-TEST_F(SqliteStorePurgeTest, LapsedFlowsAreExpiredInBatchesOfTheGivenSize) {
+TEST_F(SqliteStorePurgeTest, TheWalkOverPendingFlowsGoesInStepsAndWaitsAtTheFirstFlowStillGood) {
+  SqliteStore store(path);
+  std::vector<std::string> lapsed;
+  for (int i = 0; i < 5; ++i) {
+    lapsed.push_back(make_keyed_id("conn"));
+    store.insert_connection(flow("org_a", lapsed.back(), ConnectionStatus::pending, now - 10));
+  }
+  const std::string ended = make_keyed_id("conn");
+  store.insert_connection(flow("org_a", ended, ConnectionStatus::failed, now - 10));
+  const std::string good = make_keyed_id("conn");
+  store.insert_connection(flow("org_b", good, ConnectionStatus::pending, now + 10));
+  const std::string later = make_keyed_id("conn");
+  store.insert_connection(flow("org_a", later, ConnectionStatus::pending, now + 20));
+
+  PendingSweep sweep = store.expire_lapsed_pending_connections(0, now, 2);
+  EXPECT_EQ(sweep.expired, 2);
+  EXPECT_FALSE(sweep.caught_up) << "two rows read, more may follow";
+  sweep = store.expire_lapsed_pending_connections(sweep.resume_at, now, 2);
+  EXPECT_EQ(sweep.expired, 2);
+  sweep = store.expire_lapsed_pending_connections(sweep.resume_at, now, 10);
+  EXPECT_EQ(sweep.expired, 1) << "the fifth, then past the failed flow to the first one still good";
+  EXPECT_TRUE(sweep.caught_up);
+  for (const auto& id : lapsed)
+    EXPECT_EQ(store.find_connection_by_id(id)->status, ConnectionStatus::expired) << id;
+  EXPECT_EQ(store.find_connection_by_id(ended)->status, ConnectionStatus::failed);
+
+  // Until it lapses, the walk waits at the flow still good, whatever comes after it.
+  const PendingSweep waiting = store.expire_lapsed_pending_connections(sweep.resume_at, now, 10);
+  EXPECT_EQ(waiting.expired, 0);
+  EXPECT_EQ(waiting.resume_at, sweep.resume_at);
+  sweep = store.expire_lapsed_pending_connections(sweep.resume_at, now + 15, 10);
+  EXPECT_EQ(sweep.expired, 1);
+  EXPECT_EQ(store.find_connection_by_id(good)->status, ConnectionStatus::expired);
+  EXPECT_EQ(store.find_connection_by_id(later)->status, ConnectionStatus::pending);
+}
+
+TEST_F(SqliteStorePurgeTest, LapsedAuthorizedFlowsAreExpiredInBatchesOfTheGivenSize) {
   SqliteStore store(path);
   for (int i = 0; i < 5; ++i)
-    store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, now - 10));
-  EXPECT_EQ(store.expire_lapsed_connections(now, 2), 2);
-  EXPECT_EQ(store.expire_lapsed_connections(now, 2), 2);
-  EXPECT_EQ(store.expire_lapsed_connections(now, 2), 1);
-  EXPECT_EQ(store.expire_lapsed_connections(now, 2), 0);
+    store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::authorized, now - 10));
+  EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 2);
+  EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 2);
+  EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 1);
+  EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 0);
 }
 
 TEST_F(SqliteStorePurgeTest, EndedFlowsAreDeletedOnceOlderThanTheRetention) {
@@ -154,24 +194,6 @@ TEST_F(SqliteStorePurgeTest, EndedFlowsAreDeletedOnceOlderThanTheRetention) {
   EXPECT_TRUE(store.find_connection_by_id(pending.id)) << "a live flow is never deleted";
   EXPECT_TRUE(store.find_connection_by_id(authorized.id));
   EXPECT_EQ(store.count_connections(), 2);
-}
-
-TEST_F(SqliteStorePurgeTest, PendingFlowsAreCountedPerOrganizationUpToTheCap) {
-  SqliteStore store(path);
-  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, now + 300));
-  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, now + 200));
-  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, now + 500));
-  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, now)); // lapsed
-  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::authorized, now + 900));
-  store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::failed, now + 900));
-  store.insert_connection(flow("org_b", make_keyed_id("conn"), ConnectionStatus::pending, now + 100));
-
-  EXPECT_EQ(store.count_pending_connections("org_a", now, 10), 3);
-  EXPECT_EQ(store.count_pending_connections("org_a", now, 2), 2) << "the count stops at the cap";
-  EXPECT_EQ(store.count_pending_connections("org_b", now, 10), 1);
-  EXPECT_EQ(store.count_pending_connections("org_c", now, 10), 0);
-  EXPECT_EQ(store.soonest_pending_expiry("org_a", now), now + 200);
-  EXPECT_EQ(store.soonest_pending_expiry("org_c", now), std::nullopt);
 }
 
 TEST_F(SqliteStorePurgeTest, AVersionSevenFileLosesTheSecretsOfFlowsThatHadEnded) {
@@ -221,7 +243,7 @@ TEST_F(SqliteStorePurgeTest, AVersionSevenFileLosesTheSecretsOfFlowsThatHadEnded
     EXPECT_TRUE(store.find_connection_by_id("conn_expired")->sealed_code_verifier.empty());
     EXPECT_TRUE(store.find_connection_by_id("conn_expired")->sealed_credentials.empty());
     EXPECT_EQ(store.find_connection_by_id("conn_pending")->sealed_code_verifier, marker("v-pending"));
-    EXPECT_EQ(store.count_pending_connections("org_a", wall_clock(), 10), 1) << "old live flows are in the index";
+    EXPECT_EQ(store.expire_lapsed_pending_connections(0, wall_clock(), 10).expired, 0) << "the live flow stays";
   }
   EXPECT_EQ(SqliteStore::schema_version(path), SqliteStore::latest_schema_version());
   for (const char* name : {"v-failed", "t-consumed", "v-expired", "t-expired"})

@@ -245,11 +245,11 @@ TEST_F(SqliteStoreTest, CreatesTheIndexesLookupsAndListingsRelyOn) {
   EXPECT_EQ(index_columns("connections_by_legacy_id"), "id");
   EXPECT_TRUE(is_unique("connections", "connections_by_legacy_id"));
   // New connections are found by the key their id starts with (the rowid): every index on
-  // the table is partial. Two hold only rows from before; the third only live flows (pending
-  // or authorized), for the cap on an organization's pending flows and the purge.
+  // the table is partial, and an authorize adds to none of them. Two hold only rows from
+  // before; the third only authorized flows, for the purge.
   EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections')"), "3");
   EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections') WHERE partial = 0"), "0");
-  EXPECT_EQ(index_columns("connections_live"), "organization_id,status,expires_at");
+  EXPECT_EQ(index_columns("connections_authorized"), "expires_at");
   EXPECT_EQ(index_columns("sources_by_workspace"), "organization_id,workspace_id,id");
   EXPECT_EQ(index_columns("workspaces_by_organization"), "organization_id,id");
 }

@@ -144,9 +144,8 @@ public:
   std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string&) override { return {}; }
   bool update_connection(const ConnectionRecord&) override { return false; }
   int64_t count_connections() override { return 0; }
-  int64_t count_pending_connections(const std::string&, int64_t, int64_t) override { return 0; }
-  std::optional<int64_t> soonest_pending_expiry(const std::string&, int64_t) override { return {}; }
-  int64_t expire_lapsed_connections(int64_t, int) override { return 0; }
+  PendingSweep expire_lapsed_pending_connections(int64_t, int64_t, int) override { return {}; }
+  int64_t expire_lapsed_authorized_connections(int64_t, int) override { return 0; }
   int64_t delete_connections_created_before(int64_t, int) override { return 0; }
   int64_t cache_generation() override { return 0; }
   void insert_source(const SourceRecord&) override {}
