@@ -2,8 +2,10 @@
 // past their expiry nor taken by a callback here. Held in memory, like RateLimiter: processes
 // sharing one database each count their own flows, so N processes let an organization keep up
 // to N times the cap pending (a callback that reaches another process leaves its flow counted
-// here until it expires). Counting in the store would need an index of live flows by
-// organization, which every authorize would pay for (bench/README.md).
+// here until it expires). A flow is known by its organization and expiry second, so a
+// callback here for another process's flow can free one of this process's that expires in the
+// same second. Counting in the store would need an index of live flows by organization, which
+// every authorize would pay for (bench/README.md).
 #pragma once
 
 #include <cstdint>

@@ -280,12 +280,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                                         beast::flat_buffer& buffer, beast::error_code& error) {
     parser.eager(true); // the whole body in one put, as beast::http::async_read does
     while (!parser.is_done() && buffer.size() > 0) {
-      buffer.consume(parser.put(buffer.data(), error));
+      const std::size_t used = parser.put(buffer.data(), error);
+      buffer.consume(used);
       if (error == beast::http::error::need_more) {
         error = {};
         break;
       }
       if (error) return false;
+      if (used == 0) break; // no progress: the asynchronous read takes over
     }
     return parser.is_done();
   }
