@@ -82,7 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
       if (const auto problem = connector::host::framing_problem(parser.get().base(), parser.chunked());
           !problem.empty()) {
         answer(connector::host::bare_error_response(
-                   11, "trace_fuzz", core::ApiError(core::ErrorCode::malformed_request, std::string(problem))),
+                   connector::host::http_1_1, "trace_fuzz",
+                   core::ApiError(core::ErrorCode::malformed_request, std::string(problem))),
                true);
         return 0; // the connection ends
       }
@@ -91,7 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     }
     if (error) {
       if (const auto refusal = answer_to_unreadable(error)) {
-        answer(connector::host::bare_error_response(11, "trace_fuzz", *refusal), true);
+        answer(connector::host::bare_error_response(connector::host::http_1_1, "trace_fuzz", *refusal), true);
       }
       return 0; // the connection ends
     }

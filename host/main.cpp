@@ -98,13 +98,15 @@ int main(int argc, char** argv) {
       std::cout << usage << connector::host::settings_help() << provider_usage;
       return 0;
     }
-    std::cerr << "unknown command '" << command << "'\n" << usage;
+    std::cerr << "connector-host: unknown command '" << command << "'; connector-host --help lists them\n";
     return 2;
   } catch (const std::invalid_argument& e) {
     std::cerr << "connector-host: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {
-    connector::host::log(connector::host::LogLevel::error, "fatal", {{"error", e.what()}});
+    // A person reads this line; the service's log (JSON) gets the same, for its pipelines.
+    std::cerr << "connector-host: " << e.what() << "\n";
+    if (command == "serve") connector::host::log(connector::host::LogLevel::error, "fatal", {{"error", e.what()}});
     return 1;
   }
 }

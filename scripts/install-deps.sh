@@ -26,10 +26,12 @@ packages=(
   # /metrics: prometheus-cpp's core metric types and text exposition (no extra listener).
   prometheus-cpp-dev
   # The host's allocator: jemalloc's per-thread caches, where glibc's malloc cost about a
-  # tenth of a request's CPU (bench/README.md, "What limits authorize").
+  # large share of a request's CPU (bench/README.md, "What limits authorize").
   libjemalloc-dev
   libgtest-dev libgmock-dev
   openssl sqlite3 curl
+  # The README's quick start plays the client's page with python3 -m http.server.
+  python3
 )
 if [ "$want_test_tools" -eq 1 ]; then
   packages+=(nodejs clang-format clang-tidy)

@@ -1,5 +1,7 @@
 #include "crypto/digest.hpp"
 
+#include "text/hex.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -28,14 +30,7 @@ std::array<unsigned char, 32> sha256(std::string_view data) {
 
 std::string sha256_hex(std::string_view data) {
   const auto digest = sha256(data);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * digest.size());
-  for (const unsigned char byte : digest) {
-    out.push_back(hex[byte >> 4]);
-    out.push_back(hex[byte & 0x0F]);
-  }
-  return out;
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 bool constant_time_equals(std::string_view a, std::string_view b) {

@@ -2,26 +2,37 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstring>
-
 #include <stdexcept>
 
 namespace connector::core {
 
 namespace {
 
-// Each RAND_bytes call asks the kernel for the process id (OpenSSL 3 checks whether it runs
-// in a forked child), and a request needs five or six draws: ids, state, PKCE verifier,
-// nonce, trace id. So each thread draws a block at a time and hands it out; a byte is
-// handed out once, and the block is wiped as it is used. The host never forks. An authorize
-// takes about 100 bytes: a 4 KB block makes the draw's getpid 0.025 system calls an answer
-// (0.1 with 1 KB, as `perf trace` counted them under load).
+// Every RAND_bytes call costs a system call (OpenSSL asks for the process id, to notice a
+// fork) and a re-keying of its DRBG, and one request draws five or six times: ids, the state,
+// the PKCE verifier, a nonce. So each thread draws a block at a time and hands it out in
+// order; each byte is handed out once and wiped from the block as it goes (bench/README.md
+// has what this saves).
+//
+// A forked child must never hand out what its parent already has: a child handler bumps the
+// fork generation, and a block drawn in another generation is thrown away unused.
 constexpr std::size_t block_size = 4096;
+
+std::atomic<uint64_t> fork_generation{0};
+
+void count_fork_in_child() { fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+const bool fork_handler_installed = pthread_atfork(nullptr, nullptr, count_fork_in_child) == 0;
 
 struct RandomBlock {
   unsigned char bytes[block_size];
   std::size_t used = block_size; // empty until the first draw
+  uint64_t generation = 0;
   ~RandomBlock() { OPENSSL_cleanse(bytes, sizeof bytes); }
 };
 
@@ -34,14 +45,16 @@ void draw(unsigned char* out, std::size_t count) {
 } // namespace
 
 void fill_random(unsigned char* out, std::size_t count) {
-  if (count > block_size / 4) {
+  if (count > block_size / 4 || !fork_handler_installed) {
     draw(out, count);
     return;
   }
   thread_local RandomBlock block;
-  if (block_size - block.used < count) {
+  const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+  if (block.generation != generation || block_size - block.used < count) {
     draw(block.bytes, block_size);
     block.used = 0;
+    block.generation = generation;
   }
   std::memcpy(out, block.bytes + block.used, count);
   OPENSSL_cleanse(block.bytes + block.used, count);

@@ -1,4 +1,5 @@
 #include "net/https_client.hpp"
+#include "threads/thread_name.hpp"
 
 #include "net/url_authority.hpp"
 
@@ -322,7 +323,10 @@ HttpsClient::~HttpsClient() {
 
 void HttpsClient::warm_up() {
   if (state_->warm_up_thread.joinable()) return;
-  state_->warm_up_thread = std::thread([state = state_.get()] { state->load_system_ca(); });
+  state_->warm_up_thread = std::thread([state = state_.get()] {
+    name_this_thread("ca-warm-up");
+    state->load_system_ca();
+  });
 }
 
 boost::asio::awaitable<HttpsOutcome> HttpsClient::send(OutgoingRequest request,

@@ -1,6 +1,7 @@
 #include "oauth/ids.hpp"
 
 #include "crypto/random.hpp"
+#include "text/hex.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -31,11 +32,7 @@ std::string compose_id(std::string_view prefix, uint64_t head, int head_digits) 
   id.push_back('_');
   for (int shift = 4 * (head_digits - 1); shift >= 0; shift -= 4)
     id.push_back(hex[(head >> shift) & 0x0F]);
-  for (const char byte : random_bytes(static_cast<std::size_t>(id_digits - head_digits) / 2)) {
-    const auto b = static_cast<unsigned char>(byte);
-    id.push_back(hex[b >> 4]);
-    id.push_back(hex[b & 0x0F]);
-  }
+  id += hex_encode(random_bytes(static_cast<std::size_t>(id_digits - head_digits) / 2));
   return id;
 }
 

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -50,8 +49,9 @@ bool carries_host_parameter(const boost::urls::url_view& url) {
   return false;
 }
 
-// The checks and the normal form, every time (normalize_redirect_url remembers results).
-Expected<NormalizedRedirect> normalize(const std::string& text) {
+} // namespace
+
+Expected<NormalizedRedirect> normalize_redirect_url(const std::string& text) {
   if (text.empty() || text.size() > 2048) return invalid("must be 1 to 2048 characters");
   if (std::any_of(text.begin(), text.end(),
                   [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F || c == '\\'; })) {
@@ -82,34 +82,6 @@ Expected<NormalizedRedirect> normalize(const std::string& text) {
   url.remove_query();
   out.key = std::string(url.buffer());
   return out;
-}
-
-// Clients send the same few redirect URLs again and again, and normalising one (Boost.URL's
-// parse, its normalisation, two copies) was about 4 % of an authorize's instructions. The
-// result depends on the text alone, so each thread keeps the last few accepted ones: 16
-// slots, the oldest replaced, URLs up to 512 characters; refused ones are never kept.
-struct RememberedRedirect {
-  std::string text;
-  NormalizedRedirect normalized;
-};
-constexpr std::size_t remembered_redirects = 16;
-constexpr std::size_t longest_remembered_redirect = 512;
-thread_local std::array<RememberedRedirect, remembered_redirects> remembered;
-thread_local std::size_t next_to_replace = 0;
-
-} // namespace
-
-Expected<NormalizedRedirect> normalize_redirect_url(const std::string& text) {
-  if (text.empty() || text.size() > longest_remembered_redirect) return normalize(text);
-  for (const RememberedRedirect& entry : remembered) {
-    if (entry.text == text) return entry.normalized;
-  }
-  auto normalized = normalize(text);
-  if (normalized) {
-    remembered[next_to_replace] = RememberedRedirect{text, *normalized};
-    next_to_replace = (next_to_replace + 1) % remembered_redirects;
-  }
-  return normalized;
 }
 
 bool redirect_allowed(const NormalizedRedirect& candidate, const std::vector<std::string>& allowed_keys) {

@@ -1,4 +1,5 @@
 #include "store/store_executor.hpp"
+#include "threads/thread_name.hpp"
 
 #include <stdexcept>
 #include <utility>
@@ -14,7 +15,10 @@ std::unique_ptr<TransactionalStore> require_store(std::unique_ptr<TransactionalS
 } // namespace
 
 StoreExecutor::StoreExecutor(std::unique_ptr<TransactionalStore> store, ReaderFactory open_reader)
-    : store_(require_store(std::move(store))), open_reader_(std::move(open_reader)), thread_([this] { loop(); }) {}
+    : store_(require_store(std::move(store))), open_reader_(std::move(open_reader)), thread_([this] {
+        name_this_thread("store");
+        loop();
+      }) {}
 
 StoreExecutor::ReaderLease::ReaderLease(StoreExecutor& owner) : owner_(owner) {
   {

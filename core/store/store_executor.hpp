@@ -33,10 +33,10 @@ enum class JobUndo {
   savepoint,
   // The job writes with one statement at most, as its last act (a single INSERT), so a
   // throw leaves nothing of it behind: SQLite undoes a failed statement by itself. This
-  // saves the savepoint's two extra statements and page copies, about 5 % of an
-  // authorize's instructions. If such a job does throw after it changed rows, the whole
-  // batch is rolled back and each of its jobs fails: a wrong declaration can fail callers,
-  // but it never commits half a job.
+  // saves the savepoint's two extra statements and page copies on the store thread, which
+  // every write waits for (bench/README.md has what that is worth to authorize). If such a
+  // job does throw after it changed rows, the whole batch is rolled back and each of its
+  // jobs fails: a wrong declaration can fail callers, but it never commits half a job.
   statement,
 };
 

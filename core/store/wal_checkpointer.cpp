@@ -1,4 +1,5 @@
 #include "store/wal_checkpointer.hpp"
+#include "threads/thread_name.hpp"
 
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -20,7 +21,10 @@ sqlite::DatabasePtr open_for_checkpoints(const std::filesystem::path& database) 
 
 WalCheckpointer::WalCheckpointer(const std::filesystem::path& database, int threshold_frames)
     : db_(open_for_checkpoints(database)), threshold_frames_(threshold_frames), catch_up_at_(4 * threshold_frames),
-      thread_([this] { loop(); }) {}
+      thread_([this] {
+        name_this_thread("checkpointer");
+        loop();
+      }) {}
 
 WalCheckpointer::~WalCheckpointer() {
   {

@@ -15,8 +15,10 @@ boost::asio::awaitable<Response> plugins(ApiContext& api, RequestContext& contex
 } // namespace
 
 void register_admin_routes(Router& router, ApiContext& api) {
-  router.add({http::verb::get, "/v1/admin/plugins", true, admin_permission,
-              [&api](RequestContext& c) { return plugins(api, c); }});
+  router.add({.method = http::verb::get,
+              .pattern = "/v1/admin/plugins",
+              .permission = admin_permission,
+              .handler = [&api](RequestContext& c) { return plugins(api, c); }});
 }
 
 } // namespace connector::host

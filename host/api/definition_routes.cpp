@@ -80,11 +80,18 @@ boost::asio::awaitable<Response> spec(ApiContext& api, RequestContext& context) 
 
 void register_definition_routes(Router& router, ApiContext& api) {
   const std::string base = std::string(api_prefix) + "/source-definitions";
-  router.add({http::verb::get, base, true, sources_permission, [&api](RequestContext& c) { return list(api, c); }});
-  router.add({http::verb::get, base + "/{source_definition_id}", true, sources_permission,
-              [&api](RequestContext& c) { return get(api, c); }});
-  router.add({http::verb::get, base + "/{source_definition_id}/spec", true, sources_permission,
-              [&api](RequestContext& c) { return spec(api, c); }});
+  router.add({.method = http::verb::get,
+              .pattern = base,
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return list(api, c); }});
+  router.add({.method = http::verb::get,
+              .pattern = base + "/{source_definition_id}",
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return get(api, c); }});
+  router.add({.method = http::verb::get,
+              .pattern = base + "/{source_definition_id}/spec",
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return spec(api, c); }});
 }
 
 } // namespace connector::host

@@ -45,8 +45,9 @@ boost::asio::awaitable<Response> native_oauth(ApiContext& api, RequestContext& c
 
   auto started = co_await api.flows.authorize(std::move(request));
   if (!started) co_return error_response(context, started.error());
-  co_return json_response(context, http::status::ok,
-                          {{"consent_url", started->authorization_url}, {"connection_id", started->connection_id}});
+  co_return json_strings_response(
+      context, http::status::ok,
+      {{"consent_url", started->authorization_url}, {"connection_id", started->connection_id}});
 }
 
 boost::asio::awaitable<Response> complete(ApiContext& api, RequestContext& context) {
@@ -119,16 +120,27 @@ boost::asio::awaitable<Response> connection_status(ApiContext& api, RequestConte
 } // namespace
 
 void register_flow_routes(Router& router, ApiContext& api) {
-  router.add({http::verb::post, path("/sources/authorize"), true, sources_permission,
-              [&api](RequestContext& c) { return authorize(api, c); }});
-  router.add({http::verb::post, path("/sources/oauth"), true, sources_permission,
-              [&api](RequestContext& c) { return native_oauth(api, c); }});
-  router.add({http::verb::post, path("/sources/oauth/callback"), true, sources_permission,
-              [&api](RequestContext& c) { return complete(api, c); }});
-  router.add({http::verb::get, path("/connections/{connection_id}"), true, sources_permission,
-              [&api](RequestContext& c) { return connection_status(api, c); }});
-  router.add({http::verb::get, oauth_callback_path, false, "",
-              [&api](RequestContext& c) { return provider_callback(api, c); }, /*answers_head=*/false});
+  router.add({.method = http::verb::post,
+              .pattern = path("/sources/authorize"),
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return authorize(api, c); }});
+  router.add({.method = http::verb::post,
+              .pattern = path("/sources/oauth"),
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return native_oauth(api, c); }});
+  router.add({.method = http::verb::post,
+              .pattern = path("/sources/oauth/callback"),
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return complete(api, c); }});
+  router.add({.method = http::verb::get,
+              .pattern = path("/connections/{connection_id}"),
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return connection_status(api, c); }});
+  router.add({.method = http::verb::get,
+              .pattern = oauth_callback_path,
+              .authenticated = false,
+              .handler = [&api](RequestContext& c) { return provider_callback(api, c); },
+              .answers_head = false});
 }
 
 } // namespace connector::host

@@ -140,10 +140,18 @@ boost::asio::awaitable<Response> remove(ApiContext& api, RequestContext& context
 
 void register_oauth_credential_routes(Router& router, ApiContext& api) {
   const std::string base = std::string(api_prefix) + "/workspaces/{workspace_id}/oauth-credentials";
-  router.add({http::verb::put, base, true, admin_permission, [&api](RequestContext& c) { return put(api, c); }});
-  router.add({http::verb::get, base, true, admin_permission, [&api](RequestContext& c) { return list(api, c); }});
-  router.add({http::verb::delete_, base + "/{name}", true, admin_permission,
-              [&api](RequestContext& c) { return remove(api, c); }});
+  router.add({.method = http::verb::put,
+              .pattern = base,
+              .permission = admin_permission,
+              .handler = [&api](RequestContext& c) { return put(api, c); }});
+  router.add({.method = http::verb::get,
+              .pattern = base,
+              .permission = admin_permission,
+              .handler = [&api](RequestContext& c) { return list(api, c); }});
+  router.add({.method = http::verb::delete_,
+              .pattern = base + "/{name}",
+              .permission = admin_permission,
+              .handler = [&api](RequestContext& c) { return remove(api, c); }});
 }
 
 } // namespace connector::host

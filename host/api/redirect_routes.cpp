@@ -76,9 +76,18 @@ boost::asio::awaitable<Response> remove(ApiContext& api, RequestContext& context
 
 void register_redirect_routes(Router& router, ApiContext& api) {
   const std::string base = std::string(api_prefix) + "/redirect-urls";
-  router.add({http::verb::get, base, true, admin_permission, [&api](RequestContext& c) { return list(api, c); }});
-  router.add({http::verb::post, base, true, admin_permission, [&api](RequestContext& c) { return add(api, c); }});
-  router.add({http::verb::delete_, base, true, admin_permission, [&api](RequestContext& c) { return remove(api, c); }});
+  router.add({.method = http::verb::get,
+              .pattern = base,
+              .permission = admin_permission,
+              .handler = [&api](RequestContext& c) { return list(api, c); }});
+  router.add({.method = http::verb::post,
+              .pattern = base,
+              .permission = admin_permission,
+              .handler = [&api](RequestContext& c) { return add(api, c); }});
+  router.add({.method = http::verb::delete_,
+              .pattern = base,
+              .permission = admin_permission,
+              .handler = [&api](RequestContext& c) { return remove(api, c); }});
 }
 
 } // namespace connector::host

@@ -274,17 +274,34 @@ boost::asio::awaitable<Response> test(ApiContext& api, RequestContext& context) 
 void register_source_routes(Router& router, ApiContext& api) {
   const std::string base = std::string(api_prefix) + "/sources";
   const std::string one = base + "/{source_id}";
-  router.add({http::verb::get, base, true, sources_permission, [&api](RequestContext& c) { return list(api, c); }});
-  router.add({http::verb::post, base, true, sources_permission, [&api](RequestContext& c) { return create(api, c); }});
-  router.add(
-      {http::verb::post, base + "/test", true, sources_permission, [&api](RequestContext& c) { return test(api, c); }});
-  router.add({http::verb::get, one, true, sources_permission, [&api](RequestContext& c) { return get(api, c); }});
-  router.add(
-      {http::verb::put, one, true, sources_permission, [&api](RequestContext& c) { return update(api, c, true); }});
-  router.add(
-      {http::verb::patch, one, true, sources_permission, [&api](RequestContext& c) { return update(api, c, false); }});
-  router.add(
-      {http::verb::delete_, one, true, sources_permission, [&api](RequestContext& c) { return remove(api, c); }});
+  router.add({.method = http::verb::get,
+              .pattern = base,
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return list(api, c); }});
+  router.add({.method = http::verb::post,
+              .pattern = base,
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return create(api, c); }});
+  router.add({.method = http::verb::post,
+              .pattern = base + "/test",
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return test(api, c); }});
+  router.add({.method = http::verb::get,
+              .pattern = one,
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return get(api, c); }});
+  router.add({.method = http::verb::put,
+              .pattern = one,
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return update(api, c, true); }});
+  router.add({.method = http::verb::patch,
+              .pattern = one,
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return update(api, c, false); }});
+  router.add({.method = http::verb::delete_,
+              .pattern = one,
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return remove(api, c); }});
 }
 
 } // namespace connector::host

@@ -64,10 +64,14 @@ boost::asio::awaitable<Response> reauthorize(ApiContext& api, RequestContext& co
 
 void register_token_routes(Router& router, ApiContext& api) {
   const std::string one = std::string(api_prefix) + "/sources/{source_id}";
-  router.add({http::verb::post, one + "/access-token", true, credentials_read_permission,
-              [&api](RequestContext& c) { return access_token(api, c); }});
-  router.add({http::verb::post, one + "/reauthorize", true, sources_permission,
-              [&api](RequestContext& c) { return reauthorize(api, c); }});
+  router.add({.method = http::verb::post,
+              .pattern = one + "/access-token",
+              .permission = credentials_read_permission,
+              .handler = [&api](RequestContext& c) { return access_token(api, c); }});
+  router.add({.method = http::verb::post,
+              .pattern = one + "/reauthorize",
+              .permission = sources_permission,
+              .handler = [&api](RequestContext& c) { return reauthorize(api, c); }});
 }
 
 } // namespace connector::host

@@ -66,9 +66,23 @@ int run_keys(const std::vector<std::string>& args) {
   }
   if (action == "revoke") {
     const std::string id = arguments.required("id");
-    const bool revoked = store.run_sync([&](core::Store& s) { return s.revoke_api_key(id, now_seconds()); });
-    std::cout << (revoked ? "revoked " : "no active key ") << id << "\n";
-    return revoked ? 0 : 1;
+    // One job: the key's state is read and changed at the same moment.
+    enum class Outcome { revoked, already_revoked, unknown };
+    const Outcome outcome = store.run_sync([&](core::Store& s) {
+      for (const auto& key : s.list_api_keys("")) {
+        if (key.id != id) continue;
+        if (key.revoked_at) return Outcome::already_revoked;
+        s.revoke_api_key(id, now_seconds());
+        return Outcome::revoked;
+      }
+      return Outcome::unknown;
+    });
+    switch (outcome) {
+    case Outcome::revoked: std::cout << "revoked " << id << "\n"; return 0;
+    case Outcome::already_revoked: std::cerr << "connector-host: key " << id << " was already revoked\n"; return 1;
+    case Outcome::unknown: std::cerr << "connector-host: no key " << id << "\n"; return 1;
+    }
+    return 1;
   }
   std::cerr << "usage: connector-host keys create --org ORG_ID [--name NAME] [--permissions P] --data-dir DIR\n"
                "       connector-host keys list [--org ORG_ID] --data-dir DIR\n"

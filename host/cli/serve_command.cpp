@@ -22,6 +22,7 @@
 #include "plugins/plugin_watcher.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
+#include "threads/thread_name.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -282,8 +283,12 @@ int run_serve(const std::vector<std::string>& args) {
   // returning at once.
   std::vector<std::thread> workers;
   workers.reserve(connection_contexts.size());
+  // The main thread runs io: accepting, signals, the plugin watcher, the background token
+  // refresh and the flow purge; each connection thread serves the connections given to it.
+  core::name_this_thread("main");
   for (auto& context : connection_contexts) {
-    workers.emplace_back([&context] {
+    workers.emplace_back([&context, number = workers.size() + 1] {
+      core::name_this_thread("connection-" + std::to_string(number));
       const auto guard = boost::asio::make_work_guard(*context);
       context->run();
     });

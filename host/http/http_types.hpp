@@ -18,6 +18,10 @@ namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
+// Beast spells an HTTP version as major * 10 + minor; answers the server makes before it has
+// read a request (a refusal, a shed connection) speak HTTP/1.1.
+constexpr unsigned http_1_1 = 11;
+
 struct RequestContext {
   const Request& request;
   std::string trace_id;

@@ -23,7 +23,7 @@ struct Route {
   http::verb method;
   std::string pattern; // "/v1/organizations/{org_id}/knowledge/connectors/workspaces"
   bool authenticated = true;
-  std::string permission; // what the key must hold (auth/permissions.hpp); empty only on public routes
+  std::string permission{}; // what the key must hold (auth/permissions.hpp); empty only on public routes
   Handler handler;
   // A GET route answers HEAD too (the handler runs, the body is dropped), unless its GET is
   // not safe to repeat: the provider callback spends its state, so HEAD there is 405.

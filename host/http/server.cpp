@@ -6,6 +6,7 @@
 #include "http/response_wire.hpp"
 #include "http/responses.hpp"
 #include "logging/logger.hpp"
+#include "text/hex.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -45,14 +46,17 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
+// A trace id names one request in the log and in the client's X-Request-Id; it is not a
+// secret, so it needs no CSPRNG draw per request: 64 random bits drawn once per process (ids
+// stay apart across processes and restarts), then a counter.
 std::string new_trace_id() {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string id;
-  for (const char byte : core::random_bytes(16)) {
-    id.push_back(hex[static_cast<unsigned char>(byte) >> 4]);
-    id.push_back(hex[static_cast<unsigned char>(byte) & 0x0F]);
-  }
-  return id;
+  static const std::string process_part = core::hex_encode(core::random_bytes(8));
+  static std::atomic<uint64_t> requests{0};
+  uint64_t count = requests.fetch_add(1, std::memory_order_relaxed);
+  std::string counter(8, '\0');
+  for (int i = 7; i >= 0; --i, count >>= 8)
+    counter[static_cast<std::size_t>(i)] = static_cast<char>(count & 0xFF);
+  return process_part + core::hex_encode(counter);
 }
 
 double millis_since(std::chrono::steady_clock::time_point start) {
@@ -181,11 +185,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     beast::error_code ignored;
     if (!limits.tls) {
       Response response =
-          bare_error_response(11, new_trace_id(), core::ApiError(core::ErrorCode::too_many_connections));
+          bare_error_response(http_1_1, new_trace_id(), core::ApiError(core::ErrorCode::too_many_connections));
       response.set(beast::http::field::retry_after, "1");
       response.keep_alive(false);
       const ResponseWire wire(response, /*with_body=*/true);
-      socket.non_blocking(true, ignored);
+      socket.non_blocking(true, ignored); // what the socket does not take at once is dropped
       socket.write_some(wire.buffers(), ignored);
       socket.shutdown(tcp::socket::shutdown_send, ignored);
     }
@@ -238,8 +242,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // cancellation queued after it and the coroutine's resumption through both. What the
   // socket does not take goes the timed asynchronous way. TLS always does.
   template <typename Stream>
-  static asio::awaitable<beast::error_code> send(Stream& stream, const std::array<asio::const_buffer, 2>& buffers,
-                                                 std::chrono::steady_clock::duration timeout) {
+  static asio::awaitable<beast::error_code> send_directly_first(Stream& stream, const ResponseWire& wire,
+                                                                std::chrono::steady_clock::duration timeout) {
+    const std::array<asio::const_buffer, 2> buffers = wire.buffers();
     beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
       beast::error_code error;
@@ -324,12 +329,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       // are not requests.
       if (read_error || answer) {
         if (answer) {
-          Response response = bare_error_response(11, new_trace_id(), *answer);
+          Response response = bare_error_response(http_1_1, new_trace_id(), *answer);
           response.keep_alive(false);
-          lowest.expires_after(self->limits.write_timeout);
           const ResponseWire wire(response, /*with_body=*/true);
-          auto [write_error, written] = co_await asio::async_write(stream, wire.buffers(), use_tuple);
-          (void)written;
+          const beast::error_code write_error = co_await send_directly_first(stream, wire, self->limits.write_timeout);
           if (!write_error) co_await linger(lowest);
         }
         break; // closed, timed out or unusable: the connection ends
@@ -344,7 +347,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       const bool keep_alive = request.keep_alive() && !self->stopping.load();
       response.keep_alive(keep_alive);
       const ResponseWire wire(response, /*with_body=*/request.method() != beast::http::verb::head);
-      const beast::error_code write_error = co_await send(stream, wire.buffers(), self->limits.write_timeout);
+      const beast::error_code write_error = co_await send_directly_first(stream, wire, self->limits.write_timeout);
       if (log_enabled(LogLevel::info)) {
         const std::string target(request.target());
         log(LogLevel::info, "request",

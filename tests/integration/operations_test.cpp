@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -314,28 +315,47 @@ TEST(Operations, AnyHostSettingCanComeFromAFile) {
 
 // --help is printed from the settings table; the README's table and the sample configuration
 // must not name a setting the host does not have.
+// The settings named in the README's and docs/operating.md's configuration sections, the
+// ones --help lists and the sample configuration's keys agree: operating.md documents every
+// setting --help has, and neither document names one --help does not.
 TEST(Operations, HelpListsEverySettingTheDocumentationNames) {
   const auto help = run_command({host_binary().string(), "--help"}, {});
   ASSERT_EQ(help.exit_code, 0);
-  std::ifstream readme(source_dir() / "README.md");
-  const std::string whole_readme((std::istreambuf_iterator<char>(readme)), std::istreambuf_iterator<char>());
-  const auto section = whole_readme.find("\n## Configuration");
-  ASSERT_NE(section, std::string::npos);
-  const std::string readme_text = whole_readme.substr(section, whole_readme.find("\n## ", section + 1) - section);
-  const std::regex variable(R"(`(CONNECTOR_[A-Z_]+)`)");
-  int documented = 0;
-  for (auto it = std::sregex_iterator(readme_text.begin(), readme_text.end(), variable); it != std::sregex_iterator();
-       ++it) {
-    std::string name = (*it)[1];
-    if (name.size() > 5 && name.compare(name.size() - 5, 5, "_FILE") == 0 && name != "CONNECTOR_KEY_FILE" &&
-        name != "CONNECTOR_CA_FILE" && name.find("_TLS_") == std::string::npos) {
-      name.resize(name.size() - 5); // CONNECTOR_X_FILE is CONNECTOR_X read from a file
+  const std::regex variable(R"((CONNECTOR_[A-Z_]+))");
+  const auto host_settings_in = [&](const std::string& text) {
+    std::set<std::string> names;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), variable); it != std::sregex_iterator(); ++it) {
+      std::string name = (*it)[1];
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, "_FILE") == 0 && name != "CONNECTOR_KEY_FILE" &&
+          name != "CONNECTOR_CA_FILE" && name.find("_TLS_") == std::string::npos) {
+        name.resize(name.size() - 5); // CONNECTOR_X_FILE is CONNECTOR_X read from a file
+      }
+      if (name.rfind("CONNECTOR_GITHUB_", 0) == 0 || name.rfind("CONNECTOR_GOOGLE_SHEETS_", 0) == 0) continue;
+      if (name == "CONNECTOR_NOT_CONFIGURED" || name == "CONNECTOR_NOT_FOUND") continue; // error codes
+      names.insert(name);
     }
-    if (name.rfind("CONNECTOR_GITHUB_", 0) == 0 || name.rfind("CONNECTOR_GOOGLE_SHEETS_", 0) == 0) continue; // plugin's
-    ++documented;
-    EXPECT_NE(help.output.find(name), std::string::npos) << "README names " << name << ", --help does not";
-  }
-  EXPECT_GT(documented, 10);
+    return names;
+  };
+  const auto configuration_section = [](const std::filesystem::path& file) {
+    std::ifstream in(file);
+    const std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto section = whole.find("\n## Configuration");
+    EXPECT_NE(section, std::string::npos) << file;
+    if (section == std::string::npos) return std::string();
+    return whole.substr(section, whole.find("\n## ", section + 1) - section);
+  };
+  const std::set<std::string> in_help = host_settings_in(help.output);
+  const std::set<std::string> in_readme = host_settings_in(configuration_section(source_dir() / "README.md"));
+  const std::set<std::string> in_operating =
+      host_settings_in(configuration_section(source_dir() / "docs" / "operating.md"));
+  EXPECT_GT(in_help.size(), 25U);
+  EXPECT_GT(in_readme.size(), 5U);
+  for (const std::string& name : in_readme)
+    EXPECT_TRUE(in_help.count(name)) << "README names " << name << ", --help does not";
+  for (const std::string& name : in_operating)
+    EXPECT_TRUE(in_help.count(name)) << "docs/operating.md names " << name << ", --help does not";
+  for (const std::string& name : in_help)
+    EXPECT_TRUE(in_operating.count(name)) << "--help lists " << name << ", docs/operating.md does not";
 
   std::ifstream sample_file(source_dir() / "packaging" / "connector-host.example.json");
   const auto sample = nlohmann::json::parse(sample_file, nullptr, false, /*ignore_comments=*/true);
@@ -344,6 +364,26 @@ TEST(Operations, HelpListsEverySettingTheDocumentationNames) {
     if (key == "providers") continue;
     EXPECT_NE(help.output.find("  " + key + " / "), std::string::npos) << "the sample sets " << key;
   }
+}
+
+// Each of the host's threads carries the name docs/architecture.md gives it, so that top -H
+// and perf tell them apart.
+TEST(Operations, ThreadsAreNamedForWhatTheyRun) {
+  TempDir work("connector-thread-names");
+  HostOptions options;
+  options.environment["CONNECTOR_THREADS"] = "2";
+  HostProcess host(work.path(), nullptr, options);
+  ASSERT_EQ(http_request("GET", host.base_url() + "/healthz").status, 200);
+  std::multiset<std::string> names;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(host.process().pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  for (const char* expected : {"main", "connection-1", "connection-2", "store", "checkpointer"})
+    EXPECT_EQ(names.count(expected), 1U) << expected;
 }
 
 // The host keeps keys in memory (GenerationCache); a key revoked with the CLI while it runs
@@ -381,4 +421,14 @@ TEST(Operations, KeysChangedWithTheCliWhileServingTakeEffect) {
   EXPECT_LT(took.count(), 1500);
   EXPECT_EQ(api_call("GET", host.api(org) + "/sources", key).status, 401);
   EXPECT_EQ(api_call("GET", host.api(org) + "/sources", second).status, 200);
+
+  // Revoking it again, or a key that never was, says so and fails.
+  const auto again = run_command(
+      {host_binary().string(), "keys", "revoke", "--id", first_id, "--data-dir", host.data_dir().string()}, {});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.errors.find("was already revoked"), std::string::npos) << again.errors;
+  const auto unknown = run_command(
+      {host_binary().string(), "keys", "revoke", "--id", "key_nope", "--data-dir", host.data_dir().string()}, {});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.errors.find("no key key_nope"), std::string::npos) << unknown.errors;
 }

@@ -146,6 +146,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::map<s
   CommandResult result;
   result.exit_code = child.stop(0, std::chrono::seconds(30)); // signal 0: just wait
   result.output = child.stdout_text();
+  result.errors = child.stderr_text();
   return result;
 }
 

@@ -41,10 +41,11 @@ private:
   std::optional<int> exit_code_;
 };
 
-// Runs a program to its end; returns its exit code and standard output.
+// Runs a program to its end; returns its exit code, standard output and standard error.
 struct CommandResult {
   int exit_code = -1;
   std::string output;
+  std::string errors;
 };
 CommandResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& environment);
 

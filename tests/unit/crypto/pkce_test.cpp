@@ -2,6 +2,8 @@
 #include "oauth/pkce.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <set>
@@ -61,4 +63,27 @@ TEST(RandomBytes, NoDrawRepeatsAcrossBlocksAndThreads) {
   const std::string large = random_bytes(4096);
   EXPECT_EQ(large.size(), 4096U);
   EXPECT_NE(large.substr(0, 16), large.substr(16, 16));
+}
+
+// A forked child starts with a copy of its parent's block: it must draw afresh instead of
+// handing out the bytes the parent hands out next.
+TEST(RandomBytes, AForkedChildNeverRepeatsItsParentsNextBytes) {
+  (void)random_bytes(16); // the block is full and in use
+  int pipe_ends[2];
+  ASSERT_EQ(::pipe(pipe_ends), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string drawn = random_bytes(16);
+    const bool written = ::write(pipe_ends[1], drawn.data(), drawn.size()) == static_cast<ssize_t>(drawn.size());
+    ::_exit(written ? 0 : 1);
+  }
+  ::close(pipe_ends[1]);
+  const std::string parents = random_bytes(16);
+  std::string childs(16, '\0');
+  ASSERT_EQ(::read(pipe_ends[0], childs.data(), childs.size()), 16);
+  ::close(pipe_ends[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_NE(parents, childs) << "the child handed out its parent's next bytes";
 }

@@ -57,41 +57,6 @@ TEST(RedirectPolicy, AppendsParametersToAnExistingQuery) {
             "https://app.example.com/cb?tab=2&connection_id=conn_1&error=a%20b%26c");
 }
 
-// Each thread remembers the last accepted URLs; a remembered answer must be the one the text
-// itself gives, whatever came between (URLs of the same length included), and a refusal
-// must never be remembered as an acceptance.
-TEST(RedirectPolicy, RememberedUrlsNormaliseAsTheFirstTime) {
-  const std::string first = "https://A.example/one?x=1";
-  const std::string second = "https://B.example/two?y=2"; // the same length as `first`
-  ASSERT_EQ(first.size(), second.size());
-  for (int round = 0; round < 3; ++round) {
-    const auto one = normalize_redirect_url(first);
-    const auto two = normalize_redirect_url(second);
-    ASSERT_TRUE(one.ok());
-    ASSERT_TRUE(two.ok());
-    EXPECT_EQ(one->full, "https://a.example/one?x=1");
-    EXPECT_EQ(one->key, "https://a.example/one");
-    EXPECT_EQ(two->full, "https://b.example/two?y=2");
-    EXPECT_EQ(two->key, "https://b.example/two");
-  }
-  // More URLs than a thread remembers, then the first again.
-  for (int i = 0; i < 40; ++i) {
-    const std::string url = "https://app" + std::to_string(i) + ".example/cb";
-    const auto normalized = normalize_redirect_url(url);
-    ASSERT_TRUE(normalized.ok()) << url;
-    EXPECT_EQ(normalized->full, url);
-  }
-  EXPECT_EQ(key_of(first), "https://a.example/one");
-  for (int round = 0; round < 2; ++round) {
-    EXPECT_TRUE(refused("http://app.example.com/cb"));
-    EXPECT_TRUE(refused("https://app.example.com/cb#fragment"));
-  }
-  // Longer than the remembered ones: normalised every time, the same way.
-  const std::string long_url = "https://app.example.com/" + std::string(600, 'a');
-  for (int round = 0; round < 2; ++round)
-    EXPECT_EQ(key_of(long_url), long_url);
-}
-
 // Finding 7: plain http is for loopback only, and a name that merely begins like a loopback
 // address is a name on the internet.
 TEST(RedirectPolicy, PlainHttpOnlyOnLoopbackLiteralsAndLocalhost) {
