@@ -61,20 +61,6 @@ const ErrorInfo* all_errors(std::size_t& count) {
   return table;
 }
 
-std::string rfc3339_utc(int64_t unix_seconds) {
-  const auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
-std::string rfc3339_utc_now() {
-  return rfc3339_utc(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
 nlohmann::json ApiError::envelope(const std::string& trace_id) const {
   const ErrorInfo& info = error_info(code);
   return {{"success", false},

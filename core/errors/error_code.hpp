@@ -4,6 +4,7 @@
 // trace_id, timestamp}}.
 #pragma once
 
+#include "time/unix_time.hpp"
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -78,8 +79,5 @@ struct ApiError {
 
 // Every entry of the table, for the OpenAPI document and tests.
 const ErrorInfo* all_errors(std::size_t& count);
-
-std::string rfc3339_utc_now();
-std::string rfc3339_utc(int64_t unix_seconds);
 
 } // namespace connector::core

@@ -1,7 +1,7 @@
 #include "net/https_client.hpp"
-#include "threads/thread_name.hpp"
 
 #include "net/url_authority.hpp"
+#include "threads/thread_name.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -2,6 +2,7 @@
 
 #include "oauth/flow_service.hpp"
 #include "store/store_executor.hpp"
+#include "time/unix_time.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -9,6 +9,7 @@
 #include "oauth/pkce.hpp"
 #include "oauth/redirect_policy.hpp"
 #include "store/store_executor.hpp"
+#include "time/unix_time.hpp"
 #include "json/schema_validator.hpp"
 
 #include <algorithm>
@@ -16,8 +17,6 @@
 namespace connector::core {
 
 namespace {
-
-int64_t now_seconds() { return unix_now(); }
 
 // "conn_<hex>.<secret>" -> "conn_<hex>"; "" for a state of the older form (a bare secret) or
 // anything that does not look like ours.
@@ -152,7 +151,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
     }
   }
 
-  const int64_t now = now_seconds();
+  const int64_t now = unix_now();
   ConnectionRecord connection;
   connection.organization_id = request.organization_id;
   connection.slug = request.slug;
@@ -255,7 +254,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     co_return page(400, "This sign-in link is missing its state. Start again from the application.", "state_missing");
   }
   const std::string state_hash = sha256_hex(*query.state);
-  const int64_t now = now_seconds();
+  const int64_t now = unix_now();
 
   // Claim the state: exactly one callback can move a pending connection on. The hash is
   // replaced so that a replay finds nothing, and nothing else changes on refusal.
@@ -293,7 +292,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     // An ended flow keeps no secret: the verifier can serve no other exchange.
     connection.sealed_code_verifier.clear();
     connection.sealed_credentials.clear();
-    connection.updated_at = now_seconds();
+    connection.updated_at = unix_now();
     const ConnectionRecord snapshot = connection;
     co_await store_.run([&](Store& store) { return store.update_connection(snapshot); });
     if (events_) {
@@ -365,7 +364,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     co_return co_await fail(std::move(code), run.result.error_description, "exchange_failed");
   }
 
-  const Credentials credentials = Credentials::from_result(run.result, now_seconds());
+  const Credentials credentials = Credentials::from_result(run.result, unix_now());
   if (!connection.target_source_id.empty()) {
     if (auto refused = co_await update_reauthorized_source(connection, credentials.to_json().dump())) {
       co_return co_await fail(refused->first, refused->second, "reauthorize_failed");
@@ -375,7 +374,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     connection.sealed_code_verifier.clear();
     connection.account_id = credentials.account_id;
     connection.account_name = credentials.account_name;
-    connection.updated_at = now_seconds();
+    connection.updated_at = unix_now();
     const ConnectionRecord consumed = connection;
     co_await store_.run([&](Store& store) { return store.update_connection(consumed); });
     if (events_) {
@@ -395,8 +394,8 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   connection.token_expires_at = credentials.expires_at;
   connection.account_id = credentials.account_id;
   connection.account_name = credentials.account_name;
-  connection.expires_at = now_seconds() + settings_.authorized_ttl.count();
-  connection.updated_at = now_seconds();
+  connection.expires_at = unix_now() + settings_.authorized_ttl.count();
+  connection.updated_at = unix_now();
   const ConnectionRecord snapshot = connection;
   const bool saved = co_await store_.run([&](Store& store) { return store.update_connection(snapshot); });
   if (!saved) {
@@ -409,7 +408,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
 boost::asio::awaitable<std::optional<std::pair<std::string, std::string>>>
 FlowService::update_reauthorized_source(const ConnectionRecord& connection, const std::string& credentials_json) {
   const auto credentials = Credentials::from_json(nlohmann::json::parse(credentials_json));
-  const int64_t now = now_seconds();
+  const int64_t now = unix_now();
   // One store job holds the write lock from read to write, so no other process slips between.
   co_return co_await store_.run([&](Store& store) -> std::optional<std::pair<std::string, std::string>> {
     auto found = store.find_source(connection.organization_id, connection.target_source_id);
@@ -450,7 +449,7 @@ FlowService::update_reauthorized_source(const ConnectionRecord& connection, cons
 
 boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteRequest request) {
   const auto directory = providers();
-  const int64_t now = now_seconds();
+  const int64_t now = unix_now();
   auto definition_provider = directory->find_by_definition(request.source_definition_id);
 
   bool created = false; // not a re-authorization's source answered again
@@ -562,10 +561,6 @@ nlohmann::json optional_time(const std::optional<int64_t>& time) {
 }
 
 } // namespace
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 nlohmann::json source_to_json(const SourceRecord& source) {
   nlohmann::json configuration = nlohmann::json::parse(source.configuration_json, nullptr, false);

@@ -12,6 +12,7 @@
 #include "oauth/provider_directory.hpp"
 #include "oauth/rate_limiter.hpp"
 #include "store/records.hpp"
+#include "time/unix_time.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
@@ -129,7 +130,5 @@ private:
 
 // The JSON shape of a source in API answers (never a secret).
 nlohmann::json source_to_json(const SourceRecord& source);
-
-int64_t unix_now();
 
 } // namespace connector::core

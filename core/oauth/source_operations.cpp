@@ -5,6 +5,7 @@
 #include "oauth/operation_runner.hpp"
 #include "oauth/token_service.hpp"
 #include "store/store_executor.hpp"
+#include "time/unix_time.hpp"
 
 namespace connector::core {
 

@@ -5,6 +5,7 @@
 #include "oauth/oauth_apps.hpp"
 #include "oauth/operation_runner.hpp"
 #include "store/store_executor.hpp"
+#include "time/unix_time.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -23,11 +23,10 @@ namespace {
 
 connector_str view(const std::string& text) { return connector_str{text.data(), text.size()}; }
 
-// Offsets one past each member the host cannot work without; a plugin whose table stops
-// short of one is refused (the OBS rule: required members are checked by offset).
-constexpr std::size_t end_of(std::size_t offset, std::size_t size) { return offset + size; }
-constexpr std::size_t required_table_size =
-    end_of(offsetof(connector_plugin_api, check), sizeof(connector_plugin_api::check));
+// A plugin whose table stops short of ABI 1.0's last member is refused (the OBS rule:
+// required members are checked by offset).
+constexpr std::size_t required_table_size = CONNECTOR_PLUGIN_API_1_0_SIZE;
+static_assert(required_table_size == offsetof(connector_plugin_api, check) + sizeof(connector_plugin_api::check));
 
 std::string describe_status(const OperationResult& result) {
   std::string text = status_name(result.status);

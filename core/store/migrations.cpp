@@ -1,6 +1,7 @@
 #include "store/migrations.hpp"
 
 #include "store/sqlite_support.hpp"
+#include "time/unix_time.hpp"
 
 #include <sqlite3.h>
 
@@ -228,10 +229,6 @@ DROP INDEX connections_live;
 CREATE INDEX connections_authorized ON connections (expires_at) WHERE status = 'authorized';
 )sql"},
 };
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 void refuse_if_newer(int database_version, int latest) {
   if (database_version > latest) {

@@ -1,4 +1,5 @@
 #include "store/store_executor.hpp"
+
 #include "threads/thread_name.hpp"
 
 #include <stdexcept>

@@ -1,4 +1,5 @@
 #include "store/wal_checkpointer.hpp"
+
 #include "threads/thread_name.hpp"
 
 #include <sqlite3.h>

@@ -5,6 +5,7 @@
 #include "http/responses.hpp"
 #include "oauth/flow_service.hpp"
 #include "store/store_executor.hpp"
+#include "time/unix_time.hpp"
 
 #include <connector/encoding.hpp>
 
@@ -104,8 +105,7 @@ boost::asio::awaitable<Response> connection_status(ApiContext& api, RequestConte
   // A flow past its time reads as expired whatever it last wrote.
   const bool lapsed =
       (found->status == core::ConnectionStatus::pending || found->status == core::ConnectionStatus::authorized) &&
-      found->expires_at <=
-          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      found->expires_at <= core::unix_now();
   nlohmann::json body = {{"connection_id", found->id},
                          {"slug", found->slug},
                          {"status", lapsed ? "expired" : core::to_string(found->status)},

@@ -7,6 +7,7 @@
 #include "oauth/flow_service.hpp"
 #include "oauth/oauth_apps.hpp"
 #include "store/store_executor.hpp"
+#include "time/unix_time.hpp"
 
 #include <connector/encoding.hpp>
 

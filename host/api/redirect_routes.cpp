@@ -4,6 +4,7 @@
 #include "http/responses.hpp"
 #include "oauth/redirect_policy.hpp"
 #include "store/store_executor.hpp"
+#include "time/unix_time.hpp"
 
 #include <chrono>
 
@@ -45,8 +46,7 @@ boost::asio::awaitable<Response> add(ApiContext& api, RequestContext& context) {
   core::AllowedRedirectRecord record;
   record.organization_id = context.param("org_id");
   record.url = url->key;
-  record.created_at =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  record.created_at = core::unix_now();
   // Adding a URL that is already allowed is no error; the answer shows the stored entry.
   const auto existing = co_await api.store.run([&](core::Store& store) -> std::optional<core::AllowedRedirectRecord> {
     for (auto& entry : store.list_allowed_redirects(record.organization_id)) {

@@ -7,6 +7,7 @@
 #include "oauth/ids.hpp"
 #include "oauth/source_operations.hpp"
 #include "store/store_executor.hpp"
+#include "time/unix_time.hpp"
 
 namespace connector::host {
 

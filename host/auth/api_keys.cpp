@@ -4,6 +4,7 @@
 #include "crypto/random.hpp"
 #include "oauth/ids.hpp"
 #include "store/store_executor.hpp"
+#include "time/unix_time.hpp"
 
 #include <algorithm>
 #include <array>
@@ -45,8 +46,7 @@ NewApiKey make_api_key(const std::string& organization_id, const std::string& na
   key.record.name = name;
   key.record.key_hash = core::sha256_hex(key.secret);
   key.record.permissions = permissions;
-  key.record.created_at =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  key.record.created_at = core::unix_now();
   return key;
 }
 

@@ -10,6 +10,7 @@
 #include "plugins/plugin_registry.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
+#include "time/unix_time.hpp"
 
 #include <chrono>
 #include <iostream>
@@ -22,10 +23,6 @@ HostConfig config_from(const Arguments& arguments) {
   return load_config(
       {arguments.get_or("config", ""), "", arguments.get_or("data-dir", ""), arguments.get_or("plugins-dir", "")},
       core::process_environment(), default_plugins_dir());
-}
-
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 } // namespace
@@ -72,7 +69,7 @@ int run_keys(const std::vector<std::string>& args) {
       for (const auto& key : s.list_api_keys("")) {
         if (key.id != id) continue;
         if (key.revoked_at) return Outcome::already_revoked;
-        s.revoke_api_key(id, now_seconds());
+        s.revoke_api_key(id, core::unix_now());
         return Outcome::revoked;
       }
       return Outcome::unknown;
@@ -102,7 +99,7 @@ int run_redirects(const std::vector<std::string>& args) {
     auto normalized = core::normalize_redirect_url(arguments.required("url"));
     if (!normalized) throw std::invalid_argument(normalized.error().message);
     if (action == "add") {
-      store.run_sync([&](core::Store& s) { s.add_allowed_redirect({org, normalized->key, now_seconds()}); });
+      store.run_sync([&](core::Store& s) { s.add_allowed_redirect({org, normalized->key, core::unix_now()}); });
       std::cout << "allowed " << normalized->key << " for " << org << "\n";
       return 0;
     }

@@ -176,6 +176,11 @@ typedef struct connector_host_api {
 /* A configured provider instance; its layout is the plugin's business. */
 typedef struct connector_provider connector_provider;
 
+/* THREADS: the host calls every function of this table from its connection threads and
+ * its main thread, several at once, also on one provider instance; keep an instance
+ * immutable after provider_create. provider_create may run many times (once per OAuth app
+ * configuration), so keep it cheap and free of side effects. No call may block on I/O: a
+ * request to the network is written as CONNECTOR_STATUS_SEND_REQUEST, never made. */
 typedef struct connector_plugin_api {
   uint32_t struct_size; /* written by the plugin: the bytes it filled */
   uint16_t abi_major;   /* the ABI the plugin was built against */
@@ -212,6 +217,11 @@ typedef struct connector_plugin_api {
                             const connector_http_response* response, const connector_writer* out);
   /* ABI 1.0 ends here; later minor versions append members below this line. */
 } connector_plugin_api;
+
+/* The bytes of a plugin table up to and including `check`: what ABI 1.0 defines, and the
+ * least a 1.x host accepts (struct_size below it is refused). Members after it are optional
+ * by construction: a host reads them as absent when struct_size stops short of them. */
+#define CONNECTOR_PLUGIN_API_1_0_SIZE (offsetof(connector_plugin_api, check) + sizeof(void (*)(void)))
 
 /* The exported negotiation function. The host passes its table and a zeroed plugin table
  * whose struct_size is the host's sizeof; the plugin fills at most that many bytes, sets

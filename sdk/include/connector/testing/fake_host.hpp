@@ -69,10 +69,8 @@ namespace connector::sdk::testing {
 inline constexpr const char* kPkceVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 inline constexpr const char* kPkceChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbwJr2OSs0yM";
 
-// The bytes of a plugin table up to and including `check`: what ABI 1.0 defines, and the least
-// a 1.x host accepts. Entries after it are optional by construction (later minor versions).
-inline constexpr std::size_t kAbi10PluginTableSize =
-    offsetof(connector_plugin_api, check) + sizeof(connector_plugin_api::check);
+// The least table a 1.x host accepts (abi.h).
+inline constexpr std::size_t kAbi10PluginTableSize = CONNECTOR_PLUGIN_API_1_0_SIZE;
 
 // Lower-case names for statuses, as the real host prints them ("grant_invalid", ...).
 inline const char* status_name(connector_status status) {
