@@ -366,8 +366,8 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
 
   const Credentials credentials = Credentials::from_result(run.result, unix_now());
   if (!connection.target_source_id.empty()) {
-    if (auto refused = co_await update_reauthorized_source(connection, credentials.to_json().dump())) {
-      co_return co_await fail(refused->first, refused->second, "reauthorize_failed");
+    if (auto refused = co_await update_reauthorized_source(connection, credentials)) {
+      co_return co_await fail(refused->code, refused->description, "reauthorize_failed");
     }
     connection.status = ConnectionStatus::consumed;
     connection.source_id = connection.target_source_id;
@@ -405,33 +405,33 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   co_return back_to_client(connection, "authorized");
 }
 
-boost::asio::awaitable<std::optional<std::pair<std::string, std::string>>>
-FlowService::update_reauthorized_source(const ConnectionRecord& connection, const std::string& credentials_json) {
-  const auto credentials = Credentials::from_json(nlohmann::json::parse(credentials_json));
+boost::asio::awaitable<std::optional<FlowService::ReauthorizationRefused>>
+FlowService::update_reauthorized_source(const ConnectionRecord& connection, const Credentials& credentials) {
   const int64_t now = unix_now();
   // One store job holds the write lock from read to write, so no other process slips between.
-  co_return co_await store_.run([&](Store& store) -> std::optional<std::pair<std::string, std::string>> {
+  co_return co_await store_.run([&](Store& store) -> std::optional<ReauthorizationRefused> {
     auto found = store.find_source(connection.organization_id, connection.target_source_id);
-    if (!found) return std::pair{std::string("source_not_found"), std::string("The source no longer exists.")};
+    if (!found) return ReauthorizationRefused{"source_not_found", "The source no longer exists."};
     SourceRecord source = std::move(*found);
     nlohmann::json configuration = nlohmann::json::parse(source.configuration_json, nullptr, false);
     if (!configuration.is_object()) configuration = nlohmann::json::object();
     const std::string known_account = configuration.value("account_id", "");
-    if (!known_account.empty() && !credentials->account_id.empty() && known_account != credentials->account_id) {
-      return std::pair{std::string("account_mismatch"), "The provider account signed in (" + credentials->account_name +
+    if (!known_account.empty() && !credentials.account_id.empty() && known_account != credentials.account_id) {
+      return ReauthorizationRefused{"account_mismatch", "The provider account signed in (" + credentials.account_name +
                                                             ") is not the one this source was made for."};
     }
-    configuration["scopes"] = credentials->granted_scopes;
-    if (!credentials->account_id.empty()) {
-      configuration["account_id"] = credentials->account_id;
-      configuration["account_name"] = credentials->account_name;
+    configuration["scopes"] = credentials.granted_scopes;
+    if (!credentials.account_id.empty()) {
+      configuration["account_id"] = credentials.account_id;
+      configuration["account_name"] = credentials.account_name;
     }
     source.configuration_json = configuration.dump();
-    source.sealed_credentials = sealer_.seal(credentials_json, sealing_context("source", source.id, "credentials"));
+    source.sealed_credentials =
+        sealer_.seal(credentials.to_json().dump(), sealing_context("source", source.id, "credentials"));
     source.status = "active";
     source.status_detail.clear();
-    source.granted_scopes = credentials->scopes_text();
-    source.token_expires_at = credentials->expires_at;
+    source.granted_scopes = credentials.scopes_text();
+    source.token_expires_at = credentials.expires_at;
     source.oauth_app_scope = connection.oauth_app_scope;
     source.refresh_lease_owner.clear();
     source.refresh_lease_until.reset();
@@ -441,7 +441,7 @@ FlowService::update_reauthorized_source(const ConnectionRecord& connection, cons
     source.last_refresh_error_json.clear();
     source.updated_at = now;
     if (!store.update_source(source)) {
-      return std::pair{std::string("conflict"), std::string("The source changed during re-authorization.")};
+      return ReauthorizationRefused{"conflict", "The source changed during re-authorization."};
     }
     return std::nullopt;
   });

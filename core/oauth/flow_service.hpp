@@ -7,6 +7,7 @@
 #include "crypto/sealer.hpp"
 #include "errors/expected.hpp"
 #include "net/https_client.hpp"
+#include "oauth/credentials.hpp"
 #include "oauth/event_sink.hpp"
 #include "oauth/pending_flow_cap.hpp"
 #include "oauth/provider_directory.hpp"
@@ -107,9 +108,15 @@ public:
   void set_event_sink(EventSink events) { events_ = std::move(events); }
 
 private:
+  // Why a re-authorization could not give its source the new credentials: the code and
+  // description the client's redirect carries.
+  struct ReauthorizationRefused {
+    std::string code;
+    std::string description;
+  };
   // A re-authorization's end: the source gets the new credentials (compare-and-swap).
-  boost::asio::awaitable<std::optional<std::pair<std::string, std::string>>>
-  update_reauthorized_source(const ConnectionRecord& connection, const std::string& credentials_json);
+  boost::asio::awaitable<std::optional<ReauthorizationRefused>>
+  update_reauthorized_source(const ConnectionRecord& connection, const Credentials& credentials);
 
   StoreExecutor& store_;
   std::atomic<std::shared_ptr<const ProviderDirectory>> providers_;

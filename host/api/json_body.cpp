@@ -102,6 +102,14 @@ std::string JsonBody::required_string(const std::string& field, std::size_t max_
   return optional_string(field, max_length).value_or("");
 }
 
+nlohmann::json JsonBody::required_object(const std::string& field) {
+  if (!has(field)) {
+    problem(field, "is required");
+    return nlohmann::json::object();
+  }
+  return optional_object(field);
+}
+
 nlohmann::json JsonBody::optional_object(const std::string& field) {
   const auto it = document_.find(field);
   if (it == document_.end() || it->is_null()) return nlohmann::json::object();

@@ -21,6 +21,7 @@ public:
 
   std::string required_string(const std::string& field, std::size_t max_length = 256);
   std::optional<std::string> optional_string(const std::string& field, std::size_t max_length = 256);
+  nlohmann::json required_object(const std::string& field); // {} (and a problem) when absent
   nlohmann::json optional_object(const std::string& field); // {} when absent or null
   std::optional<bool> optional_bool(const std::string& field);
   bool has(const std::string& field) const { return document_.contains(field) && !document_[field].is_null(); }

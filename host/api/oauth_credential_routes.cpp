@@ -45,8 +45,7 @@ boost::asio::awaitable<Response> put(ApiContext& api, RequestContext& context) {
   if (!body) co_return error_response(context, body.error());
   const std::string actor_type = body->required_string("actor_type", 32);
   const std::string slug = body->required_string("name", 64);
-  const nlohmann::json configuration = body->optional_object("configuration");
-  if (!body->has("configuration")) body->required_string("configuration"); // reports "is required"
+  const nlohmann::json configuration = body->required_object("configuration");
   if (auto problems = body->problems()) co_return error_response(context, *problems);
 
   const std::string org = context.param("org_id");

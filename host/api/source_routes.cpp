@@ -173,8 +173,8 @@ boost::asio::awaitable<Response> update(ApiContext& api, RequestContext& context
   const std::string id = context.param("source_id");
   std::optional<std::string> name = replace ? body->required_string("name", 256) : body->optional_string("name", 256);
   const bool has_configuration = body->has("configuration");
-  if (replace && !has_configuration) body->required_string("configuration"); // reports "is required"
-  const nlohmann::json configuration = body->optional_object("configuration");
+  const nlohmann::json configuration =
+      replace ? body->required_object("configuration") : body->optional_object("configuration");
   body->refuse_unknown_fields({"name", "configuration"});
   if (auto problems = body->problems()) co_return error_response(context, *problems);
 

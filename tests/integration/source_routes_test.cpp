@@ -279,6 +279,9 @@ TEST_F(SourceRoutes, PutReplacesNameAndSettingsAndKeepsTheHostsKeys) {
     const auto refused = api_call("PUT", source_url, key, c.body);
     EXPECT_TRUE(is_error(refused, 422, "VALIDATION_ERROR")) << c.what;
   }
+  const auto missing = api_call("PUT", source_url, key, {{"name", "x"}});
+  EXPECT_NE(missing.body.find(R"({"field":"configuration","message":"is required"})"), std::string::npos)
+      << missing.body;
   EXPECT_EQ(get_source(*host_, org, key, id), current);
   EXPECT_EQ(dump(), before);
 }
