@@ -1,5 +1,7 @@
 #include "oauth/operation_runner.hpp"
 
+#include <connector/oauth2.hpp>
+
 namespace connector::core {
 
 namespace {
@@ -17,13 +19,7 @@ const char* transport_error_code(HttpsFailure failure) {
 
 } // namespace
 
-std::string short_text(const std::string& text, std::size_t limit) {
-  std::string out = text.substr(0, limit);
-  for (auto& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return out;
-}
+std::string short_text(const std::string& text, std::size_t limit) { return sdk::sanitize_description(text, limit); }
 
 std::string failure_code(const OperationResult& result) {
   return result.error_code.empty() ? status_name(result.status) : result.error_code;

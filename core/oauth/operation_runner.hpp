@@ -16,17 +16,17 @@ struct OperationRun {
   HttpsFailure transport_failure = HttpsFailure::none; // set when the network, not the provider, failed
 };
 
-// A transport failure becomes CONNECTOR_STATUS_TRANSIENT with error_code "provider_timeout",
-// "provider_unreachable" or "provider_tls_error"; more than `max_steps` requests is a plugin
-// bug (internal error).
-// A provider's text cut to `limit` characters, control characters blanked: fit to be stored
-// in a status or written in a log line.
+// A provider's text cut to `limit` bytes, control characters blanked: fit to be stored in a
+// status or written in a log line (the SDK's sanitize_description, which plugins use too).
 std::string short_text(const std::string& text, std::size_t limit = 300);
 // The provider's error code of a failed operation, or the status name when it gave none.
 std::string failure_code(const OperationResult& result);
 // "code: description" of a failed operation, shortened.
 std::string failure_text(const OperationResult& result);
 
+// A transport failure becomes CONNECTOR_STATUS_TRANSIENT with error_code "provider_timeout",
+// "provider_unreachable" or "provider_tls_error"; more than `max_steps` requests is a plugin
+// bug (internal error).
 boost::asio::awaitable<OperationRun> run_operation(HttpsClient& client, const ProviderInstance& provider,
                                                    Operation operation, FlowParams params, int max_steps = 4);
 

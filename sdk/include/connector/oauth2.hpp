@@ -31,9 +31,9 @@ inline connector_status classify_oauth_error(std::string_view code) {
   return CONNECTOR_STATUS_PROVIDER_REJECTED;
 }
 
-// Provider text goes into errors and logs: keep it short and printable.
-inline std::string sanitize_description(std::string_view text) {
-  constexpr std::size_t limit = 300;
+// Provider text goes into errors and logs: cut to `limit` bytes, control characters (DEL
+// included) blanked. The host uses the same rule for what it stores and logs.
+inline std::string sanitize_description(std::string_view text, std::size_t limit = 300) {
   std::string out;
   for (const char c : text.substr(0, limit)) {
     out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? ' ' : c);
