@@ -19,7 +19,7 @@ namespace connector::core {
 namespace asio = boost::asio;
 
 FlowPurge::FlowPurge(StoreExecutor& store, PurgeSettings settings, EventSink events)
-    : store_(store), settings_(settings), events_(std::move(events)) {
+    : store_executor_(store), settings_(settings), events_(std::move(events)) {
   settings_.batch = std::max(settings_.batch, 1);
 }
 
@@ -29,7 +29,7 @@ asio::awaitable<PurgeCounts> FlowPurge::run_once(int64_t now) {
   // The walk over pending flows goes on from where the last pass stopped (the first flow that
   // was still good then), one step of `batch` rows per store job, until it catches up.
   for (bool caught_up = false; !caught_up && !stopping_.load();) {
-    const PendingSweep sweep = co_await store_.run(
+    const PendingSweep sweep = co_await store_executor_.run(
         [&](Store& store) { return store.expire_lapsed_pending_connections(pending_resume_at_, now, batch); });
     pending_resume_at_ = sweep.resume_at;
     counts.expired += sweep.expired;
@@ -37,12 +37,13 @@ asio::awaitable<PurgeCounts> FlowPurge::run_once(int64_t now) {
   }
   // A batch that comes back full may have left more behind: go on until one is not.
   for (int64_t done = batch; done == batch && !stopping_.load();) {
-    done = co_await store_.run([&](Store& store) { return store.expire_lapsed_authorized_connections(now, batch); });
+    done = co_await store_executor_.run(
+        [&](Store& store) { return store.expire_lapsed_authorized_connections(now, batch); });
     counts.expired += done;
   }
   const int64_t created_before = now - settings_.retention.count();
   for (int64_t done = batch; done == batch && !stopping_.load();) {
-    done = co_await store_.run(
+    done = co_await store_executor_.run(
         [&](Store& store) { return store.delete_connections_created_before(created_before, batch); });
     counts.deleted += done;
   }

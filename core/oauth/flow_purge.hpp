@@ -48,7 +48,7 @@ public:
 private:
   boost::asio::awaitable<void> loop();
 
-  StoreExecutor& store_;
+  StoreExecutor& store_executor_;
   PurgeSettings settings_;
   EventSink events_;
   std::atomic<bool> stopping_{false};

@@ -69,7 +69,7 @@ CallbackResult back_to_client(const ConnectionRecord& connection, const std::str
 
 FlowService::FlowService(StoreExecutor& store, std::shared_ptr<const ProviderDirectory> providers, OAuthApps& apps,
                          const Sealer& sealer, HttpsClient& https, FlowSettings settings)
-    : store_(store), providers_(std::move(providers)), apps_(apps), sealer_(sealer), https_(https),
+    : store_executor_(store), providers_(std::move(providers)), apps_(apps), sealer_(sealer), https_(https),
       settings_(std::move(settings)), authorize_limiter_(settings_.authorize_per_minute),
       pending_flows_(settings_.max_pending_flows) {}
 
@@ -111,7 +111,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   const auto directory = providers();
   if (!request.target_source_id.empty()) {
     // A re-authorization runs in the source's own workspace, for its own connector.
-    const auto source = co_await store_.run(
+    const auto source = co_await store_executor_.run(
         [&](Store& store) { return store.find_source(request.organization_id, request.target_source_id); });
     if (!source) {
       co_return ApiError(ErrorCode::source_not_found, {}, {}, {{"source_id", request.target_source_id}});
@@ -220,7 +220,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
       // One store job: the allow-list check and the insert see the same moment. Its one
       // write is the insert at its end, so it needs no savepoint of its own
       // (JobUndo::statement).
-      stored = co_await store_.run(
+      stored = co_await store_executor_.run(
           [&](Store& store) -> std::optional<ApiError> {
             if (!allowed_host_wide) {
               std::vector<std::string> keys;
@@ -259,7 +259,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   // Claim the state: exactly one callback can move a pending connection on. The hash is
   // replaced so that a replay finds nothing, and nothing else changes on refusal.
   const std::string named_connection = connection_named_by_state(*query.state);
-  auto claimed = co_await store_.run([&](Store& store) -> std::variant<ConnectionRecord, CallbackResult> {
+  auto claimed = co_await store_executor_.run([&](Store& store) -> std::variant<ConnectionRecord, CallbackResult> {
     auto found = named_connection.empty() ? store.find_connection_by_state_hash(state_hash)
                                           : store.find_connection_by_id(named_connection);
     // Found by id, the state must still match the stored hash (compared in constant time).
@@ -294,7 +294,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     connection.sealed_credentials.clear();
     connection.updated_at = unix_now();
     const ConnectionRecord snapshot = connection;
-    co_await store_.run([&](Store& store) { return store.update_connection(snapshot); });
+    co_await store_executor_.run([&](Store& store) { return store.update_connection(snapshot); });
     if (events_) {
       nlohmann::json fields = {{"slug", connection.slug},
                                {"connection_id", connection.id},
@@ -376,7 +376,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     connection.account_name = credentials.account_name;
     connection.updated_at = unix_now();
     const ConnectionRecord consumed = connection;
-    co_await store_.run([&](Store& store) { return store.update_connection(consumed); });
+    co_await store_executor_.run([&](Store& store) { return store.update_connection(consumed); });
     if (events_) {
       events_("flow authorized", {{"slug", connection.slug}, {"connection_id", connection.id}});
       events_("flow completed",
@@ -397,7 +397,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   connection.expires_at = unix_now() + settings_.authorized_ttl.count();
   connection.updated_at = unix_now();
   const ConnectionRecord snapshot = connection;
-  const bool saved = co_await store_.run([&](Store& store) { return store.update_connection(snapshot); });
+  const bool saved = co_await store_executor_.run([&](Store& store) { return store.update_connection(snapshot); });
   if (!saved) {
     co_return page(409, "This sign-in was completed by another request.", "state_race");
   }
@@ -409,7 +409,7 @@ boost::asio::awaitable<std::optional<FlowService::ReauthorizationRefused>>
 FlowService::update_reauthorized_source(const ConnectionRecord& connection, const Credentials& credentials) {
   const int64_t now = unix_now();
   // One store job holds the write lock from read to write, so no other process slips between.
-  co_return co_await store_.run([&](Store& store) -> std::optional<ReauthorizationRefused> {
+  co_return co_await store_executor_.run([&](Store& store) -> std::optional<ReauthorizationRefused> {
     auto found = store.find_source(connection.organization_id, connection.target_source_id);
     if (!found) return ReauthorizationRefused{"source_not_found", "The source no longer exists."};
     SourceRecord source = std::move(*found);
@@ -453,7 +453,7 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
   auto definition_provider = directory->find_by_definition(request.source_definition_id);
 
   bool created = false; // not a re-authorization's source answered again
-  Expected<SourceRecord> completed = co_await store_.run([&](Store& store) -> Expected<SourceRecord> {
+  Expected<SourceRecord> completed = co_await store_executor_.run([&](Store& store) -> Expected<SourceRecord> {
     auto found = store.find_connection(request.organization_id, request.connection_id);
     if (!found) return ApiError(ErrorCode::connection_not_found, {}, {}, {{"connection_id", request.connection_id}});
     ConnectionRecord connection = std::move(*found);

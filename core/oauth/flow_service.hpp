@@ -118,7 +118,7 @@ private:
   boost::asio::awaitable<std::optional<ReauthorizationRefused>>
   update_reauthorized_source(const ConnectionRecord& connection, const Credentials& credentials);
 
-  StoreExecutor& store_;
+  StoreExecutor& store_executor_;
   std::atomic<std::shared_ptr<const ProviderDirectory>> providers_;
   struct Retained {
     std::shared_ptr<const ProviderDirectory> directory;

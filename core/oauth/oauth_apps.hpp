@@ -41,7 +41,7 @@ std::string oauth_app_sealing_context(const OAuthAppRecord& app);
 
 class OAuthApps {
 public:
-  OAuthApps(StoreExecutor& store, const Sealer& sealer) : store_(store), sealer_(sealer) {}
+  OAuthApps(StoreExecutor& store, const Sealer& sealer) : store_executor_(store), sealer_(sealer) {}
 
   // The app for a new flow in an organization and (optionally) a workspace.
   boost::asio::awaitable<Expected<ResolvedProvider>>
@@ -57,7 +57,7 @@ private:
   std::optional<OAuthAppRecord> find_app(const std::string& organization_id, const std::string& scope,
                                          const std::string& slug);
 
-  StoreExecutor& store_;
+  StoreExecutor& store_executor_;
   const Sealer& sealer_;
   std::mutex cache_mutex_;
   // Instances built from an app, keyed by plugin module, app and its last update, so that a

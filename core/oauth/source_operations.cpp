@@ -54,7 +54,7 @@ boost::asio::awaitable<void> SourceOperations::mark_needs_reauth(const std::stri
                                                                  const std::string& source_id,
                                                                  const std::string& detail) {
   const int64_t now = unix_now();
-  co_await store_.run([&](Store& store) {
+  co_await store_executor_.run([&](Store& store) {
     auto found = store.find_source(organization_id, source_id);
     if (!found) return;
     found->status = "needs_reauth";
@@ -74,7 +74,8 @@ boost::asio::awaitable<Expected<CheckOutcome>> SourceOperations::test_source(con
         error_info(error.code).code,
         error.details.value("status_detail", error.message.empty() ? error_info(error.code).message : error.message));
   }
-  const auto source = co_await store_.run([&](Store& store) { return store.find_source(organization_id, source_id); });
+  const auto source =
+      co_await store_executor_.run([&](Store& store) { return store.find_source(organization_id, source_id); });
   if (!source) co_return ApiError(ErrorCode::source_not_found, {}, {}, {{"source_id", source_id}});
   const auto entry = providers_()->find(source->slug);
   if (!entry) co_return failed("connector_not_found", "The connector '" + source->slug + "' is not installed.");
@@ -119,7 +120,7 @@ SourceOperations::delete_source(const std::string& organization_id, const std::s
     std::optional<Credentials> credentials;
   };
   // Erase first: the secrets are gone even if the provider never answers the revocation.
-  auto erased = co_await store_.run([&](Store& store) -> std::optional<Erased> {
+  auto erased = co_await store_executor_.run([&](Store& store) -> std::optional<Erased> {
     auto found = store.find_source(organization_id, source_id);
     if (!found) return std::nullopt;
     Erased result{*found, open_source_credentials(sealer_, *found)};

@@ -41,7 +41,8 @@ class SourceOperations {
 public:
   SourceOperations(StoreExecutor& store, std::function<std::shared_ptr<const ProviderDirectory>()> providers,
                    OAuthApps& apps, TokenService& tokens, const Sealer& sealer, HttpsClient& https)
-      : store_(store), providers_(std::move(providers)), apps_(apps), tokens_(tokens), sealer_(sealer), https_(https) {}
+      : store_executor_(store), providers_(std::move(providers)), apps_(apps), tokens_(tokens), sealer_(sealer),
+        https_(https) {}
 
   // Checks a stored source, refreshing first when its token is due. A provider that refuses
   // the token makes the source needs_reauth once a refresh cannot help. SOURCE_NOT_FOUND is
@@ -61,7 +62,7 @@ private:
   boost::asio::awaitable<void> mark_needs_reauth(const std::string& organization_id, const std::string& source_id,
                                                  const std::string& detail);
 
-  StoreExecutor& store_;
+  StoreExecutor& store_executor_;
   std::function<std::shared_ptr<const ProviderDirectory>()> providers_;
   OAuthApps& apps_;
   TokenService& tokens_;

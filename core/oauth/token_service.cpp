@@ -75,8 +75,8 @@ std::optional<Credentials> open_source_credentials(const Sealer& sealer, const S
 TokenService::TokenService(StoreExecutor& store, std::function<std::shared_ptr<const ProviderDirectory>()> providers,
                            OAuthApps& apps, const Sealer& sealer, HttpsClient& https, TokenSettings settings,
                            EventSink events)
-    : store_(store), providers_(std::move(providers)), apps_(apps), sealer_(sealer), https_(https), settings_(settings),
-      events_(std::move(events)), lease_owner_("host_" + random_token(96)) {}
+    : store_executor_(store), providers_(std::move(providers)), apps_(apps), sealer_(sealer), https_(https),
+      settings_(settings), events_(std::move(events)), lease_owner_("host_" + random_token(96)) {}
 
 void TokenService::emit(const std::string& event, const nlohmann::json& fields) const {
   if (events_) events_(event, fields);
@@ -168,7 +168,7 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_or_read(const std::
     const int64_t now = unix_now();
     // One store job reads the row and, when a refresh is needed, takes the lease: the job
     // holds the database's write lock, so no other process decides in between.
-    Decision decision = co_await store_.run([&](Store& store) -> Decision {
+    Decision decision = co_await store_executor_.run([&](Store& store) -> Decision {
       auto found = store.find_source(organization_id, source_id);
       if (!found) return ApiError(ErrorCode::source_not_found, {}, {}, {{"source_id", source_id}});
       SourceRecord source = std::move(*found);
@@ -255,7 +255,7 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_with_lease(SourceRe
       if (run.result.status != CONNECTOR_STATUS_TRANSIENT) break;
     }
   }
-  co_return co_await store_.run([&](Store& store) -> Expected<AccessToken> {
+  co_return co_await store_executor_.run([&](Store& store) -> Expected<AccessToken> {
     const int64_t finished = unix_now();
     auto found = store.find_source(organization_id, source_id);
     if (!found) return ApiError(ErrorCode::source_not_found, {}, {}, {{"source_id", source_id}});
@@ -337,7 +337,7 @@ asio::awaitable<void> TokenService::background_loop() {
       const int free_slots = settings_.concurrency - background_in_flight_.load();
       if (free_slots > 0) {
         const int64_t before = now + settings_.lead.count();
-        auto due = co_await store_.run(
+        auto due = co_await store_executor_.run(
             [&](Store& store) { return store.list_sources_due_for_refresh(before, now, free_slots); });
         for (auto& source : due) {
           background_in_flight_.fetch_add(1);

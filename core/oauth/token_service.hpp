@@ -72,7 +72,7 @@ private:
   boost::asio::awaitable<void> background_refresh_one(std::string organization_id, std::string source_id);
   void emit(const std::string& event, const nlohmann::json& fields) const;
 
-  StoreExecutor& store_;
+  StoreExecutor& store_executor_;
   std::function<std::shared_ptr<const ProviderDirectory>()> providers_;
   OAuthApps& apps_;
   const Sealer& sealer_;

@@ -33,12 +33,12 @@ std::optional<std::string> presented_key(const Request& request);
 // Unknown keys are not kept: guessing cannot fill the memory.
 class ApiKeyAuthenticator {
 public:
-  explicit ApiKeyAuthenticator(core::StoreExecutor& store) : store_(store) {}
+  explicit ApiKeyAuthenticator(core::StoreExecutor& store) : store_executor_(store) {}
 
   core::Expected<core::ApiKeyRecord> authenticate(const Request& request);
 
 private:
-  core::StoreExecutor& store_;
+  core::StoreExecutor& store_executor_;
   core::GenerationCache<core::ApiKeyRecord> known_{10000}; // by key hash
 };
 
