@@ -172,17 +172,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
     co_return ApiError(ErrorCode::too_many_pending_flows, {}, {},
                        {{"retry_after_seconds", wait}, {"max_pending_flows", settings_.max_pending_flows}});
   }
-  // Counted from here; a flow that is not stored in the end is not pending.
-  bool counted_flow_stored = false;
-  struct UncountUnlessStored {
-    PendingFlowCap& cap;
-    const std::string& organization_id;
-    int64_t expires_at;
-    const bool& stored;
-    ~UncountUnlessStored() {
-      if (!stored) cap.ended(organization_id, expires_at);
-    }
-  } uncount_unless_stored{pending_flows_, request.organization_id, connection.expires_at, counted_flow_stored};
+  PendingFlowCap::Reservation counted(pending_flows_, request.organization_id, connection.expires_at);
 
   // The id's key is unique within this process; another process writing the same file can
   // have taken it (the insert then conflicts). Then the flow starts over with a new id.
@@ -244,7 +234,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
     }
   }
   if (stored) co_return *stored;
-  counted_flow_stored = true;
+  counted.keep();
   if (events_) events_("flow started", {{"slug", connection.slug}, {"connection_id", connection.id}});
   co_return AuthorizeResult{url.authorization_url, connection.id, connection.expires_at};
 }

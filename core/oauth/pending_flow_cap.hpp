@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 namespace connector::core {
 
@@ -30,6 +31,26 @@ public:
   void ended(const std::string& key, int64_t expires_at);
 
   bool enabled() const { return cap_ > 0; }
+
+  // A flow try_start() counted, uncounted again when this goes unless keep() was called: a
+  // flow that is not stored in the end (refused, or the store failed) is not pending.
+  class Reservation {
+  public:
+    Reservation(PendingFlowCap& cap, std::string key, int64_t expires_at)
+        : cap_(cap), key_(std::move(key)), expires_at_(expires_at) {}
+    ~Reservation() {
+      if (!kept_) cap_.ended(key_, expires_at_);
+    }
+    Reservation(const Reservation&) = delete;
+    Reservation& operator=(const Reservation&) = delete;
+    void keep() { kept_ = true; }
+
+  private:
+    PendingFlowCap& cap_;
+    std::string key_;
+    int64_t expires_at_;
+    bool kept_ = false;
+  };
 
 private:
   void forget_expired(int64_t now);

@@ -26,6 +26,20 @@ TEST(PendingFlowCap, RefusesPastTheCapUntilAFlowExpiresOrEnds) {
   EXPECT_GT(cap.try_start("org_a", now + 100, now + 700), 0);
 }
 
+// authorize holds a reservation while it stores the flow: a flow that was refused or could
+// not be stored frees its place; a stored one keeps it.
+TEST(PendingFlowCap, AReservationFreesItsPlaceUnlessKept) {
+  PendingFlowCap cap(1);
+  ASSERT_EQ(cap.try_start("org_a", now, now + 300), 0);
+  { PendingFlowCap::Reservation dropped(cap, "org_a", now + 300); }
+  ASSERT_EQ(cap.try_start("org_a", now, now + 300), 0) << "the dropped flow's place was freed";
+  {
+    PendingFlowCap::Reservation stored(cap, "org_a", now + 300);
+    stored.keep();
+  }
+  EXPECT_EQ(cap.try_start("org_a", now, now + 400), 300) << "the stored flow still counts";
+}
+
 TEST(PendingFlowCap, AnEndedFlowOfAnotherProcessChangesNothing) {
   PendingFlowCap cap(1);
   cap.ended("org_a", now + 300); // never counted here
