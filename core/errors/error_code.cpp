@@ -1,7 +1,7 @@
 #include "errors/error_code.hpp"
 
-#include <chrono>
-#include <ctime>
+#include "time/unix_time.hpp"
+
 #include <iterator>
 
 namespace connector::core {

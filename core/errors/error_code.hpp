@@ -4,7 +4,6 @@
 // trace_id, timestamp}}.
 #pragma once
 
-#include "time/unix_time.hpp"
 #include <nlohmann/json.hpp>
 
 #include <string>

@@ -13,7 +13,6 @@
 #include "oauth/provider_directory.hpp"
 #include "oauth/rate_limiter.hpp"
 #include "store/records.hpp"
-#include "time/unix_time.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>

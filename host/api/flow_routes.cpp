@@ -9,8 +9,6 @@
 
 #include <connector/encoding.hpp>
 
-#include <chrono>
-
 namespace connector::host {
 
 namespace {

@@ -6,8 +6,6 @@
 #include "store/store_executor.hpp"
 #include "time/unix_time.hpp"
 
-#include <chrono>
-
 namespace connector::host {
 
 namespace {

@@ -5,6 +5,7 @@
 #include "http/responses.hpp"
 #include "oauth/flow_service.hpp"
 #include "oauth/token_service.hpp"
+#include "time/unix_time.hpp"
 
 namespace connector::host {
 

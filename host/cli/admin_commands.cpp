@@ -12,7 +12,6 @@
 #include "store/store_executor.hpp"
 #include "time/unix_time.hpp"
 
-#include <chrono>
 #include <iostream>
 
 namespace connector::host {

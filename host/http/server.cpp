@@ -30,6 +30,8 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cinttypes>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -52,11 +54,9 @@ namespace {
 std::string new_trace_id() {
   static const std::string process_part = core::hex_encode(core::random_bytes(8));
   static std::atomic<uint64_t> requests{0};
-  uint64_t count = requests.fetch_add(1, std::memory_order_relaxed);
-  std::string counter(8, '\0');
-  for (int i = 7; i >= 0; --i, count >>= 8)
-    counter[static_cast<std::size_t>(i)] = static_cast<char>(count & 0xFF);
-  return process_part + core::hex_encode(counter);
+  char counter[17];
+  std::snprintf(counter, sizeof counter, "%016" PRIx64, requests.fetch_add(1, std::memory_order_relaxed));
+  return process_part + counter;
 }
 
 double millis_since(std::chrono::steady_clock::time_point start) {

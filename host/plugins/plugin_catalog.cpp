@@ -3,6 +3,7 @@
 #include "errors/error_code.hpp"
 #include "logging/logger.hpp"
 #include "oauth/flow_service.hpp"
+#include "time/unix_time.hpp"
 
 #include <cerrno>
 #include <csignal>
