@@ -176,8 +176,9 @@ rows_restarted=$(db_rows "$data_a")
 
 # ---- 2. the same with SEED more stored connections ------------------------------------------
 # Seeded while the host is stopped, straight into the real table: every column, in the shape
-# of a flow the host itself started (a template row), with ids of the host's keyed shape
-# (oauth/ids.hpp: the row key, from a day ago on, then 64 random bits) and random state hashes.
+# of a flow the host itself started (a template row), with ids of the host's shape
+# (oauth/ids.hpp: milliseconds, one per flow from a day ago on, then 80 random bits) and
+# random state hashes; the store picks the row keys, as it does for the host.
 seed_started=$(date +%s.%N)
 sqlite3 "$data_a/connector-host.sqlite3" >/dev/null <<SQL
 PRAGMA synchronous = OFF;
@@ -185,13 +186,13 @@ PRAGMA cache_size = -131072;
 BEGIN;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $SEED),
      t AS (SELECT * FROM connections WHERE status = 'pending' LIMIT 1),
-     k AS (SELECT (1 << 60) + ((CAST(strftime('%s', 'now') AS INTEGER) * 1000 - 86400000) << 16) AS base)
-INSERT INTO connections (row_key, id, id_names_row, organization_id, slug, source_definition_id, workspace_id,
+     k AS (SELECT CAST(strftime('%s', 'now') AS INTEGER) * 1000 - 86400000 AS base)
+INSERT INTO connections (id, organization_id, slug, source_definition_id, workspace_id,
                          state_hash, redirect_url, redirect_uri, sealed_code_verifier, flow_options_json, status,
                          error_code, error_description, sealed_credentials, granted_scopes, token_expires_at,
                          account_id, account_name, source_id, created_at, expires_at, updated_at, version,
                          target_source_id, oauth_app_scope, plugin_build, state_names_connection)
-SELECT k.base + n.i, printf('conn_%016x%s', k.base + n.i, lower(hex(randomblob(8)))), 1, t.organization_id, t.slug,
+SELECT printf('conn_%012x%s', k.base + n.i, lower(hex(randomblob(10)))), t.organization_id, t.slug,
        t.source_definition_id, t.workspace_id, lower(hex(randomblob(32))), t.redirect_url, t.redirect_uri,
        randomblob(length(t.sealed_code_verifier)), t.flow_options_json, t.status, t.error_code, t.error_description,
        t.sealed_credentials, t.granted_scopes, t.token_expires_at, t.account_id, t.account_name, t.source_id,

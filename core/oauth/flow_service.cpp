@@ -174,66 +174,53 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   }
   PendingFlowCap::Reservation counted(pending_flows_, request.organization_id, connection.expires_at);
 
-  // The id's key is unique within this process; another process writing the same file can
-  // have taken it (the insert then conflicts). Then the flow starts over with a new id.
-  constexpr int attempts = 3;
-  std::optional<ApiError> stored;
-  OperationResult url;
-  for (int attempt = 1;; ++attempt) {
-    connection.id = make_keyed_id("conn");
-    // The state names its connection, followed by 256 bits from the CSPRNG; only its hash
-    // is stored, so a database leak cannot answer a callback.
-    const std::string state = connection.id + "." + random_token(256);
-    connection.state_hash = sha256_hex(state);
-    connection.state_names_connection = true;
-    FlowParams params;
-    params.redirect_uri = settings_.callback_uri;
-    params.state = state;
-    params.options_json = connection.flow_options_json;
-    if (descriptor.supports_pkce) {
-      const std::string verifier = make_pkce_verifier();
-      params.code_challenge = pkce_s256_challenge(verifier);
-      connection.sealed_code_verifier =
-          sealer_.seal(verifier, sealing_context("connection", connection.id, "code_verifier"));
-    }
-
-    url = instance.authorization_url(params);
-    if (!url.ok()) {
-      if (url.status == CONNECTOR_STATUS_INVALID_INPUT) {
-        co_return ApiError(ErrorCode::validation_error, short_text(url.error_description));
-      }
-      co_return ApiError(ErrorCode::connector_oauth_failed, "The connector could not build the consent URL.",
-                         short_text(url.error_description), {{"slug", request.slug}});
-    }
-
-    try {
-      // One store job: the allow-list check and the insert see the same moment. Its one
-      // write is the insert at its end, so it needs no savepoint of its own
-      // (JobUndo::statement).
-      stored = co_await store_executor_.run(
-          [&](Store& store) -> std::optional<ApiError> {
-            if (!allowed_host_wide) {
-              std::vector<std::string> keys;
-              for (const auto& entry : store.list_allowed_redirects(request.organization_id))
-                keys.push_back(entry.url);
-              if (!redirect_allowed(*redirect, keys)) {
-                return ApiError(ErrorCode::redirect_url_not_allowed, {}, {}, {{"redirect_url", redirect->key}});
-              }
-            }
-            if (!request.workspace_id.empty() && !store.find_workspace(request.organization_id, request.workspace_id)) {
-              return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
-            }
-            store.insert_connection(connection);
-            return std::nullopt;
-          },
-          JobUndo::statement);
-      break;
-    } catch (const StoreConflict&) {
-      // The store has moved this process's keys past every key the file holds.
-      if (attempt == attempts) throw;
-    }
+  connection.id = make_id("conn");
+  // The state names its connection, followed by 256 bits from the CSPRNG; only its hash
+  // is stored, so a database leak cannot answer a callback.
+  const std::string state = connection.id + "." + random_token(256);
+  connection.state_hash = sha256_hex(state);
+  connection.state_names_connection = true;
+  FlowParams params;
+  params.redirect_uri = settings_.callback_uri;
+  params.state = state;
+  params.options_json = connection.flow_options_json;
+  if (descriptor.supports_pkce) {
+    const std::string verifier = make_pkce_verifier();
+    params.code_challenge = pkce_s256_challenge(verifier);
+    connection.sealed_code_verifier =
+        sealer_.seal(verifier, sealing_context("connection", connection.id, "code_verifier"));
   }
-  if (stored) co_return *stored;
+
+  const OperationResult url = instance.authorization_url(params);
+  if (!url.ok()) {
+    if (url.status == CONNECTOR_STATUS_INVALID_INPUT) {
+      co_return ApiError(ErrorCode::validation_error, short_text(url.error_description));
+    }
+    co_return ApiError(ErrorCode::connector_oauth_failed, "The connector could not build the consent URL.",
+                       short_text(url.error_description), {{"slug", request.slug}});
+  }
+
+  // One store job: the allow-list check and the insert see the same moment. Its one
+  // write is the insert at its end, so it needs no savepoint of its own
+  // (JobUndo::statement).
+  const std::optional<ApiError> refused = co_await store_executor_.run(
+      [&](Store& store) -> std::optional<ApiError> {
+        if (!allowed_host_wide) {
+          std::vector<std::string> keys;
+          for (const auto& entry : store.list_allowed_redirects(request.organization_id))
+            keys.push_back(entry.url);
+          if (!redirect_allowed(*redirect, keys)) {
+            return ApiError(ErrorCode::redirect_url_not_allowed, {}, {}, {{"redirect_url", redirect->key}});
+          }
+        }
+        if (!request.workspace_id.empty() && !store.find_workspace(request.organization_id, request.workspace_id)) {
+          return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
+        }
+        store.insert_connection(connection);
+        return std::nullopt;
+      },
+      JobUndo::statement);
+  if (refused) co_return *refused;
   counted.keep();
   if (events_) events_("flow started", {{"slug", connection.slug}, {"connection_id", connection.id}});
   co_return AuthorizeResult{url.authorization_url, connection.id, connection.expires_at};

@@ -227,6 +227,15 @@ UPDATE connections SET sealed_code_verifier = x'', sealed_credentials = x''
 DROP INDEX connections_live;
 CREATE INDEX connections_authorized ON connections (expires_at) WHERE status = 'authorized';
 )sql"},
+    // A connection's id no longer starts with its row's key: public ids say nothing about how a
+    // store keeps its rows. Rows keep the keys they have, and SQLite gives a new row the next
+    // key after the largest, so the table stays in the order flows were made (the purge walks
+    // it in that order); an index over every id finds a flow by the id the API hands out.
+    {10, "connections found by their id through an index", R"sql(
+DROP INDEX connections_by_legacy_id;
+ALTER TABLE connections DROP COLUMN id_names_row;
+CREATE UNIQUE INDEX connections_by_id ON connections (id);
+)sql"},
 };
 
 void refuse_if_newer(int database_version, int latest) {

@@ -1,11 +1,11 @@
 #include "store/sqlite_store.hpp"
 
-#include "oauth/ids.hpp"
 #include "store/migrations.hpp"
 
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 namespace connector::core {
@@ -83,13 +83,6 @@ std::string compare_and_swap_sql(std::string_view table, std::string_view column
       .append(parameter("organization_id"))
       .append(" AND version = ")
       .append(parameter("version"));
-}
-
-// A connection's row key is bound after connection_columns' own parameters (the insert and
-// the compare-and-swap both end with it).
-int connection_row_key_parameter() {
-  static const int parameter = static_cast<int>(split_columns(connection_columns).size()) + 1;
-  return parameter;
 }
 
 // --- Records to parameters and rows to records, in the column lists' order.
@@ -333,9 +326,6 @@ SqliteStore::SqliteStore(const std::filesystem::path& path) {
   db_ = sqlite::open_database(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
   configure_connection(db_.get());
   apply_schema_migrations(db_.get(), sqlite_schema_migrations());
-  // Keys this file already holds, perhaps from a clock that was later set back, are not
-  // handed out again by this process.
-  keep_row_keys_above(highest_connection_row_key());
 }
 
 SqliteStore::SqliteStore(const std::filesystem::path& path, ReaderTag) {
@@ -509,56 +499,29 @@ int64_t SqliteStore::count_sources_in_workspace(const std::string& organization_
 
 // --- Connections
 
-// A connection's row: the key at the front of its id (make_keyed_id), or for an id of another
-// shape (flows from before migration 7, or ids a test chose) a rowid SQLite picks, found
-// again through connections_by_legacy_id.
+// A connection's row key is SQLite's to pick (the next after the largest, so flows lie in
+// the order they were made); the API's id finds the row through connections_by_id.
 void SqliteStore::insert_connection(const ConnectionRecord& connection) {
-  static const std::string sql = insert_sql("connections", std::string(connection_columns) + ", row_key, id_names_row");
+  static const std::string sql = insert_sql("connections", connection_columns);
   sqlite::Query query(prepared(sql));
   bind_connection(query, connection);
-  const std::optional<int64_t> key = row_key_in_id(connection.id);
-  query.bind_optional_integer(connection_row_key_parameter(), key);
-  query.bind_integer(connection_row_key_parameter() + 1, key ? 1 : 0);
-  try {
-    query.run();
-  } catch (const StoreConflict&) {
-    // Another process writing this file can have taken the key. Keys handed out from now on
-    // start above every key the file holds, so that the caller's next attempt does not meet
-    // the same one.
-    if (key) keep_row_keys_above(highest_connection_row_key());
-    throw;
-  }
-}
-
-std::optional<int64_t> SqliteStore::connection_row(const std::string& id) {
-  if (const std::optional<int64_t> key = row_key_in_id(id)) return key;
-  // The condition repeats the partial index's, so that SQLite uses it.
-  sqlite::Query query(prepared("SELECT row_key FROM connections WHERE id = ?1 AND id_names_row = 0"));
-  query.bind_text(1, id);
-  if (!query.next_row()) return std::nullopt;
-  return query.integer(0);
+  query.run();
 }
 
 std::optional<ConnectionRecord> SqliteStore::find_connection(const std::string& organization_id,
                                                              const std::string& id) {
-  const std::optional<int64_t> row = connection_row(id);
-  if (!row) return std::nullopt;
   static const std::string sql =
-      select_sql("connections", connection_columns, "WHERE row_key = ?1 AND id = ?2 AND organization_id = ?3");
+      select_sql("connections", connection_columns, "WHERE id = ?1 AND organization_id = ?2");
   sqlite::Query query(prepared(sql));
-  query.bind_integer(1, *row);
-  query.bind_text(2, id);
-  query.bind_text(3, organization_id);
+  query.bind_text(1, id);
+  query.bind_text(2, organization_id);
   return read_optional<ConnectionRecord>(query, read_connection);
 }
 
 std::optional<ConnectionRecord> SqliteStore::find_connection_by_id(const std::string& id) {
-  const std::optional<int64_t> row = connection_row(id);
-  if (!row) return std::nullopt;
-  static const std::string sql = select_sql("connections", connection_columns, "WHERE row_key = ?1 AND id = ?2");
+  static const std::string sql = select_sql("connections", connection_columns, "WHERE id = ?1");
   sqlite::Query query(prepared(sql));
-  query.bind_integer(1, *row);
-  query.bind_text(2, id);
+  query.bind_text(1, id);
   return read_optional<ConnectionRecord>(query, read_connection);
 }
 
@@ -572,21 +535,11 @@ std::optional<ConnectionRecord> SqliteStore::find_connection_by_state_hash(const
 }
 
 bool SqliteStore::update_connection(const ConnectionRecord& connection) {
-  const std::optional<int64_t> row = connection_row(connection.id);
-  if (!row) return false;
-  // The row is named by its key, so that SQLite finds it without an index over the ids.
-  static const std::string sql = compare_and_swap_sql("connections", connection_columns) + " AND row_key = ?" +
-                                 std::to_string(connection_row_key_parameter());
+  static const std::string sql = compare_and_swap_sql("connections", connection_columns);
   sqlite::Query query(prepared(sql));
   bind_connection(query, connection);
-  query.bind_integer(connection_row_key_parameter(), *row);
   query.run();
   return query.changes() == 1;
-}
-
-int64_t SqliteStore::highest_connection_row_key() {
-  sqlite::Query query(prepared("SELECT max(row_key) FROM connections"));
-  return query.next_row() ? query.optional_integer(0).value_or(0) : 0;
 }
 
 int64_t SqliteStore::cache_generation() {
@@ -600,19 +553,8 @@ int64_t SqliteStore::count_connections() {
   return query.integer(0);
 }
 
-// The lowest row key a connection made at `unix_seconds` can have: the shape make_keyed_id
-// gives keys (oauth/ids.hpp: 2^60 + milliseconds * 2^16 + a sequence). Rows are in key order,
-// so the rows made before a moment are one range at the front of the table; rows of another
-// shape (legacy rowids) are below 2^60 and always in that range.
-namespace {
-int64_t first_row_key_at(int64_t unix_seconds) {
-  return (int64_t{1} << 60) + ((std::max<int64_t>(unix_seconds, 0) * 1000) << 16);
-}
-} // namespace
-
-// Rows are in key order, which is the order flows were made in (row keys from make_keyed_id;
-// legacy rowids, all older, come first): the walk is a range read of the table, with no index
-// for every authorize to keep up to date.
+// Rows are in key order, which is the order flows were made in (insert_connection): the walk
+// is a range read of the table, with no index for every authorize to keep up to date.
 PendingSweep SqliteStore::expire_lapsed_pending_connections(int64_t resume_at, int64_t now, int limit) {
   PendingSweep sweep;
   sweep.resume_at = resume_at;
@@ -666,13 +608,18 @@ int64_t SqliteStore::expire_lapsed_authorized_connections(int64_t now, int limit
   return changed;
 }
 
+// Rows are in the order flows were made, so the ones made before `created_before` are a
+// range at the front of the table: the search stops at the first row made later, instead of
+// reading the whole table for the rows that qualify. (A clock set back can put a younger row
+// in that range; the rows behind it then wait until it is old enough too.)
 int64_t SqliteStore::delete_connections_created_before(int64_t created_before, int limit) {
   sqlite::Query query(
-      prepared("DELETE FROM connections WHERE row_key IN (SELECT row_key FROM connections WHERE row_key < ?1 "
-               "AND created_at < ?2 AND status <> 'pending' AND status <> 'authorized' ORDER BY row_key LIMIT ?3)"));
-  query.bind_integer(1, first_row_key_at(created_before));
-  query.bind_integer(2, created_before);
-  query.bind_integer(3, std::max(limit, 1));
+      prepared("DELETE FROM connections WHERE row_key IN (SELECT row_key FROM connections WHERE row_key < "
+               "coalesce((SELECT row_key FROM connections WHERE created_at >= ?1 ORDER BY row_key LIMIT 1), ?3) "
+               "AND created_at < ?1 AND status <> 'pending' AND status <> 'authorized' ORDER BY row_key LIMIT ?2)"));
+  query.bind_integer(1, created_before);
+  query.bind_integer(2, std::max(limit, 1));
+  query.bind_integer(3, std::numeric_limits<int64_t>::max());
   query.run();
   const int64_t changed = query.changes();
   if (changed > 0) checkpoint_after_commit_ = true;

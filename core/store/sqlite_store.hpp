@@ -101,10 +101,6 @@ private:
   // literal or a function-local static): the cache keys on it without copying.
   sqlite3_stmt* prepared(std::string_view sql);
   void execute_prepared(std::string_view sql);
-  // The rowid of connection `id`, when it exists (see insert_connection).
-  std::optional<int64_t> connection_row(const std::string& id);
-  // The highest rowid of a connection (0 for none).
-  int64_t highest_connection_row_key();
 
   // Declared before db_, so that the connection (whose WAL hook points here) closes first.
   std::unique_ptr<WalCheckpointer> checkpointer_;

@@ -70,10 +70,10 @@ protected:
 };
 
 TEST_F(SqliteStorePurgeTest, LapsedFlowsBecomeExpiredAndTheirSealedBytesLeaveTheFile) {
-  const std::string pending_lapsed = make_keyed_id("conn");
-  const std::string authorized_lapsed = make_keyed_id("conn");
-  const std::string pending_live = make_keyed_id("conn");
-  const std::string authorized_live = make_keyed_id("conn");
+  const std::string pending_lapsed = make_id("conn");
+  const std::string authorized_lapsed = make_id("conn");
+  const std::string pending_live = make_id("conn");
+  const std::string authorized_live = make_id("conn");
   {
     SqliteStore store(path);
     store.insert_connection(flow("org_a", pending_lapsed, ConnectionStatus::pending, now - 1));
@@ -114,14 +114,14 @@ TEST_F(SqliteStorePurgeTest, TheWalkOverPendingFlowsGoesInStepsAndWaitsAtTheFirs
   SqliteStore store(path);
   std::vector<std::string> lapsed;
   for (int i = 0; i < 5; ++i) {
-    lapsed.push_back(make_keyed_id("conn"));
+    lapsed.push_back(make_id("conn"));
     store.insert_connection(flow("org_a", lapsed.back(), ConnectionStatus::pending, now - 10));
   }
-  const std::string ended = make_keyed_id("conn");
+  const std::string ended = make_id("conn");
   store.insert_connection(flow("org_a", ended, ConnectionStatus::failed, now - 10));
-  const std::string good = make_keyed_id("conn");
+  const std::string good = make_id("conn");
   store.insert_connection(flow("org_b", good, ConnectionStatus::pending, now + 10));
-  const std::string later = make_keyed_id("conn");
+  const std::string later = make_id("conn");
   store.insert_connection(flow("org_a", later, ConnectionStatus::pending, now + 20));
 
   PendingSweep sweep = store.expire_lapsed_pending_connections(0, now, 2);
@@ -149,7 +149,7 @@ TEST_F(SqliteStorePurgeTest, TheWalkOverPendingFlowsGoesInStepsAndWaitsAtTheFirs
 TEST_F(SqliteStorePurgeTest, LapsedAuthorizedFlowsAreExpiredInBatchesOfTheGivenSize) {
   SqliteStore store(path);
   for (int i = 0; i < 5; ++i)
-    store.insert_connection(flow("org_a", make_keyed_id("conn"), ConnectionStatus::authorized, now - 10));
+    store.insert_connection(flow("org_a", make_id("conn"), ConnectionStatus::authorized, now - 10));
   EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 2);
   EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 2);
   EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 1);
@@ -157,10 +157,10 @@ TEST_F(SqliteStorePurgeTest, LapsedAuthorizedFlowsAreExpiredInBatchesOfTheGivenS
 }
 
 TEST_F(SqliteStorePurgeTest, EndedFlowsAreDeletedOnceOlderThanTheRetention) {
-  const int64_t wall = wall_clock(); // keyed ids carry the real clock
+  const int64_t wall = wall_clock();
   SqliteStore store(path);
-  // Flows from before ids named their rows (the first rows of the table, with small rowids):
-  // their rowid says nothing of their age.
+  // Rows lie in the order flows were made: the month-old one first. The search for old flows
+  // stops at the first recent one, whatever lies behind it.
   ConnectionRecord legacy = flow("org_a", "conn_legacy_failed", ConnectionStatus::failed, 0);
   legacy.created_at = wall - 30 * 86400;
   store.insert_connection(legacy);
@@ -169,15 +169,15 @@ TEST_F(SqliteStorePurgeTest, EndedFlowsAreDeletedOnceOlderThanTheRetention) {
   store.insert_connection(legacy_recent);
   std::vector<std::string> ended;
   for (const auto status : {ConnectionStatus::failed, ConnectionStatus::consumed, ConnectionStatus::expired}) {
-    ConnectionRecord connection = flow("org_a", make_keyed_id("conn"), status, wall - 1);
+    ConnectionRecord connection = flow("org_a", make_id("conn"), status, wall - 1);
     connection.created_at = wall;
     store.insert_connection(connection);
     ended.push_back(connection.id);
   }
-  ConnectionRecord pending = flow("org_a", make_keyed_id("conn"), ConnectionStatus::pending, wall + 600);
+  ConnectionRecord pending = flow("org_a", make_id("conn"), ConnectionStatus::pending, wall + 600);
   pending.created_at = wall;
   store.insert_connection(pending);
-  ConnectionRecord authorized = flow("org_a", make_keyed_id("conn"), ConnectionStatus::authorized, wall + 600);
+  ConnectionRecord authorized = flow("org_a", make_id("conn"), ConnectionStatus::authorized, wall + 600);
   authorized.created_at = wall;
   store.insert_connection(authorized);
 

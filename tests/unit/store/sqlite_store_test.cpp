@@ -106,17 +106,6 @@ ConnectionRecord make_connection(const std::string& organization_id, const std::
   return connection;
 }
 
-// An id of make_keyed_id's shape with a chosen key and random half.
-std::string keyed_id(int64_t key, uint64_t random_half) {
-  char id[40];
-  std::snprintf(id, sizeof id, "conn_%016llx%016llx", static_cast<unsigned long long>(key),
-                static_cast<unsigned long long>(random_half));
-  return id;
-}
-
-// An hour of make_keyed_id's keys (milliseconds * 2^16).
-constexpr int64_t hour_of_keys = (int64_t{3600} * 1000) << 16;
-
 SourceRecord make_source(const std::string& organization_id, const std::string& workspace_id, const std::string& id) {
   SourceRecord source;
   source.id = id;
@@ -242,13 +231,13 @@ TEST_F(SqliteStoreTest, CreatesTheIndexesLookupsAndListingsRelyOn) {
   EXPECT_TRUE(is_unique("api_keys", "api_keys_by_key_hash"));
   EXPECT_EQ(index_columns("connections_by_legacy_state_hash"), "state_hash");
   EXPECT_TRUE(is_unique("connections", "connections_by_legacy_state_hash"));
-  EXPECT_EQ(index_columns("connections_by_legacy_id"), "id");
-  EXPECT_TRUE(is_unique("connections", "connections_by_legacy_id"));
-  // New connections are found by the key their id starts with (the rowid): every index on
-  // the table is partial, and an authorize adds to none of them. Two hold only rows from
-  // before; the third only authorized flows, for the purge.
+  EXPECT_EQ(index_columns("connections_by_id"), "id");
+  EXPECT_TRUE(is_unique("connections", "connections_by_id"));
+  // An authorize adds to the table and to the index over the ids, and to no other: the
+  // other two indexes are partial, one holding only flows from before states named their
+  // connection, the other only authorized flows, for the purge.
   EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections')"), "3");
-  EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections') WHERE partial = 0"), "0");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections') WHERE partial = 0"), "1");
   EXPECT_EQ(index_columns("connections_authorized"), "expires_at");
   EXPECT_EQ(index_columns("sources_by_workspace"), "organization_id,workspace_id,id");
   EXPECT_EQ(index_columns("workspaces_by_organization"), "organization_id,id");
@@ -430,31 +419,40 @@ TEST_F(SqliteStoreTest, OnlyOlderFlowsAreFoundByStateHash) {
   EXPECT_FALSE(store.find_connection_by_id("conn_absent"));
 }
 
-// A flow this build starts: its id begins with the key of its row (oauth/ids.hpp), so it is
-// found without an index over the ids, and no index on the table grows with new flows.
-TEST_F(SqliteStoreTest, AKeyedConnectionIsStoredUnderTheKeyItsIdStartsWith) {
+// A flow's row key is the store's own (the next after the largest): the id the API hands out
+// says nothing about it, finds the flow through one index over the ids, and new flows still
+// go at the end of the table in the order they were made (the purge walks it in that order).
+TEST_F(SqliteStoreTest, AConnectionIsFoundByItsIdAloneAndNewRowsGoAtTheEnd) {
   SqliteStore store(path);
-  const ConnectionRecord connection = make_connection("org_a", make_keyed_id("conn"));
-  store.insert_connection(connection);
+  std::vector<ConnectionRecord> made;
+  for (int i = 0; i < 3; ++i) {
+    ConnectionRecord connection = make_connection("org_a", make_id("conn"));
+    connection.state_hash = "state-" + std::to_string(i);
+    store.insert_connection(connection);
+    made.push_back(connection);
+  }
   {
     RawDatabase raw(path);
-    EXPECT_EQ(raw.integer("SELECT row_key FROM connections WHERE id = '" + connection.id + "'"),
-              *row_key_in_id(connection.id));
-    EXPECT_EQ(raw.integer("SELECT id_names_row FROM connections WHERE id = '" + connection.id + "'"), 1);
-    EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_index_list('connections') WHERE partial = 0"), 0);
+    int64_t previous = 0;
+    for (const ConnectionRecord& connection : made) {
+      const int64_t key = raw.integer("SELECT row_key FROM connections WHERE id = '" + connection.id + "'");
+      EXPECT_GT(key, previous) << "rows lie in the order they were made";
+      previous = key;
+    }
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_index_list('connections') WHERE partial = 0"), 1);
+    EXPECT_EQ(raw.integer("SELECT \"unique\" FROM pragma_index_list('connections') WHERE name = 'connections_by_id'"),
+              1);
   }
+  const ConnectionRecord& connection = made[1];
   expect_same_connection(*store.find_connection("org_a", connection.id), connection);
   expect_same_connection(*store.find_connection_by_id(connection.id), connection);
   EXPECT_FALSE(store.find_connection("org_b", connection.id));
 
-  // The same key with another random half names no connection and cannot be stored beside it.
-  ConnectionRecord impostor = make_connection("org_a", connection.id.substr(0, 21) + "0123456789abcdef");
-  impostor.state_hash = "another-state-hash";
-  ASSERT_NE(impostor.id, connection.id);
-  EXPECT_FALSE(store.find_connection_by_id(impostor.id));
-  EXPECT_FALSE(store.update_connection(impostor));
-  EXPECT_THROW(store.insert_connection(impostor), StoreConflict);
-  EXPECT_EQ(store.count_connections(), 1);
+  // An id is unique however the store keys its rows.
+  ConnectionRecord twin = make_connection("org_b", connection.id);
+  twin.state_hash = "another-state-hash";
+  EXPECT_THROW(store.insert_connection(twin), StoreConflict);
+  EXPECT_EQ(store.count_connections(), 3);
 
   ConnectionRecord changed = *store.find_connection("org_a", connection.id);
   const ConnectionRecord stale = changed;
@@ -462,45 +460,52 @@ TEST_F(SqliteStoreTest, AKeyedConnectionIsStoredUnderTheKeyItsIdStartsWith) {
   ASSERT_TRUE(store.update_connection(changed));
   EXPECT_EQ(store.find_connection_by_id(connection.id)->status, ConnectionStatus::consumed);
   EXPECT_EQ(store.find_connection_by_id(connection.id)->version, 2);
-  EXPECT_FALSE(store.update_connection(stale)) << "a stale version loses, as for any id";
+  EXPECT_FALSE(store.update_connection(stale)) << "a stale version loses";
+  EXPECT_EQ(store.find_connection_by_id(made[0].id)->status, made[0].status) << "only its own row changed";
 }
 
-// Keys a file holds (written by another process, or before the clock was set back) are not
-// handed out again once a store has opened it.
-TEST_F(SqliteStoreTest, OpeningAFileKeepsNewKeysAboveTheKeysItHolds) {
-  std::string ahead;
+// A file of version 9 holds flows whose ids began with their row key (id_names_row = 1) and
+// older ones found through a partial index: after migration 10 every one is found by its id,
+// and new flows go after the largest key the file holds.
+TEST_F(SqliteStoreTest, AVersionNineFileKeepsItsFlowsAndNewOnesGoAfterThem) {
+  std::filesystem::create_directories(path.parent_path());
+  const int64_t keyed_row = (int64_t{1} << 60) + (int64_t{1700000000000} << 16);
+  const std::string keyed = "conn_" + [&] {
+    char digits[17];
+    std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(keyed_row));
+    return std::string(digits);
+  }() + "0123456789abcdef";
+  const std::string older = make_id("conn");
   {
-    SqliteStore store(path);
-    ahead = keyed_id(*row_key_in_id(make_keyed_id("conn")) + hour_of_keys, 0x0123456789abcdefULL);
-    ASSERT_TRUE(row_key_in_id(ahead));
-    store.insert_connection(make_connection("org_a", ahead));
+    RawDatabase raw(path);
+    raw.execute("PRAGMA journal_mode = WAL");
+    apply_schema_migrations(raw.handle(), sqlite_schema_migrations().first(9)); // as the last release wrote it
+    const std::string insert =
+        "INSERT INTO connections (row_key, id, id_names_row, organization_id, slug, source_definition_id, "
+        "workspace_id, state_hash, redirect_url, redirect_uri, sealed_code_verifier, flow_options_json, status, "
+        "error_code, error_description, sealed_credentials, granted_scopes, token_expires_at, account_id, "
+        "account_name, source_id, created_at, expires_at, updated_at, version, target_source_id, oauth_app_scope, "
+        "plugin_build, state_names_connection) VALUES ";
+    raw.execute(insert + "(7, '" + older + "', 0, 'org_a', 'github', 'def', '', 'hash-older', 'https://app/done', " +
+                "'https://host/cb', x'', '{}', 'pending', '', '', x'', '', NULL, '', '', '', 1, 2, 1, 1, '', '', " +
+                "'', 0)");
+    raw.execute(insert + "(" + std::to_string(keyed_row) + ", '" + keyed +
+                "', 1, 'org_a', 'github', 'def', '', 'hash-keyed', 'https://app/done', 'https://host/cb', x'00ff', " +
+                "'{}', 'pending', '', '', x'', '', NULL, '', '', '', 1, 2, 1, 1, '', '', 'b1', 1)");
   }
-  SqliteStore reopened(path);
-  EXPECT_GT(*row_key_in_id(make_keyed_id("conn")), *row_key_in_id(ahead));
-}
-
-// A key taken by another process writing the file: the insert conflicts, and the keys this
-// process hands out next start above every key in the file, so a new attempt succeeds.
-TEST_F(SqliteStoreTest, AKeyConflictMovesNewKeysAboveEveryKeyInTheFile) {
   SqliteStore store(path);
-  const ConnectionRecord first = make_connection("org_a", make_keyed_id("conn"));
-  store.insert_connection(first);
-  const int64_t far_ahead = *row_key_in_id(first.id) + hour_of_keys;
-  {
-    RawDatabase other(path);
-    const std::string id = keyed_id(far_ahead, 0xabcdefULL);
-    other.execute("INSERT INTO connections (row_key, id, organization_id, slug, source_definition_id, workspace_id, "
-                  "state_hash, redirect_url, redirect_uri, sealed_code_verifier, flow_options_json, status, "
-                  "error_code, error_description, sealed_credentials, granted_scopes, account_id, account_name, "
-                  "source_id, created_at, expires_at, updated_at, version, id_names_row) VALUES (" +
-                  std::to_string(far_ahead) + ", '" + id +
-                  "', 'org_a', 'github', 'def', '', 'other', '', '', x'', '{}', 'pending', '', '', x'', '', '', '', "
-                  "'', 1, 2, 1, 1, 1)");
-  }
-  ConnectionRecord same_key = make_connection("org_a", first.id.substr(0, 21) + "00000000000000ff");
-  same_key.state_hash = "same-key";
-  EXPECT_THROW(store.insert_connection(same_key), StoreConflict);
-  EXPECT_GT(*row_key_in_id(make_keyed_id("conn")), far_ahead);
+  ASSERT_TRUE(store.find_connection("org_a", keyed));
+  EXPECT_EQ(store.find_connection_by_id(keyed)->sealed_code_verifier, (std::vector<uint8_t>{0x00, 0xff}));
+  ASSERT_TRUE(store.find_connection_by_id(older));
+  EXPECT_EQ(store.find_connection_by_state_hash("hash-older")->id, older);
+
+  const ConnectionRecord made_now = make_connection("org_a", make_id("conn"));
+  store.insert_connection(made_now);
+  expect_same_connection(*store.find_connection_by_id(made_now.id), made_now);
+  RawDatabase raw(path);
+  EXPECT_GT(raw.integer("SELECT row_key FROM connections WHERE id = '" + made_now.id + "'"), keyed_row);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_table_info('connections') WHERE name = 'id_names_row'"), 0);
+  EXPECT_EQ(raw.integer("SELECT max(version) FROM schema_migrations"), SqliteStore::latest_schema_version());
 }
 
 TEST_F(SqliteStoreTest, ConnectionEmptyAndAbsentValuesRoundTrip) {
@@ -786,7 +791,7 @@ TEST_F(SqliteStoreTest, AVersionOneFileGainsTheTokenLifecycleColumnsWithDefaults
 }
 
 // Connections from before ids named their rows keep their ids, rowids and lookups after the
-// table is rebuilt (migration 7), beside keyed ones.
+// table is rebuilt (migration 7) and after ids stop naming rows (migration 10).
 TEST_F(SqliteStoreTest, AVersionSixFileKeepsItsConnectionsUnderTheirOldIds) {
   std::filesystem::create_directories(path.parent_path());
   const std::string named = make_id("conn");
@@ -824,15 +829,14 @@ TEST_F(SqliteStoreTest, AVersionSixFileKeepsItsConnectionsUnderTheirOldIds) {
   ASSERT_TRUE(store.update_connection(claimed));
   EXPECT_EQ(store.find_connection("org_a", named)->status, ConnectionStatus::authorized);
 
-  const ConnectionRecord keyed = make_connection("org_a", make_keyed_id("conn"));
-  store.insert_connection(keyed);
-  expect_same_connection(*store.find_connection_by_id(keyed.id), keyed);
+  const ConnectionRecord made_now = make_connection("org_a", make_id("conn"));
+  store.insert_connection(made_now);
+  expect_same_connection(*store.find_connection_by_id(made_now.id), made_now);
   EXPECT_EQ(store.count_connections(), 3);
   EXPECT_THROW(store.insert_connection(make_connection("org_b", older)), StoreConflict) << "old ids stay unique";
 
   RawDatabase raw(path);
   EXPECT_EQ(raw.integer("SELECT row_key FROM connections WHERE id = '" + named + "'"), named_rowid);
-  EXPECT_EQ(raw.integer("SELECT count(*) FROM connections WHERE id_names_row = 0"), 2);
   EXPECT_EQ(raw.integer("SELECT max(version) FROM schema_migrations"), SqliteStore::latest_schema_version());
 }
 
