@@ -18,8 +18,8 @@ uint64_t milliseconds_now() {
           .count());
 }
 
-constexpr int time_digits = 12;        // 48 bits of milliseconds
-constexpr int random_bytes_in_id = 10; // 80 bits, 20 hex digits
+constexpr int time_digits = 12;                // 48 bits of milliseconds
+constexpr std::size_t random_bytes_in_id = 10; // 80 bits, 20 hex digits
 
 } // namespace
 
@@ -30,7 +30,7 @@ std::string make_id(std::string_view prefix) {
   // nothing about where or how a store keeps the row.
   const uint64_t millis = milliseconds_now();
   std::string id(prefix);
-  id.reserve(prefix.size() + 1 + time_digits + 2 * random_bytes_in_id);
+  id.reserve(prefix.size() + 1 + std::size_t{time_digits} + 2 * random_bytes_in_id);
   id.push_back('_');
   for (int shift = 4 * (time_digits - 1); shift >= 0; shift -= 4)
     id.push_back(hex[(millis >> shift) & 0x0F]);
