@@ -171,7 +171,8 @@ private:
   void check_string(const std::string& text, const nlohmann::json& schema, const std::string& path) {
     if (const auto min = schema.find("minLength");
         min != schema.end() && min->is_number_unsigned() && text.size() < min->get<std::size_t>()) {
-      fail(path, "must be at least " + min->dump() + " characters long");
+      fail(path,
+           min->get<std::size_t>() == 1 ? "must not be empty" : "must be at least " + min->dump() + " characters long");
     }
     if (const auto max = schema.find("maxLength");
         max != schema.end() && max->is_number_unsigned() && text.size() > max->get<std::size_t>()) {

@@ -3,6 +3,7 @@
 #include "oauth/credentials.hpp"
 #include "store/store_executor.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace connector::core {
@@ -20,8 +21,28 @@ ApiError not_configured(const std::string& slug, const std::string& why) {
 
 std::string workspace_app_scope(const std::string& workspace_id) { return "ws:" + workspace_id; }
 
-bool is_organization_app_setting(const std::string& key) {
-  return key == "client_id" || key == "client_secret" || key == "scopes";
+std::shared_ptr<const ProviderInstance> create_app_instance(const ConfiguredProvider& entry,
+                                                            const nlohmann::json& configuration, std::string& why) {
+  nlohmann::json settings = entry.settings.is_object() ? entry.settings : nlohmann::json::object();
+  if (configuration.is_object()) {
+    for (const std::string& name : entry.module->descriptor().organization_app_settings) {
+      if (const auto value = configuration.find(name); value != configuration.end()) settings[name] = *value;
+    }
+  }
+  auto created = entry.module->create_provider(settings.dump());
+  if (!created.instance) {
+    why = created.result.error_description;
+    return nullptr;
+  }
+  const std::vector<std::string>& allowed =
+      entry.instance ? entry.instance->allowed_hosts() : entry.module->descriptor().hosts;
+  for (const std::string& host : created.instance->allowed_hosts()) {
+    if (std::find(allowed.begin(), allowed.end(), host) == allowed.end()) {
+      why = "it would reach a host the operator's configuration does not";
+      return nullptr;
+    }
+  }
+  return std::move(created.instance);
 }
 
 std::string oauth_app_sealing_context(const OAuthAppRecord& app) {
@@ -79,22 +100,13 @@ Expected<ResolvedProvider> OAuthApps::build(const ConfiguredProvider& entry, con
 
   const auto opened = sealer_.open(app->sealed_configuration, oauth_app_sealing_context(*app));
   if (!opened) return ApiError(ErrorCode::internal_error, {}, "an OAuth app's configuration could not be unsealed");
-  const nlohmann::json configuration = nlohmann::json::parse(*opened, nullptr, false);
-  nlohmann::json settings = entry.settings.is_object() ? entry.settings : nlohmann::json::object();
-  if (configuration.is_object()) {
-    for (const auto& [name, value] : configuration.items()) {
-      if (is_organization_app_setting(name)) settings[name] = value;
-    }
-  }
-  auto created = entry.module->create_provider(settings.dump());
-  if (!created.instance) {
-    return not_configured(slug, "the OAuth app set for " + app->scope +
-                                    " is not usable: " + created.result.error_description);
-  }
+  std::string why;
+  auto instance = create_app_instance(entry, nlohmann::json::parse(*opened, nullptr, false), why);
+  if (!instance) return not_configured(slug, "the OAuth app set for " + app->scope + " is not usable: " + why);
   const std::lock_guard lock(cache_mutex_);
   if (cache_.size() >= max_cached_instances) cache_.clear();
-  cache_.emplace(key.str(), created.instance);
-  return ResolvedProvider{entry, std::move(created.instance), app->scope};
+  cache_.emplace(key.str(), instance);
+  return ResolvedProvider{entry, std::move(instance), app->scope};
 }
 
 } // namespace connector::core

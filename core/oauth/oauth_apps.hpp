@@ -32,9 +32,14 @@ struct ResolvedProvider {
   std::string scope;                                // which app: host_app_scope, "org" or "ws:<id>"
 };
 
-// The settings an organization may set for its own app: credentials and scopes, never an
-// endpoint (an organization must not be able to point the host at another host).
-bool is_organization_app_setting(const std::string& key);
+// A provider instance for an organization's or workspace's own OAuth app: the operator's
+// settings with the app's configuration over them, for exactly the settings the plugin's
+// schema marks "x-organization-app" (any other member of `configuration` is ignored). The
+// instance may reach no host the operator's instance cannot: an organization must not be able
+// to point the host elsewhere, whatever a plugin's schema allows. On refusal, `why` says what
+// is wrong without quoting a value.
+std::shared_ptr<const ProviderInstance> create_app_instance(const ConfiguredProvider& entry,
+                                                            const nlohmann::json& configuration, std::string& why);
 
 // Associated data binding an app's sealed configuration to its organization, scope and slug.
 std::string oauth_app_sealing_context(const OAuthAppRecord& app);

@@ -104,6 +104,16 @@ std::optional<PluginDescriptor> parse_plugin_descriptor(const std::string& json_
     error = "slug \"" + d.slug + "\" must be 1-64 of [a-z0-9-], starting with a letter";
     return std::nullopt;
   }
+  d.settings_schema =
+      std::make_shared<const nlohmann::json>(nlohmann::json::parse(d.settings_schema_json, nullptr, false));
+  if (const auto properties = d.settings_schema->find("properties");
+      properties != d.settings_schema->end() && properties->is_object()) {
+    for (const auto& [name, property] : properties->items()) {
+      if (!property.is_object()) continue;
+      const auto flag = property.find("x-organization-app");
+      if (flag != property.end() && *flag == true) d.organization_app_settings.push_back(name);
+    }
+  }
   d.flow_options_schema =
       std::make_shared<const nlohmann::json>(nlohmann::json::parse(d.flow_options_schema_json, nullptr, false));
   d.empty_flow_options_valid = validate_against_schema(nlohmann::json::object(), *d.flow_options_schema).empty();

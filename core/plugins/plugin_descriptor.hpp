@@ -28,6 +28,12 @@ struct PluginDescriptor {
   std::vector<std::string> hosts;
   std::string settings_schema_json;     // a JSON object, serialised
   std::string flow_options_schema_json; // a JSON object, serialised
+  // The settings schema, parsed once by parse_plugin_descriptor (never null from it): every
+  // settings object is checked against it before the plugin sees it (PluginModule::create_provider).
+  std::shared_ptr<const nlohmann::json> settings_schema;
+  // The settings an organization's or a workspace's own OAuth app may set over the host's:
+  // the schema's properties marked "x-organization-app": true.
+  std::vector<std::string> organization_app_settings;
   // The same, parsed once by parse_plugin_descriptor (never null from it): authorize
   // validates its options against it.
   std::shared_ptr<const nlohmann::json> flow_options_schema;

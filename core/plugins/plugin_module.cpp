@@ -2,8 +2,10 @@
 
 #include "crypto/digest.hpp"
 #include "plugins/result_writer.hpp"
+#include "json/schema_validator.hpp"
 
 #include <boost/dll/shared_library.hpp>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -167,7 +169,36 @@ PluginModule::LoadOutcome PluginModule::load_checked(const std::filesystem::path
 
 PluginModule::~PluginModule() = default;
 
+namespace {
+
+// "setting client_secret is required; setting scopes/0 does not match …": what the schema
+// refused, by name, for the operator (the validator never quotes a value).
+std::string describe_refused_settings(const std::vector<SchemaViolation>& violations) {
+  std::string text;
+  for (const SchemaViolation& violation : violations) {
+    if (!text.empty()) text += "; ";
+    text += violation.path == "/" ? "settings" : "setting " + violation.path.substr(1);
+    text += " " + violation.message;
+  }
+  return text;
+}
+
+} // namespace
+
 PluginModule::CreateOutcome PluginModule::create_provider(const std::string& settings_json) const {
+  if (descriptor_.settings_schema) {
+    const nlohmann::json settings = nlohmann::json::parse(settings_json, nullptr, /*allow_exceptions=*/false);
+    const std::vector<SchemaViolation> violations =
+        settings.is_discarded() ? std::vector<SchemaViolation>{{"/", "are not a JSON object"}}
+                                : validate_against_schema(settings, *descriptor_.settings_schema);
+    if (!violations.empty()) {
+      CreateOutcome refused;
+      refused.result.status = CONNECTOR_STATUS_INVALID_INPUT;
+      refused.result.error_code = "invalid_input";
+      refused.result.error_description = describe_refused_settings(violations);
+      return refused;
+    }
+  }
   ResultWriter writer;
   connector_provider* handle = nullptr;
   const connector_status status = table_.provider_create(view(settings_json), &handle, writer.table());

@@ -63,7 +63,10 @@ public:
     std::shared_ptr<const ProviderInstance> instance; // null on failure
     OperationResult result;                           // status and error fields
   };
-  // Configures a provider instance from the operator's settings (a JSON object).
+  // Configures a provider instance from settings (a JSON object): the operator's, or those
+  // with an organization's OAuth app over them. Settings the plugin's settings schema refuses
+  // never reach the plugin: the outcome is INVALID_INPUT, naming each setting and what is wrong
+  // (never its value).
   CreateOutcome create_provider(const std::string& settings_json) const;
 
   const connector_plugin_api& table() const { return table_; }

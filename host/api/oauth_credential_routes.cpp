@@ -11,6 +11,8 @@
 
 #include <connector/encoding.hpp>
 
+#include <algorithm>
+
 namespace connector::host {
 
 namespace {
@@ -57,13 +59,11 @@ boost::asio::awaitable<Response> put(ApiContext& api, RequestContext& context) {
     co_return error_response(context, core::ApiError(core::ErrorCode::connector_not_found, {}, {}, {{"slug", slug}}));
   }
 
-  // Only credentials and scopes the plugin knows; both halves of the client are required.
-  const nlohmann::json schema =
-      nlohmann::json::parse(provider->module->descriptor().settings_schema_json, nullptr, false);
-  const nlohmann::json properties =
-      schema.is_object() ? schema.value("properties", nlohmann::json::object()) : nlohmann::json::object();
+  // Only the settings the plugin's schema lets an organization's app set; an app is a client,
+  // so both halves of it are required.
+  const std::vector<std::string>& overridable = provider->module->descriptor().organization_app_settings;
   for (const auto& [name, value] : configuration.items()) {
-    if (!core::is_organization_app_setting(name) || !properties.contains(name)) {
+    if (std::find(overridable.begin(), overridable.end(), name) == overridable.end()) {
       co_return error_response(context, field_error("configuration." + name, "is not an OAuth app setting of " + slug));
     }
   }
@@ -75,13 +75,10 @@ boost::asio::awaitable<Response> put(ApiContext& api, RequestContext& context) {
     }
   }
   // The plugin judges the result the way it will be used, before anything is stored.
-  nlohmann::json settings = provider->settings.is_object() ? provider->settings : nlohmann::json::object();
-  for (const auto& [name, value] : configuration.items())
-    settings[name] = value;
-  if (auto created = provider->module->create_provider(settings.dump()); !created.instance) {
+  if (std::string why; !core::create_app_instance(*provider, configuration, why)) {
     co_return error_response(context, core::ApiError(core::ErrorCode::validation_error,
                                                      "The connector does not accept this OAuth app configuration.", {},
-                                                     {{"reason", created.result.error_description}}));
+                                                     {{"reason", why}}));
   }
   if (auto missing = co_await require_workspace(api, org, workspace_id)) co_return error_response(context, *missing);
 

@@ -64,12 +64,12 @@ constexpr const char* kSettingsSchema = R"json({
   "additionalProperties": false,
   "properties": {
     "client_id": {
-      "type": "string", "minLength": 1, "title": "Client ID",
+      "type": "string", "minLength": 1, "title": "Client ID", "x-organization-app": true,
       "description": "The OAuth App's or GitHub App's client ID (e.g. Iv1.0123456789abcdef)."
     },
     "client_secret": {
       "type": "string", "minLength": 1, "title": "Client secret",
-      "x-secret": true, "writeOnly": true
+      "x-secret": true, "writeOnly": true, "x-organization-app": true
     },
     "base_url": {
       "type": "string", "format": "uri", "pattern": "^https://", "default": "https://github.com",
@@ -82,7 +82,7 @@ constexpr const char* kSettingsSchema = R"json({
     },
     "scopes": {
       "type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100}, "maxItems": 50,
-      "title": "Scopes",
+      "title": "Scopes", "x-organization-app": true,
       "description": "Replaces the default scopes. Empty for a GitHub App, whose permissions are set on the app."
     },
     "allow_signup": {

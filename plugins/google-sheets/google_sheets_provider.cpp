@@ -290,13 +290,19 @@ json settings_schema() {
   json scopes = scope_list_schema("Scopes to ask for; replaces the defaults.");
   scopes["minItems"] = 1;
   scopes["default"] = default_scopes();
+  scopes["x-organization-app"] = true;
   return {{"type", "object"},
           {"title", "Google Sheets OAuth client"},
           {"description", "The OAuth client from the Google Cloud console: either client_id and client_secret, or the "
                           "downloaded client_secret.json as it is."},
           {"properties",
-           {{"client_id", {{"type", "string"}, {"minLength", 1}, {"title", "Client ID"}}},
-            {"client_secret", {{"type", "string"}, {"minLength", 1}, {"title", "Client secret"}, {"x-secret", true}}},
+           {{"client_id", {{"type", "string"}, {"minLength", 1}, {"title", "Client ID"}, {"x-organization-app", true}}},
+            {"client_secret",
+             {{"type", "string"},
+              {"minLength", 1},
+              {"title", "Client secret"},
+              {"x-secret", true},
+              {"x-organization-app", true}}},
             {"auth_uri", https_url_schema("Google's consent page.", kDefaultAuthUri)},
             {"token_uri", https_url_schema("Google's token endpoint.", kDefaultTokenUri)},
             {"revoke_uri", https_url_schema("Google's revocation endpoint.", kDefaultRevokeUri)},

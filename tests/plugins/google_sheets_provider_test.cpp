@@ -349,7 +349,11 @@ TEST(GoogleSheetsSettings, NamesTheFieldAtFault) {
   settings.erase("client_id");
   EXPECT_EQ(create_refused(settings).error_description, "client_id is required and must be a non-empty string");
   settings = base_settings();
+  // What the schema says, the host checks before the plugin sees the settings ...
   settings["token_uri"] = "http://oauth2.googleapis.com/token";
+  EXPECT_EQ(create_refused(settings).error_description, "setting token_uri does not match the pattern \"^https://\"");
+  // ... and what it cannot say, the plugin.
+  settings["token_uri"] = "https://user:pass@oauth2.googleapis.com/token";
   EXPECT_EQ(create_refused(settings).error_description,
             "token_uri must be an absolute https:// URL without user info, spaces or a fragment");
 }

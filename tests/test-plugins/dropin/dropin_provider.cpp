@@ -68,13 +68,17 @@ DropinSettings read_settings(const json& settings) {
 }
 
 json settings_schema() {
-  const json url = {{"type", "string"}, {"format", "uri"}, {"pattern", "^https://"}};
+  const json organization_url = {
+      {"type", "string"}, {"format", "uri"}, {"pattern", "^https://"}, {"x-organization-app", true}};
   return {{"type", "object"},
           {"properties",
-           {{"client_id", {{"type", "string"}, {"minLength", 1}}},
-            {"client_secret", {{"type", "string"}, {"minLength", 1}, {"x-secret", true}}},
-            {"auth_uri", url},
-            {"token_uri", url}}},
+           {{"client_id", {{"type", "string"}, {"minLength", 1}, {"x-organization-app", true}}},
+            {"client_secret", {{"type", "string"}, {"minLength", 1}, {"x-secret", true}, {"x-organization-app", true}}},
+            // Endpoints an organization's app may set, which no real plugin should allow: the
+            // host must still keep such an app on the operator's hosts
+            // (tests/integration/organization_app_settings_test.cpp).
+            {"auth_uri", organization_url},
+            {"token_uri", organization_url}}},
           {"required", json::array({"client_id", "client_secret", "auth_uri", "token_uri"})},
           {"additionalProperties", false}};
 }
