@@ -14,6 +14,7 @@
 #include <connector/oauth2.hpp>
 #include <connector/plugin.hpp>
 #include <connector/provider.hpp>
+#include <connector/settings.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -42,6 +43,7 @@ using connector::sdk::IOAuthProvider;
 using connector::sdk::Params;
 using connector::sdk::Step;
 using connector::sdk::TokenSet;
+using connector::sdk::UrlUse;
 
 // Airbyte's GitHub source definition id: clients that already know it keep working.
 constexpr const char* kSourceDefinitionId = "ef69ef6e-aa7f-4af1-a01d-ef775033524e";
@@ -116,16 +118,6 @@ std::string to_lower(std::string text) {
 
 bool is_success(unsigned status) { return status >= 200 && status < 300; }
 
-// RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). A space would split one
-// configured scope into two on the consent page, so it is refused rather than passed along.
-bool is_scope_token(const std::string& scope) {
-  if (scope.empty()) return false;
-  return std::all_of(scope.begin(), scope.end(), [](char ch) {
-    const auto c = static_cast<unsigned char>(ch);
-    return c >= 0x21 && c <= 0x7E && c != '"' && c != '\\';
-  });
-}
-
 // RFC 4648 base64 with padding, for the Basic credentials of the revoke call.
 std::string base64_encode(std::string_view bytes) {
   static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -140,15 +132,6 @@ std::string base64_encode(std::string_view bytes) {
     out.push_back(alphabet[(group >> 12) & 0x3F]);
     out.push_back(remaining > 1 ? alphabet[(group >> 6) & 0x3F] : '=');
     out.push_back(remaining > 2 ? alphabet[group & 0x3F] : '=');
-  }
-  return out;
-}
-
-// Scopes in order of first appearance, each once.
-std::vector<std::string> without_duplicates(const std::vector<std::string>& scopes) {
-  std::vector<std::string> out;
-  for (const auto& scope : scopes) {
-    if (std::find(out.begin(), out.end(), scope) == out.end()) out.push_back(scope);
   }
   return out;
 }
@@ -176,67 +159,9 @@ struct GithubSettings {
   std::optional<bool> allow_signup;
 };
 
-// A member that is absent or JSON null is "not set": operators' tools often write null.
-const nlohmann::json* setting(const nlohmann::json& settings, const char* name) {
-  const auto it = settings.find(name);
-  if (it == settings.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-// Messages name the setting, never its value: the value may be a secret.
-std::string required_string(const nlohmann::json& settings, const char* name) {
-  const nlohmann::json* value = setting(settings, name);
-  if (value == nullptr) throw InvalidInput(std::string(name) + " is required");
-  if (!value->is_string()) throw InvalidInput(std::string(name) + " must be a string");
-  std::string text = value->get<std::string>();
-  if (text.empty()) throw InvalidInput(std::string(name) + " must not be empty");
-  return text;
-}
-
-struct BaseUrl {
-  std::string url; // without trailing slashes
-  std::string host;
-};
-
-// Endpoint paths are appended to these URLs, so a query or fragment would end up in the middle
-// of every request URL; user info would put a password into logs and the egress allow-list.
-std::optional<BaseUrl> https_base_url(const nlohmann::json& settings, const char* name) {
-  const nlohmann::json* value = setting(settings, name);
-  if (value == nullptr) return std::nullopt;
-  const std::string refusal = std::string(name) + " must be an https URL without user info, query or fragment";
-  if (!value->is_string()) throw InvalidInput(refusal);
-  std::string url = value->get<std::string>();
-  const auto parsed = connector::sdk::parse_https_url(url);
-  if (!parsed || url.find_first_of("?#") != std::string::npos) throw InvalidInput(refusal);
-  while (!url.empty() && url.back() == '/')
-    url.pop_back();
-  return BaseUrl{url, parsed->host};
-}
-
-std::vector<std::string> scope_list(const nlohmann::json& value, const std::string& name) {
-  if (!value.is_array()) throw InvalidInput(name + " must be an array of strings");
-  std::vector<std::string> scopes;
-  for (const auto& item : value) {
-    if (!item.is_string() || !is_scope_token(item.get<std::string>())) {
-      throw InvalidInput(name + " must hold scope names without spaces, quotes or backslashes");
-    }
-    scopes.push_back(item.get<std::string>());
-  }
-  return scopes;
-}
-
 GithubSettings read_settings(const nlohmann::json& settings) {
-  static const std::vector<std::string> known = {"client_id", "client_secret", "base_url",
-                                                 "api_url",   "scopes",        "allow_signup"};
-  // A misspelt key ("clientSecret", "baseUrl") would otherwise be ignored silently.
-  for (const auto& item : settings.items()) {
-    if (std::find(known.begin(), known.end(), item.key()) == known.end()) {
-      throw InvalidInput("unknown setting \"" + connector::sdk::sanitize_description(item.key().substr(0, 64)) + "\"");
-    }
-  }
-
   GithubSettings out;
-  out.client_id = required_string(settings, "client_id");
+  out.client_id = connector::sdk::required_string_setting(settings, "client_id");
   // The client id goes into the revoke URL's path and into Basic credentials, where a space, a
   // colon or a control character would change the meaning.
   if (!std::all_of(out.client_id.begin(), out.client_id.end(), [](char ch) {
@@ -245,31 +170,27 @@ GithubSettings read_settings(const nlohmann::json& settings) {
       })) {
     throw InvalidInput("client_id must be printable ASCII without spaces or colons");
   }
-  out.client_secret = required_string(settings, "client_secret");
+  out.client_secret = connector::sdk::required_string_setting(settings, "client_secret");
 
-  const auto base = https_base_url(settings, "base_url");
+  // Endpoint paths are appended to both URLs.
+  const auto base = connector::sdk::https_url_setting(settings, "base_url", UrlUse::base);
   out.base_url = base ? base->url : kDefaultBaseUrl;
   const std::string base_host = base ? base->host : "github.com";
-  if (const auto api = https_base_url(settings, "api_url")) {
+  out.allowed_hosts = {base_host};
+  if (const auto api = connector::sdk::https_url_setting(settings, "api_url", UrlUse::base)) {
     out.api_url = api->url;
-    out.allowed_hosts = {base_host, api->host};
+    connector::sdk::append_unique(out.allowed_hosts, api->host);
   } else if (base_host == "github.com") {
     out.api_url = kDefaultApiUrl;
-    out.allowed_hosts = {base_host, "api.github.com"};
+    out.allowed_hosts.emplace_back("api.github.com");
   } else {
     // GitHub Enterprise Server serves its REST API under the same host.
     out.api_url = out.base_url + "/api/v3";
-    out.allowed_hosts = {base_host};
   }
-  out.allowed_hosts = without_duplicates(out.allowed_hosts);
 
-  const nlohmann::json* scopes = setting(settings, "scopes");
-  out.scopes = scopes == nullptr ? default_scopes() : scope_list(*scopes, "scopes");
-
-  if (const nlohmann::json* allow_signup = setting(settings, "allow_signup")) {
-    if (!allow_signup->is_boolean()) throw InvalidInput("allow_signup must be true or false");
-    out.allow_signup = allow_signup->get<bool>();
-  }
+  const nlohmann::json* scopes = connector::sdk::setting(settings, "scopes");
+  out.scopes = scopes == nullptr ? default_scopes() : connector::sdk::scope_list(*scopes, "scopes");
+  out.allow_signup = connector::sdk::boolean_setting(settings, "allow_signup");
   return out;
 }
 
@@ -291,7 +212,7 @@ FlowOptions read_flow_options(const nlohmann::json& options) {
     const std::string& key = item.key();
     const nlohmann::json& value = item.value();
     if (key == "scopes") {
-      out.extra_scopes = scope_list(value, "flow option scopes");
+      out.extra_scopes = connector::sdk::scope_list(value, "flow option scopes");
     } else if (key == "login") {
       if (!value.is_string()) throw InvalidInput("flow option login must be a string");
       out.login = value.get<std::string>();
@@ -491,15 +412,16 @@ public:
 private:
   explicit GithubProvider(GithubSettings settings)
       : settings_(std::move(settings)), authorize_endpoint_(settings_.base_url + "/login/oauth/authorize"),
-        configured_scope_(connector::sdk::join_scopes(without_duplicates(settings_.scopes))) {}
+        configured_scope_(connector::sdk::join_scopes(settings_.scopes)) {}
 
   // The configured scopes joined once: most flows ask for nothing more, and every consent URL
   // needs them.
   std::string scope_with(const std::vector<std::string>& extra_scopes) const {
     if (extra_scopes.empty()) return configured_scope_;
     std::vector<std::string> scopes = settings_.scopes;
-    scopes.insert(scopes.end(), extra_scopes.begin(), extra_scopes.end());
-    return connector::sdk::join_scopes(without_duplicates(scopes));
+    for (const std::string& scope : extra_scopes)
+      connector::sdk::append_unique(scopes, scope);
+    return connector::sdk::join_scopes(scopes);
   }
 
   static void require(const std::string& value, const char* name) {

@@ -6,6 +6,7 @@
 #include <connector/oauth2.hpp>
 #include <connector/plugin.hpp>
 #include <connector/provider.hpp>
+#include <connector/settings.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -45,14 +46,6 @@ const std::vector<std::string>& default_scopes() {
 // silently split it into two scopes once joined.
 constexpr const char* kScopeTokenPattern = "^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$";
 
-bool is_scope_token(const std::string& scope) {
-  if (scope.empty()) return false;
-  return std::all_of(scope.begin(), scope.end(), [](char ch) {
-    const auto c = static_cast<unsigned char>(ch);
-    return c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
-  });
-}
-
 // RFC 7636 section 4.2: an S256 challenge is 43 base64url characters; the grammar allows up to 128.
 bool is_pkce_value(const std::string& value) {
   if (value.size() < 43 || value.size() > 128) return false;
@@ -66,10 +59,6 @@ bool is_header_safe(const std::string& value) {
     const auto c = static_cast<unsigned char>(ch);
     return c >= 0x20 && c < 0x7F;
   });
-}
-
-void append_unique(std::vector<std::string>& list, const std::string& item) {
-  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
 }
 
 // A key name the operator typed, short and printable, for an error message. Only names are ever
@@ -95,19 +84,14 @@ bool is_valid_prompt(std::string_view prompt) {
 
 // ---- Settings --------------------------------------------------------------------------------
 
-struct HttpsSetting {
-  std::string url;
-  std::string host;
-};
-
 struct GoogleSheetsSettings {
   std::string client_id;
   std::string client_secret;
-  HttpsSetting auth_uri;
-  HttpsSetting token_uri;
-  HttpsSetting revoke_uri;
-  HttpsSetting api_base_url;
-  HttpsSetting drive_api_url;
+  sdk::HttpsSetting auth_uri;
+  sdk::HttpsSetting token_uri;
+  sdk::HttpsSetting revoke_uri;
+  sdk::HttpsSetting api_base_url;
+  sdk::HttpsSetting drive_api_url;
   std::string issuer;
   std::vector<std::string> scopes;
 };
@@ -137,83 +121,29 @@ json flatten_client_secret_file(const json& settings) {
   return flat;
 }
 
-void refuse_unknown_settings(const json& settings) {
-  // A misspelt endpoint name would otherwise send the operator's tokens to Google's default.
-  static const std::vector<std::string> known{"client_id",    "client_secret", "auth_uri", "token_uri", "revoke_uri",
-                                              "api_base_url", "drive_api_url", "issuer",   "scopes"};
-  for (const auto& item : settings.items()) {
-    if (std::find(known.begin(), known.end(), item.key()) == known.end()) {
-      throw sdk::InvalidInput("unknown setting " + quoted_name(item.key()));
-    }
-  }
-}
-
-std::string read_client_credential(const json& settings, const char* name) {
-  const auto it = settings.find(name);
-  if (it == settings.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
-    throw sdk::InvalidInput(std::string(name) + " is required and must be a non-empty string");
-  }
-  return it->get<std::string>();
-}
-
-enum class QueryRule { allowed, refused };
-
-HttpsSetting read_https_setting(const json& settings, const char* name, const char* fallback, QueryRule query) {
-  std::string url = fallback;
-  if (const auto it = settings.find(name); it != settings.end()) {
-    if (!it->is_string()) throw sdk::InvalidInput(std::string(name) + " must be a string");
-    url = it->get<std::string>();
-  }
-  // The URL is never quoted back: operators paste credentials into user info often enough.
-  const std::optional<sdk::HttpsUrl> parsed = sdk::parse_https_url(url);
-  if (!parsed || url.find('#') != std::string::npos) {
-    throw sdk::InvalidInput(std::string(name) +
-                            " must be an absolute https:// URL without user info, spaces or a fragment");
-  }
-  if (query == QueryRule::refused && url.find('?') != std::string::npos) {
-    throw sdk::InvalidInput(std::string(name) + " must not carry a query");
-  }
-  return HttpsSetting{url, parsed->host};
-}
-
-// A base URL gets paths appended: one without a trailing slash avoids "//drive/v3".
-HttpsSetting read_base_url_setting(const json& settings, const char* name, const char* fallback) {
-  HttpsSetting setting = read_https_setting(settings, name, fallback, QueryRule::refused);
-  while (!setting.url.empty() && setting.url.back() == '/')
-    setting.url.pop_back();
-  return setting;
-}
-
-std::vector<std::string> read_scope_list(const json& value, const std::string& name) {
-  if (!value.is_array()) throw sdk::InvalidInput(name + " must be an array of scope strings");
-  std::vector<std::string> scopes;
-  for (const auto& item : value) {
-    if (!item.is_string() || !is_scope_token(item.get_ref<const std::string&>())) {
-      throw sdk::InvalidInput(name + " must hold non-empty scopes without spaces, quotes or backslashes");
-    }
-    append_unique(scopes, item.get<std::string>());
-  }
-  return scopes;
+// An https URL setting, or the provider's own URL when it is not set.
+sdk::HttpsSetting url_setting(const json& settings, const char* name, const char* fallback, sdk::UrlUse use) {
+  if (auto setting = sdk::https_url_setting(settings, name, use)) return std::move(*setting);
+  return sdk::HttpsSetting{fallback, sdk::parse_https_url(fallback)->host};
 }
 
 GoogleSheetsSettings read_settings(const json& raw_settings) {
   const json settings = flatten_client_secret_file(raw_settings);
-  refuse_unknown_settings(settings);
 
   GoogleSheetsSettings out;
-  out.client_id = read_client_credential(settings, "client_id");
-  out.client_secret = read_client_credential(settings, "client_secret");
-  out.auth_uri = read_https_setting(settings, "auth_uri", kDefaultAuthUri, QueryRule::allowed);
-  out.token_uri = read_https_setting(settings, "token_uri", kDefaultTokenUri, QueryRule::allowed);
-  out.revoke_uri = read_https_setting(settings, "revoke_uri", kDefaultRevokeUri, QueryRule::allowed);
-  out.api_base_url = read_base_url_setting(settings, "api_base_url", kDefaultApiBaseUrl);
-  out.drive_api_url = read_base_url_setting(settings, "drive_api_url", kDefaultDriveApiUrl);
-  // Kept exactly as written: RFC 9207 compares the callback's iss to it character by character.
-  out.issuer = read_https_setting(settings, "issuer", kDefaultIssuer, QueryRule::refused).url;
+  out.client_id = sdk::required_string_setting(settings, "client_id");
+  out.client_secret = sdk::required_string_setting(settings, "client_secret");
+  out.auth_uri = url_setting(settings, "auth_uri", kDefaultAuthUri, sdk::UrlUse::endpoint);
+  out.token_uri = url_setting(settings, "token_uri", kDefaultTokenUri, sdk::UrlUse::endpoint);
+  out.revoke_uri = url_setting(settings, "revoke_uri", kDefaultRevokeUri, sdk::UrlUse::endpoint);
+  out.api_base_url = url_setting(settings, "api_base_url", kDefaultApiBaseUrl, sdk::UrlUse::base);
+  out.drive_api_url = url_setting(settings, "drive_api_url", kDefaultDriveApiUrl, sdk::UrlUse::base);
+  // RFC 9207 compares the callback's iss to it character by character.
+  out.issuer = url_setting(settings, "issuer", kDefaultIssuer, sdk::UrlUse::exact).url;
 
   out.scopes = default_scopes();
-  if (const auto it = settings.find("scopes"); it != settings.end()) {
-    out.scopes = read_scope_list(*it, "scopes");
+  if (const json* scopes = sdk::setting(settings, "scopes")) {
+    out.scopes = sdk::scope_list(*scopes, "scopes");
     // Google refuses a consent request without scope; say so now rather than at the first flow.
     if (out.scopes.empty()) throw sdk::InvalidInput("scopes must name at least one scope");
   }
@@ -237,7 +167,7 @@ FlowOptions read_flow_options(const json& options) {
   for (const auto& item : options.items()) {
     const json& value = item.value();
     if (item.key() == "scopes") {
-      out.extra_scopes = read_scope_list(value, "flow option scopes");
+      out.extra_scopes = sdk::scope_list(value, "flow option scopes");
     } else if (item.key() == "login_hint") {
       if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
         throw sdk::InvalidInput("flow option login_hint must be a non-empty string");
@@ -397,9 +327,9 @@ public:
 
   std::vector<std::string> allowed_hosts() const override {
     std::vector<std::string> hosts;
-    for (const HttpsSetting* url : {&settings_.auth_uri, &settings_.token_uri, &settings_.revoke_uri,
-                                    &settings_.api_base_url, &settings_.drive_api_url}) {
-      append_unique(hosts, url->host);
+    for (const sdk::HttpsSetting* url : {&settings_.auth_uri, &settings_.token_uri, &settings_.revoke_uri,
+                                         &settings_.api_base_url, &settings_.drive_api_url}) {
+      sdk::append_unique(hosts, url->host);
     }
     return hosts;
   }
@@ -416,7 +346,7 @@ public:
 
     std::vector<std::string> scopes = settings_.scopes;
     for (const auto& scope : options.extra_scopes)
-      append_unique(scopes, scope);
+      sdk::append_unique(scopes, scope);
 
     // The order is Airbyte's, so its consent URLs and ours compare equal.
     sdk::Params query{{"client_id", settings_.client_id},

@@ -3,6 +3,7 @@
 #include <connector/oauth2.hpp>
 #include <connector/plugin.hpp>
 #include <connector/provider.hpp>
+#include <connector/settings.hpp>
 
 #if __cplusplus > 201703L
 #error "this file must be compiled as C++17"

@@ -203,7 +203,8 @@ TEST_P(GithubSettingsRefused, WithInvalidInputThatNeverShowsTheSecret) {
   EXPECT_EQ(outcome.result.error_description.find(kSecret), std::string::npos);
 }
 
-const std::string kBaseUrlRefusal = "base_url must be an https URL without user info, query or fragment";
+const std::string kBaseUrlRefusal =
+    "base_url must be an absolute https:// URL without user info, spaces, a query or a fragment";
 
 INSTANTIATE_TEST_SUITE_P(
     Github, GithubSettingsRefused,

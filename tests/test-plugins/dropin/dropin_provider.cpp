@@ -8,6 +8,7 @@
 #include <connector/oauth2.hpp>
 #include <connector/plugin.hpp>
 #include <connector/provider.hpp>
+#include <connector/settings.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -44,21 +45,13 @@ struct DropinSettings {
   std::string host; // of both URIs: the egress allow-list
 };
 
-std::string required_string(const json& settings, const char* name) {
-  const auto it = settings.find(name);
-  if (it == settings.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
-    throw sdk::InvalidInput(std::string(name) + " is required and must be a non-empty string");
-  }
-  return it->get<std::string>();
-}
-
 DropinSettings read_settings(const json& settings) {
   if (!settings.is_object()) throw sdk::InvalidInput("settings must be a JSON object");
   DropinSettings out;
-  out.client_id = required_string(settings, "client_id");
-  out.client_secret = required_string(settings, "client_secret");
-  out.auth_uri = required_string(settings, "auth_uri");
-  out.token_uri = required_string(settings, "token_uri");
+  out.client_id = sdk::required_string_setting(settings, "client_id");
+  out.client_secret = sdk::required_string_setting(settings, "client_secret");
+  out.auth_uri = sdk::required_string_setting(settings, "auth_uri");
+  out.token_uri = sdk::required_string_setting(settings, "token_uri");
   const auto auth = sdk::parse_https_url(out.auth_uri);
   const auto token = sdk::parse_https_url(out.token_uri);
   if (!auth || !token) throw sdk::InvalidInput("auth_uri and token_uri must be absolute https:// URLs");
