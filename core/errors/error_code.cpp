@@ -75,4 +75,8 @@ nlohmann::json ApiError::envelope(const std::string& trace_id) const {
             {"timestamp", rfc3339_utc_now()}}}};
 }
 
+ApiError field_error(const std::string& field, const std::string& message) {
+  return ApiError(ErrorCode::validation_error, {}, {}, {{"errors", {{{"field", field}, {"message", message}}}}});
+}
+
 } // namespace connector::core

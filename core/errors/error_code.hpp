@@ -76,6 +76,10 @@ struct ApiError {
   nlohmann::json envelope(const std::string& trace_id) const;
 };
 
+// VALIDATION_ERROR naming one field of a request body, in the shape of a body's problems:
+// details {"errors": [{"field", "message"}]}.
+ApiError field_error(const std::string& field, const std::string& message);
+
 // Every entry of the table, for the OpenAPI document and tests.
 const ErrorInfo* all_errors(std::size_t& count);
 

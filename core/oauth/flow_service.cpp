@@ -382,7 +382,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   co_return back_to_client(connection, "authorized");
 }
 
-boost::asio::awaitable<std::optional<FlowService::ReauthorizationRefused>>
+boost::asio::awaitable<std::optional<ReauthorizationRefused>>
 FlowService::update_reauthorized_source(const ConnectionRecord& connection, const Credentials& credentials) {
   const int64_t now = unix_now();
   // One store job holds the write lock from read to write, so no other process slips between.
@@ -390,33 +390,8 @@ FlowService::update_reauthorized_source(const ConnectionRecord& connection, cons
     auto found = store.find_source(connection.organization_id, connection.target_source_id);
     if (!found) return ReauthorizationRefused{"source_not_found", "The source no longer exists."};
     SourceRecord source = std::move(*found);
-    nlohmann::json configuration = nlohmann::json::parse(source.configuration_json, nullptr, false);
-    if (!configuration.is_object()) configuration = nlohmann::json::object();
-    const std::string known_account = configuration.value("account_id", "");
-    if (!known_account.empty() && !credentials.account_id.empty() && known_account != credentials.account_id) {
-      return ReauthorizationRefused{"account_mismatch", "The provider account signed in (" + credentials.account_name +
-                                                            ") is not the one this source was made for."};
-    }
-    configuration["scopes"] = credentials.granted_scopes;
-    if (!credentials.account_id.empty()) {
-      configuration["account_id"] = credentials.account_id;
-      configuration["account_name"] = credentials.account_name;
-    }
-    source.configuration_json = configuration.dump();
-    source.sealed_credentials =
-        sealer_.seal(credentials.to_json().dump(), sealing_context("source", source.id, "credentials"));
-    source.status = "active";
-    source.status_detail.clear();
-    source.granted_scopes = credentials.scopes_text();
-    source.token_expires_at = credentials.expires_at;
-    source.oauth_app_scope = connection.oauth_app_scope;
-    source.refresh_lease_owner.clear();
-    source.refresh_lease_until.reset();
-    source.refresh_failures = 0;
-    source.next_refresh_at.reset();
-    source.last_refreshed_at = now;
-    source.last_refresh_error_json.clear();
-    source.updated_at = now;
+    if (auto refused = reauthorize_source(source, credentials, connection.oauth_app_scope, sealer_, now))
+      return refused;
     if (!store.update_source(source)) {
       return ReauthorizationRefused{"conflict", "The source changed during re-authorization."};
     }
@@ -489,29 +464,9 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
       return ApiError(ErrorCode::internal_error, {}, "the connection's credentials could not be unsealed");
     }
 
-    SourceRecord source;
-    source.id = make_id("src");
-    source.organization_id = request.organization_id;
-    source.workspace_id = request.workspace_id;
-    source.source_definition_id = request.source_definition_id;
-    source.slug = connection.slug;
-    source.name = request.source_name;
-    source.connection_id = connection.id;
-    source.status = "active";
-    source.auth_type = "oauth2.0";
-    source.oauth_app_scope = connection.oauth_app_scope;
-    source.granted_scopes = connection.granted_scopes;
-    source.token_expires_at = connection.token_expires_at;
-    nlohmann::json configuration = {{"auth_type", "oauth2.0"},
-                                    {"scopes", nlohmann::json::array()},
-                                    {"account_id", connection.account_id},
-                                    {"account_name", connection.account_name}};
-    for (const auto& scope : split_words(connection.granted_scopes))
-      configuration["scopes"].push_back(scope);
-    source.configuration_json = configuration.dump();
-    source.sealed_credentials = sealer_.seal(*credentials_json, sealing_context("source", source.id, "credentials"));
-    source.created_at = now;
-    source.updated_at = now;
+    const NewSource made{request.organization_id, request.workspace_id, request.source_definition_id, connection.slug,
+                         request.source_name};
+    SourceRecord source = source_from_flow(made, connection, *credentials_json, sealer_, now);
 
     // The connection gives its credentials to the source and keeps none.
     connection.status = ConnectionStatus::consumed;
@@ -529,40 +484,6 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
     events_("flow completed", {{"slug", completed->slug}, {"source_id", completed->id}});
   }
   co_return completed;
-}
-
-namespace {
-
-nlohmann::json optional_time(const std::optional<int64_t>& time) {
-  return time ? nlohmann::json(rfc3339_utc(*time)) : nlohmann::json(nullptr);
-}
-
-} // namespace
-
-nlohmann::json source_to_json(const SourceRecord& source) {
-  nlohmann::json configuration = nlohmann::json::parse(source.configuration_json, nullptr, false);
-  if (!configuration.is_object()) configuration = nlohmann::json::object();
-  nlohmann::json last_error = nlohmann::json::parse(source.last_refresh_error_json, nullptr, false);
-  if (!last_error.is_object()) last_error = nullptr;
-  const nlohmann::json auth = {{"type", source.auth_type},
-                               {"expires_at", optional_time(source.token_expires_at)},
-                               {"refreshable", source.auth_type == "oauth2.0"},
-                               {"last_refreshed_at", optional_time(source.last_refreshed_at)},
-                               {"consecutive_refresh_failures", source.refresh_failures},
-                               {"last_refresh_error", last_error},
-                               {"next_refresh_attempt_at", optional_time(source.next_refresh_at)}};
-  return {{"source_id", source.id},
-          {"name", source.name},
-          {"source_definition_id", source.source_definition_id},
-          {"workspace_id", source.workspace_id},
-          {"source_type", source.slug},
-          {"configuration", configuration},
-          {"connection_id", source.connection_id},
-          {"status", source.status},
-          {"status_detail", source.status_detail},
-          {"auth", auth},
-          {"created_at", rfc3339_utc(source.created_at)},
-          {"updated_at", rfc3339_utc(source.updated_at)}};
 }
 
 } // namespace connector::core

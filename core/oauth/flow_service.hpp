@@ -12,6 +12,7 @@
 #include "oauth/pending_flow_cap.hpp"
 #include "oauth/provider_directory.hpp"
 #include "oauth/rate_limiter.hpp"
+#include "sources/source_rules.hpp"
 #include "store/records.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -107,13 +108,8 @@ public:
   void set_event_sink(EventSink events) { events_ = std::move(events); }
 
 private:
-  // Why a re-authorization could not give its source the new credentials: the code and
-  // description the client's redirect carries.
-  struct ReauthorizationRefused {
-    std::string code;
-    std::string description;
-  };
-  // A re-authorization's end: the source gets the new credentials (compare-and-swap).
+  // A re-authorization's end: the source gets the new credentials (compare-and-swap); a
+  // refusal's code and description go on the client's redirect.
   boost::asio::awaitable<std::optional<ReauthorizationRefused>>
   update_reauthorized_source(const ConnectionRecord& connection, const Credentials& credentials);
 
@@ -133,8 +129,5 @@ private:
   PendingFlowCap pending_flows_;
   EventSink events_;
 };
-
-// The JSON shape of a source in API answers (never a secret).
-nlohmann::json source_to_json(const SourceRecord& source);
 
 } // namespace connector::core

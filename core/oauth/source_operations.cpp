@@ -4,6 +4,7 @@
 #include "oauth/oauth_apps.hpp"
 #include "oauth/operation_runner.hpp"
 #include "oauth/token_service.hpp"
+#include "sources/source_rules.hpp"
 #include "store/store_executor.hpp"
 #include "time/unix_time.hpp"
 

@@ -4,6 +4,7 @@
 #include "oauth/flow_service.hpp"
 #include "oauth/oauth_apps.hpp"
 #include "oauth/operation_runner.hpp"
+#include "sources/source_rules.hpp"
 #include "store/store_executor.hpp"
 #include "time/unix_time.hpp"
 
@@ -65,12 +66,6 @@ void release_lease(SourceRecord& source) {
 }
 
 } // namespace
-
-std::optional<Credentials> open_source_credentials(const Sealer& sealer, const SourceRecord& source) {
-  const auto opened = sealer.open(source.sealed_credentials, sealing_context("source", source.id, "credentials"));
-  if (!opened) return std::nullopt;
-  return Credentials::from_json(nlohmann::json::parse(*opened, nullptr, false));
-}
 
 TokenService::TokenService(StoreExecutor& store, std::function<std::shared_ptr<const ProviderDirectory>()> providers,
                            OAuthApps& apps, const Sealer& sealer, HttpsClient& https, TokenSettings settings,
@@ -274,16 +269,7 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_with_lease(SourceRe
       }
       Credentials fresh = Credentials::from_result(run.result, sent_at, &credentials);
       if (fresh.token_type.empty()) fresh.token_type = credentials.token_type;
-      latest.sealed_credentials =
-          sealer_.seal(fresh.to_json().dump(), sealing_context("source", latest.id, "credentials"));
-      latest.token_expires_at = fresh.expires_at;
-      latest.granted_scopes = fresh.scopes_text();
-      latest.status = "active";
-      latest.status_detail.clear();
-      latest.refresh_failures = 0;
-      latest.next_refresh_at.reset();
-      latest.last_refreshed_at = finished;
-      latest.last_refresh_error_json.clear();
+      apply_refreshed_credentials(latest, fresh, sealer_, finished);
       if (!store.update_source(latest)) {
         return ApiError(ErrorCode::conflict, {}, "the source changed during the token write-back");
       }

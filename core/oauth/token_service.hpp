@@ -88,7 +88,4 @@ private:
   std::atomic<int> background_in_flight_{0};
 };
 
-// Opens a source's sealed credentials; nullopt when they cannot be read.
-std::optional<Credentials> open_source_credentials(const Sealer& sealer, const SourceRecord& source);
-
 } // namespace connector::core

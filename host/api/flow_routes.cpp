@@ -2,6 +2,7 @@
 // callback and the completion that creates a source.
 #include "api/json_body.hpp"
 #include "api/routes.hpp"
+#include "api/source_json.hpp"
 #include "http/responses.hpp"
 #include "oauth/flow_service.hpp"
 #include "store/store_executor.hpp"
@@ -62,7 +63,7 @@ boost::asio::awaitable<Response> complete(ApiContext& api, RequestContext& conte
 
   auto source = co_await api.flows.complete(std::move(request));
   if (!source) co_return error_response(context, source.error());
-  co_return json_response(context, http::status::ok, core::source_to_json(source.value()));
+  co_return json_response(context, http::status::ok, source_to_json(source.value()));
 }
 
 boost::asio::awaitable<Response> provider_callback(ApiContext& api, RequestContext& context) {

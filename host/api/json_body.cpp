@@ -144,11 +144,6 @@ std::optional<core::ApiError> JsonBody::problems() const {
   return core::ApiError(core::ErrorCode::validation_error, {}, {}, {{"errors", errors_}});
 }
 
-core::ApiError field_error(const std::string& field, const std::string& message) {
-  return core::ApiError(core::ErrorCode::validation_error, {}, {},
-                        {{"errors", {{{"field", field}, {"message", message}}}}});
-}
-
 core::Expected<PageQuery> parse_page_query(const std::string& query) {
   PageQuery page;
   nlohmann::json errors = nlohmann::json::array();

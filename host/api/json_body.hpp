@@ -40,7 +40,7 @@ private:
 };
 
 // VALIDATION_ERROR naming one field, in the same shape JsonBody::problems() gives.
-core::ApiError field_error(const std::string& field, const std::string& message);
+using core::field_error;
 
 // Reads `limit` and `after` from a query string for listings; problems go to 422.
 struct PageQuery {

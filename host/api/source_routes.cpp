@@ -3,100 +3,29 @@
 // answer.
 #include "api/json_body.hpp"
 #include "api/routes.hpp"
+#include "api/source_json.hpp"
 #include "http/responses.hpp"
-#include "oauth/credentials.hpp"
 #include "oauth/flow_service.hpp"
 #include "oauth/ids.hpp"
 #include "oauth/source_operations.hpp"
+#include "sources/source_rules.hpp"
 #include "store/store_executor.hpp"
 #include "time/unix_time.hpp"
 
-#include <array>
 #include <chrono>
 
 namespace connector::host {
 
 namespace {
 
-// Configuration keys the host writes from the grant; a client cannot set them.
-constexpr std::array<const char*, 4> host_managed_keys = {"auth_type", "scopes", "account_id", "account_name"};
-
-bool is_host_managed(const std::string& key) {
-  for (const char* managed : host_managed_keys) {
-    if (key == managed) return true;
-  }
-  return false;
-}
-
 core::ApiError source_not_found(const std::string& id) {
   return core::ApiError(core::ErrorCode::source_not_found, {}, {}, {{"source_id", id}});
-}
-
-// The token a source without OAuth is created with: configuration.credentials.
-core::Expected<core::Credentials> token_credentials(const nlohmann::json& credentials) {
-  if (!credentials.is_object()) return field_error("configuration.credentials", "must be an object");
-  for (const auto& [name, value] : credentials.items()) {
-    if (name != "auth_type" && name != "access_token" && name != "token_type") {
-      return field_error("configuration.credentials." + name, "is not a field of token credentials");
-    }
-  }
-  if (credentials.contains("auth_type") && credentials["auth_type"] != "access_token") {
-    return field_error("configuration.credentials.auth_type",
-                       "must be \"access_token\"; OAuth sources are made with sources/authorize");
-  }
-  const auto token = credentials.find("access_token");
-  if (token == credentials.end() || !token->is_string() || token->get_ref<const std::string&>().empty() ||
-      token->get_ref<const std::string&>().size() > 8192) {
-    return field_error("configuration.credentials.access_token", "is required: a non-empty string");
-  }
-  core::Credentials result;
-  result.access_token = token->get<std::string>();
-  result.token_type = credentials.value("token_type", std::string("bearer"));
-  result.obtained_at = core::unix_now();
-  return result;
-}
-
-// The configuration a source ends with after PUT (replace) or PATCH (RFC 7396 merge patch):
-// host-managed keys keep their values, and `credentials` never stays in it (it is sealed).
-// Sets `new_credentials` when the body carries a replacement token.
-std::optional<core::ApiError> apply_configuration(core::SourceRecord& source, const nlohmann::json& incoming,
-                                                  bool replace, std::optional<core::Credentials>& new_credentials) {
-  nlohmann::json current = nlohmann::json::parse(source.configuration_json, nullptr, false);
-  if (!current.is_object()) current = nlohmann::json::object();
-  for (const auto& [name, value] : incoming.items()) {
-    if (!is_host_managed(name)) continue;
-    if (!current.contains(name) || current[name] != value) {
-      return field_error("configuration." + name, "is set by the host from the grant and cannot be changed");
-    }
-  }
-  if (const auto credentials = incoming.find("credentials"); credentials != incoming.end()) {
-    if (source.auth_type != "access_token") {
-      return field_error("configuration.credentials",
-                         "an OAuth source's credentials change only by re-authorizing it (sources/{id}/reauthorize)");
-    }
-    auto token = token_credentials(*credentials);
-    if (!token) return token.error();
-    new_credentials = std::move(*token);
-  }
-  nlohmann::json result = nlohmann::json::object();
-  if (replace) {
-    result = incoming;
-  } else {
-    result = current;
-    result.merge_patch(incoming);
-  }
-  result.erase("credentials");
-  for (const char* managed : host_managed_keys) {
-    if (current.contains(managed)) result[managed] = current[managed];
-  }
-  source.configuration_json = result.dump();
-  return std::nullopt;
 }
 
 nlohmann::json page_json(const core::Page<core::SourceRecord>& page) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& source : page.items)
-    items.push_back(core::source_to_json(source));
+    items.push_back(source_to_json(source));
   return {{"sources", items},
           {"next_cursor", page.next_after.empty() ? nlohmann::json(nullptr) : nlohmann::json(page.next_after)}};
 }
@@ -116,44 +45,37 @@ boost::asio::awaitable<Response> get(ApiContext& api, RequestContext& context) {
   const std::string id = context.param("source_id");
   auto found = co_await api.store.run([&](core::Store& store) { return store.find_source(org, id); });
   if (!found) co_return error_response(context, source_not_found(id));
-  co_return json_response(context, http::status::ok, core::source_to_json(*found));
+  co_return json_response(context, http::status::ok, source_to_json(*found));
 }
 
 boost::asio::awaitable<Response> create(ApiContext& api, RequestContext& context) {
   auto body = JsonBody::parse(context.request);
   if (!body) co_return error_response(context, body.error());
-  core::SourceRecord source;
-  source.organization_id = context.param("org_id");
-  source.name = body->required_string("name", 256);
-  source.source_definition_id = body->required_string("source_definition_id", 128);
-  source.workspace_id = body->required_string("workspace_id", 128);
+  core::NewSource made;
+  made.organization_id = context.param("org_id");
+  made.name = body->required_string("name", 256);
+  made.source_definition_id = body->required_string("source_definition_id", 128);
+  made.workspace_id = body->required_string("workspace_id", 128);
   nlohmann::json configuration = body->optional_object("configuration");
   if (auto problems = body->problems()) co_return error_response(context, *problems);
 
-  const auto provider = api.flows.providers()->find_by_definition(source.source_definition_id);
+  const auto provider = api.flows.providers()->find_by_definition(made.source_definition_id);
   if (!provider) {
     co_return error_response(context, core::ApiError(core::ErrorCode::source_definition_not_found, {}, {},
-                                                     {{"source_definition_id", source.source_definition_id}}));
+                                                     {{"source_definition_id", made.source_definition_id}}));
   }
   for (const auto& [name, value] : configuration.items()) {
-    if (is_host_managed(name)) {
+    if (core::is_host_managed(name)) {
       co_return error_response(context, field_error("configuration." + name, "is set by the host"));
     }
   }
-  auto credentials = token_credentials(configuration.value("credentials", nlohmann::json()));
+  const int64_t now = core::unix_now();
+  auto credentials = core::token_credentials(configuration.value("credentials", nlohmann::json()), now);
   if (!credentials) co_return error_response(context, credentials.error());
 
-  source.id = core::make_id("src");
-  source.slug = provider->module->descriptor().slug;
-  source.auth_type = "access_token";
-  source.status = "active";
-  configuration.erase("credentials");
-  configuration["auth_type"] = "access_token";
-  source.configuration_json = configuration.dump();
-  source.sealed_credentials =
-      api.sealer.seal(credentials->to_json().dump(), core::sealing_context("source", source.id, "credentials"));
-  source.created_at = core::unix_now();
-  source.updated_at = source.created_at;
+  made.slug = provider->module->descriptor().slug;
+  const core::SourceRecord source =
+      core::source_with_token(made, std::move(configuration), *credentials, api.sealer, now);
   auto refused = co_await api.store.run([&](core::Store& store) -> std::optional<core::ApiError> {
     if (!store.find_workspace(source.organization_id, source.workspace_id)) {
       return core::ApiError(core::ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", source.workspace_id}});
@@ -162,7 +84,7 @@ boost::asio::awaitable<Response> create(ApiContext& api, RequestContext& context
     return std::nullopt;
   });
   if (refused) co_return error_response(context, *refused);
-  co_return json_response(context, http::status::created, core::source_to_json(source));
+  co_return json_response(context, http::status::created, source_to_json(source));
 }
 
 // PUT (replace = true: name and configuration required) and PATCH (both optional).
@@ -182,25 +104,19 @@ boost::asio::awaitable<Response> update(ApiContext& api, RequestContext& context
     auto found = store.find_source(org, id);
     if (!found) return source_not_found(id);
     core::SourceRecord source = std::move(*found);
-    std::optional<core::Credentials> new_credentials;
+    const int64_t now = core::unix_now();
     if (has_configuration) {
-      if (auto refused = apply_configuration(source, configuration, replace, new_credentials)) return *refused;
-    }
-    if (new_credentials) {
-      source.sealed_credentials =
-          api.sealer.seal(new_credentials->to_json().dump(), core::sealing_context("source", source.id, "credentials"));
-      source.status = "active";
-      source.status_detail.clear();
+      if (auto refused = core::change_configuration(source, configuration, replace, api.sealer, now)) return *refused;
     }
     if (name) source.name = *name;
-    source.updated_at = core::unix_now();
+    source.updated_at = now;
     // The job holds the write lock, so this compare-and-swap only fails on a broken store.
     if (!store.update_source(source)) return core::ApiError(core::ErrorCode::conflict);
     source.version += 1;
     return source;
   });
   if (!updated) co_return error_response(context, updated.error());
-  co_return json_response(context, http::status::ok, core::source_to_json(*updated));
+  co_return json_response(context, http::status::ok, source_to_json(*updated));
 }
 
 boost::asio::awaitable<Response> remove(ApiContext& api, RequestContext& context) {
@@ -235,7 +151,7 @@ boost::asio::awaitable<Response> test(ApiContext& api, RequestContext& context) 
   if (source_id) {
     outcome = co_await api.sources.test_source(org, *source_id);
   } else {
-    auto credentials = token_credentials(configuration.value("credentials", nlohmann::json()));
+    auto credentials = core::token_credentials(configuration.value("credentials", nlohmann::json()), core::unix_now());
     if (!credentials) co_return error_response(context, credentials.error());
     if (workspace_id) {
       const auto workspace =

@@ -1,0 +1,190 @@
+#include "sources/source_rules.hpp"
+
+#include "crypto/sealer.hpp"
+#include "oauth/ids.hpp"
+
+#include <array>
+
+namespace connector::core {
+
+namespace {
+
+// Configuration keys the host writes from the grant.
+constexpr std::array<const char*, 4> host_managed_keys = {"auth_type", "scopes", "account_id", "account_name"};
+
+nlohmann::json configuration_of(const SourceRecord& source) {
+  nlohmann::json configuration = nlohmann::json::parse(source.configuration_json, nullptr, false);
+  return configuration.is_object() ? configuration : nlohmann::json::object();
+}
+
+SourceRecord new_source(const NewSource& made, int64_t now) {
+  SourceRecord source;
+  source.id = make_id("src");
+  source.organization_id = made.organization_id;
+  source.workspace_id = made.workspace_id;
+  source.source_definition_id = made.source_definition_id;
+  source.slug = made.slug;
+  source.name = made.name;
+  source.status = "active";
+  source.created_at = now;
+  source.updated_at = now;
+  return source;
+}
+
+// A source is usable again: its status and its refresh record start over.
+void make_active(SourceRecord& source) {
+  source.status = "active";
+  source.status_detail.clear();
+  source.refresh_failures = 0;
+  source.next_refresh_at.reset();
+  source.last_refresh_error_json.clear();
+}
+
+} // namespace
+
+void seal_source_credentials(SourceRecord& source, const std::string& credentials_json, const Sealer& sealer) {
+  source.sealed_credentials = sealer.seal(credentials_json, sealing_context("source", source.id, "credentials"));
+}
+
+std::optional<Credentials> open_source_credentials(const Sealer& sealer, const SourceRecord& source) {
+  const auto opened = sealer.open(source.sealed_credentials, sealing_context("source", source.id, "credentials"));
+  if (!opened) return std::nullopt;
+  return Credentials::from_json(nlohmann::json::parse(*opened, nullptr, false));
+}
+
+SourceRecord source_from_flow(const NewSource& made, const ConnectionRecord& flow, const std::string& credentials_json,
+                              const Sealer& sealer, int64_t now) {
+  SourceRecord source = new_source(made, now);
+  source.connection_id = flow.id;
+  source.auth_type = "oauth2.0";
+  source.oauth_app_scope = flow.oauth_app_scope;
+  source.granted_scopes = flow.granted_scopes;
+  source.token_expires_at = flow.token_expires_at;
+  nlohmann::json configuration = {{"auth_type", "oauth2.0"},
+                                  {"scopes", nlohmann::json::array()},
+                                  {"account_id", flow.account_id},
+                                  {"account_name", flow.account_name}};
+  for (const auto& scope : split_words(flow.granted_scopes))
+    configuration["scopes"].push_back(scope);
+  source.configuration_json = configuration.dump();
+  seal_source_credentials(source, credentials_json, sealer);
+  return source;
+}
+
+SourceRecord source_with_token(const NewSource& made, nlohmann::json configuration, const Credentials& credentials,
+                               const Sealer& sealer, int64_t now) {
+  SourceRecord source = new_source(made, now);
+  source.auth_type = "access_token";
+  configuration.erase("credentials");
+  configuration["auth_type"] = "access_token";
+  source.configuration_json = configuration.dump();
+  seal_source_credentials(source, credentials.to_json().dump(), sealer);
+  return source;
+}
+
+Expected<Credentials> token_credentials(const nlohmann::json& credentials, int64_t now) {
+  if (!credentials.is_object()) return field_error("configuration.credentials", "must be an object");
+  for (const auto& [name, value] : credentials.items()) {
+    if (name != "auth_type" && name != "access_token" && name != "token_type") {
+      return field_error("configuration.credentials." + name, "is not a field of token credentials");
+    }
+  }
+  if (credentials.contains("auth_type") && credentials["auth_type"] != "access_token") {
+    return field_error("configuration.credentials.auth_type",
+                       "must be \"access_token\"; OAuth sources are made with sources/authorize");
+  }
+  const auto token = credentials.find("access_token");
+  if (token == credentials.end() || !token->is_string() || token->get_ref<const std::string&>().empty() ||
+      token->get_ref<const std::string&>().size() > 8192) {
+    return field_error("configuration.credentials.access_token", "is required: a non-empty string");
+  }
+  Credentials result;
+  result.access_token = token->get<std::string>();
+  result.token_type = credentials.value("token_type", std::string("bearer"));
+  result.obtained_at = now;
+  return result;
+}
+
+bool is_host_managed(const std::string& key) {
+  for (const char* managed : host_managed_keys) {
+    if (key == managed) return true;
+  }
+  return false;
+}
+
+std::optional<ApiError> change_configuration(SourceRecord& source, const nlohmann::json& incoming, bool replace,
+                                             const Sealer& sealer, int64_t now) {
+  const nlohmann::json current = configuration_of(source);
+  for (const auto& [name, value] : incoming.items()) {
+    if (!is_host_managed(name)) continue;
+    if (!current.contains(name) || current[name] != value) {
+      return field_error("configuration." + name, "is set by the host from the grant and cannot be changed");
+    }
+  }
+  std::optional<Credentials> new_credentials;
+  if (const auto credentials = incoming.find("credentials"); credentials != incoming.end()) {
+    if (source.auth_type != "access_token") {
+      return field_error("configuration.credentials",
+                         "an OAuth source's credentials change only by re-authorizing it (sources/{id}/reauthorize)");
+    }
+    auto token = token_credentials(*credentials, now);
+    if (!token) return token.error();
+    new_credentials = std::move(*token);
+  }
+  nlohmann::json result = nlohmann::json::object();
+  if (replace) {
+    result = incoming;
+  } else {
+    result = current;
+    result.merge_patch(incoming);
+  }
+  result.erase("credentials");
+  for (const char* managed : host_managed_keys) {
+    if (current.contains(managed)) result[managed] = current[managed];
+  }
+  source.configuration_json = result.dump();
+  if (new_credentials) {
+    seal_source_credentials(source, new_credentials->to_json().dump(), sealer);
+    source.status = "active";
+    source.status_detail.clear();
+  }
+  return std::nullopt;
+}
+
+std::optional<ReauthorizationRefused> reauthorize_source(SourceRecord& source, const Credentials& credentials,
+                                                         const std::string& oauth_app_scope, const Sealer& sealer,
+                                                         int64_t now) {
+  nlohmann::json configuration = configuration_of(source);
+  const std::string known_account = configuration.value("account_id", "");
+  if (!known_account.empty() && !credentials.account_id.empty() && known_account != credentials.account_id) {
+    return ReauthorizationRefused{"account_mismatch", "The provider account signed in (" + credentials.account_name +
+                                                          ") is not the one this source was made for."};
+  }
+  configuration["scopes"] = credentials.granted_scopes;
+  if (!credentials.account_id.empty()) {
+    configuration["account_id"] = credentials.account_id;
+    configuration["account_name"] = credentials.account_name;
+  }
+  source.configuration_json = configuration.dump();
+  seal_source_credentials(source, credentials.to_json().dump(), sealer);
+  make_active(source);
+  source.granted_scopes = credentials.scopes_text();
+  source.token_expires_at = credentials.expires_at;
+  source.oauth_app_scope = oauth_app_scope;
+  source.refresh_lease_owner.clear();
+  source.refresh_lease_until.reset();
+  source.last_refreshed_at = now;
+  source.updated_at = now;
+  return std::nullopt;
+}
+
+void apply_refreshed_credentials(SourceRecord& source, const Credentials& credentials, const Sealer& sealer,
+                                 int64_t now) {
+  seal_source_credentials(source, credentials.to_json().dump(), sealer);
+  make_active(source);
+  source.token_expires_at = credentials.expires_at;
+  source.granted_scopes = credentials.scopes_text();
+  source.last_refreshed_at = now;
+}
+
+} // namespace connector::core
