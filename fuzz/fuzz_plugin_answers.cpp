@@ -1,11 +1,11 @@
 // Each in-tree plugin's handling of provider answers, through the C ABI as the host drives
-// it: the module loaded by core::PluginModule, a provider made from the operator's settings,
+// it: the module loaded by core::LoadedPlugin, a provider made from the operator's settings,
 // then the operation's steps as core::run_operation takes them, with the answers the fuzzer
 // makes up in place of the network's.
 //
 // Input: one byte (bit 0: the plugin, bits 1-2: exchange_code, refresh, revoke or check),
 // then up to four answers separated by NUL bytes, each "<status> <content type>\n<body>".
-#include "plugins/plugin_module.hpp"
+#include "plugins/loaded_plugin.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +23,7 @@ constexpr std::string_view client_secret = "fuzz-client-secret-value";
 constexpr int max_steps = 4; // run_operation's
 
 std::shared_ptr<const core::ProviderInstance> make_provider(const char* file, const std::string& settings) {
-  const auto loaded = core::PluginModule::load(std::string(CONNECTOR_PLUGIN_DIR) + "/" + file);
+  const auto loaded = core::LoadedPlugin::load(std::string(CONNECTOR_PLUGIN_DIR) + "/" + file);
   if (!loaded.module) {
     std::fprintf(stderr, "fuzz: cannot load %s: %s\n", file, loaded.refusal.c_str());
     std::abort();
@@ -53,7 +53,7 @@ core::ProviderAnswer read_answer(std::string_view text) {
 
 core::FlowParams params_for(core::Operation operation) {
   core::FlowParams params;
-  params.redirect_uri = "https://host.example/v1/oauth/callback";
+  params.callback_uri = "https://host.example/v1/oauth/callback";
   params.state = "st4te";
   params.options_json = "{}";
   if (operation == core::Operation::exchange_code) {

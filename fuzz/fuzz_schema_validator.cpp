@@ -2,7 +2,7 @@
 // values: against the in-tree plugins' real schemas (as authorize and the settings check use
 // them), and against fuzzed schemas. Input: one byte choosing the schema, then the value as
 // JSON text; with the fuzzed-schema choice, the schema's text comes first, ended by a NUL.
-#include "plugins/plugin_module.hpp"
+#include "plugins/loaded_plugin.hpp"
 #include "json/schema_validator.hpp"
 
 #include <cstddef>
@@ -21,10 +21,10 @@ using nlohmann::json;
 // The modules stay loaded: libFuzzer keeps counting coverage in every instrumented module
 // it has seen, and would write into one that was unloaded.
 std::vector<json> plugin_schemas() {
-  static std::vector<std::shared_ptr<connector::core::PluginModule>> modules;
+  static std::vector<std::shared_ptr<connector::core::LoadedPlugin>> modules;
   std::vector<json> schemas;
   for (const char* file : {"github.so", "google-sheets.so"}) {
-    const auto loaded = connector::core::PluginModule::load(std::string(CONNECTOR_PLUGIN_DIR) + "/" + file);
+    const auto loaded = connector::core::LoadedPlugin::load(std::string(CONNECTOR_PLUGIN_DIR) + "/" + file);
     if (!loaded.module) {
       std::fprintf(stderr, "fuzz: cannot load %s: %s\n", file, loaded.refusal.c_str());
       std::abort();

@@ -30,21 +30,20 @@ asio::awaitable<PurgeCounts> FlowPurge::run_once(int64_t now) {
   // was still good then), one step of `batch` rows per store job, until it catches up.
   for (bool caught_up = false; !caught_up && !stopping_.load();) {
     const PendingSweep sweep = co_await store_executor_.run(
-        [&](Store& store) { return store.expire_lapsed_pending_connections(pending_resume_at_, now, batch); });
+        [&](Store& store) { return store.expire_lapsed_pending_flows(pending_resume_at_, now, batch); });
     pending_resume_at_ = sweep.resume_at;
     counts.expired += sweep.expired;
     caught_up = sweep.caught_up;
   }
   // A batch that comes back full may have left more behind: go on until one is not.
   for (int64_t done = batch; done == batch && !stopping_.load();) {
-    done = co_await store_executor_.run(
-        [&](Store& store) { return store.expire_lapsed_authorized_connections(now, batch); });
+    done = co_await store_executor_.run([&](Store& store) { return store.expire_lapsed_authorized_flows(now, batch); });
     counts.expired += done;
   }
   const int64_t created_before = now - settings_.retention.count();
   for (int64_t done = batch; done == batch && !stopping_.load();) {
     done = co_await store_executor_.run(
-        [&](Store& store) { return store.delete_connections_created_before(created_before, batch); });
+        [&](Store& store) { return store.delete_flows_created_before(created_before, batch); });
     counts.deleted += done;
   }
   co_return counts;

@@ -52,7 +52,7 @@ private:
   PurgeSettings settings_;
   EventSink events_;
   std::atomic<bool> stopping_{false};
-  // Where the walk over pending flows resumes (Store::expire_lapsed_pending_connections);
+  // Where the walk over pending flows resumes (Store::expire_lapsed_pending_flows);
   // from the first flow when the process starts. Used by one pass at a time.
   int64_t pending_resume_at_ = 0;
 };

@@ -43,25 +43,25 @@ CallbackResult page(int status, std::string message, std::string outcome) {
   return result;
 }
 
-// The browser goes back to the client with the connection and how it ended.
-CallbackResult back_to_client(const ConnectionRecord& connection, const std::string& outcome) {
+// The browser goes back to the client with the flow and how it ended.
+CallbackResult back_to_client(const FlowRecord& flow, const std::string& outcome) {
   CallbackResult result;
   result.redirect = true;
-  result.connection_id = connection.id;
-  result.slug = connection.slug;
+  result.connection_id = flow.id;
+  result.slug = flow.slug;
   result.outcome = outcome;
-  std::vector<std::pair<std::string, std::string>> params = {{"connection_id", connection.id}};
-  if (connection.status == ConnectionStatus::authorized) {
+  std::vector<std::pair<std::string, std::string>> params = {{"connection_id", flow.id}};
+  if (flow.status == FlowStatus::authorized) {
     params.emplace_back("status", "success");
-  } else if (connection.status == ConnectionStatus::consumed) { // a re-authorization, already applied
+  } else if (flow.status == FlowStatus::consumed) { // a re-authorization, already applied
     params.emplace_back("status", "success");
-    params.emplace_back("source_id", connection.source_id);
+    params.emplace_back("source_id", flow.source_id);
   } else {
     params.emplace_back("status", "error");
-    params.emplace_back("error", connection.error_code);
-    if (!connection.error_description.empty()) params.emplace_back("error_description", connection.error_description);
+    params.emplace_back("error", flow.error_code);
+    if (!flow.error_description.empty()) params.emplace_back("error_description", flow.error_description);
   }
-  result.location = append_query(connection.redirect_url, params);
+  result.location = append_query(flow.client_redirect_url, params);
   return result;
 }
 
@@ -85,17 +85,17 @@ void FlowService::replace_providers(std::shared_ptr<const ProviderDirectory> pro
   }
 }
 
-std::optional<ConfiguredProvider> FlowService::provider_for(const ConnectionRecord& connection) const {
-  auto current = providers()->find(connection.slug);
-  if (current && (connection.plugin_build.empty() || current->module->build_id() == connection.plugin_build)) {
+std::optional<ConfiguredProvider> FlowService::provider_for(const FlowRecord& flow) const {
+  auto current = providers()->find(flow.slug);
+  if (current && (flow.plugin_build.empty() || current->module->build_id() == flow.plugin_build)) {
     return current;
   }
   const auto now = std::chrono::steady_clock::now();
   const std::lock_guard lock(retained_mutex_);
   for (auto it = retained_.rbegin(); it != retained_.rend(); ++it) {
     if (it->until <= now) continue;
-    auto old = it->directory->find(connection.slug);
-    if (old && old->module->build_id() == connection.plugin_build) return old;
+    auto old = it->directory->find(flow.slug);
+    if (old && old->module->build_id() == flow.plugin_build) return old;
   }
   return current;
 }
@@ -140,7 +140,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   const ProviderInstance& instance = *resolved->instance;
   const PluginDescriptor& descriptor = provider->module->descriptor();
 
-  auto redirect = normalize_redirect_url(request.redirect_url);
+  auto redirect = normalize_redirect_url(request.client_redirect_url);
   if (!redirect) co_return redirect.error();
 
   const bool no_options = request.options.is_object() && request.options.empty();
@@ -152,43 +152,42 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   }
 
   const int64_t now = unix_now();
-  ConnectionRecord connection;
-  connection.organization_id = request.organization_id;
-  connection.slug = request.slug;
-  connection.source_definition_id = request.source_definition_id;
-  connection.workspace_id = request.workspace_id;
-  connection.redirect_url = redirect->full;
-  connection.redirect_uri = settings_.callback_uri;
-  connection.flow_options_json = request.options.dump();
-  connection.target_source_id = request.target_source_id;
-  connection.oauth_app_scope = resolved->scope;
-  connection.plugin_build = provider->module->build_id();
-  connection.created_at = now;
-  connection.updated_at = now;
-  connection.expires_at = now + settings_.state_ttl.count();
+  FlowRecord flow;
+  flow.organization_id = request.organization_id;
+  flow.slug = request.slug;
+  flow.source_definition_id = request.source_definition_id;
+  flow.workspace_id = request.workspace_id;
+  flow.client_redirect_url = redirect->full;
+  flow.callback_uri = settings_.callback_uri;
+  flow.flow_options_json = request.options.dump();
+  flow.target_source_id = request.target_source_id;
+  flow.oauth_app_scope = resolved->scope;
+  flow.plugin_build = provider->module->build_id();
+  flow.created_at = now;
+  flow.updated_at = now;
+  flow.expires_at = now + settings_.state_ttl.count();
   const bool allowed_host_wide = redirect_allowed(*redirect, settings_.host_allowed_redirect_keys);
 
-  if (const int64_t wait = pending_flows_.try_start(request.organization_id, now, connection.expires_at); wait > 0) {
+  if (const int64_t wait = pending_flows_.try_start(request.organization_id, now, flow.expires_at); wait > 0) {
     co_return ApiError(ErrorCode::too_many_pending_flows, {}, {},
                        {{"retry_after_seconds", wait}, {"max_pending_flows", settings_.max_pending_flows}});
   }
-  PendingFlowCap::Reservation counted(pending_flows_, request.organization_id, connection.expires_at);
+  PendingFlowCap::Reservation counted(pending_flows_, request.organization_id, flow.expires_at);
 
-  connection.id = make_id("conn");
-  // The state names its connection, followed by 256 bits from the CSPRNG; only its hash
+  flow.id = make_id("conn");
+  // The state names its flow, followed by 256 bits from the CSPRNG; only its hash
   // is stored, so a database leak cannot answer a callback.
-  const std::string state = connection.id + "." + random_token(256);
-  connection.state_hash = sha256_hex(state);
-  connection.state_names_connection = true;
+  const std::string state = flow.id + "." + random_token(256);
+  flow.state_hash = sha256_hex(state);
+  flow.state_names_connection = true;
   FlowParams params;
-  params.redirect_uri = settings_.callback_uri;
+  params.callback_uri = settings_.callback_uri;
   params.state = state;
-  params.options_json = connection.flow_options_json;
+  params.options_json = flow.flow_options_json;
   if (descriptor.supports_pkce) {
     const std::string verifier = make_pkce_verifier();
     params.code_challenge = pkce_s256_challenge(verifier);
-    connection.sealed_code_verifier =
-        sealer_.seal(verifier, sealing_context("connection", connection.id, "code_verifier"));
+    flow.sealed_code_verifier = sealer_.seal(verifier, sealing_context("flow", flow.id, "code_verifier"));
   }
 
   const OperationResult url = instance.authorization_url(params);
@@ -216,14 +215,14 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
         if (!request.workspace_id.empty() && !store.find_workspace(request.organization_id, request.workspace_id)) {
           return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
         }
-        store.insert_connection(connection);
+        store.insert_flow(flow);
         return std::nullopt;
       },
       JobUndo::statement);
   if (refused) co_return *refused;
   counted.keep();
-  if (events_) events_("flow started", {{"slug", connection.slug}, {"connection_id", connection.id}});
-  co_return AuthorizeResult{url.authorization_url, connection.id, connection.expires_at};
+  if (events_) events_("flow started", {{"slug", flow.slug}, {"connection_id", flow.id}});
+  co_return AuthorizeResult{url.authorization_url, flow.id, flow.expires_at};
 }
 
 boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query) {
@@ -233,61 +232,59 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   const std::string state_hash = sha256_hex(*query.state);
   const int64_t now = unix_now();
 
-  // Claim the state: exactly one callback can move a pending connection on. The hash is
+  // Claim the state: exactly one callback can move a pending flow on. The hash is
   // replaced so that a replay finds nothing, and nothing else changes on refusal.
   const std::string named_connection = connection_named_by_state(*query.state);
-  auto claimed = co_await store_executor_.run([&](Store& store) -> std::variant<ConnectionRecord, CallbackResult> {
-    auto found = named_connection.empty() ? store.find_connection_by_state_hash(state_hash)
-                                          : store.find_connection_by_id(named_connection);
+  auto claimed = co_await store_executor_.run([&](Store& store) -> std::variant<FlowRecord, CallbackResult> {
+    auto found =
+        named_connection.empty() ? store.find_flow_by_state_hash(state_hash) : store.find_flow_by_id(named_connection);
     // Found by id, the state must still match the stored hash (compared in constant time).
-    if (!found || found->status != ConnectionStatus::pending || !constant_time_equals(found->state_hash, state_hash)) {
+    if (!found || found->status != FlowStatus::pending || !constant_time_equals(found->state_hash, state_hash)) {
       return page(400, "This sign-in link is unknown or was already used. Start again from the application.",
                   "state_invalid");
     }
     if (found->expires_at <= now) {
       return page(400, "This sign-in link has expired. Start again from the application.", "state_expired");
     }
-    ConnectionRecord connection = *found;
-    connection.state_hash = "used:" + connection.id;
-    connection.updated_at = now;
-    if (!store.update_connection(connection)) {
+    FlowRecord flow = *found;
+    flow.state_hash = "used:" + flow.id;
+    flow.updated_at = now;
+    if (!store.update_flow(flow)) {
       return page(409, "This sign-in link is being used by another request.", "state_race");
     }
-    connection.version += 1;
-    return connection;
+    flow.version += 1;
+    return flow;
   });
   if (auto* refused = std::get_if<CallbackResult>(&claimed)) co_return *refused;
-  ConnectionRecord connection = std::get<ConnectionRecord>(std::move(claimed));
-  pending_flows_.ended(connection.organization_id, connection.expires_at);
+  FlowRecord flow = std::get<FlowRecord>(std::move(claimed));
+  pending_flows_.ended(flow.organization_id, flow.expires_at);
 
   // `detail` goes to the log only, never to the browser or the client.
   const auto fail = [&](std::string code, std::string description, std::string outcome,
                         std::string detail = {}) -> boost::asio::awaitable<CallbackResult> {
-    connection.status = ConnectionStatus::failed;
-    connection.error_code = std::move(code);
-    connection.error_description = short_text(description);
+    flow.status = FlowStatus::failed;
+    flow.error_code = std::move(code);
+    flow.error_description = short_text(description);
     // An ended flow keeps no secret: the verifier can serve no other exchange.
-    connection.sealed_code_verifier.clear();
-    connection.sealed_credentials.clear();
-    connection.updated_at = unix_now();
-    const ConnectionRecord snapshot = connection;
-    co_await store_executor_.run([&](Store& store) { return store.update_connection(snapshot); });
+    flow.sealed_code_verifier.clear();
+    flow.sealed_credentials.clear();
+    flow.updated_at = unix_now();
+    const FlowRecord snapshot = flow;
+    co_await store_executor_.run([&](Store& store) { return store.update_flow(snapshot); });
     if (events_) {
-      nlohmann::json fields = {{"slug", connection.slug},
-                               {"connection_id", connection.id},
-                               {"reason", outcome},
-                               {"error", connection.error_code}};
+      nlohmann::json fields = {
+          {"slug", flow.slug}, {"connection_id", flow.id}, {"reason", outcome}, {"error", flow.error_code}};
       if (!detail.empty()) fields["detail"] = short_text(detail);
       events_("flow failed", fields);
     }
-    co_return back_to_client(connection, outcome);
+    co_return back_to_client(flow, outcome);
   };
 
-  const auto provider = provider_for(connection);
+  const auto provider = provider_for(flow);
   if (!provider) {
     co_return co_await fail("connector_unavailable", "The connector is no longer available.", "connector_unavailable");
   }
-  const auto resolved = co_await apps_.for_scope(*provider, connection.organization_id, connection.oauth_app_scope);
+  const auto resolved = co_await apps_.for_scope(*provider, flow.organization_id, flow.oauth_app_scope);
   if (!resolved) {
     co_return co_await fail("connector_unavailable", "The connector or its OAuth app is no longer available.",
                             "connector_unavailable");
@@ -317,12 +314,11 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   }
 
   FlowParams params;
-  params.redirect_uri = connection.redirect_uri;
+  params.callback_uri = flow.callback_uri;
   params.code = *query.code;
-  params.options_json = connection.flow_options_json;
-  if (!connection.sealed_code_verifier.empty()) {
-    auto verifier =
-        sealer_.open(connection.sealed_code_verifier, sealing_context("connection", connection.id, "code_verifier"));
+  params.options_json = flow.flow_options_json;
+  if (!flow.sealed_code_verifier.empty()) {
+    auto verifier = sealer_.open(flow.sealed_code_verifier, sealing_context("flow", flow.id, "code_verifier"));
     if (!verifier)
       co_return co_await fail("server_error", "The flow's stored secrets could not be read.", "unsealable");
     params.code_verifier = std::move(*verifier);
@@ -342,56 +338,53 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   }
 
   const Credentials credentials = Credentials::from_result(run.result, unix_now());
-  if (!connection.target_source_id.empty()) {
-    if (auto refused = co_await update_reauthorized_source(connection, credentials)) {
+  if (!flow.target_source_id.empty()) {
+    if (auto refused = co_await update_reauthorized_source(flow, credentials)) {
       co_return co_await fail(refused->code, refused->description, "reauthorize_failed");
     }
-    connection.status = ConnectionStatus::consumed;
-    connection.source_id = connection.target_source_id;
-    connection.sealed_code_verifier.clear();
-    connection.account_id = credentials.account_id;
-    connection.account_name = credentials.account_name;
-    connection.updated_at = unix_now();
-    const ConnectionRecord consumed = connection;
-    co_await store_executor_.run([&](Store& store) { return store.update_connection(consumed); });
+    flow.status = FlowStatus::consumed;
+    flow.source_id = flow.target_source_id;
+    flow.sealed_code_verifier.clear();
+    flow.account_id = credentials.account_id;
+    flow.account_name = credentials.account_name;
+    flow.updated_at = unix_now();
+    const FlowRecord consumed = flow;
+    co_await store_executor_.run([&](Store& store) { return store.update_flow(consumed); });
     if (events_) {
-      events_("flow authorized", {{"slug", connection.slug}, {"connection_id", connection.id}});
-      events_("flow completed",
-              {{"slug", connection.slug}, {"source_id", connection.source_id}, {"reauthorized", true}});
+      events_("flow authorized", {{"slug", flow.slug}, {"connection_id", flow.id}});
+      events_("flow completed", {{"slug", flow.slug}, {"source_id", flow.source_id}, {"reauthorized", true}});
     }
-    CallbackResult result = back_to_client(connection, "reauthorized");
-    result.source_id = connection.source_id;
+    CallbackResult result = back_to_client(flow, "reauthorized");
+    result.source_id = flow.source_id;
     co_return result;
   }
-  connection.status = ConnectionStatus::authorized;
-  connection.sealed_credentials =
-      sealer_.seal(credentials.to_json().dump(), sealing_context("connection", connection.id, "credentials"));
-  connection.sealed_code_verifier.clear(); // served its purpose
-  connection.granted_scopes = credentials.scopes_text();
-  connection.token_expires_at = credentials.expires_at;
-  connection.account_id = credentials.account_id;
-  connection.account_name = credentials.account_name;
-  connection.expires_at = unix_now() + settings_.authorized_ttl.count();
-  connection.updated_at = unix_now();
-  const ConnectionRecord snapshot = connection;
-  const bool saved = co_await store_executor_.run([&](Store& store) { return store.update_connection(snapshot); });
+  flow.status = FlowStatus::authorized;
+  flow.sealed_credentials = sealer_.seal(credentials.to_json().dump(), sealing_context("flow", flow.id, "credentials"));
+  flow.sealed_code_verifier.clear(); // served its purpose
+  flow.granted_scopes = credentials.scopes_text();
+  flow.token_expires_at = credentials.expires_at;
+  flow.account_id = credentials.account_id;
+  flow.account_name = credentials.account_name;
+  flow.expires_at = unix_now() + settings_.authorized_ttl.count();
+  flow.updated_at = unix_now();
+  const FlowRecord snapshot = flow;
+  const bool saved = co_await store_executor_.run([&](Store& store) { return store.update_flow(snapshot); });
   if (!saved) {
     co_return page(409, "This sign-in was completed by another request.", "state_race");
   }
-  if (events_) events_("flow authorized", {{"slug", connection.slug}, {"connection_id", connection.id}});
-  co_return back_to_client(connection, "authorized");
+  if (events_) events_("flow authorized", {{"slug", flow.slug}, {"connection_id", flow.id}});
+  co_return back_to_client(flow, "authorized");
 }
 
 boost::asio::awaitable<std::optional<ReauthorizationRefused>>
-FlowService::update_reauthorized_source(const ConnectionRecord& connection, const Credentials& credentials) {
+FlowService::update_reauthorized_source(const FlowRecord& flow, const Credentials& credentials) {
   const int64_t now = unix_now();
   // One store job holds the write lock from read to write, so no other process slips between.
   co_return co_await store_executor_.run([&](Store& store) -> std::optional<ReauthorizationRefused> {
-    auto found = store.find_source(connection.organization_id, connection.target_source_id);
+    auto found = store.find_source(flow.organization_id, flow.target_source_id);
     if (!found) return ReauthorizationRefused{"source_not_found", "The source no longer exists."};
     SourceRecord source = std::move(*found);
-    if (auto refused = reauthorize_source(source, credentials, connection.oauth_app_scope, sealer_, now))
-      return refused;
+    if (auto refused = reauthorize_source(source, credentials, flow.oauth_app_scope, sealer_, now)) return refused;
     if (!store.update_source(source)) {
       return ReauthorizationRefused{"conflict", "The source changed during re-authorization."};
     }
@@ -406,35 +399,35 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
 
   bool created = false; // not a re-authorization's source answered again
   Expected<SourceRecord> completed = co_await store_executor_.run([&](Store& store) -> Expected<SourceRecord> {
-    auto found = store.find_connection(request.organization_id, request.connection_id);
+    auto found = store.find_flow(request.organization_id, request.connection_id);
     if (!found) return ApiError(ErrorCode::connection_not_found, {}, {}, {{"connection_id", request.connection_id}});
-    ConnectionRecord connection = std::move(*found);
-    const nlohmann::json id_detail = {{"connection_id", connection.id}};
-    switch (connection.status) {
-    case ConnectionStatus::pending:
-      if (connection.expires_at <= now) return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
+    FlowRecord flow = std::move(*found);
+    const nlohmann::json id_detail = {{"connection_id", flow.id}};
+    switch (flow.status) {
+    case FlowStatus::pending:
+      if (flow.expires_at <= now) return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
       return ApiError(ErrorCode::connection_not_authorized, {}, {}, id_detail);
-    case ConnectionStatus::failed:
+    case FlowStatus::failed:
       return ApiError(ErrorCode::connection_failed, {}, {},
-                      {{"connection_id", connection.id},
-                       {"provider_error", connection.error_code},
-                       {"provider_error_description", connection.error_description}});
-    case ConnectionStatus::consumed:
+                      {{"connection_id", flow.id},
+                       {"provider_error", flow.error_code},
+                       {"provider_error_description", flow.error_description}});
+    case FlowStatus::consumed:
       // A re-authorization was applied when the provider redirected back: answer its source.
-      if (!connection.target_source_id.empty()) {
-        if (auto source = store.find_source(request.organization_id, connection.source_id)) return *source;
+      if (!flow.target_source_id.empty()) {
+        if (auto source = store.find_source(request.organization_id, flow.source_id)) return *source;
       }
       return ApiError(ErrorCode::connection_already_used, {}, {},
-                      {{"connection_id", connection.id}, {"source_id", connection.source_id}});
-    case ConnectionStatus::expired: return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
-    case ConnectionStatus::authorized: break;
+                      {{"connection_id", flow.id}, {"source_id", flow.source_id}});
+    case FlowStatus::expired: return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
+    case FlowStatus::authorized: break;
     }
-    if (connection.expires_at <= now) return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
+    if (flow.expires_at <= now) return ApiError(ErrorCode::connection_expired, {}, {}, id_detail);
 
     if (!definition_provider) {
       // The plugin may have been removed or replaced since the flow started: the build the
       // flow ran on still knows its definitions while it is retained.
-      if (auto started_on = provider_for(connection)) {
+      if (auto started_on = provider_for(flow)) {
         for (const auto& definition : started_on->module->descriptor().source_definitions) {
           if (definition.id == request.source_definition_id) definition_provider = started_on;
         }
@@ -444,13 +437,12 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
       return ApiError(ErrorCode::source_definition_not_found, {}, {},
                       {{"source_definition_id", request.source_definition_id}});
     }
-    if (definition_provider->module->descriptor().slug != connection.slug ||
-        (!connection.source_definition_id.empty() && connection.source_definition_id != request.source_definition_id)) {
-      return ApiError(ErrorCode::validation_error,
-                      "source_definition_id does not belong to this connection's connector.", {},
-                      {{"field", "source_definition_id"}, {"connector", connection.slug}});
+    if (definition_provider->module->descriptor().slug != flow.slug ||
+        (!flow.source_definition_id.empty() && flow.source_definition_id != request.source_definition_id)) {
+      return ApiError(ErrorCode::validation_error, "source_definition_id does not belong to this flow's connector.", {},
+                      {{"field", "source_definition_id"}, {"connector", flow.slug}});
     }
-    if (!connection.workspace_id.empty() && connection.workspace_id != request.workspace_id) {
+    if (!flow.workspace_id.empty() && flow.workspace_id != request.workspace_id) {
       return ApiError(ErrorCode::validation_error, "workspace_id differs from the one the flow was started for.", {},
                       {{"field", "workspace_id"}});
     }
@@ -458,22 +450,21 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
       return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
     }
 
-    auto credentials_json =
-        sealer_.open(connection.sealed_credentials, sealing_context("connection", connection.id, "credentials"));
+    auto credentials_json = sealer_.open(flow.sealed_credentials, sealing_context("flow", flow.id, "credentials"));
     if (!credentials_json) {
-      return ApiError(ErrorCode::internal_error, {}, "the connection's credentials could not be unsealed");
+      return ApiError(ErrorCode::internal_error, {}, "the flow's credentials could not be unsealed");
     }
 
-    const NewSource made{request.organization_id, request.workspace_id, request.source_definition_id, connection.slug,
+    const NewSource made{request.organization_id, request.workspace_id, request.source_definition_id, flow.slug,
                          request.source_name};
-    SourceRecord source = source_from_flow(made, connection, *credentials_json, sealer_, now);
+    SourceRecord source = source_from_flow(made, flow, *credentials_json, sealer_, now);
 
-    // The connection gives its credentials to the source and keeps none.
-    connection.status = ConnectionStatus::consumed;
-    connection.source_id = source.id;
-    connection.sealed_credentials.clear();
-    connection.updated_at = now;
-    if (!store.update_connection(connection)) {
+    // The flow gives its credentials to the source and keeps none.
+    flow.status = FlowStatus::consumed;
+    flow.source_id = source.id;
+    flow.sealed_credentials.clear();
+    flow.updated_at = now;
+    if (!store.update_flow(flow)) {
       return ApiError(ErrorCode::connection_already_used, {}, {}, id_detail);
     }
     store.insert_source(source);

@@ -1,5 +1,5 @@
 // The OAuth flow engine: starts flows (connector and native), takes the provider's redirect
-// back, exchanges the code through the plugin, and turns an authorized connection into a
+// back, exchanges the code through the plugin, and turns an authorized flow into a
 // source. Owns the security rules of security.md: single-use hashed states with a lifetime,
 // PKCE S256, the redirect allow-list, the RFC 9207 issuer check, sealed secrets.
 #pragma once
@@ -33,7 +33,7 @@ class OAuthApps;
 struct FlowSettings {
   std::string callback_uri; // the host's provider-facing callback under its public URL
   std::chrono::seconds state_ttl{600};
-  std::chrono::seconds authorized_ttl{3600};           // how long an authorized connection waits for completion
+  std::chrono::seconds authorized_ttl{3600};           // how long an authorized flow waits for completion
   std::vector<std::string> host_allowed_redirect_keys; // normalised, from CONNECTOR_ALLOWED_REDIRECTS
   // Per organization and counted by this process: flows started a minute (0: no limit), and
   // flows waiting for their callback at once (oauth/pending_flow_cap.hpp; 0: no cap).
@@ -46,7 +46,7 @@ struct AuthorizeRequest {
   std::string slug;                 // connector flow; or
   std::string source_definition_id; // native flow (slug found from it)
   std::string workspace_id;         // native flow
-  std::string redirect_url;
+  std::string client_redirect_url;  // where the browser goes at the end: checked against the allow-lists
   nlohmann::json options = nlohmann::json::object(); // o_auth_input_configuration
   std::string target_source_id;                      // re-authorization of this source
 };
@@ -99,9 +99,9 @@ public:
   // even if its file was replaced or removed, while new flows use the new one.
   void replace_providers(std::shared_ptr<const ProviderDirectory> providers);
   std::shared_ptr<const ProviderDirectory> providers() const;
-  // The provider a connection's callback uses: the build it started on while retained, else
+  // The provider a flow's callback uses: the build it started on while retained, else
   // the current one for its slug (nullopt when the slug is gone).
-  std::optional<ConfiguredProvider> provider_for(const ConnectionRecord& connection) const;
+  std::optional<ConfiguredProvider> provider_for(const FlowRecord& flow) const;
 
   const FlowSettings& settings() const { return settings_; }
   // Set before serving: "flow started", "flow authorized", "flow failed", "flow completed".
@@ -111,7 +111,7 @@ private:
   // A re-authorization's end: the source gets the new credentials (compare-and-swap); a
   // refusal's code and description go on the client's redirect.
   boost::asio::awaitable<std::optional<ReauthorizationRefused>>
-  update_reauthorized_source(const ConnectionRecord& connection, const Credentials& credentials);
+  update_reauthorized_source(const FlowRecord& flow, const Credentials& credentials);
 
   StoreExecutor& store_executor_;
   std::atomic<std::shared_ptr<const ProviderDirectory>> providers_;

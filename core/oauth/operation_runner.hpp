@@ -4,7 +4,7 @@
 #pragma once
 
 #include "net/https_client.hpp"
-#include "plugins/plugin_module.hpp"
+#include "plugins/loaded_plugin.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

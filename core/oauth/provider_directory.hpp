@@ -18,7 +18,7 @@
 namespace connector::core {
 
 struct ConfiguredProvider {
-  std::shared_ptr<const PluginModule> module;
+  std::shared_ptr<const LoadedPlugin> module;
   std::shared_ptr<const ProviderInstance> instance; // null: not configured
   std::string configuration_error;                  // why instance is null (never a secret)
   nlohmann::json settings;                          // the operator's merged settings (secrets included)

@@ -29,7 +29,7 @@ struct PluginDescriptor {
   std::string settings_schema_json;     // a JSON object, serialised
   std::string flow_options_schema_json; // a JSON object, serialised
   // The settings schema, parsed once by parse_plugin_descriptor (never null from it): every
-  // settings object is checked against it before the plugin sees it (PluginModule::create_provider).
+  // settings object is checked against it before the plugin sees it (LoadedPlugin::create_provider).
   std::shared_ptr<const nlohmann::json> settings_schema;
   // The settings an organization's or a workspace's own OAuth app may set over the host's:
   // the schema's properties marked "x-organization-app": true.

@@ -25,7 +25,7 @@ std::vector<std::filesystem::path> PluginRegistry::module_files(const std::files
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
     std::error_code entry_error;
-    // Links too: PluginModule::load refuses, with a reason, one that leads out of the folder.
+    // Links too: LoadedPlugin::load refuses, with a reason, one that leads out of the folder.
     const auto type = entry.symlink_status(entry_error).type();
     if ((type == std::filesystem::file_type::regular || type == std::filesystem::file_type::symlink) &&
         entry.path().extension() == module_suffix()) {
@@ -55,7 +55,7 @@ std::vector<PluginRefusal> PluginRegistry::load_directory(const std::filesystem:
   return refused;
 }
 
-bool PluginRegistry::adopt(const std::shared_ptr<const PluginModule>& module) {
+bool PluginRegistry::adopt(const std::shared_ptr<const LoadedPlugin>& module) {
   std::lock_guard lock(mutex_);
   return by_slug_.emplace(module->descriptor().slug, module).second;
 }
@@ -74,7 +74,7 @@ std::vector<PluginRefusal> PluginRegistry::reload_directory(const std::filesyste
     refusals_.push_back(*unreadable);
     return {*unreadable};
   }
-  std::map<std::filesystem::path, std::shared_ptr<const PluginModule>> previous_by_file;
+  std::map<std::filesystem::path, std::shared_ptr<const LoadedPlugin>> previous_by_file;
   for (const auto& module : previous.plugins())
     previous_by_file.emplace(module->file(), module);
 
@@ -104,7 +104,7 @@ std::vector<PluginRefusal> PluginRegistry::reload_directory(const std::filesyste
 }
 
 std::optional<PluginRefusal> PluginRegistry::load_file(const std::filesystem::path& file) {
-  auto outcome = PluginModule::load(file, log_sink_, shadow_dir_, trust_);
+  auto outcome = LoadedPlugin::load(file, log_sink_, shadow_dir_, trust_);
   std::lock_guard lock(mutex_);
   if (!outcome.module) {
     refusals_.push_back({file, outcome.refusal});
@@ -131,13 +131,13 @@ std::optional<PluginRefusal> PluginRegistry::load_file(const std::filesystem::pa
   return std::nullopt;
 }
 
-std::shared_ptr<const PluginModule> PluginRegistry::find(const std::string& slug) const {
+std::shared_ptr<const LoadedPlugin> PluginRegistry::find(const std::string& slug) const {
   std::lock_guard lock(mutex_);
   const auto it = by_slug_.find(slug);
   return it == by_slug_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<const PluginModule> PluginRegistry::find_by_definition(const std::string& source_definition_id) const {
+std::shared_ptr<const LoadedPlugin> PluginRegistry::find_by_definition(const std::string& source_definition_id) const {
   std::lock_guard lock(mutex_);
   for (const auto& [slug, module] : by_slug_) {
     for (const auto& definition : module->descriptor().source_definitions) {
@@ -147,9 +147,9 @@ std::shared_ptr<const PluginModule> PluginRegistry::find_by_definition(const std
   return nullptr;
 }
 
-std::vector<std::shared_ptr<const PluginModule>> PluginRegistry::plugins() const {
+std::vector<std::shared_ptr<const LoadedPlugin>> PluginRegistry::plugins() const {
   std::lock_guard lock(mutex_);
-  std::vector<std::shared_ptr<const PluginModule>> out;
+  std::vector<std::shared_ptr<const LoadedPlugin>> out;
   for (const auto& [slug, module] : by_slug_)
     out.push_back(module);
   return out;

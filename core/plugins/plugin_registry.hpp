@@ -2,7 +2,7 @@
 // with a reason (and loading the rest), and answers lookups from any thread.
 #pragma once
 
-#include "plugins/plugin_module.hpp"
+#include "plugins/loaded_plugin.hpp"
 
 #include <filesystem>
 #include <map>
@@ -21,7 +21,7 @@ struct PluginRefusal {
 
 class PluginRegistry {
 public:
-  // With a `shadow_dir`, modules are loaded from fresh copies there (see PluginModule::load),
+  // With a `shadow_dir`, modules are loaded from fresh copies there (see LoadedPlugin::load),
   // so that a replaced file really loads its new code.
   explicit PluginRegistry(PluginLogSink log_sink = nullptr, std::filesystem::path shadow_dir = {},
                           PluginTrust trust = PluginTrust::of_this_process())
@@ -42,10 +42,10 @@ public:
   // does every module when the folder itself cannot be read or trusted any more.
   std::vector<PluginRefusal> reload_directory(const std::filesystem::path& folder, const PluginRegistry& previous);
 
-  std::shared_ptr<const PluginModule> find(const std::string& slug) const;
+  std::shared_ptr<const LoadedPlugin> find(const std::string& slug) const;
   // Finds the plugin that declares a source definition id.
-  std::shared_ptr<const PluginModule> find_by_definition(const std::string& source_definition_id) const;
-  std::vector<std::shared_ptr<const PluginModule>> plugins() const; // by slug
+  std::shared_ptr<const LoadedPlugin> find_by_definition(const std::string& source_definition_id) const;
+  std::vector<std::shared_ptr<const LoadedPlugin>> plugins() const; // by slug
   std::vector<PluginRefusal> refusals() const;
 
   const std::filesystem::path& shadow_dir() const { return shadow_dir_; }
@@ -57,13 +57,13 @@ private:
   std::vector<std::filesystem::path> module_files(const std::filesystem::path& folder,
                                                   std::optional<PluginRefusal>& unreadable) const;
   // Adds a module already loaded (by `previous`) unless its slug is taken.
-  bool adopt(const std::shared_ptr<const PluginModule>& module);
+  bool adopt(const std::shared_ptr<const LoadedPlugin>& module);
 
   PluginLogSink log_sink_;
   std::filesystem::path shadow_dir_;
   PluginTrust trust_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<const PluginModule>> by_slug_;
+  std::map<std::string, std::shared_ptr<const LoadedPlugin>> by_slug_;
   std::vector<PluginRefusal> refusals_;
 };
 

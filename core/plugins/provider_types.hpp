@@ -22,7 +22,7 @@ const char* operation_name(Operation operation);
 
 // Mirrors connector_flow_input.
 struct FlowParams {
-  std::string redirect_uri;
+  std::string callback_uri; // the host's callback: the OAuth redirect_uri the provider sends the browser to
   std::string state;
   std::string code_challenge;
   std::string code_verifier;

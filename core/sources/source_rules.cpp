@@ -52,7 +52,7 @@ std::optional<Credentials> open_source_credentials(const Sealer& sealer, const S
   return Credentials::from_json(nlohmann::json::parse(*opened, nullptr, false));
 }
 
-SourceRecord source_from_flow(const NewSource& made, const ConnectionRecord& flow, const std::string& credentials_json,
+SourceRecord source_from_flow(const NewSource& made, const FlowRecord& flow, const std::string& credentials_json,
                               const Sealer& sealer, int64_t now) {
   SourceRecord source = new_source(made, now);
   source.connection_id = flow.id;

@@ -34,7 +34,7 @@ struct NewSource {
 
 // An OAuth source from an authorized flow: the flow's grant (scopes, account) in its
 // configuration, and the flow's credentials (as unsealed from it), sealed anew for the source.
-SourceRecord source_from_flow(const NewSource& made, const ConnectionRecord& flow, const std::string& credentials_json,
+SourceRecord source_from_flow(const NewSource& made, const FlowRecord& flow, const std::string& credentials_json,
                               const Sealer& sealer, int64_t now);
 
 // A source around a token the caller holds (POST sources with configuration.credentials):

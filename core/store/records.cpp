@@ -2,21 +2,20 @@
 
 namespace connector::core {
 
-const char* to_string(ConnectionStatus status) {
+const char* to_string(FlowStatus status) {
   switch (status) {
-  case ConnectionStatus::pending: return "pending";
-  case ConnectionStatus::authorized: return "authorized";
-  case ConnectionStatus::failed: return "failed";
-  case ConnectionStatus::consumed: return "consumed";
-  case ConnectionStatus::expired: return "expired";
+  case FlowStatus::pending: return "pending";
+  case FlowStatus::authorized: return "authorized";
+  case FlowStatus::failed: return "failed";
+  case FlowStatus::consumed: return "consumed";
+  case FlowStatus::expired: return "expired";
   }
   return "unknown"; // only for a value cast from outside the enum
 }
 
-std::optional<ConnectionStatus> connection_status_from(const std::string& text) {
-  for (const ConnectionStatus status :
-       {ConnectionStatus::pending, ConnectionStatus::authorized, ConnectionStatus::failed, ConnectionStatus::consumed,
-        ConnectionStatus::expired}) {
+std::optional<FlowStatus> flow_status_from(const std::string& text) {
+  for (const FlowStatus status :
+       {FlowStatus::pending, FlowStatus::authorized, FlowStatus::failed, FlowStatus::consumed, FlowStatus::expired}) {
     if (text == to_string(status)) return status;
   }
   return std::nullopt;

@@ -34,12 +34,12 @@ struct AllowedRedirectRecord {
   int64_t created_at = 0;
 };
 
-enum class ConnectionStatus { pending, authorized, failed, consumed, expired };
-const char* to_string(ConnectionStatus status);
-std::optional<ConnectionStatus> connection_status_from(const std::string& text);
+enum class FlowStatus { pending, authorized, failed, consumed, expired };
+const char* to_string(FlowStatus status);
+std::optional<FlowStatus> flow_status_from(const std::string& text);
 
 // One OAuth flow, from authorize to the source it became.
-struct ConnectionRecord {
+struct FlowRecord {
   std::string id; // "conn_..."
   std::string organization_id;
   std::string slug;
@@ -47,11 +47,11 @@ struct ConnectionRecord {
   std::string workspace_id;                  // native flow only
   std::string state_hash;                    // hex SHA-256 of the state; the state itself is never stored
   bool state_names_connection = false;       // the state is "<id>.<secret>" (found by id, not by hash)
-  std::string redirect_url;                  // the client's, checked against the allow-list at start
-  std::string redirect_uri;                  // the host's provider-facing callback used in this flow
+  std::string client_redirect_url;           // the client's, checked against the allow-list at start
+  std::string callback_uri;                  // the host's provider-facing callback used in this flow
   std::vector<uint8_t> sealed_code_verifier; // empty without PKCE
   std::string flow_options_json;             // validated per-flow options ("{}" when none)
-  ConnectionStatus status = ConnectionStatus::pending;
+  FlowStatus status = FlowStatus::pending;
   std::string error_code; // failed: the provider's or the host's code
   std::string error_description;
   std::vector<uint8_t> sealed_credentials; // authorized: the token set as sealed JSON
@@ -116,7 +116,7 @@ template <typename Record> struct Page {
   std::string next_after;
 };
 
-// One step of the walk over pending flows (Store::expire_lapsed_pending_connections).
+// One step of the walk over pending flows (Store::expire_lapsed_pending_flows).
 struct PendingSweep {
   int64_t expired = 0;   // flows that became expired in this step
   int64_t resume_at = 0; // where the next step starts

@@ -20,7 +20,9 @@ constexpr std::string_view api_key_columns =
     "id, organization_id, name, key_hash, permissions, created_at, revoked_at, last_used_at";
 constexpr std::string_view redirect_columns = "organization_id, url, created_at";
 constexpr std::string_view workspace_columns = "id, organization_id, name, created_at, updated_at";
-constexpr std::string_view connection_columns =
+// The table and columns keep the names the first schema gave them: an OAuth flow is a row
+// of `connections`, its client_redirect_url is `redirect_url` and its callback_uri `redirect_uri`.
+constexpr std::string_view flow_columns =
     "id, organization_id, slug, source_definition_id, workspace_id, state_hash, redirect_url, redirect_uri, "
     "sealed_code_verifier, flow_options_json, status, error_code, error_description, sealed_credentials, "
     "granted_scopes, token_expires_at, account_id, account_name, source_id, target_source_id, oauth_app_scope, "
@@ -130,71 +132,71 @@ WorkspaceRecord read_workspace(const sqlite::Query& row) {
   return WorkspaceRecord{row.text(0), row.text(1), row.text(2), row.integer(3), row.integer(4)};
 }
 
-void bind_connection(sqlite::Query& query, const ConnectionRecord& connection) {
+void bind_flow(sqlite::Query& query, const FlowRecord& flow) {
   int n = 0;
-  query.bind_text(++n, connection.id);
-  query.bind_text(++n, connection.organization_id);
-  query.bind_text(++n, connection.slug);
-  query.bind_text(++n, connection.source_definition_id);
-  query.bind_text(++n, connection.workspace_id);
-  query.bind_text(++n, connection.state_hash);
-  query.bind_text(++n, connection.redirect_url);
-  query.bind_text(++n, connection.redirect_uri);
-  query.bind_blob(++n, connection.sealed_code_verifier);
-  query.bind_text(++n, connection.flow_options_json);
-  query.bind_text(++n, to_string(connection.status));
-  query.bind_text(++n, connection.error_code);
-  query.bind_text(++n, connection.error_description);
-  query.bind_blob(++n, connection.sealed_credentials);
-  query.bind_text(++n, connection.granted_scopes);
-  query.bind_optional_integer(++n, connection.token_expires_at);
-  query.bind_text(++n, connection.account_id);
-  query.bind_text(++n, connection.account_name);
-  query.bind_text(++n, connection.source_id);
-  query.bind_text(++n, connection.target_source_id);
-  query.bind_text(++n, connection.oauth_app_scope);
-  query.bind_text(++n, connection.plugin_build);
-  query.bind_integer(++n, connection.state_names_connection ? 1 : 0);
-  query.bind_integer(++n, connection.created_at);
-  query.bind_integer(++n, connection.expires_at);
-  query.bind_integer(++n, connection.updated_at);
-  query.bind_integer(++n, connection.version);
+  query.bind_text(++n, flow.id);
+  query.bind_text(++n, flow.organization_id);
+  query.bind_text(++n, flow.slug);
+  query.bind_text(++n, flow.source_definition_id);
+  query.bind_text(++n, flow.workspace_id);
+  query.bind_text(++n, flow.state_hash);
+  query.bind_text(++n, flow.client_redirect_url);
+  query.bind_text(++n, flow.callback_uri);
+  query.bind_blob(++n, flow.sealed_code_verifier);
+  query.bind_text(++n, flow.flow_options_json);
+  query.bind_text(++n, to_string(flow.status));
+  query.bind_text(++n, flow.error_code);
+  query.bind_text(++n, flow.error_description);
+  query.bind_blob(++n, flow.sealed_credentials);
+  query.bind_text(++n, flow.granted_scopes);
+  query.bind_optional_integer(++n, flow.token_expires_at);
+  query.bind_text(++n, flow.account_id);
+  query.bind_text(++n, flow.account_name);
+  query.bind_text(++n, flow.source_id);
+  query.bind_text(++n, flow.target_source_id);
+  query.bind_text(++n, flow.oauth_app_scope);
+  query.bind_text(++n, flow.plugin_build);
+  query.bind_integer(++n, flow.state_names_connection ? 1 : 0);
+  query.bind_integer(++n, flow.created_at);
+  query.bind_integer(++n, flow.expires_at);
+  query.bind_integer(++n, flow.updated_at);
+  query.bind_integer(++n, flow.version);
 }
 
-ConnectionRecord read_connection(const sqlite::Query& row) {
+FlowRecord read_flow(const sqlite::Query& row) {
   int n = 0;
-  ConnectionRecord connection;
-  connection.id = row.text(n++);
-  connection.organization_id = row.text(n++);
-  connection.slug = row.text(n++);
-  connection.source_definition_id = row.text(n++);
-  connection.workspace_id = row.text(n++);
-  connection.state_hash = row.text(n++);
-  connection.redirect_url = row.text(n++);
-  connection.redirect_uri = row.text(n++);
-  connection.sealed_code_verifier = row.blob(n++);
-  connection.flow_options_json = row.text(n++);
-  const std::optional<ConnectionStatus> status = connection_status_from(row.text(n++));
+  FlowRecord flow;
+  flow.id = row.text(n++);
+  flow.organization_id = row.text(n++);
+  flow.slug = row.text(n++);
+  flow.source_definition_id = row.text(n++);
+  flow.workspace_id = row.text(n++);
+  flow.state_hash = row.text(n++);
+  flow.client_redirect_url = row.text(n++);
+  flow.callback_uri = row.text(n++);
+  flow.sealed_code_verifier = row.blob(n++);
+  flow.flow_options_json = row.text(n++);
+  const std::optional<FlowStatus> status = flow_status_from(row.text(n++));
   // A row from a newer build, or edited by hand: refuse rather than guess what it means.
-  if (!status) throw std::runtime_error("connections row " + connection.id + " has an unknown status");
-  connection.status = *status;
-  connection.error_code = row.text(n++);
-  connection.error_description = row.text(n++);
-  connection.sealed_credentials = row.blob(n++);
-  connection.granted_scopes = row.text(n++);
-  connection.token_expires_at = row.optional_integer(n++);
-  connection.account_id = row.text(n++);
-  connection.account_name = row.text(n++);
-  connection.source_id = row.text(n++);
-  connection.target_source_id = row.text(n++);
-  connection.oauth_app_scope = row.text(n++);
-  connection.plugin_build = row.text(n++);
-  connection.state_names_connection = row.integer(n++) != 0;
-  connection.created_at = row.integer(n++);
-  connection.expires_at = row.integer(n++);
-  connection.updated_at = row.integer(n++);
-  connection.version = row.integer(n++);
-  return connection;
+  if (!status) throw std::runtime_error("connections row " + flow.id + " has an unknown status");
+  flow.status = *status;
+  flow.error_code = row.text(n++);
+  flow.error_description = row.text(n++);
+  flow.sealed_credentials = row.blob(n++);
+  flow.granted_scopes = row.text(n++);
+  flow.token_expires_at = row.optional_integer(n++);
+  flow.account_id = row.text(n++);
+  flow.account_name = row.text(n++);
+  flow.source_id = row.text(n++);
+  flow.target_source_id = row.text(n++);
+  flow.oauth_app_scope = row.text(n++);
+  flow.plugin_build = row.text(n++);
+  flow.state_names_connection = row.integer(n++) != 0;
+  flow.created_at = row.integer(n++);
+  flow.expires_at = row.integer(n++);
+  flow.updated_at = row.integer(n++);
+  flow.version = row.integer(n++);
+  return flow;
 }
 
 void bind_source(sqlite::Query& query, const SourceRecord& source) {
@@ -497,47 +499,45 @@ int64_t SqliteStore::count_sources_in_workspace(const std::string& organization_
   return query.integer(0);
 }
 
-// --- Connections
+// --- OAuth flows (the connections table: the API names a flow by its connection_id)
 
-// A connection's row key is SQLite's to pick (the next after the largest, so flows lie in
+// A flow's row key is SQLite's to pick (the next after the largest, so flows lie in
 // the order they were made); the API's id finds the row through connections_by_id.
-void SqliteStore::insert_connection(const ConnectionRecord& connection) {
-  static const std::string sql = insert_sql("connections", connection_columns);
+void SqliteStore::insert_flow(const FlowRecord& flow) {
+  static const std::string sql = insert_sql("connections", flow_columns);
   sqlite::Query query(prepared(sql));
-  bind_connection(query, connection);
+  bind_flow(query, flow);
   query.run();
 }
 
-std::optional<ConnectionRecord> SqliteStore::find_connection(const std::string& organization_id,
-                                                             const std::string& id) {
-  static const std::string sql =
-      select_sql("connections", connection_columns, "WHERE id = ?1 AND organization_id = ?2");
+std::optional<FlowRecord> SqliteStore::find_flow(const std::string& organization_id, const std::string& id) {
+  static const std::string sql = select_sql("connections", flow_columns, "WHERE id = ?1 AND organization_id = ?2");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, id);
   query.bind_text(2, organization_id);
-  return read_optional<ConnectionRecord>(query, read_connection);
+  return read_optional<FlowRecord>(query, read_flow);
 }
 
-std::optional<ConnectionRecord> SqliteStore::find_connection_by_id(const std::string& id) {
-  static const std::string sql = select_sql("connections", connection_columns, "WHERE id = ?1");
+std::optional<FlowRecord> SqliteStore::find_flow_by_id(const std::string& id) {
+  static const std::string sql = select_sql("connections", flow_columns, "WHERE id = ?1");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, id);
-  return read_optional<ConnectionRecord>(query, read_connection);
+  return read_optional<FlowRecord>(query, read_flow);
 }
 
-std::optional<ConnectionRecord> SqliteStore::find_connection_by_state_hash(const std::string& state_hash) {
+std::optional<FlowRecord> SqliteStore::find_flow_by_state_hash(const std::string& state_hash) {
   // The condition repeats the partial index's, so that SQLite uses it.
   static const std::string sql =
-      select_sql("connections", connection_columns, "WHERE state_hash = ?1 AND state_names_connection = 0");
+      select_sql("connections", flow_columns, "WHERE state_hash = ?1 AND state_names_connection = 0");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, state_hash);
-  return read_optional<ConnectionRecord>(query, read_connection);
+  return read_optional<FlowRecord>(query, read_flow);
 }
 
-bool SqliteStore::update_connection(const ConnectionRecord& connection) {
-  static const std::string sql = compare_and_swap_sql("connections", connection_columns);
+bool SqliteStore::update_flow(const FlowRecord& flow) {
+  static const std::string sql = compare_and_swap_sql("connections", flow_columns);
   sqlite::Query query(prepared(sql));
-  bind_connection(query, connection);
+  bind_flow(query, flow);
   query.run();
   return query.changes() == 1;
 }
@@ -547,15 +547,15 @@ int64_t SqliteStore::cache_generation() {
   return query.next_row() ? query.integer(0) : 0;
 }
 
-int64_t SqliteStore::count_connections() {
+int64_t SqliteStore::count_flows() {
   sqlite::Query query(prepared("SELECT COUNT(*) FROM connections"));
   query.next_row();
   return query.integer(0);
 }
 
-// Rows are in key order, which is the order flows were made in (insert_connection): the walk
+// Rows are in key order, which is the order flows were made in (insert_flow): the walk
 // is a range read of the table, with no index for every authorize to keep up to date.
-PendingSweep SqliteStore::expire_lapsed_pending_connections(int64_t resume_at, int64_t now, int limit) {
+PendingSweep SqliteStore::expire_lapsed_pending_flows(int64_t resume_at, int64_t now, int limit) {
   PendingSweep sweep;
   sweep.resume_at = resume_at;
   std::vector<int64_t> lapsed;
@@ -595,7 +595,7 @@ PendingSweep SqliteStore::expire_lapsed_pending_connections(int64_t resume_at, i
 
 // Names connections_authorized (migration 9) so that a schema without it fails loudly instead
 // of reading the whole table; the condition repeats the index's.
-int64_t SqliteStore::expire_lapsed_authorized_connections(int64_t now, int limit) {
+int64_t SqliteStore::expire_lapsed_authorized_flows(int64_t now, int limit) {
   sqlite::Query query(
       prepared("UPDATE connections SET status = 'expired', sealed_code_verifier = x'', sealed_credentials = x'', "
                "updated_at = ?1, version = version + 1 WHERE row_key IN (SELECT row_key FROM connections INDEXED BY "
@@ -612,7 +612,7 @@ int64_t SqliteStore::expire_lapsed_authorized_connections(int64_t now, int limit
 // range at the front of the table: the search stops at the first row made later, instead of
 // reading the whole table for the rows that qualify. (A clock set back can put a younger row
 // in that range; the rows behind it then wait until it is old enough too.)
-int64_t SqliteStore::delete_connections_created_before(int64_t created_before, int limit) {
+int64_t SqliteStore::delete_flows_created_before(int64_t created_before, int limit) {
   sqlite::Query query(
       prepared("DELETE FROM connections WHERE row_key IN (SELECT row_key FROM connections WHERE row_key < "
                "coalesce((SELECT row_key FROM connections WHERE created_at >= ?1 ORDER BY row_key LIMIT 1), ?3) "

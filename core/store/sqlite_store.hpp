@@ -61,15 +61,15 @@ public:
   bool delete_workspace(const std::string& organization_id, const std::string& id) override;
   int64_t count_sources_in_workspace(const std::string& organization_id, const std::string& workspace_id) override;
 
-  void insert_connection(const ConnectionRecord& connection) override;
-  std::optional<ConnectionRecord> find_connection(const std::string& organization_id, const std::string& id) override;
-  std::optional<ConnectionRecord> find_connection_by_id(const std::string& id) override;
-  std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string& state_hash) override;
-  bool update_connection(const ConnectionRecord& connection) override;
-  int64_t count_connections() override;
-  PendingSweep expire_lapsed_pending_connections(int64_t resume_at, int64_t now, int limit) override;
-  int64_t expire_lapsed_authorized_connections(int64_t now, int limit) override;
-  int64_t delete_connections_created_before(int64_t created_before, int limit) override;
+  void insert_flow(const FlowRecord& connection) override;
+  std::optional<FlowRecord> find_flow(const std::string& organization_id, const std::string& id) override;
+  std::optional<FlowRecord> find_flow_by_id(const std::string& id) override;
+  std::optional<FlowRecord> find_flow_by_state_hash(const std::string& state_hash) override;
+  bool update_flow(const FlowRecord& connection) override;
+  int64_t count_flows() override;
+  PendingSweep expire_lapsed_pending_flows(int64_t resume_at, int64_t now, int limit) override;
+  int64_t expire_lapsed_authorized_flows(int64_t now, int limit) override;
+  int64_t delete_flows_created_before(int64_t created_before, int limit) override;
 
   void insert_source(const SourceRecord& source) override;
   std::optional<SourceRecord> find_source(const std::string& organization_id, const std::string& id) override;

@@ -58,36 +58,35 @@ public:
   virtual int64_t count_sources_in_workspace(const std::string& organization_id, const std::string& workspace_id) = 0;
 
   // Connections (OAuth flows)
-  virtual void insert_connection(const ConnectionRecord& connection) = 0;
-  virtual std::optional<ConnectionRecord> find_connection(const std::string& organization_id,
-                                                          const std::string& id) = 0;
-  // For the provider-facing callback, whose state names its connection (any organization).
-  virtual std::optional<ConnectionRecord> find_connection_by_id(const std::string& id) = 0;
-  // Flows started before states named their connection: found by the state's hash.
-  virtual std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string& state_hash) = 0;
-  // Writes `connection` if the stored version still equals connection.version, storing
+  virtual void insert_flow(const FlowRecord& flow) = 0;
+  virtual std::optional<FlowRecord> find_flow(const std::string& organization_id, const std::string& id) = 0;
+  // For the provider-facing callback, whose state names its flow (any organization).
+  virtual std::optional<FlowRecord> find_flow_by_id(const std::string& id) = 0;
+  // Flows started before states named their flow: found by the state's hash.
+  virtual std::optional<FlowRecord> find_flow_by_state_hash(const std::string& state_hash) = 0;
+  // Writes `flow` if the stored version still equals flow.version, storing
   // version + 1; false (and no change) when someone else updated it first.
-  virtual bool update_connection(const ConnectionRecord& connection) = 0;
-  virtual int64_t count_connections() = 0;
+  virtual bool update_flow(const FlowRecord& flow) = 0;
+  virtual int64_t count_flows() = 0;
   // Pending flows whose state ran out at `now` become expired and lose their sealed verifier
   // for good. The store walks its flows in the order they were made, from `resume_at` (0: the
   // first), reading at most `limit`; flows are made with a fixed lifetime, so the walk stops at
   // the first pending flow still good, where the next call resumes (PendingSweep::resume_at,
   // opaque to the caller).
-  virtual PendingSweep expire_lapsed_pending_connections(int64_t resume_at, int64_t now, int limit) = 0;
+  virtual PendingSweep expire_lapsed_pending_flows(int64_t resume_at, int64_t now, int limit) = 0;
   // Up to `limit` authorized flows whose time is up at `now` become expired and lose their
   // sealed tokens for good; returns how many.
-  virtual int64_t expire_lapsed_authorized_connections(int64_t now, int limit) = 0;
+  virtual int64_t expire_lapsed_authorized_flows(int64_t now, int limit) = 0;
   // Deletes up to `limit` flows created before `created_before` that are neither pending nor
   // authorized; returns how many.
-  virtual int64_t delete_connections_created_before(int64_t created_before, int limit) = 0;
+  virtual int64_t delete_flows_created_before(int64_t created_before, int limit) = 0;
 
   // Sources
   virtual void insert_source(const SourceRecord& source) = 0;
   virtual std::optional<SourceRecord> find_source(const std::string& organization_id, const std::string& id) = 0;
   virtual Page<SourceRecord> list_sources(const std::string& organization_id, const std::string& workspace_id,
                                           int limit, const std::string& after) = 0; // workspace "" = all
-  // Compare-and-swap on version, like update_connection.
+  // Compare-and-swap on version, like update_flow.
   virtual bool update_source(const SourceRecord& source) = 0;
   // Erases the row and its sealed credentials for good (not recoverable from the file).
   virtual bool delete_source(const std::string& organization_id, const std::string& id) = 0;

@@ -175,7 +175,7 @@ std::string FuzzHost::start_flow(const std::string& slug) {
   core::AuthorizeRequest request;
   request.organization_id = kOrganization;
   request.slug = slug;
-  request.redirect_url = kAllowedRedirect;
+  request.client_redirect_url = kAllowedRedirect;
   auto started = parts_->run(parts_->flows.authorize(std::move(request)));
   if (!started) {
     std::fprintf(stderr, "fuzz host: authorize failed: %s\n", started.error().message.c_str());

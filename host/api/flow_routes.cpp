@@ -22,7 +22,7 @@ boost::asio::awaitable<Response> authorize(ApiContext& api, RequestContext& cont
   core::AuthorizeRequest request;
   request.organization_id = context.param("org_id");
   request.slug = body->required_string("slug", 64);
-  request.redirect_url = body->required_string("redirect_url", 2048);
+  request.client_redirect_url = body->required_string("redirect_url", 2048);
   if (auto problems = body->problems()) co_return error_response(context, *problems);
 
   auto started = co_await api.flows.authorize(std::move(request));
@@ -39,7 +39,7 @@ boost::asio::awaitable<Response> native_oauth(ApiContext& api, RequestContext& c
   request.organization_id = context.param("org_id");
   request.source_definition_id = body->required_string("source_definition_id", 128);
   request.workspace_id = body->required_string("workspace_id", 128);
-  request.redirect_url = body->required_string("redirect_url", 2048);
+  request.client_redirect_url = body->required_string("redirect_url", 2048);
   request.options = body->optional_object("o_auth_input_configuration");
   if (auto problems = body->problems()) co_return error_response(context, *problems);
 
@@ -96,15 +96,14 @@ boost::asio::awaitable<Response> provider_callback(ApiContext& api, RequestConte
 boost::asio::awaitable<Response> connection_status(ApiContext& api, RequestContext& context) {
   const std::string org = context.param("org_id");
   const std::string id = context.param("connection_id");
-  auto found = co_await api.store.run([&](core::Store& store) { return store.find_connection(org, id); });
+  auto found = co_await api.store.run([&](core::Store& store) { return store.find_flow(org, id); });
   if (!found) {
     co_return error_response(context,
                              core::ApiError(core::ErrorCode::connection_not_found, {}, {}, {{"connection_id", id}}));
   }
   // A flow past its time reads as expired whatever it last wrote.
-  const bool lapsed =
-      (found->status == core::ConnectionStatus::pending || found->status == core::ConnectionStatus::authorized) &&
-      found->expires_at <= core::unix_now();
+  const bool lapsed = (found->status == core::FlowStatus::pending || found->status == core::FlowStatus::authorized) &&
+                      found->expires_at <= core::unix_now();
   nlohmann::json body = {{"connection_id", found->id},
                          {"slug", found->slug},
                          {"status", lapsed ? "expired" : core::to_string(found->status)},

@@ -49,7 +49,7 @@ boost::asio::awaitable<Response> reauthorize(ApiContext& api, RequestContext& co
   core::AuthorizeRequest request;
   request.organization_id = context.param("org_id");
   request.target_source_id = context.param("source_id");
-  request.redirect_url = body->required_string("redirect_url", 2048);
+  request.client_redirect_url = body->required_string("redirect_url", 2048);
   request.options = body->optional_object("o_auth_input_configuration");
   if (auto problems = body->problems()) co_return error_response(context, *problems);
 

@@ -1,6 +1,6 @@
 #include "plugins/plugin_watcher.hpp"
 
-#include "plugins/plugin_module.hpp"
+#include "plugins/loaded_plugin.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

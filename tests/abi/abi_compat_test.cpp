@@ -7,7 +7,7 @@
 // 1.0 table and reports minor 0, so the day a member is appended it is, unchanged, a plugin with
 // a smaller table than the host's. The newer-host side of that, which no real host can play
 // yet, is played by the SDK's fake host offering a longer table and a later minor.
-#include "plugins/plugin_module.hpp"
+#include "plugins/loaded_plugin.hpp"
 #include "support/plugin_loading.hpp"
 
 #include <connector/plugin.hpp>
@@ -20,8 +20,8 @@
 #include <vector>
 
 using connector::core::FlowParams;
+using connector::core::LoadedPlugin;
 using connector::core::Operation;
-using connector::core::PluginModule;
 using connector::core::ProviderAnswer;
 using connector::sdk::testing::kAbi10PluginTableSize;
 using connector::testing::module_file_name;
@@ -40,9 +40,9 @@ TEST(AbiCompatibility, TheOneZeroTableEndsAfterCheck) {
 }
 
 TEST(AbiCompatibility, TheHostLoadsAPluginThatKnowsOnlyTheOneZeroTable) {
-  const auto outcome = PluginModule::load(abi_1_0_module());
+  const auto outcome = LoadedPlugin::load(abi_1_0_module());
   ASSERT_TRUE(outcome.module) << outcome.refusal;
-  const PluginModule& module = *outcome.module;
+  const LoadedPlugin& module = *outcome.module;
   EXPECT_EQ(module.abi_major(), 1);
   EXPECT_EQ(module.abi_minor(), 0);
   EXPECT_EQ(module.table().struct_size, kAbi10PluginTableSize);
@@ -55,7 +55,7 @@ TEST(AbiCompatibility, TheHostLoadsAPluginThatKnowsOnlyTheOneZeroTable) {
 }
 
 TEST(AbiCompatibility, TheHostUsesItForAWholeCodeExchange) {
-  const auto outcome = PluginModule::load(abi_1_0_module());
+  const auto outcome = LoadedPlugin::load(abi_1_0_module());
   ASSERT_TRUE(outcome.module) << outcome.refusal;
   const auto created = outcome.module->create_provider("{}");
   ASSERT_TRUE(created.instance) << created.result.error_description;
@@ -84,7 +84,7 @@ TEST(AbiCompatibility, TheHostUsesItForAWholeCodeExchange) {
 }
 
 TEST(AbiCompatibility, EntriesThePluginLacksAreAbsentNotCalled) {
-  const auto outcome = PluginModule::load(abi_1_0_module());
+  const auto outcome = LoadedPlugin::load(abi_1_0_module());
   ASSERT_TRUE(outcome.module) << outcome.refusal;
   const auto created = outcome.module->create_provider("{}");
   ASSERT_TRUE(created.instance);
@@ -98,7 +98,7 @@ TEST(AbiCompatibility, EntriesThePluginLacksAreAbsentNotCalled) {
 // A table that stops inside the 1.0 layout is no 1.x plugin at all: refused, with the sizes.
 TEST(AbiCompatibility, TheHostRefusesATableShorterThanOneZero) {
   const auto file = test_plugin_dir() / module_file_name("short-table");
-  const auto outcome = PluginModule::load(file);
+  const auto outcome = LoadedPlugin::load(file);
   EXPECT_FALSE(outcome.module);
   EXPECT_THAT(outcome.refusal, HasSubstr(file.string()));
   EXPECT_THAT(outcome.refusal,

@@ -18,8 +18,8 @@
 #include <random>
 
 using connector::core::elf_plugin_problem;
+using connector::core::LoadedPlugin;
 using connector::core::Operation;
-using connector::core::PluginModule;
 using connector::core::PluginRegistry;
 using connector::testing::module_file_name;
 using connector::testing::plugin_dir;
@@ -30,7 +30,7 @@ namespace {
 
 std::string refusal_of(const std::string& name) {
   const auto file = test_plugin_dir() / module_file_name(name);
-  const auto outcome = PluginModule::load(file);
+  const auto outcome = LoadedPlugin::load(file);
   EXPECT_FALSE(outcome.module) << name << " should have been refused";
   EXPECT_THAT(outcome.refusal, HasSubstr(file.string())) << "the refusal must name the file";
   return outcome.refusal;
@@ -103,7 +103,7 @@ TEST(PluginFileChecks, LoadsAMarkedPluginItsOwnerCanWrite) {
   // constructor leaves its trace.
   const ConstructorMark mark;
   const PluginFolder folder;
-  const auto outcome = PluginModule::load(folder.add("marked", "marked.so"));
+  const auto outcome = LoadedPlugin::load(folder.add("marked", "marked.so"));
   ASSERT_TRUE(outcome.module) << outcome.refusal;
   EXPECT_TRUE(mark.ran());
 }
@@ -111,7 +111,7 @@ TEST(PluginFileChecks, LoadsAMarkedPluginItsOwnerCanWrite) {
 TEST(PluginFileChecks, RefusesAFileEveryUserCanWriteBeforeRunningIt) {
   const ConstructorMark mark;
   const PluginFolder folder;
-  const auto outcome = PluginModule::load(folder.add("marked", "marked.so", 0646));
+  const auto outcome = LoadedPlugin::load(folder.add("marked", "marked.so", 0646));
   EXPECT_FALSE(outcome.module);
   EXPECT_THAT(outcome.refusal, HasSubstr("marked.so: not loaded: it is writable by every user (mode 0646)"));
   EXPECT_FALSE(mark.ran()) << "the refused file's constructor ran";
@@ -120,7 +120,7 @@ TEST(PluginFileChecks, RefusesAFileEveryUserCanWriteBeforeRunningIt) {
 TEST(PluginFileChecks, RefusesAFileItsGroupCanWrite) {
   const ConstructorMark mark;
   const PluginFolder folder;
-  const auto outcome = PluginModule::load(folder.add("marked", "marked.so", 0664));
+  const auto outcome = LoadedPlugin::load(folder.add("marked", "marked.so", 0664));
   EXPECT_FALSE(outcome.module);
   EXPECT_THAT(outcome.refusal, HasSubstr("it is writable by its group"));
   EXPECT_THAT(outcome.refusal, HasSubstr("(mode 0664)"));
@@ -132,7 +132,7 @@ TEST(PluginFileChecks, RefusesAFileOwnedByAnotherUser) {
   const PluginFolder folder;
   const auto file = folder.add("marked", "marked.so");
   if (::chown(file.c_str(), 65534, static_cast<gid_t>(-1)) != 0) GTEST_SKIP() << "only root can give a file away";
-  const auto outcome = PluginModule::load(file);
+  const auto outcome = LoadedPlugin::load(file);
   EXPECT_FALSE(outcome.module);
   EXPECT_THAT(outcome.refusal, HasSubstr("it is owned by uid 65534"));
   EXPECT_THAT(outcome.refusal, HasSubstr("neither the host's user"));
@@ -147,11 +147,11 @@ TEST(PluginFileChecks, TheHostsOwnUserMayOwnItsPlugins) {
   if (::chown(file.c_str(), 65534, static_cast<gid_t>(-1)) != 0) GTEST_SKIP() << "only root can give a file away";
   if (::chown(folder.path().c_str(), 65534, static_cast<gid_t>(-1)) != 0) GTEST_SKIP();
   const connector::core::PluginTrust as_nobody{65534};
-  const auto own = PluginModule::load(file, nullptr, {}, as_nobody);
+  const auto own = LoadedPlugin::load(file, nullptr, {}, as_nobody);
   EXPECT_TRUE(own.module) << own.refusal;
-  const auto roots = PluginModule::load(folder.add("test-throwing", "root-owned.so"), nullptr, {}, as_nobody);
+  const auto roots = LoadedPlugin::load(folder.add("test-throwing", "root-owned.so"), nullptr, {}, as_nobody);
   EXPECT_TRUE(roots.module) << roots.refusal;
-  const auto third = PluginModule::load(file, nullptr, {}, connector::core::PluginTrust{65533});
+  const auto third = LoadedPlugin::load(file, nullptr, {}, connector::core::PluginTrust{65533});
   EXPECT_FALSE(third.module);
   EXPECT_THAT(third.refusal, HasSubstr("owned by uid 65534"));
 }
@@ -171,7 +171,7 @@ TEST(PluginFileChecks, RefusesEveryFileInAFolderOthersCanWrite) {
     EXPECT_THAT(refusals[0].reason, HasSubstr(folder.path().string() + ": the plugins folder is writable by"));
     EXPECT_THAT(refusals[0].reason, HasSubstr("nothing in it is loaded"));
     // Loading the file directly checks its folder as well.
-    EXPECT_THAT(PluginModule::load(folder.path() / "marked.so").refusal, HasSubstr("the plugins folder is writable"));
+    EXPECT_THAT(LoadedPlugin::load(folder.path() / "marked.so").refusal, HasSubstr("the plugins folder is writable"));
   }
   EXPECT_FALSE(mark.ran());
   ::chmod(folder.path().c_str(), 0755);
@@ -214,7 +214,7 @@ TEST(PluginFileChecks, FollowsASymbolicLinkToAFileInTheSameFolder) {
 
   // The link's target must be checked like any file.
   ::chmod((folder.path() / "throwing.so.1").c_str(), 0666);
-  EXPECT_THAT(PluginModule::load(folder.path() / "throwing.so").refusal, HasSubstr("writable by every user"));
+  EXPECT_THAT(LoadedPlugin::load(folder.path() / "throwing.so").refusal, HasSubstr("writable by every user"));
 }
 
 TEST(PluginFileChecks, RefusesWhatIsNotARegularFile) {
@@ -222,7 +222,7 @@ TEST(PluginFileChecks, RefusesWhatIsNotARegularFile) {
   std::filesystem::create_directory(folder.path() / "folder.so");
   ASSERT_EQ(::mkfifo((folder.path() / "fifo.so").c_str(), 0600), 0);
   for (const char* name : {"folder.so", "fifo.so"}) {
-    const auto outcome = PluginModule::load(folder.path() / name);
+    const auto outcome = LoadedPlugin::load(folder.path() / name);
     EXPECT_FALSE(outcome.module);
     EXPECT_THAT(outcome.refusal, HasSubstr("not a regular file")) << name;
   }
@@ -230,7 +230,7 @@ TEST(PluginFileChecks, RefusesWhatIsNotARegularFile) {
 
 TEST(PluginFileChecks, RefusesALibraryWithoutTheExportBeforeRunningIt) {
   const ConstructorMark mark;
-  const auto outcome = PluginModule::load(test_plugin_dir() / module_file_name("marked-without-export"));
+  const auto outcome = LoadedPlugin::load(test_plugin_dir() / module_file_name("marked-without-export"));
   EXPECT_FALSE(outcome.module);
   EXPECT_THAT(outcome.refusal, HasSubstr("not a loadable shared library: does not export connector_plugin_negotiate"));
   EXPECT_FALSE(mark.ran()) << "the library was opened (its constructor ran) to find out";
@@ -262,13 +262,13 @@ TEST(PluginFileChecks, RefusesElfFilesOfAnotherClassMachineOrType) {
   std::string wrong_class = plugin;
   wrong_class[EI_CLASS] = ELFCLASS32;
   std::ofstream(folder.path() / "wrong-class.so", std::ios::binary) << wrong_class;
-  EXPECT_THAT(PluginModule::load(folder.path() / "wrong-class.so").refusal,
+  EXPECT_THAT(LoadedPlugin::load(folder.path() / "wrong-class.so").refusal,
               HasSubstr("wrong-class.so: not a loadable shared library: an ELF file of the wrong class"));
   EXPECT_FALSE(mark.ran());
 }
 
 TEST(PluginLoader, RefusesADescriptorWithAFlagOfTheWrongType) {
-  const auto outcome = PluginModule::load(test_plugin_dir() / module_file_name("wrong-type-descriptor"));
+  const auto outcome = LoadedPlugin::load(test_plugin_dir() / module_file_name("wrong-type-descriptor"));
   EXPECT_FALSE(outcome.module);
   EXPECT_THAT(outcome.refusal, HasSubstr("invalid descriptor: \"supports_pkce\" is not a boolean"));
 }
@@ -294,7 +294,7 @@ TEST(PluginLoader, RefusesADescriptorWithAnUnusableSlug) {
 }
 
 TEST(PluginLoader, ContainsEveryExceptionAPluginThrows) {
-  const auto outcome = PluginModule::load(test_plugin_dir() / module_file_name("test-throwing"));
+  const auto outcome = LoadedPlugin::load(test_plugin_dir() / module_file_name("test-throwing"));
   ASSERT_TRUE(outcome.module) << outcome.refusal;
 
   const auto failed_create = outcome.module->create_provider(R"({"throw_on_create": true})");
@@ -320,7 +320,7 @@ TEST(PluginLoader, ContainsEveryExceptionAPluginThrows) {
 }
 
 TEST(PluginLoader, RejectsSettingsThatAreNotAnObject) {
-  const auto outcome = PluginModule::load(test_plugin_dir() / module_file_name("test-throwing"));
+  const auto outcome = LoadedPlugin::load(test_plugin_dir() / module_file_name("test-throwing"));
   ASSERT_TRUE(outcome.module);
   const auto created = outcome.module->create_provider("[1, 2");
   EXPECT_FALSE(created.instance);
@@ -338,7 +338,7 @@ TEST(PluginLoader, ProvidersKeepTheirLibraryAlive) {
   } // the registry's and this scope's references are gone; the provider's remains
   connector::core::FlowParams params;
   params.state = "s";
-  params.redirect_uri = "https://host.example/cb";
+  params.callback_uri = "https://host.example/cb";
   const auto url = provider->authorization_url(params);
   EXPECT_TRUE(url.ok()) << url.error_description;
   EXPECT_THAT(url.authorization_url, HasSubstr("https://github.com/login/oauth/authorize?"));

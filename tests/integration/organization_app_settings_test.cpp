@@ -4,7 +4,7 @@
 // reach a host the operator's instance does not. Real plugins, loaded through the C ABI.
 #include "oauth/oauth_apps.hpp"
 #include "oauth/provider_directory.hpp"
-#include "plugins/plugin_module.hpp"
+#include "plugins/loaded_plugin.hpp"
 
 #include <gmock/gmock.h>
 #include <nlohmann/json.hpp>
@@ -17,7 +17,7 @@ using ::testing::Not;
 namespace {
 
 // The plugin configured as an operator would: settings, and the instance made from them.
-core::ConfiguredProvider configured(const std::shared_ptr<core::PluginModule>& module,
+core::ConfiguredProvider configured(const std::shared_ptr<core::LoadedPlugin>& module,
                                     const nlohmann::json& operator_settings) {
   auto created = module->create_provider(operator_settings.dump());
   EXPECT_TRUE(created.instance) << created.result.error_description;
@@ -26,23 +26,23 @@ core::ConfiguredProvider configured(const std::shared_ptr<core::PluginModule>& m
 
 std::string consent_url(const core::ProviderInstance& instance) {
   core::FlowParams params;
-  params.redirect_uri = "https://host.example/v1/oauth/callback";
+  params.callback_uri = "https://host.example/v1/oauth/callback";
   params.state = "state-value";
   params.code_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
   return instance.authorization_url(params).authorization_url;
 }
 
-std::shared_ptr<core::PluginModule> load_module(const std::filesystem::path& file) {
-  auto loaded = core::PluginModule::load(file);
+std::shared_ptr<core::LoadedPlugin> load_module(const std::filesystem::path& file) {
+  auto loaded = core::LoadedPlugin::load(file);
   EXPECT_TRUE(loaded.module) << loaded.refusal;
   return loaded.module;
 }
 
-std::shared_ptr<core::PluginModule> load_plugin(const std::string& name) {
+std::shared_ptr<core::LoadedPlugin> load_plugin(const std::string& name) {
   return load_module(std::filesystem::path(CONNECTOR_TEST_PLUGIN_DIR) / (name + ".so"));
 }
 
-std::shared_ptr<core::PluginModule> load_dropin() {
+std::shared_ptr<core::LoadedPlugin> load_dropin() {
   return load_module(std::filesystem::path(CONNECTOR_TEST_DROPIN_DIR) / "dropin-v1.so");
 }
 

@@ -40,7 +40,7 @@ const core::HeaderList kJson = {{"Content-Type", "application/json; charset=utf-
 
 core::FlowParams consent_params() {
   core::FlowParams params;
-  params.redirect_uri = kRedirectUri;
+  params.callback_uri = kRedirectUri;
   params.state = "st4te";
   params.code_challenge = kChallenge;
   return params;
@@ -48,7 +48,7 @@ core::FlowParams consent_params() {
 
 core::FlowParams exchange_params() {
   core::FlowParams params;
-  params.redirect_uri = kRedirectUri;
+  params.callback_uri = kRedirectUri;
   params.state = "st4te";
   params.code = "c0de";
   params.code_verifier = kVerifier;
@@ -111,7 +111,7 @@ core::OperationResult token_step(const core::ProviderAnswer& token_answer) {
   return provider->step(core::Operation::exchange_code, params, &token_answer);
 }
 
-core::PluginModule::CreateOutcome create(const std::string& settings) {
+core::LoadedPlugin::CreateOutcome create(const std::string& settings) {
   const auto module = load_plugin("github");
   if (!module) return {};
   return module->create_provider(settings);

@@ -61,7 +61,7 @@ OperationResult create_refused(const json& settings) {
 
 FlowParams consent_params(const std::string& options_json = "") {
   FlowParams params;
-  params.redirect_uri = "https://airbyte.io";
+  params.callback_uri = "https://airbyte.io";
   params.state = "state";
   params.options_json = options_json;
   return params;
@@ -69,7 +69,7 @@ FlowParams consent_params(const std::string& options_json = "") {
 
 FlowParams exchange_params() {
   FlowParams params;
-  params.redirect_uri = "https://app.example.com/oauth/callback";
+  params.callback_uri = "https://app.example.com/oauth/callback";
   params.code = kCode;
   params.code_verifier = kPkceVerifier;
   return params;

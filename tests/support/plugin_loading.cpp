@@ -9,8 +9,8 @@ std::filesystem::path test_plugin_dir() { return CONNECTOR_TEST_BAD_PLUGIN_DIR; 
 
 std::string module_file_name(const std::string& name) { return name + core::PluginRegistry::module_suffix(); }
 
-std::shared_ptr<core::PluginModule> load_plugin(const std::string& name) {
-  auto outcome = core::PluginModule::load(plugin_dir() / module_file_name(name));
+std::shared_ptr<core::LoadedPlugin> load_plugin(const std::string& name) {
+  auto outcome = core::LoadedPlugin::load(plugin_dir() / module_file_name(name));
   EXPECT_TRUE(outcome.module) << outcome.refusal;
   return outcome.module;
 }

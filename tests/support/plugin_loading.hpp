@@ -2,7 +2,7 @@
 // plugins through the real C ABI exactly as the host does.
 #pragma once
 
-#include "plugins/plugin_module.hpp"
+#include "plugins/loaded_plugin.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +19,7 @@ std::filesystem::path test_plugin_dir();
 std::string module_file_name(const std::string& name);
 
 // Loads plugin `name` from plugin_dir(); fails the test if it is refused.
-std::shared_ptr<core::PluginModule> load_plugin(const std::string& name);
+std::shared_ptr<core::LoadedPlugin> load_plugin(const std::string& name);
 
 // Loads plugin `name` and creates a provider with `settings_json`; fails the test if either
 // step fails.

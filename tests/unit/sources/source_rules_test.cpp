@@ -16,12 +16,12 @@ Sealer make_sealer() { return Sealer({SealingKey{1, random_bytes(32)}}); }
 
 const NewSource made{"org_a", "ws_a", "def_github", "github", "Octo repos"};
 
-ConnectionRecord authorized_flow() {
-  ConnectionRecord flow;
+FlowRecord authorized_flow() {
+  FlowRecord flow;
   flow.id = "conn_0123";
   flow.organization_id = "org_a";
   flow.slug = "github";
-  flow.status = ConnectionStatus::authorized;
+  flow.status = FlowStatus::authorized;
   flow.granted_scopes = "repo read:org";
   flow.account_id = "583231";
   flow.account_name = "octocat";

@@ -44,19 +44,18 @@ bool on_disk(const std::filesystem::path& path, const std::string& name) {
          file_bytes(path.string() + "-wal").find(needle) != std::string::npos;
 }
 
-ConnectionRecord flow(const std::string& organization_id, const std::string& id, ConnectionStatus status,
-                      int64_t expires_at) {
-  ConnectionRecord connection;
+FlowRecord flow(const std::string& organization_id, const std::string& id, FlowStatus status, int64_t expires_at) {
+  FlowRecord connection;
   connection.id = id;
   connection.organization_id = organization_id;
   connection.slug = "github";
   connection.state_hash = "state-hash-of-" + id;
-  connection.redirect_url = "https://app.example/done";
-  connection.redirect_uri = "https://host.example/oauth/callback";
+  connection.client_redirect_url = "https://app.example/done";
+  connection.callback_uri = "https://host.example/oauth/callback";
   connection.flow_options_json = "{}";
   connection.status = status;
-  if (status == ConnectionStatus::pending) connection.sealed_code_verifier = marker("verifier-" + id);
-  if (status == ConnectionStatus::authorized) connection.sealed_credentials = marker("tokens-" + id);
+  if (status == FlowStatus::pending) connection.sealed_code_verifier = marker("verifier-" + id);
+  if (status == FlowStatus::authorized) connection.sealed_credentials = marker("tokens-" + id);
   connection.created_at = now - 700;
   connection.updated_at = now - 700;
   connection.expires_at = expires_at;
@@ -76,34 +75,34 @@ TEST_F(SqliteStorePurgeTest, LapsedFlowsBecomeExpiredAndTheirSealedBytesLeaveThe
   const std::string authorized_live = make_id("conn");
   {
     SqliteStore store(path);
-    store.insert_connection(flow("org_a", pending_lapsed, ConnectionStatus::pending, now - 1));
-    store.insert_connection(flow("org_b", authorized_lapsed, ConnectionStatus::authorized, now));
-    store.insert_connection(flow("org_a", pending_live, ConnectionStatus::pending, now + 600));
-    store.insert_connection(flow("org_a", authorized_live, ConnectionStatus::authorized, now + 3600));
+    store.insert_flow(flow("org_a", pending_lapsed, FlowStatus::pending, now - 1));
+    store.insert_flow(flow("org_b", authorized_lapsed, FlowStatus::authorized, now));
+    store.insert_flow(flow("org_a", pending_live, FlowStatus::pending, now + 600));
+    store.insert_flow(flow("org_a", authorized_live, FlowStatus::authorized, now + 3600));
   }
   ASSERT_TRUE(on_disk(path, "verifier-" + pending_lapsed)) << "the search finds what is there";
   {
     SqliteStore store(path);
     store.begin_batch();
-    const PendingSweep sweep = store.expire_lapsed_pending_connections(0, now, 100);
+    const PendingSweep sweep = store.expire_lapsed_pending_flows(0, now, 100);
     EXPECT_EQ(sweep.expired, 1);
     EXPECT_TRUE(sweep.caught_up);
-    EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 100), 1);
+    EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 100), 1);
     store.commit_batch();
-    EXPECT_EQ(store.expire_lapsed_pending_connections(sweep.resume_at, now, 100).expired, 0) << "nothing is left";
-    EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 100), 0) << "nothing is left to do";
+    EXPECT_EQ(store.expire_lapsed_pending_flows(sweep.resume_at, now, 100).expired, 0) << "nothing is left";
+    EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 100), 0) << "nothing is left to do";
 
     for (const auto& id : {pending_lapsed, authorized_lapsed}) {
-      const auto expired = store.find_connection_by_id(id);
+      const auto expired = store.find_flow_by_id(id);
       ASSERT_TRUE(expired);
-      EXPECT_EQ(expired->status, ConnectionStatus::expired);
+      EXPECT_EQ(expired->status, FlowStatus::expired);
       EXPECT_TRUE(expired->sealed_code_verifier.empty());
       EXPECT_TRUE(expired->sealed_credentials.empty());
       EXPECT_EQ(expired->updated_at, now);
       EXPECT_EQ(expired->version, 2) << "a callback or completion holding the old version loses its race";
     }
-    EXPECT_EQ(store.find_connection_by_id(pending_live)->sealed_code_verifier, marker("verifier-" + pending_live));
-    EXPECT_EQ(store.find_connection_by_id(authorized_live)->sealed_credentials, marker("tokens-" + authorized_live));
+    EXPECT_EQ(store.find_flow_by_id(pending_live)->sealed_code_verifier, marker("verifier-" + pending_live));
+    EXPECT_EQ(store.find_flow_by_id(authorized_live)->sealed_credentials, marker("tokens-" + authorized_live));
   }
   EXPECT_FALSE(on_disk(path, "verifier-" + pending_lapsed));
   EXPECT_FALSE(on_disk(path, "tokens-" + authorized_lapsed));
@@ -115,45 +114,45 @@ TEST_F(SqliteStorePurgeTest, TheWalkOverPendingFlowsGoesInStepsAndWaitsAtTheFirs
   std::vector<std::string> lapsed;
   for (int i = 0; i < 5; ++i) {
     lapsed.push_back(make_id("conn"));
-    store.insert_connection(flow("org_a", lapsed.back(), ConnectionStatus::pending, now - 10));
+    store.insert_flow(flow("org_a", lapsed.back(), FlowStatus::pending, now - 10));
   }
   const std::string ended = make_id("conn");
-  store.insert_connection(flow("org_a", ended, ConnectionStatus::failed, now - 10));
+  store.insert_flow(flow("org_a", ended, FlowStatus::failed, now - 10));
   const std::string good = make_id("conn");
-  store.insert_connection(flow("org_b", good, ConnectionStatus::pending, now + 10));
+  store.insert_flow(flow("org_b", good, FlowStatus::pending, now + 10));
   const std::string later = make_id("conn");
-  store.insert_connection(flow("org_a", later, ConnectionStatus::pending, now + 20));
+  store.insert_flow(flow("org_a", later, FlowStatus::pending, now + 20));
 
-  PendingSweep sweep = store.expire_lapsed_pending_connections(0, now, 2);
+  PendingSweep sweep = store.expire_lapsed_pending_flows(0, now, 2);
   EXPECT_EQ(sweep.expired, 2);
   EXPECT_FALSE(sweep.caught_up) << "two rows read, more may follow";
-  sweep = store.expire_lapsed_pending_connections(sweep.resume_at, now, 2);
+  sweep = store.expire_lapsed_pending_flows(sweep.resume_at, now, 2);
   EXPECT_EQ(sweep.expired, 2);
-  sweep = store.expire_lapsed_pending_connections(sweep.resume_at, now, 10);
+  sweep = store.expire_lapsed_pending_flows(sweep.resume_at, now, 10);
   EXPECT_EQ(sweep.expired, 1) << "the fifth, then past the failed flow to the first one still good";
   EXPECT_TRUE(sweep.caught_up);
   for (const auto& id : lapsed)
-    EXPECT_EQ(store.find_connection_by_id(id)->status, ConnectionStatus::expired) << id;
-  EXPECT_EQ(store.find_connection_by_id(ended)->status, ConnectionStatus::failed);
+    EXPECT_EQ(store.find_flow_by_id(id)->status, FlowStatus::expired) << id;
+  EXPECT_EQ(store.find_flow_by_id(ended)->status, FlowStatus::failed);
 
   // Until it lapses, the walk waits at the flow still good, whatever comes after it.
-  const PendingSweep waiting = store.expire_lapsed_pending_connections(sweep.resume_at, now, 10);
+  const PendingSweep waiting = store.expire_lapsed_pending_flows(sweep.resume_at, now, 10);
   EXPECT_EQ(waiting.expired, 0);
   EXPECT_EQ(waiting.resume_at, sweep.resume_at);
-  sweep = store.expire_lapsed_pending_connections(sweep.resume_at, now + 15, 10);
+  sweep = store.expire_lapsed_pending_flows(sweep.resume_at, now + 15, 10);
   EXPECT_EQ(sweep.expired, 1);
-  EXPECT_EQ(store.find_connection_by_id(good)->status, ConnectionStatus::expired);
-  EXPECT_EQ(store.find_connection_by_id(later)->status, ConnectionStatus::pending);
+  EXPECT_EQ(store.find_flow_by_id(good)->status, FlowStatus::expired);
+  EXPECT_EQ(store.find_flow_by_id(later)->status, FlowStatus::pending);
 }
 
 TEST_F(SqliteStorePurgeTest, LapsedAuthorizedFlowsAreExpiredInBatchesOfTheGivenSize) {
   SqliteStore store(path);
   for (int i = 0; i < 5; ++i)
-    store.insert_connection(flow("org_a", make_id("conn"), ConnectionStatus::authorized, now - 10));
-  EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 2);
-  EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 2);
-  EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 1);
-  EXPECT_EQ(store.expire_lapsed_authorized_connections(now, 2), 0);
+    store.insert_flow(flow("org_a", make_id("conn"), FlowStatus::authorized, now - 10));
+  EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 2), 2);
+  EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 2), 2);
+  EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 2), 1);
+  EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 2), 0);
 }
 
 TEST_F(SqliteStorePurgeTest, EndedFlowsAreDeletedOnceOlderThanTheRetention) {
@@ -161,39 +160,39 @@ TEST_F(SqliteStorePurgeTest, EndedFlowsAreDeletedOnceOlderThanTheRetention) {
   SqliteStore store(path);
   // Rows lie in the order flows were made: the month-old one first. The search for old flows
   // stops at the first recent one, whatever lies behind it.
-  ConnectionRecord legacy = flow("org_a", "conn_legacy_failed", ConnectionStatus::failed, 0);
+  FlowRecord legacy = flow("org_a", "conn_legacy_failed", FlowStatus::failed, 0);
   legacy.created_at = wall - 30 * 86400;
-  store.insert_connection(legacy);
-  ConnectionRecord legacy_recent = flow("org_a", "conn_legacy_recent", ConnectionStatus::failed, 0);
+  store.insert_flow(legacy);
+  FlowRecord legacy_recent = flow("org_a", "conn_legacy_recent", FlowStatus::failed, 0);
   legacy_recent.created_at = wall;
-  store.insert_connection(legacy_recent);
+  store.insert_flow(legacy_recent);
   std::vector<std::string> ended;
-  for (const auto status : {ConnectionStatus::failed, ConnectionStatus::consumed, ConnectionStatus::expired}) {
-    ConnectionRecord connection = flow("org_a", make_id("conn"), status, wall - 1);
+  for (const auto status : {FlowStatus::failed, FlowStatus::consumed, FlowStatus::expired}) {
+    FlowRecord connection = flow("org_a", make_id("conn"), status, wall - 1);
     connection.created_at = wall;
-    store.insert_connection(connection);
+    store.insert_flow(connection);
     ended.push_back(connection.id);
   }
-  ConnectionRecord pending = flow("org_a", make_id("conn"), ConnectionStatus::pending, wall + 600);
+  FlowRecord pending = flow("org_a", make_id("conn"), FlowStatus::pending, wall + 600);
   pending.created_at = wall;
-  store.insert_connection(pending);
-  ConnectionRecord authorized = flow("org_a", make_id("conn"), ConnectionStatus::authorized, wall + 600);
+  store.insert_flow(pending);
+  FlowRecord authorized = flow("org_a", make_id("conn"), FlowStatus::authorized, wall + 600);
   authorized.created_at = wall;
-  store.insert_connection(authorized);
+  store.insert_flow(authorized);
 
-  EXPECT_EQ(store.delete_connections_created_before(wall - 10, 100), 1) << "only the month-old flow";
-  EXPECT_FALSE(store.find_connection_by_id(legacy.id));
-  EXPECT_TRUE(store.find_connection_by_id(legacy_recent.id));
-  EXPECT_EQ(store.count_connections(), 6);
+  EXPECT_EQ(store.delete_flows_created_before(wall - 10, 100), 1) << "only the month-old flow";
+  EXPECT_FALSE(store.find_flow_by_id(legacy.id));
+  EXPECT_TRUE(store.find_flow_by_id(legacy_recent.id));
+  EXPECT_EQ(store.count_flows(), 6);
 
-  EXPECT_EQ(store.delete_connections_created_before(wall + 10, 2), 2) << "a batch at a time";
-  EXPECT_EQ(store.delete_connections_created_before(wall + 10, 100), 2);
+  EXPECT_EQ(store.delete_flows_created_before(wall + 10, 2), 2) << "a batch at a time";
+  EXPECT_EQ(store.delete_flows_created_before(wall + 10, 100), 2);
   for (const auto& id : ended)
-    EXPECT_FALSE(store.find_connection_by_id(id)) << id;
-  EXPECT_FALSE(store.find_connection_by_id(legacy_recent.id));
-  EXPECT_TRUE(store.find_connection_by_id(pending.id)) << "a live flow is never deleted";
-  EXPECT_TRUE(store.find_connection_by_id(authorized.id));
-  EXPECT_EQ(store.count_connections(), 2);
+    EXPECT_FALSE(store.find_flow_by_id(id)) << id;
+  EXPECT_FALSE(store.find_flow_by_id(legacy_recent.id));
+  EXPECT_TRUE(store.find_flow_by_id(pending.id)) << "a live flow is never deleted";
+  EXPECT_TRUE(store.find_flow_by_id(authorized.id));
+  EXPECT_EQ(store.count_flows(), 2);
 }
 
 TEST_F(SqliteStorePurgeTest, AVersionSevenFileLosesTheSecretsOfFlowsThatHadEnded) {
@@ -238,12 +237,12 @@ TEST_F(SqliteStorePurgeTest, AVersionSevenFileLosesTheSecretsOfFlowsThatHadEnded
   ASSERT_TRUE(on_disk(path, "v-failed"));
   {
     SqliteStore store(path); // migrates
-    EXPECT_TRUE(store.find_connection_by_id("conn_failed")->sealed_code_verifier.empty());
-    EXPECT_TRUE(store.find_connection_by_id("conn_consumed")->sealed_credentials.empty());
-    EXPECT_TRUE(store.find_connection_by_id("conn_expired")->sealed_code_verifier.empty());
-    EXPECT_TRUE(store.find_connection_by_id("conn_expired")->sealed_credentials.empty());
-    EXPECT_EQ(store.find_connection_by_id("conn_pending")->sealed_code_verifier, marker("v-pending"));
-    EXPECT_EQ(store.expire_lapsed_pending_connections(0, wall_clock(), 10).expired, 0) << "the live flow stays";
+    EXPECT_TRUE(store.find_flow_by_id("conn_failed")->sealed_code_verifier.empty());
+    EXPECT_TRUE(store.find_flow_by_id("conn_consumed")->sealed_credentials.empty());
+    EXPECT_TRUE(store.find_flow_by_id("conn_expired")->sealed_code_verifier.empty());
+    EXPECT_TRUE(store.find_flow_by_id("conn_expired")->sealed_credentials.empty());
+    EXPECT_EQ(store.find_flow_by_id("conn_pending")->sealed_code_verifier, marker("v-pending"));
+    EXPECT_EQ(store.expire_lapsed_pending_flows(0, wall_clock(), 10).expired, 0) << "the live flow stays";
   }
   EXPECT_EQ(SqliteStore::schema_version(path), SqliteStore::latest_schema_version());
   for (const char* name : {"v-failed", "t-consumed", "v-expired", "t-expired"})

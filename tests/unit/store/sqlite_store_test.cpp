@@ -75,19 +75,19 @@ WorkspaceRecord make_workspace(const std::string& organization_id, const std::st
 }
 
 // Every field set to something distinct from its default, so a lost column shows.
-ConnectionRecord make_connection(const std::string& organization_id, const std::string& id) {
-  ConnectionRecord connection;
+FlowRecord make_connection(const std::string& organization_id, const std::string& id) {
+  FlowRecord connection;
   connection.id = id;
   connection.organization_id = organization_id;
   connection.slug = "github";
   connection.source_definition_id = "def_github";
   connection.workspace_id = "ws_1";
   connection.state_hash = "state-hash-of-" + id;
-  connection.redirect_url = "https://app.example/done";
-  connection.redirect_uri = "https://host.example/oauth/callback";
+  connection.client_redirect_url = "https://app.example/done";
+  connection.callback_uri = "https://host.example/oauth/callback";
   connection.sealed_code_verifier = {0x01, 0x00, 0xff, 0x00, 0x7f}; // zero bytes inside: binary, not text
   connection.flow_options_json = R"({"scopes":["repo"]})";
-  connection.status = ConnectionStatus::authorized;
+  connection.status = FlowStatus::authorized;
   connection.error_code = "e_code";
   connection.error_description = "e description";
   connection.sealed_credentials = {0x01, 0x02, 0x00, 0x03};
@@ -135,15 +135,15 @@ SourceRecord make_source(const std::string& organization_id, const std::string& 
   return source;
 }
 
-void expect_same_connection(const ConnectionRecord& actual, const ConnectionRecord& expected) {
+void expect_same_connection(const FlowRecord& actual, const FlowRecord& expected) {
   EXPECT_EQ(actual.id, expected.id);
   EXPECT_EQ(actual.organization_id, expected.organization_id);
   EXPECT_EQ(actual.slug, expected.slug);
   EXPECT_EQ(actual.source_definition_id, expected.source_definition_id);
   EXPECT_EQ(actual.workspace_id, expected.workspace_id);
   EXPECT_EQ(actual.state_hash, expected.state_hash);
-  EXPECT_EQ(actual.redirect_url, expected.redirect_url);
-  EXPECT_EQ(actual.redirect_uri, expected.redirect_uri);
+  EXPECT_EQ(actual.client_redirect_url, expected.client_redirect_url);
+  EXPECT_EQ(actual.callback_uri, expected.callback_uri);
   EXPECT_EQ(actual.sealed_code_verifier, expected.sealed_code_verifier);
   EXPECT_EQ(actual.flow_options_json, expected.flow_options_json);
   EXPECT_EQ(actual.status, expected.status);
@@ -389,13 +389,13 @@ TEST_F(SqliteStoreTest, PageLimitIsClampedBetweenOneAndTwoHundred) {
 
 TEST_F(SqliteStoreTest, ConnectionsRoundTripEveryField) {
   SqliteStore store(path);
-  const ConnectionRecord connection = make_connection("org_a", "conn_1");
-  store.insert_connection(connection);
+  const FlowRecord connection = make_connection("org_a", "conn_1");
+  store.insert_flow(connection);
 
-  const std::optional<ConnectionRecord> by_id = store.find_connection("org_a", "conn_1");
+  const std::optional<FlowRecord> by_id = store.find_flow("org_a", "conn_1");
   ASSERT_TRUE(by_id);
   expect_same_connection(*by_id, connection);
-  const std::optional<ConnectionRecord> by_state = store.find_connection_by_state_hash(connection.state_hash);
+  const std::optional<FlowRecord> by_state = store.find_flow_by_state_hash(connection.state_hash);
   ASSERT_TRUE(by_state);
   expect_same_connection(*by_state, connection);
 }
@@ -404,19 +404,19 @@ TEST_F(SqliteStoreTest, ConnectionsRoundTripEveryField) {
 // through an index that holds only them.
 TEST_F(SqliteStoreTest, OnlyOlderFlowsAreFoundByStateHash) {
   SqliteStore store(path);
-  ConnectionRecord named = make_connection("org_a", "conn_named");
+  FlowRecord named = make_connection("org_a", "conn_named");
   named.state_names_connection = true;
-  store.insert_connection(named);
-  ConnectionRecord older = make_connection("org_a", "conn_older");
+  store.insert_flow(named);
+  FlowRecord older = make_connection("org_a", "conn_older");
   older.state_hash = "an-older-state-hash";
-  store.insert_connection(older);
+  store.insert_flow(older);
 
-  ASSERT_TRUE(store.find_connection_by_id("conn_named"));
-  expect_same_connection(*store.find_connection_by_id("conn_named"), named);
-  EXPECT_FALSE(store.find_connection_by_state_hash(named.state_hash));
-  ASSERT_TRUE(store.find_connection_by_state_hash("an-older-state-hash"));
-  EXPECT_EQ(store.find_connection_by_state_hash("an-older-state-hash")->id, "conn_older");
-  EXPECT_FALSE(store.find_connection_by_id("conn_absent"));
+  ASSERT_TRUE(store.find_flow_by_id("conn_named"));
+  expect_same_connection(*store.find_flow_by_id("conn_named"), named);
+  EXPECT_FALSE(store.find_flow_by_state_hash(named.state_hash));
+  ASSERT_TRUE(store.find_flow_by_state_hash("an-older-state-hash"));
+  EXPECT_EQ(store.find_flow_by_state_hash("an-older-state-hash")->id, "conn_older");
+  EXPECT_FALSE(store.find_flow_by_id("conn_absent"));
 }
 
 // A flow's row key is the store's own (the next after the largest): the id the API hands out
@@ -424,17 +424,17 @@ TEST_F(SqliteStoreTest, OnlyOlderFlowsAreFoundByStateHash) {
 // go at the end of the table in the order they were made (the purge walks it in that order).
 TEST_F(SqliteStoreTest, AConnectionIsFoundByItsIdAloneAndNewRowsGoAtTheEnd) {
   SqliteStore store(path);
-  std::vector<ConnectionRecord> made;
+  std::vector<FlowRecord> made;
   for (int i = 0; i < 3; ++i) {
-    ConnectionRecord connection = make_connection("org_a", make_id("conn"));
+    FlowRecord connection = make_connection("org_a", make_id("conn"));
     connection.state_hash = "state-" + std::to_string(i);
-    store.insert_connection(connection);
+    store.insert_flow(connection);
     made.push_back(connection);
   }
   {
     RawDatabase raw(path);
     int64_t previous = 0;
-    for (const ConnectionRecord& connection : made) {
+    for (const FlowRecord& connection : made) {
       const int64_t key = raw.integer("SELECT row_key FROM connections WHERE id = '" + connection.id + "'");
       EXPECT_GT(key, previous) << "rows lie in the order they were made";
       previous = key;
@@ -443,25 +443,25 @@ TEST_F(SqliteStoreTest, AConnectionIsFoundByItsIdAloneAndNewRowsGoAtTheEnd) {
     EXPECT_EQ(raw.integer("SELECT \"unique\" FROM pragma_index_list('connections') WHERE name = 'connections_by_id'"),
               1);
   }
-  const ConnectionRecord& connection = made[1];
-  expect_same_connection(*store.find_connection("org_a", connection.id), connection);
-  expect_same_connection(*store.find_connection_by_id(connection.id), connection);
-  EXPECT_FALSE(store.find_connection("org_b", connection.id));
+  const FlowRecord& connection = made[1];
+  expect_same_connection(*store.find_flow("org_a", connection.id), connection);
+  expect_same_connection(*store.find_flow_by_id(connection.id), connection);
+  EXPECT_FALSE(store.find_flow("org_b", connection.id));
 
   // An id is unique however the store keys its rows.
-  ConnectionRecord twin = make_connection("org_b", connection.id);
+  FlowRecord twin = make_connection("org_b", connection.id);
   twin.state_hash = "another-state-hash";
-  EXPECT_THROW(store.insert_connection(twin), StoreConflict);
-  EXPECT_EQ(store.count_connections(), 3);
+  EXPECT_THROW(store.insert_flow(twin), StoreConflict);
+  EXPECT_EQ(store.count_flows(), 3);
 
-  ConnectionRecord changed = *store.find_connection("org_a", connection.id);
-  const ConnectionRecord stale = changed;
-  changed.status = ConnectionStatus::consumed;
-  ASSERT_TRUE(store.update_connection(changed));
-  EXPECT_EQ(store.find_connection_by_id(connection.id)->status, ConnectionStatus::consumed);
-  EXPECT_EQ(store.find_connection_by_id(connection.id)->version, 2);
-  EXPECT_FALSE(store.update_connection(stale)) << "a stale version loses";
-  EXPECT_EQ(store.find_connection_by_id(made[0].id)->status, made[0].status) << "only its own row changed";
+  FlowRecord changed = *store.find_flow("org_a", connection.id);
+  const FlowRecord stale = changed;
+  changed.status = FlowStatus::consumed;
+  ASSERT_TRUE(store.update_flow(changed));
+  EXPECT_EQ(store.find_flow_by_id(connection.id)->status, FlowStatus::consumed);
+  EXPECT_EQ(store.find_flow_by_id(connection.id)->version, 2);
+  EXPECT_FALSE(store.update_flow(stale)) << "a stale version loses";
+  EXPECT_EQ(store.find_flow_by_id(made[0].id)->status, made[0].status) << "only its own row changed";
 }
 
 // A file of version 9 holds flows whose ids began with their row key (id_names_row = 1) and
@@ -494,14 +494,14 @@ TEST_F(SqliteStoreTest, AVersionNineFileKeepsItsFlowsAndNewOnesGoAfterThem) {
                 "'{}', 'pending', '', '', x'', '', NULL, '', '', '', 1, 2, 1, 1, '', '', 'b1', 1)");
   }
   SqliteStore store(path);
-  ASSERT_TRUE(store.find_connection("org_a", keyed));
-  EXPECT_EQ(store.find_connection_by_id(keyed)->sealed_code_verifier, (std::vector<uint8_t>{0x00, 0xff}));
-  ASSERT_TRUE(store.find_connection_by_id(older));
-  EXPECT_EQ(store.find_connection_by_state_hash("hash-older")->id, older);
+  ASSERT_TRUE(store.find_flow("org_a", keyed));
+  EXPECT_EQ(store.find_flow_by_id(keyed)->sealed_code_verifier, (std::vector<uint8_t>{0x00, 0xff}));
+  ASSERT_TRUE(store.find_flow_by_id(older));
+  EXPECT_EQ(store.find_flow_by_state_hash("hash-older")->id, older);
 
-  const ConnectionRecord made_now = make_connection("org_a", make_id("conn"));
-  store.insert_connection(made_now);
-  expect_same_connection(*store.find_connection_by_id(made_now.id), made_now);
+  const FlowRecord made_now = make_connection("org_a", make_id("conn"));
+  store.insert_flow(made_now);
+  expect_same_connection(*store.find_flow_by_id(made_now.id), made_now);
   RawDatabase raw(path);
   EXPECT_GT(raw.integer("SELECT row_key FROM connections WHERE id = '" + made_now.id + "'"), keyed_row);
   EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_table_info('connections') WHERE name = 'id_names_row'"), 0);
@@ -510,101 +510,100 @@ TEST_F(SqliteStoreTest, AVersionNineFileKeepsItsFlowsAndNewOnesGoAfterThem) {
 
 TEST_F(SqliteStoreTest, ConnectionEmptyAndAbsentValuesRoundTrip) {
   SqliteStore store(path);
-  ConnectionRecord connection = make_connection("org_a", "conn_1");
+  FlowRecord connection = make_connection("org_a", "conn_1");
   connection.sealed_code_verifier.clear();
   connection.sealed_credentials.clear();
   connection.token_expires_at.reset();
   connection.source_id.clear();
-  connection.status = ConnectionStatus::pending;
-  store.insert_connection(connection);
-  expect_same_connection(*store.find_connection("org_a", "conn_1"), connection);
+  connection.status = FlowStatus::pending;
+  store.insert_flow(connection);
+  expect_same_connection(*store.find_flow("org_a", "conn_1"), connection);
 }
 
 TEST_F(SqliteStoreTest, EveryConnectionStatusRoundTrips) {
   SqliteStore store(path);
   int n = 0;
-  for (const ConnectionStatus status :
-       {ConnectionStatus::pending, ConnectionStatus::authorized, ConnectionStatus::failed, ConnectionStatus::consumed,
-        ConnectionStatus::expired}) {
-    ConnectionRecord connection = make_connection("org_a", "conn_" + std::to_string(n++));
+  for (const FlowStatus status :
+       {FlowStatus::pending, FlowStatus::authorized, FlowStatus::failed, FlowStatus::consumed, FlowStatus::expired}) {
+    FlowRecord connection = make_connection("org_a", "conn_" + std::to_string(n++));
     connection.status = status;
-    store.insert_connection(connection);
-    EXPECT_EQ(store.find_connection("org_a", connection.id)->status, status) << to_string(status);
-    EXPECT_EQ(connection_status_from(to_string(status)), status);
+    store.insert_flow(connection);
+    EXPECT_EQ(store.find_flow("org_a", connection.id)->status, status) << to_string(status);
+    EXPECT_EQ(flow_status_from(to_string(status)), status);
   }
-  EXPECT_EQ(connection_status_from("authorised"), std::nullopt);
+  EXPECT_EQ(flow_status_from("authorised"), std::nullopt);
 }
 
 TEST_F(SqliteStoreTest, ConnectionsAreInvisibleToOtherOrganizations) {
   SqliteStore store(path);
-  store.insert_connection(make_connection("org_a", "conn_1"));
-  EXPECT_FALSE(store.find_connection("org_b", "conn_1"));
-  EXPECT_FALSE(store.find_connection("org_a", "conn_2"));
-  EXPECT_FALSE(store.find_connection_by_state_hash("unknown"));
+  store.insert_flow(make_connection("org_a", "conn_1"));
+  EXPECT_FALSE(store.find_flow("org_b", "conn_1"));
+  EXPECT_FALSE(store.find_flow("org_a", "conn_2"));
+  EXPECT_FALSE(store.find_flow_by_state_hash("unknown"));
 
-  ConnectionRecord hijack = *store.find_connection("org_a", "conn_1");
+  FlowRecord hijack = *store.find_flow("org_a", "conn_1");
   hijack.organization_id = "org_b";
-  hijack.status = ConnectionStatus::failed;
-  EXPECT_FALSE(store.update_connection(hijack));
-  EXPECT_EQ(store.find_connection("org_a", "conn_1")->status, ConnectionStatus::authorized);
+  hijack.status = FlowStatus::failed;
+  EXPECT_FALSE(store.update_flow(hijack));
+  EXPECT_EQ(store.find_flow("org_a", "conn_1")->status, FlowStatus::authorized);
 }
 
 TEST_F(SqliteStoreTest, DuplicateStateHashOrConnectionIdIsAConflict) {
   SqliteStore store(path);
-  store.insert_connection(make_connection("org_a", "conn_1"));
-  ConnectionRecord same_state = make_connection("org_b", "conn_2");
+  store.insert_flow(make_connection("org_a", "conn_1"));
+  FlowRecord same_state = make_connection("org_b", "conn_2");
   same_state.state_hash = "state-hash-of-conn_1";
-  EXPECT_THROW(store.insert_connection(same_state), StoreConflict);
-  EXPECT_THROW(store.insert_connection(make_connection("org_b", "conn_1")), StoreConflict);
-  EXPECT_EQ(store.count_connections(), 1);
+  EXPECT_THROW(store.insert_flow(same_state), StoreConflict);
+  EXPECT_THROW(store.insert_flow(make_connection("org_b", "conn_1")), StoreConflict);
+  EXPECT_EQ(store.count_flows(), 1);
 }
 
 TEST_F(SqliteStoreTest, ConnectionUpdateIsACompareAndSwapOnVersion) {
   SqliteStore store(path);
-  store.insert_connection(make_connection("org_a", "conn_1"));
+  store.insert_flow(make_connection("org_a", "conn_1"));
 
-  ConnectionRecord first = *store.find_connection("org_a", "conn_1");
-  ConnectionRecord stale = first;
-  first.status = ConnectionStatus::consumed;
+  FlowRecord first = *store.find_flow("org_a", "conn_1");
+  FlowRecord stale = first;
+  first.status = FlowStatus::consumed;
   first.sealed_credentials = {0x09, 0x08};
   first.token_expires_at.reset();
   first.source_id = "src_new";
   first.updated_at = 1700009999;
-  ASSERT_TRUE(store.update_connection(first));
+  ASSERT_TRUE(store.update_flow(first));
 
-  ConnectionRecord stored = *store.find_connection("org_a", "conn_1");
+  FlowRecord stored = *store.find_flow("org_a", "conn_1");
   EXPECT_EQ(stored.version, 2);
   first.version = 2;
   expect_same_connection(stored, first);
 
-  stale.status = ConnectionStatus::failed; // read before the update: must lose
-  EXPECT_FALSE(store.update_connection(stale));
-  EXPECT_EQ(store.find_connection("org_a", "conn_1")->status, ConnectionStatus::consumed);
-  EXPECT_EQ(store.find_connection("org_a", "conn_1")->version, 2);
+  stale.status = FlowStatus::failed; // read before the update: must lose
+  EXPECT_FALSE(store.update_flow(stale));
+  EXPECT_EQ(store.find_flow("org_a", "conn_1")->status, FlowStatus::consumed);
+  EXPECT_EQ(store.find_flow("org_a", "conn_1")->version, 2);
 
-  stored.status = ConnectionStatus::expired; // read after it: wins
-  EXPECT_TRUE(store.update_connection(stored));
-  EXPECT_EQ(store.find_connection("org_a", "conn_1")->version, 3);
+  stored.status = FlowStatus::expired; // read after it: wins
+  EXPECT_TRUE(store.update_flow(stored));
+  EXPECT_EQ(store.find_flow("org_a", "conn_1")->version, 3);
 
-  EXPECT_FALSE(store.update_connection(make_connection("org_a", "conn_missing")));
+  EXPECT_FALSE(store.update_flow(make_connection("org_a", "conn_missing")));
 }
 
 TEST_F(SqliteStoreTest, UpdateKeepsIdentityAndCreationTime) {
   SqliteStore store(path);
-  store.insert_connection(make_connection("org_a", "conn_1"));
-  ConnectionRecord changed = *store.find_connection("org_a", "conn_1");
+  store.insert_flow(make_connection("org_a", "conn_1"));
+  FlowRecord changed = *store.find_flow("org_a", "conn_1");
   changed.created_at = 1;
-  ASSERT_TRUE(store.update_connection(changed));
-  EXPECT_EQ(store.find_connection("org_a", "conn_1")->created_at, 1700000000);
+  ASSERT_TRUE(store.update_flow(changed));
+  EXPECT_EQ(store.find_flow("org_a", "conn_1")->created_at, 1700000000);
 }
 
 TEST_F(SqliteStoreTest, CountsConnections) {
   SqliteStore store(path);
-  EXPECT_EQ(store.count_connections(), 0);
+  EXPECT_EQ(store.count_flows(), 0);
   for (int i = 0; i < 3; ++i) {
-    store.insert_connection(make_connection("org_" + std::to_string(i), "conn_" + std::to_string(i)));
+    store.insert_flow(make_connection("org_" + std::to_string(i), "conn_" + std::to_string(i)));
   }
-  EXPECT_EQ(store.count_connections(), 3);
+  EXPECT_EQ(store.count_flows(), 3);
 }
 
 // --- Sources
@@ -816,24 +815,24 @@ TEST_F(SqliteStoreTest, AVersionSixFileKeepsItsConnectionsUnderTheirOldIds) {
     named_rowid = raw.integer("SELECT rowid FROM connections WHERE id = '" + named + "'");
   }
   SqliteStore store(path);
-  ASSERT_TRUE(store.find_connection("org_a", named));
-  EXPECT_EQ(store.find_connection_by_id(named)->sealed_code_verifier, (std::vector<uint8_t>{0x00, 0xff}));
-  EXPECT_EQ(store.find_connection_by_id(named)->plugin_build, "b1");
-  EXPECT_TRUE(store.find_connection_by_id(named)->state_names_connection);
-  ASSERT_TRUE(store.find_connection_by_state_hash("hash-older"));
-  EXPECT_EQ(store.find_connection_by_state_hash("hash-older")->id, older);
-  EXPECT_FALSE(store.find_connection_by_state_hash("hash-named"));
+  ASSERT_TRUE(store.find_flow("org_a", named));
+  EXPECT_EQ(store.find_flow_by_id(named)->sealed_code_verifier, (std::vector<uint8_t>{0x00, 0xff}));
+  EXPECT_EQ(store.find_flow_by_id(named)->plugin_build, "b1");
+  EXPECT_TRUE(store.find_flow_by_id(named)->state_names_connection);
+  ASSERT_TRUE(store.find_flow_by_state_hash("hash-older"));
+  EXPECT_EQ(store.find_flow_by_state_hash("hash-older")->id, older);
+  EXPECT_FALSE(store.find_flow_by_state_hash("hash-named"));
 
-  ConnectionRecord claimed = *store.find_connection_by_id(named);
-  claimed.status = ConnectionStatus::authorized;
-  ASSERT_TRUE(store.update_connection(claimed));
-  EXPECT_EQ(store.find_connection("org_a", named)->status, ConnectionStatus::authorized);
+  FlowRecord claimed = *store.find_flow_by_id(named);
+  claimed.status = FlowStatus::authorized;
+  ASSERT_TRUE(store.update_flow(claimed));
+  EXPECT_EQ(store.find_flow("org_a", named)->status, FlowStatus::authorized);
 
-  const ConnectionRecord made_now = make_connection("org_a", make_id("conn"));
-  store.insert_connection(made_now);
-  expect_same_connection(*store.find_connection_by_id(made_now.id), made_now);
-  EXPECT_EQ(store.count_connections(), 3);
-  EXPECT_THROW(store.insert_connection(make_connection("org_b", older)), StoreConflict) << "old ids stay unique";
+  const FlowRecord made_now = make_connection("org_a", make_id("conn"));
+  store.insert_flow(made_now);
+  expect_same_connection(*store.find_flow_by_id(made_now.id), made_now);
+  EXPECT_EQ(store.count_flows(), 3);
+  EXPECT_THROW(store.insert_flow(make_connection("org_b", older)), StoreConflict) << "old ids stay unique";
 
   RawDatabase raw(path);
   EXPECT_EQ(raw.integer("SELECT row_key FROM connections WHERE id = '" + named + "'"), named_rowid);
@@ -900,17 +899,17 @@ TEST_F(SqliteStoreTest, TwoStoresOnOneFileSeeEachOthersWrites) {
 TEST_F(SqliteStoreTest, CompareAndSwapAcrossTwoStoresHasExactlyOneWinner) {
   SqliteStore first(path);
   SqliteStore second(path);
-  first.insert_connection(make_connection("org_a", "conn_1"));
+  first.insert_flow(make_connection("org_a", "conn_1"));
 
-  ConnectionRecord by_first = *first.find_connection("org_a", "conn_1");
-  ConnectionRecord by_second = *second.find_connection("org_a", "conn_1");
+  FlowRecord by_first = *first.find_flow("org_a", "conn_1");
+  FlowRecord by_second = *second.find_flow("org_a", "conn_1");
   by_first.account_name = "first";
   by_second.account_name = "second";
-  const bool first_won = first.update_connection(by_first);
-  const bool second_won = second.update_connection(by_second);
+  const bool first_won = first.update_flow(by_first);
+  const bool second_won = second.update_flow(by_second);
   EXPECT_NE(first_won, second_won);
-  EXPECT_EQ(second.find_connection("org_a", "conn_1")->account_name, first_won ? "first" : "second");
-  EXPECT_EQ(first.find_connection("org_a", "conn_1")->version, 2);
+  EXPECT_EQ(second.find_flow("org_a", "conn_1")->account_name, first_won ? "first" : "second");
+  EXPECT_EQ(first.find_flow("org_a", "conn_1")->version, 2);
 }
 
 // --- Persistence and migrations
@@ -919,12 +918,12 @@ TEST_F(SqliteStoreTest, DataSurvivesReopening) {
   {
     SqliteStore store(path);
     store.insert_api_key(make_api_key("key_1", "org_a", "h1"));
-    store.insert_connection(make_connection("org_a", "conn_1"));
+    store.insert_flow(make_connection("org_a", "conn_1"));
     store.insert_source(make_source("org_a", "ws_1", "src_1"));
   }
   SqliteStore reopened(path);
   EXPECT_TRUE(reopened.find_api_key_by_hash("h1"));
-  expect_same_connection(*reopened.find_connection("org_a", "conn_1"), make_connection("org_a", "conn_1"));
+  expect_same_connection(*reopened.find_flow("org_a", "conn_1"), make_connection("org_a", "conn_1"));
   expect_same_source(*reopened.find_source("org_a", "src_1"), make_source("org_a", "ws_1", "src_1"));
 }
 
@@ -1003,9 +1002,9 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnlyNewStepsAndAFailedStepRollsBackAlone)
 
 TEST_F(SqliteStoreTest, AnUnknownStatusInARowIsRefusedRatherThanGuessed) {
   SqliteStore store(path);
-  store.insert_connection(make_connection("org_a", "conn_1"));
+  store.insert_flow(make_connection("org_a", "conn_1"));
   RawDatabase(path).execute("UPDATE connections SET status = 'teleported'");
-  EXPECT_THROW(store.find_connection("org_a", "conn_1"), std::runtime_error);
+  EXPECT_THROW(store.find_flow("org_a", "conn_1"), std::runtime_error);
 }
 
 TEST_F(SqliteStoreTest, EveryChangeToKeysOrAppsMovesTheCacheGenerationAndNothingElseDoes) {

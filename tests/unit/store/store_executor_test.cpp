@@ -38,8 +38,8 @@ using TemporaryFolder = connector::testing::TempDir;
 
 WorkspaceRecord make_workspace(const std::string& id) { return WorkspaceRecord{id, "org_a", "name", 1, 1}; }
 
-ConnectionRecord make_connection(const std::string& id) {
-  ConnectionRecord connection;
+FlowRecord make_connection(const std::string& id) {
+  FlowRecord connection;
   connection.id = id;
   connection.organization_id = "org_a";
   connection.state_hash = "state-of-" + id;
@@ -138,15 +138,15 @@ public:
   void insert_workspace(const WorkspaceRecord& workspace) override { journal_->add("insert " + workspace.id); }
   std::optional<WorkspaceRecord> find_workspace(const std::string&, const std::string&) override { return {}; }
   Page<WorkspaceRecord> list_workspaces(const std::string&, int, const std::string&) override { return {}; }
-  void insert_connection(const ConnectionRecord&) override {}
-  std::optional<ConnectionRecord> find_connection(const std::string&, const std::string&) override { return {}; }
-  std::optional<ConnectionRecord> find_connection_by_id(const std::string&) override { return {}; }
-  std::optional<ConnectionRecord> find_connection_by_state_hash(const std::string&) override { return {}; }
-  bool update_connection(const ConnectionRecord&) override { return false; }
-  int64_t count_connections() override { return 0; }
-  PendingSweep expire_lapsed_pending_connections(int64_t, int64_t, int) override { return {}; }
-  int64_t expire_lapsed_authorized_connections(int64_t, int) override { return 0; }
-  int64_t delete_connections_created_before(int64_t, int) override { return 0; }
+  void insert_flow(const FlowRecord&) override {}
+  std::optional<FlowRecord> find_flow(const std::string&, const std::string&) override { return {}; }
+  std::optional<FlowRecord> find_flow_by_id(const std::string&) override { return {}; }
+  std::optional<FlowRecord> find_flow_by_state_hash(const std::string&) override { return {}; }
+  bool update_flow(const FlowRecord&) override { return false; }
+  int64_t count_flows() override { return 0; }
+  PendingSweep expire_lapsed_pending_flows(int64_t, int64_t, int) override { return {}; }
+  int64_t expire_lapsed_authorized_flows(int64_t, int) override { return 0; }
+  int64_t delete_flows_created_before(int64_t, int) override { return 0; }
   int64_t cache_generation() override { return 0; }
   void insert_source(const SourceRecord&) override {}
   std::optional<SourceRecord> find_source(const std::string&, const std::string&) override { return {}; }
@@ -362,7 +362,7 @@ TEST_F(StoreExecutorTest, TwoThousandConcurrentRunsAreGroupCommitted) {
         io,
         [&, i]() -> asio::awaitable<void> {
           const int echoed = co_await executor.run([i](Store& store) {
-            store.insert_connection(make_connection("conn_" + std::to_string(i)));
+            store.insert_flow(make_connection("conn_" + std::to_string(i)));
             return i;
           });
           if (echoed != i) ++wrong_results;
@@ -388,7 +388,7 @@ TEST_F(StoreExecutorTest, TwoThousandConcurrentRunsAreGroupCommitted) {
   EXPECT_EQ(wrong_results.load(), 0);
   EXPECT_EQ(resumed_on.count(store_thread), 0U) << "a coroutine resumed on the store thread";
   EXPECT_LE(resumed_on.size(), 4U);
-  EXPECT_EQ(executor.run_sync([](Store& store) { return store.count_connections(); }), job_count);
+  EXPECT_EQ(executor.run_sync([](Store& store) { return store.count_flows(); }), job_count);
   EXPECT_EQ(executor.jobs_run(), job_count + 2U);
   EXPECT_LT(executor.batches_committed(), executor.jobs_run()) << "no two jobs ever shared a commit";
   std::printf("[          ] %d jobs in %llu batches\n", job_count,
@@ -409,7 +409,7 @@ TEST_F(StoreExecutorTest, CoroutinesResumeOnTheirOwnStrand) {
         strand,
         [&executor, &off_strand, strand]() -> asio::awaitable<void> {
           for (int i = 0; i < 25; ++i) {
-            co_await executor.run([](Store& store) { return store.count_connections(); });
+            co_await executor.run([](Store& store) { return store.count_flows(); });
             if (!strand.running_in_this_thread()) ++off_strand;
           }
         },
@@ -513,7 +513,7 @@ TEST_F(StoreExecutorTest, ACommitFailureReachesEveryJobOfTheBatch) {
     StoreThreadHold hold(executor);
     for (int i = 0; i < 2; ++i) {
       spawn_run(
-          io, executor, [](Store& store) { return store.count_connections(); }, outcomes[i], finished[i]);
+          io, executor, [](Store& store) { return store.count_flows(); }, outcomes[i], finished[i]);
     }
     io.poll();
     journal->fail_commit_after(1); // the hold's own batch commits first
@@ -526,7 +526,7 @@ TEST_F(StoreExecutorTest, ACommitFailureReachesEveryJobOfTheBatch) {
   EXPECT_EQ(executor.batches_committed(), 1U); // the hold's batch only
   EXPECT_EQ(executor.jobs_run(), 3U);
 
-  EXPECT_EQ(executor.run_sync([](Store& store) { return store.count_connections(); }), 0); // and it carries on
+  EXPECT_EQ(executor.run_sync([](Store& store) { return store.count_flows(); }), 0); // and it carries on
 }
 
 TEST_F(StoreExecutorTest, ABatchThatCannotBeginRunsNoJobAndTellsItsCallers) {

@@ -1,4 +1,4 @@
-#include "plugins/plugin_module.hpp"
+#include "plugins/loaded_plugin.hpp"
 
 #include "crypto/digest.hpp"
 #include "plugins/result_writer.hpp"
@@ -17,7 +17,7 @@
 
 namespace connector::core {
 
-struct PluginModule::Library {
+struct LoadedPlugin::Library {
   boost::dll::shared_library library;
 };
 
@@ -56,8 +56,8 @@ std::filesystem::path write_shadow_copy(const std::filesystem::path& folder, con
 
 } // namespace
 
-void PluginModule::log_thunk(void* context, int32_t level, connector_str message) {
-  const auto* module = static_cast<const PluginModule*>(context);
+void LoadedPlugin::log_thunk(void* context, int32_t level, connector_str message) {
+  const auto* module = static_cast<const LoadedPlugin*>(context);
   if (module == nullptr || module->log_sink_ == nullptr || message.data == nullptr) return;
   try {
     module->log_sink_(module->file_.string(), level, std::string_view(message.data, message.size));
@@ -65,7 +65,7 @@ void PluginModule::log_thunk(void* context, int32_t level, connector_str message
   }
 }
 
-PluginModule::LoadOutcome PluginModule::load(const std::filesystem::path& file, PluginLogSink log_sink,
+LoadedPlugin::LoadOutcome LoadedPlugin::load(const std::filesystem::path& file, PluginLogSink log_sink,
                                              const std::filesystem::path& shadow_dir, const PluginTrust& trust) {
   const auto refuse = [&file](const std::string& reason) {
     return LoadOutcome{nullptr, file.string() + ": " + reason};
@@ -79,7 +79,7 @@ PluginModule::LoadOutcome PluginModule::load(const std::filesystem::path& file, 
   }
 }
 
-PluginModule::LoadOutcome PluginModule::load_checked(const std::filesystem::path& file, PluginLogSink log_sink,
+LoadedPlugin::LoadOutcome LoadedPlugin::load_checked(const std::filesystem::path& file, PluginLogSink log_sink,
                                                      const std::filesystem::path& shadow_dir,
                                                      const PluginTrust& trust) {
   const auto refuse = [&file](const std::string& reason) {
@@ -95,7 +95,7 @@ PluginModule::LoadOutcome PluginModule::load_checked(const std::filesystem::path
   const std::string& bytes = read.file->bytes;
   if (const auto problem = elf_plugin_problem(bytes)) return refuse("not a loadable shared library: " + *problem);
 
-  std::shared_ptr<PluginModule> module(new PluginModule());
+  std::shared_ptr<LoadedPlugin> module(new LoadedPlugin());
   module->file_ = file;
   module->log_sink_ = log_sink;
   module->library_ = std::make_unique<Library>();
@@ -129,7 +129,7 @@ PluginModule::LoadOutcome PluginModule::load_checked(const std::filesystem::path
   module->host_table_.abi_major = CONNECTOR_ABI_VERSION_MAJOR;
   module->host_table_.abi_minor = CONNECTOR_ABI_VERSION_MINOR;
   module->host_table_.context = module.get();
-  module->host_table_.log = &PluginModule::log_thunk;
+  module->host_table_.log = &LoadedPlugin::log_thunk;
 
   connector_plugin_api table;
   std::memset(&table, 0, sizeof table);
@@ -167,7 +167,7 @@ PluginModule::LoadOutcome PluginModule::load_checked(const std::filesystem::path
   return LoadOutcome{std::move(module), {}};
 }
 
-PluginModule::~PluginModule() = default;
+LoadedPlugin::~LoadedPlugin() = default;
 
 namespace {
 
@@ -185,7 +185,7 @@ std::string describe_refused_settings(const std::vector<SchemaViolation>& violat
 
 } // namespace
 
-PluginModule::CreateOutcome PluginModule::create_provider(const std::string& settings_json) const {
+LoadedPlugin::CreateOutcome LoadedPlugin::create_provider(const std::string& settings_json) const {
   if (descriptor_.settings_schema) {
     const nlohmann::json settings = nlohmann::json::parse(settings_json, nullptr, /*allow_exceptions=*/false);
     const std::vector<SchemaViolation> violations =
@@ -218,7 +218,7 @@ PluginModule::CreateOutcome PluginModule::create_provider(const std::string& set
   return outcome;
 }
 
-ProviderInstance::ProviderInstance(std::shared_ptr<const PluginModule> module, connector_provider* handle,
+ProviderInstance::ProviderInstance(std::shared_ptr<const LoadedPlugin> module, connector_provider* handle,
                                    std::vector<std::string> allowed_hosts, std::string issuer)
     : module_(std::move(module)), handle_(handle), allowed_hosts_(std::move(allowed_hosts)),
       issuer_(std::move(issuer)) {}
@@ -232,7 +232,7 @@ connector_flow_input to_c(const FlowParams& params) {
   connector_flow_input input;
   std::memset(&input, 0, sizeof input);
   input.struct_size = sizeof input;
-  input.redirect_uri = view(params.redirect_uri);
+  input.redirect_uri = view(params.callback_uri);
   input.state = view(params.state);
   input.code_challenge = view(params.code_challenge);
   input.code_verifier = view(params.code_verifier);

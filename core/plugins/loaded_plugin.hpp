@@ -24,10 +24,10 @@ class ProviderInstance;
 // Receives the plugin's log lines (never secrets, by the ABI's rule).
 using PluginLogSink = void (*)(std::string_view plugin_file, int32_t level, std::string_view message);
 
-class PluginModule : public std::enable_shared_from_this<PluginModule> {
+class LoadedPlugin : public std::enable_shared_from_this<LoadedPlugin> {
 public:
   struct LoadOutcome {
-    std::shared_ptr<PluginModule> module; // null when refused
+    std::shared_ptr<LoadedPlugin> module; // null when refused
     std::string refusal;                  // why, naming the file
   };
 
@@ -45,9 +45,9 @@ public:
                           const std::filesystem::path& shadow_dir = {},
                           const PluginTrust& trust = PluginTrust::of_this_process());
 
-  ~PluginModule();
-  PluginModule(const PluginModule&) = delete;
-  PluginModule& operator=(const PluginModule&) = delete;
+  ~LoadedPlugin();
+  LoadedPlugin(const LoadedPlugin&) = delete;
+  LoadedPlugin& operator=(const LoadedPlugin&) = delete;
 
   const std::filesystem::path& file() const { return file_; }
   const PluginDescriptor& descriptor() const { return descriptor_; }
@@ -73,7 +73,7 @@ public:
 
 private:
   struct Library; // hides Boost.DLL from every includer
-  PluginModule() = default;
+  LoadedPlugin() = default;
   static LoadOutcome load_checked(const std::filesystem::path& file, PluginLogSink log_sink,
                                   const std::filesystem::path& shadow_dir, const PluginTrust& trust);
 
@@ -94,13 +94,13 @@ private:
 // memory before the call returns.
 class ProviderInstance {
 public:
-  ProviderInstance(std::shared_ptr<const PluginModule> module, connector_provider* handle,
+  ProviderInstance(std::shared_ptr<const LoadedPlugin> module, connector_provider* handle,
                    std::vector<std::string> allowed_hosts, std::string issuer);
   ~ProviderInstance();
   ProviderInstance(const ProviderInstance&) = delete;
   ProviderInstance& operator=(const ProviderInstance&) = delete;
 
-  const PluginModule& module() const { return *module_; }
+  const LoadedPlugin& module() const { return *module_; }
   const std::vector<std::string>& allowed_hosts() const { return allowed_hosts_; }
   const std::string& issuer() const { return issuer_; }
 
@@ -109,7 +109,7 @@ public:
   OperationResult step(Operation operation, const FlowParams& params, const ProviderAnswer* answer) const;
 
 private:
-  std::shared_ptr<const PluginModule> module_;
+  std::shared_ptr<const LoadedPlugin> module_;
   connector_provider* handle_;
   std::vector<std::string> allowed_hosts_;
   std::string issuer_;
