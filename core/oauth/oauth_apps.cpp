@@ -1,7 +1,7 @@
 #include "oauth/oauth_apps.hpp"
 
 #include "oauth/credentials.hpp"
-#include "store/store_executor.hpp"
+#include "store/store_readers.hpp"
 
 #include <algorithm>
 #include <sstream>
@@ -61,11 +61,11 @@ boost::asio::awaitable<Expected<ResolvedProvider>> OAuthApps::resolve(const Conf
 
 std::optional<OAuthAppRecord> OAuthApps::find_app(const std::string& organization_id, const std::string& scope,
                                                   const std::string& slug) {
-  const int64_t generation = store_executor_.cache_generation(cache_generation_max_age);
+  const int64_t generation = readers_.cache_generation(cache_generation_max_age);
   std::string key = organization_id;
   key.append(1, '\0').append(scope).append(1, '\0').append(slug);
   if (auto cached = apps_.find(key, generation)) return std::move(*cached);
-  auto app = store_executor_.read_now([&](Store& store) { return store.find_oauth_app(organization_id, scope, slug); });
+  auto app = readers_.read_now([&](Store& store) { return store.find_oauth_app(organization_id, scope, slug); });
   apps_.put(key, app, generation);
   return app;
 }

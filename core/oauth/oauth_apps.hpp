@@ -20,7 +20,7 @@
 
 namespace connector::core {
 
-class StoreExecutor;
+class StoreReaders;
 
 inline constexpr const char* host_app_scope = "";
 inline constexpr const char* organization_app_scope = "org";
@@ -46,7 +46,7 @@ std::string oauth_app_sealing_context(const OAuthAppRecord& app);
 
 class OAuthApps {
 public:
-  OAuthApps(StoreExecutor& store, const Sealer& sealer) : store_executor_(store), sealer_(sealer) {}
+  OAuthApps(StoreReaders& readers, const Sealer& sealer) : readers_(readers), sealer_(sealer) {}
 
   // The app for a new flow in an organization and (optionally) a workspace.
   boost::asio::awaitable<Expected<ResolvedProvider>>
@@ -62,7 +62,7 @@ private:
   std::optional<OAuthAppRecord> find_app(const std::string& organization_id, const std::string& scope,
                                          const std::string& slug);
 
-  StoreExecutor& store_executor_;
+  StoreReaders& readers_;
   const Sealer& sealer_;
   std::mutex cache_mutex_;
   // Instances built from an app, keyed by plugin module, app and its last update, so that a

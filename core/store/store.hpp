@@ -2,8 +2,9 @@
 // implement it later without touching the callers.
 //
 // Calls are synchronous and short; the host runs them on the store's own thread through
-// StoreExecutor, never on an I/O thread. Each job given to the executor runs atomically
-// (all of its writes or none). Lookups scoped by organization return nothing for another
+// StoreExecutor, never on an I/O thread, and reads that need no transaction through
+// StoreReaders. A backend gives the executor transactions by implementing TransactionalStore. Each job given to the
+// executor runs atomically (all of its writes or none). Lookups scoped by organization return nothing for another
 // organization's ids, so callers answer 404 and leak nothing.
 #pragma once
 
@@ -105,6 +106,34 @@ public:
   // A counter the database moves on every change to API keys or OAuth apps, by whoever makes
   // it: what the host keeps of those in memory is good while it stays the same.
   virtual int64_t cache_generation() = 0;
+};
+
+// How a job that throws is undone inside its batch.
+enum class JobUndo {
+  // The job runs in its own savepoint, which is rolled back alone if the job throws.
+  savepoint,
+  // The job writes with one statement at most, as its last act (a single INSERT), so a
+  // throw leaves nothing of it behind where a failed statement undoes only itself (SQLite).
+  // This saves the savepoint's two extra statements and page copies on the store thread,
+  // which every write waits for (bench/README.md has what that is worth to authorize). If
+  // such a job does throw after it changed rows, the whole batch is rolled back and each of
+  // its jobs fails: a wrong declaration can fail callers, but it never commits half a job. A
+  // backend where a failed statement spoils the whole transaction (PostgreSQL) takes a
+  // savepoint for these jobs too.
+  statement,
+};
+
+// What a backend offers StoreExecutor to group jobs into transactions: one write transaction
+// a batch, and inside it a savepoint a job.
+class TransactionalStore : public Store {
+public:
+  virtual void begin_batch() = 0;  // a write transaction (SQLite: BEGIN IMMEDIATE)
+  virtual void commit_batch() = 0; // throws on failure
+  virtual void rollback_batch() noexcept = 0;
+  virtual void begin_job(JobUndo undo) = 0; // a savepoint, for JobUndo::savepoint
+  // RELEASE, or ROLLBACK TO + RELEASE; for a JobUndo::statement job that failed after it
+  // changed rows, throws, so that the executor rolls the batch back.
+  virtual void end_job(bool keep) = 0;
 };
 
 } // namespace connector::core

@@ -1,7 +1,9 @@
 #include "store/store_executor.hpp"
 
+#include "store/cache_generation_clock.hpp"
 #include "threads/thread_name.hpp"
 
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -15,28 +17,11 @@ std::unique_ptr<TransactionalStore> require_store(std::unique_ptr<TransactionalS
 
 } // namespace
 
-StoreExecutor::StoreExecutor(std::unique_ptr<TransactionalStore> store, ReaderFactory open_reader)
-    : store_(require_store(std::move(store))), open_reader_(std::move(open_reader)), thread_([this] {
+StoreExecutor::StoreExecutor(std::unique_ptr<TransactionalStore> store, CacheGenerationClock* generations)
+    : store_(require_store(std::move(store))), generations_(generations), thread_([this] {
         name_this_thread("store");
         loop();
       }) {}
-
-StoreExecutor::ReaderLease::ReaderLease(StoreExecutor& owner) : owner_(owner) {
-  {
-    std::lock_guard lock(owner_.readers_mutex_);
-    if (!owner_.idle_readers_.empty()) {
-      reader_ = std::move(owner_.idle_readers_.back());
-      owner_.idle_readers_.pop_back();
-      return;
-    }
-  }
-  reader_ = owner_.open_reader_(); // outside the lock: opening touches the file
-}
-
-StoreExecutor::ReaderLease::~ReaderLease() {
-  std::lock_guard lock(owner_.readers_mutex_);
-  owner_.idle_readers_.push_back(std::move(reader_));
-}
 
 StoreExecutor::~StoreExecutor() { stop(); }
 
@@ -52,32 +37,6 @@ void StoreExecutor::stop() {
 uint64_t StoreExecutor::batches_committed() const { return batches_.load(std::memory_order_relaxed); }
 
 uint64_t StoreExecutor::jobs_run() const { return jobs_.load(std::memory_order_relaxed); }
-
-namespace {
-
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-} // namespace
-
-void StoreExecutor::publish_cache_generation(int64_t generation) {
-  // The counter only grows; a reader that read before a batch committed must not undo it.
-  int64_t known = cache_generation_.load(std::memory_order_relaxed);
-  while (generation > known && !cache_generation_.compare_exchange_weak(known, generation)) {
-  }
-  cache_generation_seen_ns_.store(steady_ns(), std::memory_order_release);
-}
-
-int64_t StoreExecutor::cache_generation(std::chrono::milliseconds max_age) {
-  const int64_t seen = cache_generation_seen_ns_.load(std::memory_order_acquire);
-  if (seen != 0 && steady_ns() - seen < std::chrono::nanoseconds(max_age).count()) {
-    return cache_generation_.load(std::memory_order_acquire);
-  }
-  publish_cache_generation(read_now([](Store& store) { return store.cache_generation(); }));
-  return cache_generation_.load(std::memory_order_acquire);
-}
 
 void StoreExecutor::enqueue(Work work) {
   std::unique_lock lock(mutex_);
@@ -128,9 +87,10 @@ void StoreExecutor::loop() {
       }
       // Read in the write transaction, which sees every commit before it (another process's
       // too) and this batch's own changes; published before any caller hears of its commit.
-      const int64_t generation = store_->cache_generation();
+      const std::optional<int64_t> generation =
+          generations_ != nullptr ? std::optional(store_->cache_generation()) : std::nullopt;
       store_->commit_batch();
-      publish_cache_generation(generation);
+      if (generation) generations_->publish(*generation);
     } catch (...) {
       batch_error = std::current_exception();
       store_->rollback_batch();

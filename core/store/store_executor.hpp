@@ -27,37 +27,13 @@
 
 namespace connector::core {
 
-// How a job that throws is undone inside its batch.
-enum class JobUndo {
-  // The job runs in its own savepoint, which is rolled back alone if the job throws.
-  savepoint,
-  // The job writes with one statement at most, as its last act (a single INSERT), so a
-  // throw leaves nothing of it behind: SQLite undoes a failed statement by itself. This
-  // saves the savepoint's two extra statements and page copies on the store thread, which
-  // every write waits for (bench/README.md has what that is worth to authorize). If such a
-  // job does throw after it changed rows, the whole batch is rolled back and each of its
-  // jobs fails: a wrong declaration can fail callers, but it never commits half a job.
-  statement,
-};
-
-// What a backend offers the executor to group jobs into transactions.
-class TransactionalStore : public Store {
-public:
-  virtual void begin_batch() = 0;  // BEGIN IMMEDIATE
-  virtual void commit_batch() = 0; // COMMIT; throws on failure
-  virtual void rollback_batch() noexcept = 0;
-  virtual void begin_job(JobUndo undo) = 0; // SAVEPOINT (JobUndo::savepoint)
-  // RELEASE, or ROLLBACK TO + RELEASE; for a JobUndo::statement job that failed after it
-  // changed rows, throws, so that the executor rolls the batch back.
-  virtual void end_job(bool keep) = 0;
-};
+class CacheGenerationClock;
 
 class StoreExecutor {
 public:
-  // Opens another connection for reads (SqliteStore::open_reader); called as readers are needed.
-  using ReaderFactory = std::function<std::unique_ptr<Store>()>;
-
-  explicit StoreExecutor(std::unique_ptr<TransactionalStore> store, ReaderFactory open_reader = {});
+  // With a clock, each committed batch publishes the cache generation its transaction saw
+  // (before any caller hears of the commit), so this process's own changes count at once.
+  explicit StoreExecutor(std::unique_ptr<TransactionalStore> store, CacheGenerationClock* generations = nullptr);
   ~StoreExecutor(); // stop()
   // Finishes every queued job, then stops the thread; jobs given later fail at once. Called
   // before the io_contexts the jobs' callers run on are destroyed: a finished job releases
@@ -74,20 +50,6 @@ public:
   // owning captures (a std::string by value, say) twice inside a co_await expression.
   template <typename Job>
   boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> run(Job job, JobUndo undo = JobUndo::savepoint);
-
-  // Runs a job that only reads, at once, on the caller's thread, with a reader connection
-  // from a pool, and returns its result. A request then needs no trip to the store thread and
-  // back for its lookups (a key, an OAuth app): in WAL mode a reader sees the last commit and
-  // never waits for the writer. What it reads is committed, but not in the same transaction as
-  // a later run(): checks that must hold at a write belong in it. Without a reader factory the
-  // job runs on the store thread and the caller blocks meanwhile (CLI, tests).
-  template <typename Job> std::invoke_result_t<Job&, Store&> read_now(Job job);
-
-  // The database's cache generation (Store::cache_generation): what the last committed batch
-  // read inside its transaction (so this process's own changes count from their commit), or,
-  // when nothing newer than `max_age` was seen, what a reader finds now. Changes made by
-  // another process are therefore seen within `max_age`, or at the next batch if sooner.
-  int64_t cache_generation(std::chrono::milliseconds max_age);
 
   // The same for code that is not a coroutine (CLI, start-up, tests): blocks the caller.
   template <typename Job> std::invoke_result_t<Job&, Store&> run_sync(Job job);
@@ -110,23 +72,9 @@ private:
 
   void enqueue(Work work);
   void loop();
-  void publish_cache_generation(int64_t generation); // keeps the highest; stamps the time
-
-  // A reader taken from the pool for one read_now() and given back after it, even on a throw.
-  class ReaderLease {
-  public:
-    explicit ReaderLease(StoreExecutor& owner);
-    ~ReaderLease();
-    ReaderLease(const ReaderLease&) = delete;
-    ReaderLease& operator=(const ReaderLease&) = delete;
-    Store& store() { return *reader_; }
-
-  private:
-    StoreExecutor& owner_;
-    std::unique_ptr<Store> reader_;
-  };
 
   std::unique_ptr<TransactionalStore> store_;
+  CacheGenerationClock* generations_; // may be null
   // Guards queue_, stopping_ and store_waiting_ only: every connection thread takes it for
   // each job it queues, so nothing slow (no allocation once warm, no wake-up) runs under it.
   std::mutex mutex_;
@@ -136,12 +84,7 @@ private:
   bool store_waiting_ = false; // the store thread sleeps on wake_ (a job must wake it)
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> jobs_{0};
-  ReaderFactory open_reader_;
-  std::mutex readers_mutex_;
-  std::vector<std::unique_ptr<Store>> idle_readers_;
-  std::atomic<int64_t> cache_generation_{-1};
-  std::atomic<int64_t> cache_generation_seen_ns_{0}; // steady clock, when it was last read
-  std::thread thread_;                               // last: started after everything above exists
+  std::thread thread_; // last: started after everything above exists
 };
 
 } // namespace connector::core

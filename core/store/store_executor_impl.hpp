@@ -122,13 +122,6 @@ boost::asio::awaitable<std::invoke_result_t<Job&, Store&>> StoreExecutor::run(Jo
       std::move(initiate), boost::asio::use_awaitable, std::move(job));
 }
 
-template <typename Job> std::invoke_result_t<Job&, Store&> StoreExecutor::read_now(Job job) {
-  detail::check_job_result<std::invoke_result_t<Job&, Store&>>();
-  if (!open_reader_) return run_sync(std::move(job));
-  ReaderLease lease(*this);
-  return job(lease.store());
-}
-
 template <typename Job> std::invoke_result_t<Job&, Store&> StoreExecutor::run_sync(Job job) {
   using Result = std::invoke_result_t<Job&, Store&>;
   detail::check_job_result<Result>();

@@ -14,6 +14,7 @@
 #include "plugins/plugin_catalog.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
+#include "store/store_readers.hpp"
 
 #include <connector/encoding.hpp>
 
@@ -78,8 +79,10 @@ std::unique_ptr<core::SqliteStore> store_with_key(const std::filesystem::path& f
 struct FuzzHost::Parts {
   std::filesystem::path data_dir = make_data_dir();
   core::Sealer sealer = core::Sealer::from_key_file(data_dir / "keys", /*create_if_missing=*/true);
-  core::StoreExecutor store{store_with_key(data_dir / "connector.db"),
-                            [file = data_dir / "connector.db"] { return core::SqliteStore::open_reader(file); }};
+  core::CacheGenerationClock generations;
+  core::StoreExecutor store{store_with_key(data_dir / "connector.db"), &generations};
+  core::StoreReaders readers{store, generations,
+                             [file = data_dir / "connector.db"] { return core::SqliteStore::open_reader(file); }};
   host::PluginCatalog catalog{{CONNECTOR_PLUGIN_DIR, data_dir / "plugin-loads", provider_settings(),
                                [](const std::string&) -> std::optional<std::string> { return std::nullopt; }, nullptr}};
   asio::io_context io{1};
@@ -89,9 +92,9 @@ struct FuzzHost::Parts {
                             options.total_timeout = std::chrono::milliseconds(500);
                             return options;
                           }()};
-  host::ApiKeyAuthenticator keys{store};
+  host::ApiKeyAuthenticator keys{readers};
   host::Router router{[this](const host::Request& request) { return keys.authenticate(request); }};
-  core::OAuthApps apps{store, sealer};
+  core::OAuthApps apps{readers, sealer};
   core::FlowService flows{store, catalog.providers(), apps, sealer, https, [] {
                             core::FlowSettings settings;
                             settings.callback_uri = "http://127.0.0.1:8080/v1/oauth/callback";

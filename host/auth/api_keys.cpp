@@ -3,7 +3,7 @@
 #include "crypto/digest.hpp"
 #include "crypto/random.hpp"
 #include "oauth/ids.hpp"
-#include "store/store_executor.hpp"
+#include "store/store_readers.hpp"
 #include "time/unix_time.hpp"
 
 #include <algorithm>
@@ -66,10 +66,10 @@ core::Expected<core::ApiKeyRecord> ApiKeyAuthenticator::authenticate(const Reque
   if (!key) return core::ApiError(core::ErrorCode::authentication_required);
   if (!well_formed(*key)) return core::ApiError(core::ErrorCode::invalid_api_key);
   const std::string hash = core::sha256_hex(*key);
-  const int64_t generation = store_executor_.cache_generation(core::cache_generation_max_age);
+  const int64_t generation = readers_.cache_generation(core::cache_generation_max_age);
   auto found = known_.find(hash, generation);
   if (!found) {
-    found = store_executor_.read_now([&](core::Store& s) { return s.find_api_key_by_hash(hash); });
+    found = readers_.read_now([&](core::Store& s) { return s.find_api_key_by_hash(hash); });
     if (found && !found->revoked_at) known_.put(hash, *found, generation);
   }
   if (!found || found->revoked_at) return core::ApiError(core::ErrorCode::invalid_api_key);

@@ -11,7 +11,7 @@
 #include <string>
 
 namespace connector::core {
-class StoreExecutor;
+class StoreReaders;
 }
 
 namespace connector::host {
@@ -33,12 +33,12 @@ std::optional<std::string> presented_key(const Request& request);
 // Unknown keys are not kept: guessing cannot fill the memory.
 class ApiKeyAuthenticator {
 public:
-  explicit ApiKeyAuthenticator(core::StoreExecutor& store) : store_executor_(store) {}
+  explicit ApiKeyAuthenticator(core::StoreReaders& readers) : readers_(readers) {}
 
   core::Expected<core::ApiKeyRecord> authenticate(const Request& request);
 
 private:
-  core::StoreExecutor& store_executor_;
+  core::StoreReaders& readers_;
   core::GenerationCache<core::ApiKeyRecord> known_{10000}; // by key hash
 };
 

@@ -22,6 +22,7 @@
 #include "plugins/plugin_watcher.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
+#include "store/store_readers.hpp"
 #include "threads/thread_name.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -90,8 +91,10 @@ int run_serve(const std::vector<std::string>& args) {
   // longer log folds more rewrites of the same pages into one copy, which the benchmark's
   // authorize load measurably gains from (bench/README.md).
   writer->tune_for_service(/*checkpoint_frames=*/8000, /*cache_mib=*/32);
-  core::StoreExecutor store(std::move(writer),
-                            [database_file] { return core::SqliteStore::open_reader(database_file); });
+  core::CacheGenerationClock generations;
+  core::StoreExecutor store(std::move(writer), &generations);
+  core::StoreReaders readers(store, generations,
+                             [database_file] { return core::SqliteStore::open_reader(database_file); });
 
   // Modules load from fresh copies under the data folder, so a replaced file is new code.
   PluginCatalog catalog(
@@ -127,7 +130,7 @@ int run_serve(const std::vector<std::string>& args) {
   core::HttpsClient https(io.get_executor(), client_options);
 
   // The router is filled below; nothing is dispatched before io.run().
-  ApiKeyAuthenticator keys(store);
+  ApiKeyAuthenticator keys(readers);
   Router router([&keys](const Request& request) { return keys.authenticate(request); });
   ServerLimits limits;
   limits.body_bytes = config.max_body_bytes;
@@ -172,7 +175,7 @@ int run_serve(const std::vector<std::string>& args) {
   flow_settings.authorize_per_minute = config.authorize_per_minute;
   flow_settings.max_pending_flows = config.max_pending_flows;
   flow_settings.host_allowed_redirect_keys = normalized_host_redirects(config.allowed_redirects);
-  core::OAuthApps apps(store, sealer);
+  core::OAuthApps apps(readers, sealer);
   core::FlowService flows(store, providers, apps, sealer, https, flow_settings);
   catalog.attach(flows);
   const WatchMode watch_mode = config.plugin_watch == "off"    ? WatchMode::off

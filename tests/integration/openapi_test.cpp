@@ -16,6 +16,7 @@
 #include "plugins/plugin_registry.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
+#include "store/store_readers.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -49,14 +50,16 @@ using TemporaryFolder = connector::testing::TempDir;
 // no plugin, key or network is needed. Members are destroyed in reverse order.
 struct RouteTable {
   TemporaryFolder folder;
-  core::StoreExecutor store{std::make_unique<core::SqliteStore>(folder.path() / "connector.db")};
+  core::CacheGenerationClock generations;
+  core::StoreExecutor store{std::make_unique<core::SqliteStore>(folder.path() / "connector.db"), &generations};
+  core::StoreReaders readers{store, generations};
   core::Sealer sealer{{core::SealingKey{1, std::string(32, 'k')}}};
   core::PluginRegistry registry;
   std::shared_ptr<const core::ProviderDirectory> providers = std::make_shared<const core::ProviderDirectory>(
       registry, std::map<std::string, json>{}, core::process_environment());
   boost::asio::io_context io;
   core::HttpsClient https{io.get_executor(), core::HttpsClientOptions{}};
-  core::OAuthApps apps{store, sealer};
+  core::OAuthApps apps{readers, sealer};
   core::FlowService flows{store, providers, apps, sealer, https, core::FlowSettings{}};
   core::TokenService tokens{store, [this] { return flows.providers(); }, apps, sealer, https, core::TokenSettings{}};
   core::SourceOperations sources{store, [this] { return flows.providers(); }, apps, tokens, sealer, https};

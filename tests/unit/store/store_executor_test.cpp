@@ -5,6 +5,7 @@
 
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
+#include "store/store_readers.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -548,13 +549,16 @@ TEST_F(StoreExecutorTest, ABatchThatCannotBeginRunsNoJobAndTellsItsCallers) {
   EXPECT_TRUE(ran);
 }
 
-// read_now(): the lookup runs on the caller's own thread through a pooled reader connection, sees
-// what run() committed, cannot write, and a reader is reused rather than opened per read.
+// StoreReaders::read_now(): the lookup runs on the caller's own thread through a pooled reader
+// connection, sees what run() committed, cannot write, and a reader is reused rather than
+// opened per read.
 TEST_F(StoreExecutorTest, ReadsRunOnTheCallersThreadThroughPooledReadOnlyConnections) {
   std::atomic<int> readers_opened{0};
   // Before the executor (see RunDeliversResultsAndExceptionsToTheCoroutine).
   asio::io_context io;
-  StoreExecutor executor(std::make_unique<SqliteStore>(path), [&] {
+  CacheGenerationClock generations;
+  StoreExecutor executor(std::make_unique<SqliteStore>(path), &generations);
+  StoreReaders readers(executor, generations, [&] {
     ++readers_opened;
     return SqliteStore::open_reader(path);
   });
@@ -567,14 +571,14 @@ TEST_F(StoreExecutorTest, ReadsRunOnTheCallersThreadThroughPooledReadOnlyConnect
       [&]() -> asio::awaitable<void> {
         co_await executor.run([](Store& store) { store.insert_workspace(make_workspace("ws_1")); });
         for (int i = 0; i < 5; ++i) {
-          const std::optional<WorkspaceRecord> found = executor.read_now([&](Store& store) {
+          const std::optional<WorkspaceRecord> found = readers.read_now([&](Store& store) {
             read_on = std::this_thread::get_id();
             return store.find_workspace("org_a", "ws_1");
           });
           found_name = found ? found->name : "(missing)";
         }
         try {
-          executor.read_now([](Store& store) { store.insert_workspace(make_workspace("ws_2")); });
+          readers.read_now([](Store& store) { store.insert_workspace(make_workspace("ws_2")); });
         } catch (const std::exception&) {
           write_refused = true;
         }
@@ -648,9 +652,13 @@ TEST_F(StoreExecutorTest, TheCheckpointerThreadRunsAtTheLowestPriority) {
   EXPECT_EQ(at_lowest(), before + 1) << "no thread, or more than one, went to nice 19";
 }
 
+// The executor publishes each batch's generation to the clock; StoreReaders reads it again
+// when it is older than a caller allows.
 TEST_F(StoreExecutorTest, CacheGenerationIsPublishedByCommitsAndReadAgainWhenOld) {
-  StoreExecutor executor(std::make_unique<SqliteStore>(path), [this] { return SqliteStore::open_reader(path); });
-  const int64_t start = executor.cache_generation(std::chrono::hours(1));
+  CacheGenerationClock generations;
+  StoreExecutor executor(std::make_unique<SqliteStore>(path), &generations);
+  StoreReaders readers(executor, generations, [this] { return SqliteStore::open_reader(path); });
+  const int64_t start = readers.cache_generation(std::chrono::hours(1));
 
   // A batch that changes a key publishes the new generation before its caller hears back.
   ApiKeyRecord key;
@@ -658,15 +666,15 @@ TEST_F(StoreExecutorTest, CacheGenerationIsPublishedByCommitsAndReadAgainWhenOld
   key.organization_id = "org_a";
   key.key_hash = "hash-1";
   executor.run_sync([&](Store& store) { store.insert_api_key(key); });
-  EXPECT_EQ(executor.cache_generation(std::chrono::hours(1)), start + 1);
+  EXPECT_EQ(readers.cache_generation(std::chrono::hours(1)), start + 1);
 
   // Another connection's change is seen once the published value is older than allowed...
   {
     SqliteStore other(path);
     EXPECT_TRUE(other.revoke_api_key("key_1", 1800000000));
   }
-  EXPECT_EQ(executor.cache_generation(std::chrono::hours(1)), start + 1) << "trusted while young";
-  EXPECT_EQ(executor.cache_generation(std::chrono::milliseconds(0)), start + 2);
+  EXPECT_EQ(readers.cache_generation(std::chrono::hours(1)), start + 1) << "trusted while young";
+  EXPECT_EQ(readers.cache_generation(std::chrono::milliseconds(0)), start + 2);
 
   // ...or by the next batch, which reads it inside its own transaction.
   {
@@ -674,5 +682,16 @@ TEST_F(StoreExecutorTest, CacheGenerationIsPublishedByCommitsAndReadAgainWhenOld
     EXPECT_TRUE(other.revoke_api_key("key_1", 1900000000)); // keeps the first time, but is an update
   }
   executor.run_sync([](Store& store) { store.insert_workspace(make_workspace("ws_1")); });
-  EXPECT_EQ(executor.cache_generation(std::chrono::hours(1)), start + 3);
+  EXPECT_EQ(readers.cache_generation(std::chrono::hours(1)), start + 3);
+}
+
+// A read from before a commit can publish after it: the clock keeps the highest generation.
+TEST(CacheGenerationClock, KeepsTheHighestAndTrustsItOnlyWhileYoung) {
+  CacheGenerationClock clock;
+  EXPECT_FALSE(clock.fresh(std::chrono::hours(1))) << "nothing seen yet";
+  clock.publish(5);
+  clock.publish(3);
+  EXPECT_EQ(clock.latest(), 5);
+  EXPECT_EQ(clock.fresh(std::chrono::hours(1)), 5);
+  EXPECT_FALSE(clock.fresh(std::chrono::milliseconds(0)));
 }
