@@ -13,12 +13,12 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <climits>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -67,36 +67,14 @@ const EVP_CIPHER* aes_256_gcm() {
 
 const unsigned char* bytes_of(std::string_view text) { return reinterpret_cast<const unsigned char*>(text.data()); }
 
-// A sealing context keeps the current key's AES key schedule between seals, so a seal only
-// sets its nonce: keying a context (the cipher's set-up, the key expansion, GCM's tables) was
-// most of a small seal's cost. One per thread, since a context is mutable state and seal() is
-// called from every connection thread. It serves one Sealer instance at a time (the one named
-// by `instance`, 0 for none) and is keyed again when another one seals on this thread. It
-// lives until the thread ends, as the Sealer's own copy of the keys lives until the Sealer's.
-struct SealingContext {
-  uint64_t instance = 0;
-  CipherContext context;
-};
-thread_local SealingContext sealing_context_of_thread;
-
-uint64_t next_sealer_instance() {
-  static std::atomic<uint64_t> last{0};
-  return last.fetch_add(1, std::memory_order_relaxed) + 1;
-}
-
-// The thread's context, keyed with `key` for `instance`; nullptr if OpenSSL fails.
-EVP_CIPHER_CTX* sealing_context(uint64_t instance, const SealingKey& key) {
-  SealingContext& cached = sealing_context_of_thread;
-  if (cached.instance == instance) return cached.context.get();
-  cached.instance = 0;
-  if (!cached.context) cached.context.reset(EVP_CIPHER_CTX_new());
-  EVP_CIPHER_CTX* context = cached.context.get();
-  const bool keyed = context != nullptr && EVP_EncryptInit_ex(context, aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-                     EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) == 1 &&
-                     EVP_EncryptInit_ex(context, nullptr, nullptr, bytes_of(key.bytes), nullptr) == 1;
-  if (!keyed) return nullptr;
-  cached.instance = instance;
-  return context;
+// A context keyed with the sealing key: `keyed` is nullptr if OpenSSL fails.
+CipherContext keyed_sealing_context(const SealingKey& key) {
+  CipherContext context(EVP_CIPHER_CTX_new());
+  const bool keyed =
+      context && EVP_EncryptInit_ex(context.get(), aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) == 1 &&
+      EVP_EncryptInit_ex(context.get(), nullptr, nullptr, bytes_of(key.bytes), nullptr) == 1;
+  return keyed ? std::move(context) : CipherContext();
 }
 
 // ---- base64 (RFC 4648 section 4, padded), strict: the key file is hand-edited at times ----
@@ -351,7 +329,35 @@ FileDescriptor open_key_file(const std::filesystem::path& file) {
 
 // ---- Sealer ----
 
-Sealer::Sealer(std::vector<SealingKey> ring) : ring_(std::move(ring)), instance_(next_sealer_instance()) {
+// Contexts keyed with the sealing key, kept between seals so that a seal only sets its nonce:
+// keying a context (the cipher's set-up, the key expansion, GCM's tables) was most of a small
+// seal's cost. A context is mutable state and seal() is called from every connection thread,
+// so each seal borrows one (as many exist as seals ever ran at once). They are the Sealer's:
+// freeing them with it (EVP_CIPHER_CTX_free cleanses them) leaves no key schedule behind.
+struct Sealer::SealingContexts {
+  std::mutex mutex;
+  std::vector<CipherContext> idle;
+
+  CipherContext take(const SealingKey& key) {
+    {
+      const std::lock_guard lock(mutex);
+      if (!idle.empty()) {
+        CipherContext context = std::move(idle.back());
+        idle.pop_back();
+        return context;
+      }
+    }
+    return keyed_sealing_context(key); // outside the lock: keying is the slow part
+  }
+
+  void give_back(CipherContext context) {
+    const std::lock_guard lock(mutex);
+    idle.push_back(std::move(context));
+  }
+};
+
+Sealer::Sealer(std::vector<SealingKey> ring)
+    : ring_(std::move(ring)), sealing_contexts_(std::make_unique<SealingContexts>()) {
   try {
     if (ring_.empty()) throw std::invalid_argument("the sealing key ring is empty");
     for (std::size_t i = 0; i < ring_.size(); ++i) {
@@ -374,7 +380,8 @@ Sealer::Sealer(std::vector<SealingKey> ring) : ring_(std::move(ring)), instance_
 
 Sealer::~Sealer() { wipe(ring_); }
 
-Sealer::Sealer(Sealer&& other) noexcept : ring_(std::move(other.ring_)), instance_(std::exchange(other.instance_, 0)) {
+Sealer::Sealer(Sealer&& other) noexcept
+    : ring_(std::move(other.ring_)), sealing_contexts_(std::move(other.sealing_contexts_)) {
   other.ring_.clear();
 }
 
@@ -382,7 +389,7 @@ Sealer& Sealer::operator=(Sealer&& other) noexcept {
   if (this != &other) {
     wipe(ring_);
     ring_ = std::move(other.ring_);
-    instance_ = std::exchange(other.instance_, 0);
+    sealing_contexts_ = std::move(other.sealing_contexts_);
     other.ring_.clear();
   }
   return *this;
@@ -412,21 +419,20 @@ std::vector<uint8_t> Sealer::seal(std::string_view plaintext, std::string_view a
   fill_random(nonce, nonce_size);
   out += nonce_size;
 
-  EVP_CIPHER_CTX* context = sealing_context(instance_, key);
+  CipherContext context = sealing_contexts_->take(key);
   int written = 0;
   // A null key with an IV keeps the context's key schedule and starts a new message.
   const bool sealed =
-      context != nullptr && EVP_EncryptInit_ex(context, nullptr, nullptr, nullptr, nonce) == 1 &&
-      EVP_EncryptUpdate(context, nullptr, &written, bytes_of(associated_data),
+      context && EVP_EncryptInit_ex(context.get(), nullptr, nullptr, nullptr, nonce) == 1 &&
+      EVP_EncryptUpdate(context.get(), nullptr, &written, bytes_of(associated_data),
                         static_cast<int>(associated_data.size())) == 1 &&
-      EVP_EncryptUpdate(context, out, &written, bytes_of(plaintext), static_cast<int>(plaintext.size())) == 1 &&
-      EVP_EncryptFinal_ex(context, out + written, &written) == 1 &&
-      EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
+      EVP_EncryptUpdate(context.get(), out, &written, bytes_of(plaintext), static_cast<int>(plaintext.size())) == 1 &&
+      EVP_EncryptFinal_ex(context.get(), out + written, &written) == 1 &&
+      EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
                           envelope.data() + envelope.size() - tag_size) == 1;
-  if (!sealed) {
-    sealing_context_of_thread.instance = 0; // its state is unknown: key a fresh one next time
-    throw std::runtime_error("AES-256-GCM encryption failed");
-  }
+  // A context that failed is in an unknown state: it is freed, not given back.
+  if (!sealed) throw std::runtime_error("AES-256-GCM encryption failed");
+  sealing_contexts_->give_back(std::move(context));
   return envelope;
 }
 

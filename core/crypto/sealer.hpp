@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -46,10 +47,10 @@ public:
   uint32_t current_key_id() const;
 
 private:
+  struct SealingContexts; // keyed AES-GCM contexts, borrowed by seal()
+
   std::vector<SealingKey> ring_;
-  // Names this ring for the per-thread sealing context in seal(); never reused, so a context
-  // made for a destroyed Sealer cannot serve a new one that happens to share its address.
-  uint64_t instance_ = 0;
+  std::unique_ptr<SealingContexts> sealing_contexts_;
 };
 
 } // namespace connector::core

@@ -165,8 +165,8 @@ TEST(Sealer, UsesAFreshNonceForEverySeal) {
   EXPECT_EQ(envelopes.size(), 200U);
 }
 
-// Each thread keeps one keyed context for the last Sealer that sealed on it: alternating
-// Sealers must each seal with their own key.
+// Each Sealer keeps its own keyed contexts: Sealers taking turns on one thread must each seal
+// with their own key.
 TEST(Sealer, SealersTakingTurnsOnOneThreadEachSealWithTheirOwnKey) {
   const Sealer first = make_sealer({1});
   const Sealer second = make_sealer({1}); // the same id, another key
@@ -181,7 +181,7 @@ TEST(Sealer, SealersTakingTurnsOnOneThreadEachSealWithTheirOwnKey) {
 }
 
 // A Sealer made where a destroyed one lived (the same address, the same key id) must not
-// inherit the context keyed for the old one.
+// inherit a context keyed for the old one.
 TEST(Sealer, ASealerInTheStorageOfADestroyedOneSealsWithItsOwnKey) {
   std::optional<Sealer> slot;
   slot.emplace(make_sealer({7}));
