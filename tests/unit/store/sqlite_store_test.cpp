@@ -55,6 +55,12 @@ public:
   int64_t integer(const std::string& sql) { return std::stoll(text(sql)); }
   sqlite3* handle() { return db_; }
 
+  // Lays the file out as a release at schema `version` wrote it (WAL, its migrations only).
+  void migrate_to(int version) {
+    execute("PRAGMA journal_mode = WAL");
+    apply_schema_migrations(db_, sqlite_schema_migrations().first(static_cast<std::size_t>(version)));
+  }
+
 private:
   sqlite3* db_ = nullptr;
 };
@@ -478,8 +484,7 @@ TEST_F(SqliteStoreTest, AVersionNineFileKeepsItsFlowsAndNewOnesGoAfterThem) {
   const std::string older = make_id("conn");
   {
     RawDatabase raw(path);
-    raw.execute("PRAGMA journal_mode = WAL");
-    apply_schema_migrations(raw.handle(), sqlite_schema_migrations().first(9)); // as the last release wrote it
+    raw.migrate_to(9); // as the release before opaque ids wrote it
     const std::string insert =
         "INSERT INTO connections (row_key, id, id_names_row, organization_id, slug, source_definition_id, "
         "workspace_id, state_hash, redirect_url, redirect_uri, sealed_code_verifier, flow_options_json, status, "
@@ -772,8 +777,7 @@ TEST_F(SqliteStoreTest, AVersionOneFileGainsTheTokenLifecycleColumnsWithDefaults
   std::filesystem::create_directories(path.parent_path());
   {
     RawDatabase raw(path);
-    raw.execute("PRAGMA journal_mode = WAL");
-    apply_schema_migrations(raw.handle(), sqlite_schema_migrations().first(1)); // as the first release wrote it
+    raw.migrate_to(1); // as the first release wrote it
     raw.execute("INSERT INTO sources (id, organization_id, workspace_id, source_definition_id, slug, name, "
                 "configuration_json, connection_id, status, status_detail, sealed_credentials, granted_scopes, "
                 "token_expires_at, created_at, updated_at, version) VALUES ('src_old', 'org_a', 'ws_1', 'def', "
@@ -798,8 +802,7 @@ TEST_F(SqliteStoreTest, AVersionSixFileKeepsItsConnectionsUnderTheirOldIds) {
   int64_t named_rowid = 0;
   {
     RawDatabase raw(path);
-    raw.execute("PRAGMA journal_mode = WAL");
-    apply_schema_migrations(raw.handle(), sqlite_schema_migrations().first(6)); // as the last release wrote it
+    raw.migrate_to(6); // as the last release wrote it
     const std::string insert =
         "INSERT INTO connections (id, organization_id, slug, source_definition_id, workspace_id, state_hash, "
         "redirect_url, redirect_uri, sealed_code_verifier, flow_options_json, status, error_code, "
