@@ -63,4 +63,8 @@ std::string sealing_context(const char* kind, const std::string& id, const char*
   return std::string(kind) + ":" + id + ":" + field;
 }
 
+std::string flow_sealing_context(const std::string& flow_id, const char* field) {
+  return sealing_context("connection", flow_id, field);
+}
+
 } // namespace connector::core

@@ -32,7 +32,11 @@ struct Credentials {
   std::string scopes_text() const; // space-separated
 };
 
-// Associated data that binds a sealed value to its record and field.
+// Associated data that binds a sealed value to its record and field: "<kind>:<id>:<field>".
 std::string sealing_context(const char* kind, const std::string& id, const char* field);
+
+// The same for an OAuth flow's sealed code verifier and tokens. Its kind is "connection", the
+// name flows had when the first were sealed, so that every flow already stored still opens.
+std::string flow_sealing_context(const std::string& flow_id, const char* field);
 
 } // namespace connector::core

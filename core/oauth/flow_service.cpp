@@ -187,7 +187,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   if (descriptor.supports_pkce) {
     const std::string verifier = make_pkce_verifier();
     params.code_challenge = pkce_s256_challenge(verifier);
-    flow.sealed_code_verifier = sealer_.seal(verifier, sealing_context("flow", flow.id, "code_verifier"));
+    flow.sealed_code_verifier = sealer_.seal(verifier, flow_sealing_context(flow.id, "code_verifier"));
   }
 
   const OperationResult url = instance.authorization_url(params);
@@ -318,7 +318,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   params.code = *query.code;
   params.options_json = flow.flow_options_json;
   if (!flow.sealed_code_verifier.empty()) {
-    auto verifier = sealer_.open(flow.sealed_code_verifier, sealing_context("flow", flow.id, "code_verifier"));
+    auto verifier = sealer_.open(flow.sealed_code_verifier, flow_sealing_context(flow.id, "code_verifier"));
     if (!verifier)
       co_return co_await fail("server_error", "The flow's stored secrets could not be read.", "unsealable");
     params.code_verifier = std::move(*verifier);
@@ -359,7 +359,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
     co_return result;
   }
   flow.status = FlowStatus::authorized;
-  flow.sealed_credentials = sealer_.seal(credentials.to_json().dump(), sealing_context("flow", flow.id, "credentials"));
+  flow.sealed_credentials = sealer_.seal(credentials.to_json().dump(), flow_sealing_context(flow.id, "credentials"));
   flow.sealed_code_verifier.clear(); // served its purpose
   flow.granted_scopes = credentials.scopes_text();
   flow.token_expires_at = credentials.expires_at;
@@ -439,7 +439,8 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
     }
     if (definition_provider->module->descriptor().slug != flow.slug ||
         (!flow.source_definition_id.empty() && flow.source_definition_id != request.source_definition_id)) {
-      return ApiError(ErrorCode::validation_error, "source_definition_id does not belong to this flow's connector.", {},
+      return ApiError(ErrorCode::validation_error,
+                      "source_definition_id does not belong to this connection's connector.", {},
                       {{"field", "source_definition_id"}, {"connector", flow.slug}});
     }
     if (!flow.workspace_id.empty() && flow.workspace_id != request.workspace_id) {
@@ -450,9 +451,9 @@ boost::asio::awaitable<Expected<SourceRecord>> FlowService::complete(CompleteReq
       return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", request.workspace_id}});
     }
 
-    auto credentials_json = sealer_.open(flow.sealed_credentials, sealing_context("flow", flow.id, "credentials"));
+    auto credentials_json = sealer_.open(flow.sealed_credentials, flow_sealing_context(flow.id, "credentials"));
     if (!credentials_json) {
-      return ApiError(ErrorCode::internal_error, {}, "the flow's credentials could not be unsealed");
+      return ApiError(ErrorCode::internal_error, {}, "the connection's credentials could not be unsealed");
     }
 
     const NewSource made{request.organization_id, request.workspace_id, request.source_definition_id, flow.slug,

@@ -162,3 +162,18 @@ TEST(SourceRules, ARefreshMakesTheSourceActiveWithItsNewToken) {
   EXPECT_EQ(source.token_expires_at, 1'900'000'000);
   EXPECT_EQ(source.last_refreshed_at, 70);
 }
+
+// What sealed records are bound to is part of the stored data: a changed name would leave
+// every sealed secret already stored unopenable. Flows keep the kind they were first sealed
+// under ("connection"), sources theirs.
+TEST(SourceRules, SealedDataKeepsTheNamesItWasBoundTo) {
+  EXPECT_EQ(flow_sealing_context("conn_1", "credentials"), "connection:conn_1:credentials");
+  EXPECT_EQ(flow_sealing_context("conn_1", "code_verifier"), "connection:conn_1:code_verifier");
+
+  const Sealer sealer = make_sealer();
+  SourceRecord stored;
+  stored.id = "src_1";
+  stored.sealed_credentials = sealer.seal(token("gho_stored").to_json().dump(), "source:src_1:credentials");
+  ASSERT_TRUE(open_source_credentials(sealer, stored));
+  EXPECT_EQ(open_source_credentials(sealer, stored)->access_token, "gho_stored");
+}
