@@ -16,10 +16,10 @@
 #include <connector/oauth2.hpp>
 #include <connector/plugin.hpp>
 #include <connector/provider.hpp>
+#include <connector/settings.hpp>
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,76 +89,33 @@ struct Settings {
   std::vector<std::string> allowed_hosts; // every host this plugin asks the host to call
 };
 
-// RFC 6749 section 3.3: a scope is printable ASCII without space, quote or backslash.
-bool is_scope_token(const std::string& scope) {
-  return !scope.empty() && std::all_of(scope.begin(), scope.end(), [](char ch) {
-    const auto c = static_cast<unsigned char>(ch);
-    return c >= 0x21 && c <= 0x7E && c != '"' && c != '\\';
-  });
+// A URL setting the plugin cannot do without.
+sdk::HttpsSetting required_url(const nlohmann::json& settings, const char* name) {
+  std::optional<sdk::HttpsSetting> url = sdk::https_url_setting(settings, name, sdk::UrlUse::endpoint);
+  if (!url) throw InvalidInput(std::string(name) + " is required");
+  return std::move(*url);
 }
 
-std::vector<std::string> scope_list(const nlohmann::json& value, const std::string& name) {
-  if (!value.is_array()) throw InvalidInput(name + " must be an array of strings");
-  std::vector<std::string> scopes;
-  for (const auto& item : value) {
-    if (!item.is_string() || !is_scope_token(item.get<std::string>())) {
-      throw InvalidInput(name + " must hold scope names without spaces, quotes or backslashes");
-    }
-    scopes.push_back(item.get<std::string>());
-  }
-  return scopes;
-}
-
-// Messages name the setting, never its value: the value may be a secret.
-std::string string_setting(const nlohmann::json& settings, const char* name, bool required) {
-  const auto it = settings.find(name);
-  if (it == settings.end() || it->is_null()) {
-    if (required) throw InvalidInput(std::string(name) + " is required");
-    return {};
-  }
-  if (!it->is_string() || it->get<std::string>().empty()) {
-    throw InvalidInput(std::string(name) + " must be a non-empty string");
-  }
-  return it->get<std::string>();
-}
-
-// An https URL without user info; returns its host for the egress allow-list.
-std::string https_url_host(const std::string& url, const char* name) {
-  const auto parsed = sdk::parse_https_url(url);
-  if (!parsed || url.find('#') != std::string::npos) {
-    throw InvalidInput(std::string(name) + " must be an https URL without user info or fragment");
-  }
-  return parsed->host;
-}
-
-void add_once(std::vector<std::string>& list, const std::string& item) {
-  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
-}
-
+// The host has checked the settings against kSettingsSchema (types, required and unknown
+// keys) before create() runs; what is read here is what a schema cannot say: that each URL
+// parses as https without user info, and which hosts the plugin will call.
 Settings read_settings(const nlohmann::json& settings) {
-  static const std::vector<std::string> known = {"client_id",    "client_secret", "authorize_url", "token_url",
-                                                 "userinfo_url", "revoke_url",    "issuer",        "scopes"};
-  // A misspelt key ("clientId") would otherwise be ignored silently.
-  for (const auto& item : settings.items()) {
-    if (std::find(known.begin(), known.end(), item.key()) == known.end()) {
-      throw InvalidInput("unknown setting \"" + sdk::sanitize_description(item.key().substr(0, 64)) + "\"");
-    }
-  }
   Settings out;
-  out.client_id = string_setting(settings, "client_id", true);
-  out.client_secret = string_setting(settings, "client_secret", true);
-  out.authorize_url = string_setting(settings, "authorize_url", true);
-  https_url_host(out.authorize_url, "authorize_url"); // the browser goes there, not the host
-  out.token_url = string_setting(settings, "token_url", true);
-  add_once(out.allowed_hosts, https_url_host(out.token_url, "token_url"));
-  out.userinfo_url = string_setting(settings, "userinfo_url", true);
-  add_once(out.allowed_hosts, https_url_host(out.userinfo_url, "userinfo_url"));
-  out.revoke_url = string_setting(settings, "revoke_url", false);
-  if (!out.revoke_url.empty()) add_once(out.allowed_hosts, https_url_host(out.revoke_url, "revoke_url"));
-  out.issuer = string_setting(settings, "issuer", false);
-  if (!out.issuer.empty()) https_url_host(out.issuer, "issuer");
-  const auto scopes = settings.find("scopes");
-  if (scopes != settings.end() && !scopes->is_null()) out.scopes = scope_list(*scopes, "scopes");
+  out.client_id = sdk::required_string_setting(settings, "client_id");
+  out.client_secret = sdk::required_string_setting(settings, "client_secret");
+  out.authorize_url = required_url(settings, "authorize_url").url; // the browser goes there, not the host
+  const sdk::HttpsSetting token = required_url(settings, "token_url");
+  out.token_url = token.url;
+  sdk::append_unique(out.allowed_hosts, token.host);
+  const sdk::HttpsSetting userinfo = required_url(settings, "userinfo_url");
+  out.userinfo_url = userinfo.url;
+  sdk::append_unique(out.allowed_hosts, userinfo.host);
+  if (const auto revoke = sdk::https_url_setting(settings, "revoke_url", sdk::UrlUse::endpoint)) {
+    out.revoke_url = revoke->url;
+    sdk::append_unique(out.allowed_hosts, revoke->host);
+  }
+  if (const auto issuer = sdk::https_url_setting(settings, "issuer", sdk::UrlUse::exact)) out.issuer = issuer->url;
+  if (const nlohmann::json* scopes = sdk::setting(settings, "scopes")) out.scopes = sdk::scope_list(*scopes, "scopes");
   return out;
 }
 
@@ -254,8 +211,8 @@ public:
     // The host has checked the options against kFlowOptionsSchema; read them defensively anyway.
     if (input.options.is_object()) {
       if (const auto extra = input.options.find("scopes"); extra != input.options.end()) {
-        for (const auto& scope : scope_list(*extra, "flow option scopes"))
-          add_once(scopes, scope);
+        for (const auto& scope : sdk::scope_list(*extra, "flow option scopes"))
+          sdk::append_unique(scopes, scope);
       }
       login_hint = input.options.value("login_hint", "");
     }
