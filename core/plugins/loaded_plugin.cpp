@@ -42,8 +42,8 @@ std::filesystem::path write_shadow_copy(const std::filesystem::path& folder, con
   static std::atomic<uint64_t> counter{0};
   std::error_code error;
   std::filesystem::create_directories(folder, error);
-  const std::filesystem::path copy = folder / (original.stem().string() + "." + std::to_string(::getpid()) + "." +
-                                               std::to_string(counter.fetch_add(1)) + original.extension().string());
+  std::filesystem::path copy = folder / (original.stem().string() + "." + std::to_string(::getpid()) + "." +
+                                         std::to_string(counter.fetch_add(1)) + original.extension().string());
   std::ofstream out(copy, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
