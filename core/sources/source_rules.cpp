@@ -31,15 +31,6 @@ SourceRecord new_source(const NewSource& made, int64_t now) {
   return source;
 }
 
-// A source is usable again: its status and its refresh record start over.
-void make_active(SourceRecord& source) {
-  source.status = "active";
-  source.status_detail.clear();
-  source.refresh_failures = 0;
-  source.next_refresh_at.reset();
-  source.last_refresh_error_json.clear();
-}
-
 } // namespace
 
 void seal_source_credentials(SourceRecord& source, const std::string& credentials_json, const Sealer& sealer) {
@@ -166,14 +157,11 @@ std::optional<ReauthorizationRefused> reauthorize_source(SourceRecord& source, c
     configuration["account_name"] = credentials.account_name;
   }
   source.configuration_json = configuration.dump();
-  seal_source_credentials(source, credentials.to_json().dump(), sealer);
-  make_active(source);
-  source.granted_scopes = credentials.scopes_text();
-  source.token_expires_at = credentials.expires_at;
+  // The new grant is a refresh as far as the token goes; the app and the lease change too.
+  apply_refreshed_credentials(source, credentials, sealer, now);
   source.oauth_app_scope = oauth_app_scope;
   source.refresh_lease_owner.clear();
   source.refresh_lease_until.reset();
-  source.last_refreshed_at = now;
   source.updated_at = now;
   return std::nullopt;
 }
@@ -181,7 +169,12 @@ std::optional<ReauthorizationRefused> reauthorize_source(SourceRecord& source, c
 void apply_refreshed_credentials(SourceRecord& source, const Credentials& credentials, const Sealer& sealer,
                                  int64_t now) {
   seal_source_credentials(source, credentials.to_json().dump(), sealer);
-  make_active(source);
+  // Usable again: its status and its refresh record start over.
+  source.status = "active";
+  source.status_detail.clear();
+  source.refresh_failures = 0;
+  source.next_refresh_at.reset();
+  source.last_refresh_error_json.clear();
   source.token_expires_at = credentials.expires_at;
   source.granted_scopes = credentials.scopes_text();
   source.last_refreshed_at = now;

@@ -15,7 +15,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <functional>
