@@ -24,10 +24,11 @@ constexpr std::size_t random_bytes_in_id = 10; // 80 bits, 20 hex digits
 } // namespace
 
 std::string make_id(std::string_view prefix) {
-  // Milliseconds first, so that rows inserted one after another land side by side in an
-  // index over the ids (appends, not page splits all over a large table); then 80 random
-  // bits, which keep ids unguessable and unique. Ids are names, not credentials, and say
-  // nothing about where or how a store keeps the row.
+  // Milliseconds first, so that rows inserted one after another land side by side wherever a
+  // store orders them by id (appends, not page splits all over a large table; the SQLite
+  // store takes its row keys from these digits); then 80 random bits, which keep ids
+  // unguessable and unique. Ids are names, not credentials, and say nothing about where or
+  // how a store keeps the row.
   const uint64_t millis = milliseconds_now();
   std::string id(prefix);
   id.reserve(prefix.size() + 1 + std::size_t{time_digits} + 2 * random_bytes_in_id);

@@ -5,8 +5,12 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
+#include <optional>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 
 namespace connector::core {
 namespace {
@@ -66,8 +70,9 @@ std::string insert_sql(std::string_view table, std::string_view columns) {
 }
 
 // UPDATE every column but the row's identity and creation time, only while the stored version
-// is still the one the caller read (compare-and-swap), and bump the version.
-std::string compare_and_swap_sql(std::string_view table, std::string_view columns) {
+// is still the one the caller read (compare-and-swap), and bump the version. `row` finds the
+// row by its id; by default "id = ?n", n being the id column's parameter.
+std::string compare_and_swap_sql(std::string_view table, std::string_view columns, std::string_view row = {}) {
   const std::vector<std::string_view> names = split_columns(columns);
   auto parameter = [&](std::string_view name) {
     std::string text = "?";
@@ -79,8 +84,8 @@ std::string compare_and_swap_sql(std::string_view table, std::string_view column
     if (name == "id" || name == "organization_id" || name == "created_at" || name == "version") continue;
     sql.append(name).append(" = ").append(parameter(name)).append(", ");
   }
-  return sql.append("version = version + 1 WHERE id = ")
-      .append(parameter("id"))
+  return sql.append("version = version + 1 WHERE ")
+      .append(row.empty() ? "id = " + parameter("id") : std::string(row))
       .append(" AND organization_id = ")
       .append(parameter("organization_id"))
       .append(" AND version = ")
@@ -328,6 +333,9 @@ SqliteStore::SqliteStore(const std::filesystem::path& path) {
   db_ = sqlite::open_database(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
   configure_connection(db_.get());
   apply_schema_migrations(db_.get(), sqlite_schema_migrations());
+  sqlite::Query newest(prepared("SELECT coalesce(max(row_key), 0) FROM connections"));
+  newest.next_row();
+  newest_flow_key_ = newest.integer(0);
 }
 
 SqliteStore::SqliteStore(const std::filesystem::path& path, ReaderTag) {
@@ -501,27 +509,94 @@ int64_t SqliteStore::count_sources_in_workspace(const std::string& organization_
 
 // --- OAuth flows (the connections table: the API names a flow by its connection_id)
 
-// A flow's row key is SQLite's to pick (the next after the largest, so flows lie in
-// the order they were made); the API's id finds the row through connections_by_id.
+namespace {
+
+// The key a flow's row takes from its id, when the id has the shape make_id gives it
+// (oauth/ids.hpp: a prefix, '_', then lower-case hex digits that begin with the milliseconds):
+// its first 16 hex digits as a number (the milliseconds, then 16 random bits), plus 2^60,
+// which puts such keys above every key earlier schema versions gave. Keys taken this way grow
+// with time, so a new flow goes at the end of the table, and a lookup by id is a lookup by
+// key: no index over the ids to keep up for every authorize (migration 11).
+constexpr int64_t first_key_from_id = int64_t{1} << 60;
+constexpr std::size_t key_digits = 16;
+constexpr int random_bits_in_key = 16; // below the milliseconds
+
+std::optional<int64_t> key_from_flow_id(std::string_view id) {
+  const std::size_t digits = id.find('_') + 1; // 0 when there is no '_', which fails below
+  if (digits == 0 || id.size() < digits + key_digits) return std::nullopt;
+  uint64_t value = 0;
+  for (const char c : id.substr(digits, key_digits)) {
+    const bool decimal = c >= '0' && c <= '9';
+    if (!decimal && (c < 'a' || c > 'f')) return std::nullopt;
+    value = value << 4 | static_cast<uint64_t>(decimal ? c - '0' : c - 'a' + 10);
+  }
+  if (value >= (uint64_t{1} << 62)) return std::nullopt; // the sum must stay below 2^63
+  return first_key_from_id + static_cast<int64_t>(value);
+}
+
+// The millisecond a key taken from an id was made in. Keys of other rows (below 2^60, or the
+// next after the largest) give a number that orders them the same way.
+int64_t millisecond_of(int64_t key) { return key >> random_bits_in_key; }
+
+const std::size_t flow_column_count = split_columns(flow_columns).size();
+
+// Where a flow is, by its id (parameter ?id_parameter) and the key the id gives (NULL when it
+// gives none): at that key, or through the index over the ids of the rows not keyed so. The
+// two terms are an OR that SQLite answers with one lookup each (MULTI-INDEX OR).
+std::string flow_row(std::size_t id_parameter, std::size_t key_parameter) {
+  const std::string id = "?" + std::to_string(id_parameter);
+  return "(row_key = ?" + std::to_string(key_parameter) + " AND id = " + id + " OR id = " + id +
+         " AND key_from_id = 0)";
+}
+
+} // namespace
+
+// A new flow takes the key its id gives unless that key is taken (another flow of the same
+// millisecond drew the same 16 bits) or lies in a millisecond before the newest flow's (a
+// clock set back, or an id made a little before one already stored): then SQLite picks the
+// next key after the largest and the index over unkeyed ids finds it. Either way keys follow
+// the order flows were stored in, to the millisecond, which the pending walk relies on.
 void SqliteStore::insert_flow(const FlowRecord& flow) {
-  static const std::string sql = insert_sql("connections", flow_columns);
-  sqlite::Query query(prepared(sql));
+  static const std::string keyed_sql = insert_sql("connections", std::string(flow_columns) + ", row_key, key_from_id") +
+                                       " ON CONFLICT (row_key) DO NOTHING";
+  static const std::string unkeyed_sql = insert_sql("connections", flow_columns);
+  const std::optional<int64_t> key = key_from_flow_id(flow.id);
+  if (key) {
+    if (millisecond_of(*key) >= millisecond_of(newest_flow_key_)) {
+      sqlite::Query query(prepared(keyed_sql));
+      bind_flow(query, flow);
+      query.bind_integer(static_cast<int>(flow_column_count) + 1, *key);
+      query.bind_integer(static_cast<int>(flow_column_count) + 2, 1);
+      query.run();
+      if (query.changes() == 1) {
+        newest_flow_key_ = std::max(newest_flow_key_, *key);
+        return;
+      }
+    }
+    // The unkeyed index cannot see a keyed row with the same id: ids stay unique all the same.
+    if (find_flow_by_id(flow.id)) throw StoreConflict("UNIQUE constraint failed: connections.id");
+  }
+  sqlite::Query query(prepared(unkeyed_sql));
   bind_flow(query, flow);
   query.run();
+  newest_flow_key_ = std::max(newest_flow_key_, static_cast<int64_t>(sqlite3_last_insert_rowid(db_.get())));
 }
 
 std::optional<FlowRecord> SqliteStore::find_flow(const std::string& organization_id, const std::string& id) {
-  static const std::string sql = select_sql("connections", flow_columns, "WHERE id = ?1 AND organization_id = ?2");
+  static const std::string sql =
+      select_sql("connections", flow_columns, "WHERE " + flow_row(1, 3) + " AND organization_id = ?2");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, id);
   query.bind_text(2, organization_id);
+  query.bind_optional_integer(3, key_from_flow_id(id));
   return read_optional<FlowRecord>(query, read_flow);
 }
 
 std::optional<FlowRecord> SqliteStore::find_flow_by_id(const std::string& id) {
-  static const std::string sql = select_sql("connections", flow_columns, "WHERE id = ?1");
+  static const std::string sql = select_sql("connections", flow_columns, "WHERE " + flow_row(1, 2));
   sqlite::Query query(prepared(sql));
   query.bind_text(1, id);
+  query.bind_optional_integer(2, key_from_flow_id(id));
   return read_optional<FlowRecord>(query, read_flow);
 }
 
@@ -535,9 +610,10 @@ std::optional<FlowRecord> SqliteStore::find_flow_by_state_hash(const std::string
 }
 
 bool SqliteStore::update_flow(const FlowRecord& flow) {
-  static const std::string sql = compare_and_swap_sql("connections", flow_columns);
+  static const std::string sql = compare_and_swap_sql("connections", flow_columns, flow_row(1, flow_column_count + 1));
   sqlite::Query query(prepared(sql));
   bind_flow(query, flow);
+  query.bind_optional_integer(static_cast<int>(flow_column_count) + 1, key_from_flow_id(flow.id));
   query.run();
   return query.changes() == 1;
 }
@@ -553,8 +629,9 @@ int64_t SqliteStore::count_flows() {
   return query.integer(0);
 }
 
-// Rows are in key order, which is the order flows were made in (insert_flow): the walk
-// is a range read of the table, with no index for every authorize to keep up to date.
+// Rows are in key order, which is the order flows were made in, to the millisecond
+// (insert_flow): the walk is a range read of the table, with no index for every authorize to
+// keep up to date.
 PendingSweep SqliteStore::expire_lapsed_pending_flows(int64_t resume_at, int64_t now, int limit) {
   PendingSweep sweep;
   sweep.resume_at = resume_at;
@@ -570,7 +647,9 @@ PendingSweep SqliteStore::expire_lapsed_pending_flows(int64_t resume_at, int64_t
       const int64_t key = rows.integer(0);
       if (rows.integer(1) != 0) {
         if (rows.integer(2) > now) { // the first flow still good: the walk waits for it
-          sweep.resume_at = key;
+          // From the start of its millisecond: a flow of the same one may still come, with a
+          // smaller key (keys taken from ids are random below the milliseconds).
+          sweep.resume_at = key >= first_key_from_id ? key & ~((int64_t{1} << random_bits_in_key) - 1) : key;
           read = 0; // caught up, whatever was read
           break;
         }

@@ -111,6 +111,7 @@ private:
   bool checkpoint_after_commit_ = false; // secrets were deleted in this batch
   JobUndo job_undo_ = JobUndo::savepoint;
   int64_t changes_at_job_start_ = 0; // sqlite3_total_changes64, for a JobUndo::statement job
+  int64_t newest_flow_key_ = 0;      // the largest row key insert_flow has seen (a writer's only)
 };
 
 } // namespace connector::core

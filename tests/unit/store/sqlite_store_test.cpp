@@ -14,6 +14,7 @@
 #include <iterator>
 #include <random>
 #include <string>
+#include <thread>
 
 using namespace connector::core;
 
@@ -237,13 +238,13 @@ TEST_F(SqliteStoreTest, CreatesTheIndexesLookupsAndListingsRelyOn) {
   EXPECT_TRUE(is_unique("api_keys", "api_keys_by_key_hash"));
   EXPECT_EQ(index_columns("connections_by_legacy_state_hash"), "state_hash");
   EXPECT_TRUE(is_unique("connections", "connections_by_legacy_state_hash"));
-  EXPECT_EQ(index_columns("connections_by_id"), "id");
-  EXPECT_TRUE(is_unique("connections", "connections_by_id"));
-  // An authorize adds to the table and to the index over the ids, and to no other: the
-  // other two indexes are partial, one holding only flows from before states named their
-  // connection, the other only authorized flows, for the purge.
+  EXPECT_EQ(index_columns("connections_by_unkeyed_id"), "id");
+  EXPECT_TRUE(is_unique("connections", "connections_by_unkeyed_id"));
+  // An authorize adds to the table alone: every index over connections is partial, one
+  // holding the flows whose row key is not their id's, one only flows from before states
+  // named their connection, the other only authorized flows, for the purge.
   EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections')"), "3");
-  EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections') WHERE partial = 0"), "1");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_index_list('connections') WHERE partial = 0"), "0");
   EXPECT_EQ(index_columns("connections_authorized"), "expires_at");
   EXPECT_EQ(index_columns("sources_by_workspace"), "organization_id,workspace_id,id");
   EXPECT_EQ(index_columns("workspaces_by_organization"), "organization_id,id");
@@ -425,13 +426,25 @@ TEST_F(SqliteStoreTest, OnlyOlderFlowsAreFoundByStateHash) {
   EXPECT_FALSE(store.find_flow_by_id("conn_absent"));
 }
 
-// A flow's row key is the store's own (the next after the largest): the id the API hands out
-// says nothing about it, finds the flow through one index over the ids, and new flows still
-// go at the end of the table in the order they were made (the purge walks it in that order).
+// make_id's shape ("conn_", 12 hex digits of milliseconds, 20 random ones) with chosen digits.
+std::string id_made_at(int64_t millisecond, const std::string& random_digits) {
+  char digits[13];
+  std::snprintf(digits, sizeof digits, "%012llx", static_cast<unsigned long long>(millisecond));
+  return "conn_" + std::string(digits) + random_digits;
+}
+
+int64_t key_of(RawDatabase& raw, const std::string& id) {
+  return raw.integer("SELECT row_key FROM connections WHERE id = '" + id + "'");
+}
+
+// A flow's row key is the store's business: it takes one from the id where it can, so that a
+// lookup by id is a lookup by key and an authorize adds to no index, and new flows still go at
+// the end of the table in the order they were made (the purge walks it in that order).
 TEST_F(SqliteStoreTest, AConnectionIsFoundByItsIdAloneAndNewRowsGoAtTheEnd) {
   SqliteStore store(path);
   std::vector<FlowRecord> made;
   for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2)); // each in a millisecond of its own
     FlowRecord connection = make_connection("org_a", make_id("conn"));
     connection.state_hash = "state-" + std::to_string(i);
     store.insert_flow(connection);
@@ -441,18 +454,22 @@ TEST_F(SqliteStoreTest, AConnectionIsFoundByItsIdAloneAndNewRowsGoAtTheEnd) {
     RawDatabase raw(path);
     int64_t previous = 0;
     for (const FlowRecord& connection : made) {
-      const int64_t key = raw.integer("SELECT row_key FROM connections WHERE id = '" + connection.id + "'");
+      const int64_t key = key_of(raw, connection.id);
       EXPECT_GT(key, previous) << "rows lie in the order they were made";
       previous = key;
     }
-    EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_index_list('connections') WHERE partial = 0"), 1);
-    EXPECT_EQ(raw.integer("SELECT \"unique\" FROM pragma_index_list('connections') WHERE name = 'connections_by_id'"),
-              1);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM connections WHERE key_from_id = 1"), 3);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM connections INDEXED BY connections_by_unkeyed_id "
+                          "WHERE key_from_id = 0 AND id > ''"),
+              0)
+        << "no index entry for a flow keyed by its id";
   }
   const FlowRecord& connection = made[1];
   expect_same_connection(*store.find_flow("org_a", connection.id), connection);
   expect_same_connection(*store.find_flow_by_id(connection.id), connection);
   EXPECT_FALSE(store.find_flow("org_b", connection.id));
+  EXPECT_FALSE(store.find_flow_by_id(connection.id.substr(0, connection.id.size() - 1) + "x"))
+      << "the key alone does not find a flow: the id must match too";
 
   // An id is unique however the store keys its rows.
   FlowRecord twin = make_connection("org_b", connection.id);
@@ -468,6 +485,50 @@ TEST_F(SqliteStoreTest, AConnectionIsFoundByItsIdAloneAndNewRowsGoAtTheEnd) {
   EXPECT_EQ(store.find_flow_by_id(connection.id)->version, 2);
   EXPECT_FALSE(store.update_flow(stale)) << "a stale version loses";
   EXPECT_EQ(store.find_flow_by_id(made[0].id)->status, made[0].status) << "only its own row changed";
+}
+
+// Where an id's key cannot be used (another flow of its millisecond drew the same 16 bits, the
+// id was made a millisecond before the newest stored flow, or the id is not make_id's), SQLite
+// picks the next key after the largest: the flow is found, updated and kept unique all the
+// same, and it still lies after every flow stored before it.
+TEST_F(SqliteStoreTest, AFlowWhoseIdGivesNoUsableKeyGoesAfterTheNewestAndIsFoundAllTheSame) {
+  const int64_t millisecond = 1'800'000'000'000;
+  const std::string first = id_made_at(millisecond, "beef0123456789abcdef");
+  const std::string same_key = id_made_at(millisecond, "beeffedcba9876543210");
+  const std::string earlier = id_made_at(millisecond - 1, "00000000000000000000");
+  const std::string not_made_by_make_id = "conn_ZZ";
+  SqliteStore store(path);
+  for (const std::string& id : {first, same_key, earlier, not_made_by_make_id}) {
+    FlowRecord connection = make_connection("org_a", id);
+    connection.state_hash = "state-of-" + id;
+    store.insert_flow(connection);
+  }
+  {
+    RawDatabase raw(path);
+    EXPECT_EQ(key_of(raw, first), (int64_t{1} << 60) + (millisecond << 16) + 0xbeef);
+    EXPECT_EQ(key_of(raw, same_key), key_of(raw, first) + 1);
+    EXPECT_EQ(key_of(raw, earlier), key_of(raw, first) + 2);
+    EXPECT_EQ(key_of(raw, not_made_by_make_id), key_of(raw, first) + 3);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM connections WHERE key_from_id = 0"), 3);
+  }
+  for (const std::string& id : {first, same_key, earlier, not_made_by_make_id}) {
+    ASSERT_TRUE(store.find_flow("org_a", id)) << id;
+    FlowRecord changed = *store.find_flow_by_id(id);
+    changed.status = FlowStatus::failed;
+    EXPECT_TRUE(store.update_flow(changed)) << id;
+    EXPECT_EQ(store.find_flow_by_id(id)->status, FlowStatus::failed) << id;
+    FlowRecord twin = make_connection("org_b", id);
+    twin.state_hash = "twin-of-" + id;
+    EXPECT_THROW(store.insert_flow(twin), StoreConflict) << id;
+  }
+  EXPECT_EQ(store.count_flows(), 4);
+
+  // The store learns the newest key from the file when it opens.
+  const std::string before_newest = id_made_at(millisecond - 5, "11111111111111111111");
+  SqliteStore reopened(path);
+  reopened.insert_flow(make_connection("org_a", before_newest));
+  RawDatabase raw(path);
+  EXPECT_EQ(key_of(raw, before_newest), key_of(raw, first) + 4);
 }
 
 // A file of version 9 holds flows whose ids began with their row key (id_names_row = 1) and
@@ -508,7 +569,8 @@ TEST_F(SqliteStoreTest, AVersionNineFileKeepsItsFlowsAndNewOnesGoAfterThem) {
   store.insert_flow(made_now);
   expect_same_connection(*store.find_flow_by_id(made_now.id), made_now);
   RawDatabase raw(path);
-  EXPECT_GT(raw.integer("SELECT row_key FROM connections WHERE id = '" + made_now.id + "'"), keyed_row);
+  EXPECT_GT(key_of(raw, made_now.id), keyed_row);
+  EXPECT_EQ(raw.integer("SELECT key_from_id FROM connections WHERE id = '" + made_now.id + "'"), 1);
   EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_table_info('connections') WHERE name = 'id_names_row'"), 0);
   EXPECT_EQ(raw.integer("SELECT max(version) FROM schema_migrations"), SqliteStore::latest_schema_version());
 }
