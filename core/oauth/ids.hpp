@@ -10,7 +10,8 @@
 namespace connector::core {
 
 // prefix + "_" + 32 hex digits ("src_…", "ws_…"): 48 bits of milliseconds since the epoch,
-// then 80 random bits.
+// 16 bits that count the process's ids within the millisecond, then 64 random bits. The ids
+// one process makes sort (as text) in the order it made them.
 std::string make_id(std::string_view prefix);
 
 // Splits on runs of spaces.

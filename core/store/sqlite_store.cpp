@@ -512,14 +512,15 @@ int64_t SqliteStore::count_sources_in_workspace(const std::string& organization_
 namespace {
 
 // The key a flow's row takes from its id, when the id has the shape make_id gives it
-// (oauth/ids.hpp: a prefix, '_', then lower-case hex digits that begin with the milliseconds):
-// its first 16 hex digits as a number (the milliseconds, then 16 random bits), plus 2^60,
+// (oauth/ids.hpp: a prefix, '_', then lower-case hex digits that begin with the time): its
+// first 16 hex digits as a number (the milliseconds, then 16 bits that count the ids made
+// in that millisecond), plus 2^60,
 // which puts such keys above every key earlier schema versions gave. Keys taken this way grow
 // with time, so a new flow goes at the end of the table, and a lookup by id is a lookup by
 // key: no index over the ids to keep up for every authorize (migration 11).
 constexpr int64_t first_key_from_id = int64_t{1} << 60;
 constexpr std::size_t key_digits = 16;
-constexpr int random_bits_in_key = 16; // below the milliseconds
+constexpr int sequence_bits_in_key = 16; // below the milliseconds
 
 std::optional<int64_t> key_from_flow_id(std::string_view id) {
   const std::size_t digits = id.find('_') + 1; // 0 when there is no '_', which fails below
@@ -536,7 +537,7 @@ std::optional<int64_t> key_from_flow_id(std::string_view id) {
 
 // The millisecond a key taken from an id was made in. Keys of other rows (below 2^60, or the
 // next after the largest) give a number that orders them the same way.
-int64_t millisecond_of(int64_t key) { return key >> random_bits_in_key; }
+int64_t millisecond_of(int64_t key) { return key >> sequence_bits_in_key; }
 
 const std::size_t flow_column_count = split_columns(flow_columns).size();
 
@@ -551,9 +552,9 @@ std::string flow_row(std::size_t id_parameter, std::size_t key_parameter) {
 
 } // namespace
 
-// A new flow takes the key its id gives unless that key is taken (another flow of the same
-// millisecond drew the same 16 bits) or lies in a millisecond before the newest flow's (a
-// clock set back, or an id made a little before one already stored): then SQLite picks the
+// A new flow takes the key its id gives unless that key is taken (another process made an id
+// with the same time part) or lies in a millisecond before the newest flow's (an id made a
+// little before one already stored, or by a process whose clock is behind): then SQLite picks the
 // next key after the largest and the index over unkeyed ids finds it. Either way keys follow
 // the order flows were stored in, to the millisecond, which the pending walk relies on.
 void SqliteStore::insert_flow(const FlowRecord& flow) {
@@ -647,9 +648,9 @@ PendingSweep SqliteStore::expire_lapsed_pending_flows(int64_t resume_at, int64_t
       const int64_t key = rows.integer(0);
       if (rows.integer(1) != 0) {
         if (rows.integer(2) > now) { // the first flow still good: the walk waits for it
-          // From the start of its millisecond: a flow of the same one may still come, with a
-          // smaller key (keys taken from ids are random below the milliseconds).
-          sweep.resume_at = key >= first_key_from_id ? key & ~((int64_t{1} << random_bits_in_key) - 1) : key;
+          // From the start of its millisecond: a flow of the same one may still come with a
+          // smaller key (threads store the ids they made in whichever order they get there).
+          sweep.resume_at = key >= first_key_from_id ? key & ~((int64_t{1} << sequence_bits_in_key) - 1) : key;
           read = 0; // caught up, whatever was read
           break;
         }

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace connector::core;
 
@@ -43,7 +45,8 @@ TEST(Ids, AnIdStartsWithTheMillisecondItWasMadeAt) {
   EXPECT_LE(stamped, after);
 }
 
-// 80 random bits after the time: ids made in the same millisecond differ, and none repeats.
+// 64 random bits after the time: ids made in the same millisecond differ there too, and none
+// repeats.
 TEST(Ids, IdsNeverRepeatAndDifferInTheirRandomPart) {
   std::set<std::string> ids;
   std::set<std::string> random_parts;
@@ -51,10 +54,35 @@ TEST(Ids, IdsNeverRepeatAndDifferInTheirRandomPart) {
   for (int i = 0; i < count; ++i) {
     const std::string id = make_id("conn");
     ids.insert(id);
-    random_parts.insert(id.substr(5 + 12));
+    random_parts.insert(id.substr(5 + 16));
   }
   EXPECT_EQ(ids.size(), static_cast<std::size_t>(count));
   EXPECT_EQ(random_parts.size(), static_cast<std::size_t>(count));
+}
+
+// Ids made one after another sort in that order, many in one millisecond included, from any
+// thread: the 16 digits of time grow with every id the process makes.
+TEST(Ids, IdsSortInTheOrderTheProcessMadeThem) {
+  constexpr int per_thread = 20000;
+  std::vector<std::vector<std::string>> made(2);
+  std::vector<std::thread> threads;
+  for (auto& ids : made) {
+    threads.emplace_back([&ids] {
+      for (int i = 0; i < per_thread; ++i)
+        ids.push_back(make_id("conn"));
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  std::set<std::string> time_parts;
+  for (const auto& ids : made) {
+    for (std::size_t i = 1; i < ids.size(); ++i)
+      ASSERT_LT(ids[i - 1].substr(5, 16), ids[i].substr(5, 16))
+          << "made in this order: " << ids[i - 1] << ", " << ids[i];
+    for (const auto& id : ids)
+      time_parts.insert(id.substr(5, 16));
+  }
+  EXPECT_EQ(time_parts.size(), 2U * per_thread) << "no two ids share their time part";
 }
 
 TEST(Ids, SplitWordsSkipsRunsOfSpaces) {

@@ -15,7 +15,6 @@
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <thread>
 
 using namespace connector::core;
 
@@ -44,13 +43,6 @@ bool on_disk(const std::filesystem::path& path, const std::string& name) {
   const std::string needle(bytes.begin(), bytes.end());
   return file_bytes(path).find(needle) != std::string::npos ||
          file_bytes(path.string() + "-wal").find(needle) != std::string::npos;
-}
-
-// The store orders flows made in the same millisecond at random: an id made in a millisecond
-// of its own puts flows made one after another in that order.
-std::string id_of_its_own_millisecond() {
-  std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  return make_id("conn");
 }
 
 FlowRecord flow(const std::string& organization_id, const std::string& id, FlowStatus status, int64_t expires_at) {
@@ -122,14 +114,14 @@ TEST_F(SqliteStorePurgeTest, TheWalkOverPendingFlowsGoesInStepsAndWaitsAtTheFirs
   SqliteStore store(path);
   std::vector<std::string> lapsed;
   for (int i = 0; i < 5; ++i) {
-    lapsed.push_back(id_of_its_own_millisecond());
+    lapsed.push_back(make_id("conn"));
     store.insert_flow(flow("org_a", lapsed.back(), FlowStatus::pending, now - 10));
   }
-  const std::string ended = id_of_its_own_millisecond();
+  const std::string ended = make_id("conn");
   store.insert_flow(flow("org_a", ended, FlowStatus::failed, now - 10));
-  const std::string good = id_of_its_own_millisecond();
+  const std::string good = make_id("conn");
   store.insert_flow(flow("org_b", good, FlowStatus::pending, now + 10));
-  const std::string later = id_of_its_own_millisecond();
+  const std::string later = make_id("conn");
   store.insert_flow(flow("org_a", later, FlowStatus::pending, now + 20));
 
   PendingSweep sweep = store.expire_lapsed_pending_flows(0, now, 2);
@@ -154,15 +146,15 @@ TEST_F(SqliteStorePurgeTest, TheWalkOverPendingFlowsGoesInStepsAndWaitsAtTheFirs
   EXPECT_EQ(store.find_flow_by_id(later)->status, FlowStatus::pending);
 }
 
-// Keys taken from ids are random below the millisecond, so a flow stored after the walk
-// stopped can lie before the flow it waits at, if both were made in the same millisecond: the
-// walk resumes from the start of that millisecond and finds it.
+// Threads store the ids they made in whichever order they get to the store, so a flow stored
+// after the walk stopped can lie before the flow it waits at, if both were made in the same
+// millisecond: the walk resumes from the start of that millisecond and finds it.
 TEST_F(SqliteStorePurgeTest, TheWalkFindsAFlowOfTheSameMillisecondStoredAfterItStopped) {
   const int64_t millisecond = wall_clock() * 1000;
-  const auto id_with = [&](const char* random_digits) {
+  const auto id_with = [&](const char* sequence_and_random_digits) {
     char digits[13];
     std::snprintf(digits, sizeof digits, "%012llx", static_cast<unsigned long long>(millisecond));
-    return "conn_" + std::string(digits) + random_digits;
+    return "conn_" + std::string(digits) + sequence_and_random_digits;
   };
   const std::string waited_at = id_with("ffff0000000000000000");
   const std::string stored_later = id_with("00000000000000000000");

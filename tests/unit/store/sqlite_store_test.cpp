@@ -14,7 +14,6 @@
 #include <iterator>
 #include <random>
 #include <string>
-#include <thread>
 
 using namespace connector::core;
 
@@ -426,11 +425,12 @@ TEST_F(SqliteStoreTest, OnlyOlderFlowsAreFoundByStateHash) {
   EXPECT_FALSE(store.find_flow_by_id("conn_absent"));
 }
 
-// make_id's shape ("conn_", 12 hex digits of milliseconds, 20 random ones) with chosen digits.
-std::string id_made_at(int64_t millisecond, const std::string& random_digits) {
+// make_id's shape ("conn_", 12 hex digits of milliseconds, 4 of sequence, 16 random ones)
+// with chosen digits.
+std::string id_made_at(int64_t millisecond, const std::string& sequence_and_random_digits) {
   char digits[13];
   std::snprintf(digits, sizeof digits, "%012llx", static_cast<unsigned long long>(millisecond));
-  return "conn_" + std::string(digits) + random_digits;
+  return "conn_" + std::string(digits) + sequence_and_random_digits;
 }
 
 int64_t key_of(RawDatabase& raw, const std::string& id) {
@@ -444,7 +444,6 @@ TEST_F(SqliteStoreTest, AConnectionIsFoundByItsIdAloneAndNewRowsGoAtTheEnd) {
   SqliteStore store(path);
   std::vector<FlowRecord> made;
   for (int i = 0; i < 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2)); // each in a millisecond of its own
     FlowRecord connection = make_connection("org_a", make_id("conn"));
     connection.state_hash = "state-" + std::to_string(i);
     store.insert_flow(connection);
@@ -487,7 +486,7 @@ TEST_F(SqliteStoreTest, AConnectionIsFoundByItsIdAloneAndNewRowsGoAtTheEnd) {
   EXPECT_EQ(store.find_flow_by_id(made[0].id)->status, made[0].status) << "only its own row changed";
 }
 
-// Where an id's key cannot be used (another flow of its millisecond drew the same 16 bits, the
+// Where an id's key cannot be used (another process made an id with the same time part, the
 // id was made a millisecond before the newest stored flow, or the id is not make_id's), SQLite
 // picks the next key after the largest: the flow is found, updated and kept unique all the
 // same, and it still lies after every flow stored before it.
