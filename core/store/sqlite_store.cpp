@@ -513,11 +513,11 @@ namespace {
 
 // The key a flow's row takes from its id, when the id has the shape make_id gives it
 // (oauth/ids.hpp: a prefix, '_', then lower-case hex digits that begin with the time): its
-// first 16 hex digits as a number (the milliseconds, then 16 bits that count the ids made
-// in that millisecond), plus 2^60,
-// which puts such keys above every key earlier schema versions gave. Keys taken this way grow
-// with time, so a new flow goes at the end of the table, and a lookup by id is a lookup by
-// key: no index over the ids to keep up for every authorize (migration 11).
+// first 16 hex digits as a number (the milliseconds, then 16 bits that count the ids made in
+// that millisecond), plus 2^60, which puts such keys above every key earlier schema versions
+// gave. Keys taken this way grow as flows are made, so a new flow goes at the end of the
+// table, and a lookup by id is a lookup by key: no index over the ids to keep up for every
+// authorize (migration 11).
 constexpr int64_t first_key_from_id = int64_t{1} << 60;
 constexpr std::size_t key_digits = 16;
 constexpr int sequence_bits_in_key = 16; // below the milliseconds
@@ -539,7 +539,9 @@ std::optional<int64_t> key_from_flow_id(std::string_view id) {
 // next after the largest) give a number that orders them the same way.
 int64_t millisecond_of(int64_t key) { return key >> sequence_bits_in_key; }
 
-const std::size_t flow_column_count = split_columns(flow_columns).size();
+// Its parameters come first in every statement that binds a whole flow (bind_flow).
+constexpr std::size_t flow_column_count =
+    static_cast<std::size_t>(std::count(flow_columns.begin(), flow_columns.end(), ',')) + 1;
 
 // Where a flow is, by its id (parameter ?id_parameter) and the key the id gives (NULL when it
 // gives none): at that key, or through the index over the ids of the rows not keyed so. The
@@ -554,9 +556,10 @@ std::string flow_row(std::size_t id_parameter, std::size_t key_parameter) {
 
 // A new flow takes the key its id gives unless that key is taken (another process made an id
 // with the same time part) or lies in a millisecond before the newest flow's (an id made a
-// little before one already stored, or by a process whose clock is behind): then SQLite picks the
-// next key after the largest and the index over unkeyed ids finds it. Either way keys follow
-// the order flows were stored in, to the millisecond, which the pending walk relies on.
+// little before one already stored, or by a process whose clock is behind): then SQLite
+// picks the next key after the largest and the index over unkeyed ids finds it. Either way
+// keys follow the order flows were stored in, to the millisecond, which the pending walk
+// relies on.
 void SqliteStore::insert_flow(const FlowRecord& flow) {
   static const std::string keyed_sql = insert_sql("connections", std::string(flow_columns) + ", row_key, key_from_id") +
                                        " ON CONFLICT (row_key) DO NOTHING";
