@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -512,7 +513,7 @@ int64_t SqliteStore::count_sources_in_workspace(const std::string& organization_
 namespace {
 
 // The key a flow's row takes from its id, when the id has the shape make_id gives it
-// (oauth/ids.hpp: a prefix, '_', then lower-case hex digits that begin with the time): its
+// (oauth/ids.hpp: a prefix, '_', then hex digits that begin with the time): its
 // first 16 hex digits as a number (the milliseconds, then 16 bits that count the ids made in
 // that millisecond), plus 2^60, which puts such keys above every key earlier schema versions
 // gave. Keys taken this way grow as flows are made, so a new flow goes at the end of the
@@ -525,13 +526,11 @@ constexpr int sequence_bits_in_key = 16; // below the milliseconds
 std::optional<int64_t> key_from_flow_id(std::string_view id) {
   const std::size_t digits = id.find('_') + 1; // 0 when there is no '_', which fails below
   if (digits == 0 || id.size() < digits + key_digits) return std::nullopt;
+  const char* const first = id.data() + digits;
   uint64_t value = 0;
-  for (const char c : id.substr(digits, key_digits)) {
-    const bool decimal = c >= '0' && c <= '9';
-    if (!decimal && (c < 'a' || c > 'f')) return std::nullopt;
-    value = value << 4 | static_cast<uint64_t>(decimal ? c - '0' : c - 'a' + 10);
-  }
-  if (value >= (uint64_t{1} << 62)) return std::nullopt; // the sum must stay below 2^63
+  const auto [end, error] = std::from_chars(first, first + key_digits, value, 16);
+  // The sum below must stay under 2^63.
+  if (error != std::errc() || end != first + key_digits || value >= (uint64_t{1} << 62)) return std::nullopt;
   return first_key_from_id + static_cast<int64_t>(value);
 }
 
@@ -653,7 +652,7 @@ PendingSweep SqliteStore::expire_lapsed_pending_flows(int64_t resume_at, int64_t
         if (rows.integer(2) > now) { // the first flow still good: the walk waits for it
           // From the start of its millisecond: a flow of the same one may still come with a
           // smaller key (threads store the ids they made in whichever order they get there).
-          sweep.resume_at = key >= first_key_from_id ? key & ~((int64_t{1} << sequence_bits_in_key) - 1) : key;
+          sweep.resume_at = key >= first_key_from_id ? millisecond_of(key) << sequence_bits_in_key : key;
           read = 0; // caught up, whatever was read
           break;
         }

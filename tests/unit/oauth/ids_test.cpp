@@ -66,8 +66,10 @@ TEST(Ids, IdsSortInTheOrderTheProcessMadeThem) {
   constexpr int per_thread = 20000;
   std::vector<std::vector<std::string>> made(2);
   std::vector<std::thread> threads;
+  threads.reserve(made.size());
   for (auto& ids : made) {
     threads.emplace_back([&ids] {
+      ids.reserve(per_thread);
       for (int i = 0; i < per_thread; ++i)
         ids.push_back(make_id("conn"));
     });

@@ -5,13 +5,13 @@
 #include "oauth/ids.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/flow_ids.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <chrono>
-#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -151,13 +151,8 @@ TEST_F(SqliteStorePurgeTest, TheWalkOverPendingFlowsGoesInStepsAndWaitsAtTheFirs
 // millisecond: the walk resumes from the start of that millisecond and finds it.
 TEST_F(SqliteStorePurgeTest, TheWalkFindsAFlowOfTheSameMillisecondStoredAfterItStopped) {
   const int64_t millisecond = wall_clock() * 1000;
-  const auto id_with = [&](const char* sequence_and_random_digits) {
-    char digits[13];
-    std::snprintf(digits, sizeof digits, "%012llx", static_cast<unsigned long long>(millisecond));
-    return "conn_" + std::string(digits) + sequence_and_random_digits;
-  };
-  const std::string waited_at = id_with("ffff0000000000000000");
-  const std::string stored_later = id_with("00000000000000000000");
+  const std::string waited_at = connector::testing::id_made_at(millisecond, "ffff0000000000000000");
+  const std::string stored_later = connector::testing::id_made_at(millisecond, "00000000000000000000");
   SqliteStore store(path);
   store.insert_flow(flow("org_a", waited_at, FlowStatus::pending, now + 10));
   const PendingSweep waiting = store.expire_lapsed_pending_flows(0, now, 10);

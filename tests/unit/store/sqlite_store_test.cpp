@@ -1,6 +1,7 @@
 #include "oauth/ids.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/flow_ids.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -20,6 +21,7 @@ using namespace connector::core;
 namespace {
 
 using TemporaryFolder = connector::testing::TempDir;
+using connector::testing::id_made_at;
 
 // Raw SQL against the file, for what the Store interface cannot do (inspect, tamper).
 class RawDatabase {
@@ -423,14 +425,6 @@ TEST_F(SqliteStoreTest, OnlyOlderFlowsAreFoundByStateHash) {
   ASSERT_TRUE(store.find_flow_by_state_hash("an-older-state-hash"));
   EXPECT_EQ(store.find_flow_by_state_hash("an-older-state-hash")->id, "conn_older");
   EXPECT_FALSE(store.find_flow_by_id("conn_absent"));
-}
-
-// make_id's shape ("conn_", 12 hex digits of milliseconds, 4 of sequence, 16 random ones)
-// with chosen digits.
-std::string id_made_at(int64_t millisecond, const std::string& sequence_and_random_digits) {
-  char digits[13];
-  std::snprintf(digits, sizeof digits, "%012llx", static_cast<unsigned long long>(millisecond));
-  return "conn_" + std::string(digits) + sequence_and_random_digits;
 }
 
 int64_t key_of(RawDatabase& raw, const std::string& id) {
