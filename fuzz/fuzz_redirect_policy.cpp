@@ -49,6 +49,10 @@ void check_accepted(const std::string& input, const connector::core::NormalizedR
   if (!again || again->key != normalized.key || again->full != normalized.full)
     violated("normalising the normal form changes nothing", input);
   if (!connector::core::redirect_allowed(*again, {normalized.key})) violated("allowed by its own key", input);
+  // HostRedirectAllowList takes a text equal to an allowed key as its own normal form.
+  const auto key_again = connector::core::normalize_redirect_url(normalized.key);
+  if (!key_again || key_again->key != normalized.key || key_again->full != normalized.key)
+    violated("normalising the key changes nothing", input);
 
   // The host appends the flow's outcome; the URL must still lead to the same place.
   const std::string returned =

@@ -140,7 +140,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   const ProviderInstance& instance = *resolved->instance;
   const PluginDescriptor& descriptor = provider->module->descriptor();
 
-  auto redirect = normalize_redirect_url(request.client_redirect_url);
+  auto redirect = settings_.host_allowed_redirects.normalize(request.client_redirect_url);
   if (!redirect) co_return redirect.error();
 
   const bool no_options = request.options.is_object() && request.options.empty();
@@ -166,7 +166,7 @@ boost::asio::awaitable<Expected<AuthorizeResult>> FlowService::authorize(Authori
   flow.created_at = now;
   flow.updated_at = now;
   flow.expires_at = now + settings_.state_ttl.count();
-  const bool allowed_host_wide = redirect_allowed(*redirect, settings_.host_allowed_redirect_keys);
+  const bool allowed_host_wide = settings_.host_allowed_redirects.allows(*redirect);
 
   if (const int64_t wait = pending_flows_.try_start(request.organization_id, now, flow.expires_at); wait > 0) {
     co_return ApiError(ErrorCode::too_many_pending_flows, {}, {},

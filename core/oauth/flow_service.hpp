@@ -12,6 +12,7 @@
 #include "oauth/pending_flow_cap.hpp"
 #include "oauth/provider_directory.hpp"
 #include "oauth/rate_limiter.hpp"
+#include "oauth/redirect_policy.hpp"
 #include "sources/source_rules.hpp"
 #include "store/records.hpp"
 
@@ -33,8 +34,8 @@ class OAuthApps;
 struct FlowSettings {
   std::string callback_uri; // the host's provider-facing callback under its public URL
   std::chrono::seconds state_ttl{600};
-  std::chrono::seconds authorized_ttl{3600};           // how long an authorized flow waits for completion
-  std::vector<std::string> host_allowed_redirect_keys; // normalised, from CONNECTOR_ALLOWED_REDIRECTS
+  std::chrono::seconds authorized_ttl{3600}; // how long an authorized flow waits for completion
+  HostRedirectAllowList host_allowed_redirects;
   // Per organization and counted by this process: flows started a minute (0: no limit), and
   // flows waiting for their callback at once (oauth/pending_flow_cap.hpp; 0: no cap).
   int64_t authorize_per_minute = 120;

@@ -12,8 +12,6 @@ namespace connector::core {
 
 namespace {
 
-constexpr char hex[] = "0123456789abcdef";
-
 uint64_t milliseconds_now() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -50,8 +48,7 @@ std::string make_id(std::string_view prefix) {
   std::string id(prefix);
   id.reserve(prefix.size() + 1 + 16 + 2 * random_bytes_in_id);
   id.push_back('_');
-  for (int shift = 60; shift >= 0; shift -= 4)
-    id.push_back(hex[(time_part >> shift) & 0x0F]);
+  append_hex_u64(id, time_part);
   id += hex_encode(random_bytes(random_bytes_in_id));
   return id;
 }

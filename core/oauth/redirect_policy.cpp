@@ -15,6 +15,8 @@ namespace connector::core {
 
 namespace {
 
+constexpr std::size_t longest_redirect_url = 2048;
+
 ApiError invalid(const std::string& why) {
   return ApiError(ErrorCode::validation_error, "redirect_url is not acceptable: " + why, {},
                   {{"field", "redirect_url"}, {"reason", why}});
@@ -52,7 +54,7 @@ bool carries_host_parameter(const boost::urls::url_view& url) {
 } // namespace
 
 Expected<NormalizedRedirect> normalize_redirect_url(const std::string& text) {
-  if (text.empty() || text.size() > 2048) return invalid("must be 1 to 2048 characters");
+  if (text.empty() || text.size() > longest_redirect_url) return invalid("must be 1 to 2048 characters");
   if (std::any_of(text.begin(), text.end(),
                   [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F || c == '\\'; })) {
     return invalid("contains spaces, control characters or backslashes");
@@ -77,6 +79,10 @@ Expected<NormalizedRedirect> normalize_redirect_url(const std::string& text) {
   if ((https && url.port() == "443") || (!https && url.port() == "80")) url.remove_port();
   if (url.encoded_path().empty()) url.set_path_absolute(true); // "https://a.example" means "/"
 
+  // The normal form can be a character longer ("https://a.example?q" gains its "/"), and it is
+  // what is stored and sent on: it must keep to the limit too.
+  if (url.buffer().size() > longest_redirect_url) return invalid("is longer than 2048 characters once normalised");
+
   NormalizedRedirect out;
   out.full = std::string(url.buffer());
   url.remove_query();
@@ -86,6 +92,21 @@ Expected<NormalizedRedirect> normalize_redirect_url(const std::string& text) {
 
 bool redirect_allowed(const NormalizedRedirect& candidate, const std::vector<std::string>& allowed_keys) {
   return std::find(allowed_keys.begin(), allowed_keys.end(), candidate.key) != allowed_keys.end();
+}
+
+Expected<HostRedirectAllowList> HostRedirectAllowList::from_urls(const std::vector<std::string>& urls) {
+  HostRedirectAllowList list;
+  for (const std::string& url : urls) {
+    auto normalized = normalize_redirect_url(url);
+    if (!normalized) return normalized.error();
+    list.keys_.push_back(std::move(normalized->key));
+  }
+  return list;
+}
+
+Expected<NormalizedRedirect> HostRedirectAllowList::normalize(const std::string& url) const {
+  if (std::find(keys_.begin(), keys_.end(), url) != keys_.end()) return NormalizedRedirect{url, url};
+  return normalize_redirect_url(url);
 }
 
 std::string append_query(const std::string& text, const std::vector<std::pair<std::string, std::string>>& params) {

@@ -25,6 +25,27 @@ Expected<NormalizedRedirect> normalize_redirect_url(const std::string& url);
 // host, port and path; the query may differ.
 bool redirect_allowed(const NormalizedRedirect& candidate, const std::vector<std::string>& allowed_keys);
 
+// The redirect URLs the operator allows for every organization (CONNECTOR_ALLOWED_REDIRECTS),
+// normalised once, when the host starts. Only from_urls makes one, so every key in it passed
+// normalize_redirect_url.
+class HostRedirectAllowList {
+public:
+  HostRedirectAllowList() = default; // allows nothing
+  // Refused with the first URL's reason when one is not acceptable.
+  static Expected<HostRedirectAllowList> from_urls(const std::vector<std::string>& urls);
+
+  bool allows(const NormalizedRedirect& candidate) const { return redirect_allowed(candidate, keys_); }
+
+  // normalize_redirect_url(url), without parsing again a URL sent exactly as one of the
+  // allowed ones, as clients send theirs: such a text is a normal form that passed every
+  // check when the host started, and normalising a normal form changes nothing
+  // (fuzz/fuzz_redirect_policy.cpp checks both).
+  Expected<NormalizedRedirect> normalize(const std::string& url) const;
+
+private:
+  std::vector<std::string> keys_;
+};
+
 // The client's URL with `params` appended to its query.
 std::string append_query(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params);
 

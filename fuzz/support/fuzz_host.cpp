@@ -98,8 +98,8 @@ struct FuzzHost::Parts {
   core::FlowService flows{store, catalog.providers(), apps, sealer, https, [] {
                             core::FlowSettings settings;
                             settings.callback_uri = "http://127.0.0.1:8080/v1/oauth/callback";
-                            settings.host_allowed_redirect_keys = {
-                                core::normalize_redirect_url(kAllowedRedirect).value().key};
+                            settings.host_allowed_redirects =
+                                core::HostRedirectAllowList::from_urls({kAllowedRedirect}).value();
                             // Millions of flows a run: the per-minute limit and the pending
                             // cap would soon answer 429 to everything.
                             settings.authorize_per_minute = 0;

@@ -55,14 +55,10 @@ void log_plugin_line(std::string_view file, int32_t level, std::string_view mess
       message, {{"plugin_file", std::string(file)}});
 }
 
-std::vector<std::string> normalized_host_redirects(const std::vector<std::string>& urls) {
-  std::vector<std::string> keys;
-  for (const auto& url : urls) {
-    auto normalized = core::normalize_redirect_url(url);
-    if (!normalized) throw std::runtime_error("CONNECTOR_ALLOWED_REDIRECTS: " + normalized.error().message);
-    keys.push_back(normalized->key);
-  }
-  return keys;
+core::HostRedirectAllowList host_redirect_allow_list(const std::vector<std::string>& urls) {
+  auto list = core::HostRedirectAllowList::from_urls(urls);
+  if (!list) throw std::runtime_error("CONNECTOR_ALLOWED_REDIRECTS: " + list.error().message);
+  return std::move(*list);
 }
 
 std::string url_host(const boost::asio::ip::tcp::endpoint& endpoint) {
@@ -174,7 +170,7 @@ int run_serve(const std::vector<std::string>& args) {
   flow_settings.authorized_ttl = config.authorized_ttl;
   flow_settings.authorize_per_minute = config.authorize_per_minute;
   flow_settings.max_pending_flows = config.max_pending_flows;
-  flow_settings.host_allowed_redirect_keys = normalized_host_redirects(config.allowed_redirects);
+  flow_settings.host_allowed_redirects = host_redirect_allow_list(config.allowed_redirects);
   core::OAuthApps apps(readers, sealer);
   core::FlowService flows(store, providers, apps, sealer, https, flow_settings);
   catalog.attach(flows);

@@ -30,8 +30,6 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <cinttypes>
-#include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -54,9 +52,11 @@ namespace {
 std::string new_trace_id() {
   static const std::string process_part = core::hex_encode(core::random_bytes(8));
   static std::atomic<uint64_t> requests{0};
-  char counter[17];
-  std::snprintf(counter, sizeof counter, "%016" PRIx64, requests.fetch_add(1, std::memory_order_relaxed));
-  return process_part + counter;
+  std::string id;
+  id.reserve(process_part.size() + 16);
+  id += process_part;
+  core::append_hex_u64(id, requests.fetch_add(1, std::memory_order_relaxed));
+  return id;
 }
 
 double millis_since(std::chrono::steady_clock::time_point start) {

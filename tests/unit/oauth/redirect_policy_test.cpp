@@ -86,3 +86,49 @@ TEST(RedirectPolicy, RefusesUrlsCarryingTheParametersTheHostAdds) {
   EXPECT_TRUE(refused("https://app.example.com/cb?%73tatus=x")); // escaped, still "status"
   EXPECT_EQ(key_of("https://app.example.com/cb?statuses=1&tab=2"), "https://app.example.com/cb");
 }
+
+TEST(HostRedirectAllowList, AUrlSentExactlyAsAllowedIsTakenAsItsOwnNormalForm) {
+  const auto list = HostRedirectAllowList::from_urls({"HTTPS://App.Example.com:443/callback"});
+  ASSERT_TRUE(list);
+  const auto exact = list->normalize("https://app.example.com/callback");
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(exact->full, "https://app.example.com/callback");
+  EXPECT_EQ(exact->key, "https://app.example.com/callback");
+  EXPECT_TRUE(list->allows(*exact));
+}
+
+TEST(HostRedirectAllowList, AnyOtherSpellingIsNormalisedAndCheckedAsAlways) {
+  const auto list = HostRedirectAllowList::from_urls({"https://app.example.com/callback"});
+  ASSERT_TRUE(list);
+  // The allowed URL as the operator wrote it, not as it normalises: the long way.
+  const auto spelled = list->normalize("HTTPS://APP.example.com:443/%63allback?tab=2");
+  ASSERT_TRUE(spelled);
+  EXPECT_EQ(spelled->full, "https://app.example.com/callback?tab=2");
+  EXPECT_EQ(spelled->key, "https://app.example.com/callback");
+  EXPECT_TRUE(list->allows(*spelled));
+  EXPECT_FALSE(list->normalize("https://app.example.com/callback#fragment"));
+  EXPECT_FALSE(list->normalize("https://app.example.com/callback?connection_id=x"));
+  const auto elsewhere = list->normalize("https://other.example/callback");
+  ASSERT_TRUE(elsewhere);
+  EXPECT_FALSE(list->allows(*elsewhere));
+  EXPECT_FALSE(HostRedirectAllowList().allows(*spelled));
+}
+
+TEST(HostRedirectAllowList, RefusesAListWithAnUnacceptableUrlAndSaysWhy) {
+  const auto list = HostRedirectAllowList::from_urls({"https://app.example.com/callback", "http://app.example.com/cb"});
+  ASSERT_FALSE(list);
+  EXPECT_NE(list.error().message.find("https"), std::string::npos) << list.error().message;
+}
+
+// Found by fuzz_redirect_policy: a URL of 2,048 characters without a path gains its "/" when
+// normalised, and its normal form was then refused by the same rule that accepted it.
+TEST(RedirectPolicy, TheNormalFormKeepsToTheLengthLimitToo) {
+  const std::string origin = "https://app.example.com?";
+  const auto at_limit = normalize_redirect_url(origin + std::string(2048 - origin.size(), 'x'));
+  ASSERT_FALSE(at_limit);
+  EXPECT_NE(at_limit.error().message.find("once normalised"), std::string::npos) << at_limit.error().message;
+  const auto below = normalize_redirect_url(origin + std::string(2047 - origin.size(), 'x'));
+  ASSERT_TRUE(below);
+  EXPECT_EQ(below->full.size(), 2048U);
+  EXPECT_TRUE(normalize_redirect_url(below->full));
+}
