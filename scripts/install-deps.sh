@@ -20,6 +20,8 @@ packages=(
   # request path, and Boost.DLL can use std::filesystem instead of Boost.Filesystem.
   libboost1.81-dev libboost-url1.81-dev
   nlohmann-json3-dev libssl-dev libsqlite3-dev libsystemd-dev
+  # libpq: the client of the PostgreSQL backend (several replicas on one database).
+  libpq-dev
   # RE2: schema patterns on request data in linear time (a backtracking engine can be made to
   # overflow its stack by one long string).
   libre2-dev
@@ -35,6 +37,9 @@ packages=(
 )
 if [ "$want_test_tools" -eq 1 ]; then
   packages+=(nodejs clang-format clang-tidy)
+  # A real PostgreSQL 15 for the PostgreSQL backend's tests (tests/support/postgres_server.cpp
+  # runs initdb and pg_ctl from it in a temporary folder).
+  packages+=(postgresql)
   # The consent flow in a real browser (tests/integration/browser_consent_test.cpp): headless
   # Chromium, and certutil to make it trust the test CA.
   packages+=(chromium libnss3-tools)

@@ -1,0 +1,116 @@
+// Thin RAII over libpq, for the PostgreSQL store: an owned connection, statements prepared
+// once per connection, parameters and results in libpq's binary format (bytea and integers
+// travel as they are, with no text escaping), and errors turned into the store's exceptions.
+// Keeps <libpq-fe.h> out of every header.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace connector::core::pg {
+
+// The database URL as it may be shown (logs, errors, `database check`): the password, in the
+// user-info or as a `password` parameter, is replaced by "***". Text that is not a URL (a
+// libpq "key=value" string) is shown as "(connection string)", since it may hold one too.
+std::string redacted_database_url(std::string_view url);
+
+struct FinishConnection {
+  void operator()(pg_conn* connection) const noexcept;
+};
+struct ClearResult {
+  void operator()(pg_result* result) const noexcept;
+};
+
+// The values of one statement's parameters ($1, $2, ...), in order, each with its type (text,
+// int8, bytea, bool), so that the server reads the binary value as what it is and casts it to
+// the column's type where needed (an int8 into an int4 column). Text and bytes are not copied:
+// they must outlive the call they are passed to.
+class Params {
+public:
+  Params& text(std::string_view value);
+  Params& integer(int64_t value);
+  Params& bytes(std::span<const uint8_t> value);
+  Params& boolean(bool value);
+  Params& optional_integer(const std::optional<int64_t>& value); // nullopt = NULL, still an int8
+
+  int count() const { return static_cast<int>(values_.size()); }
+  const unsigned* types() const { return types_.data(); } // libpq's Oid
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+private:
+  Params& add(unsigned type, const char* value, std::size_t length);
+  std::vector<unsigned> types_;
+  std::vector<const char*> values_;
+  std::vector<int> lengths_;
+  std::vector<int> formats_;
+  std::vector<std::unique_ptr<char[]>> integers_; // big-endian copies: a pointer to each stays valid
+};
+
+// A statement's rows, read by row and column (both 0-based).
+class Result {
+public:
+  explicit Result(pg_result* result) noexcept : result_(result) {}
+
+  int rows() const;
+  int affected_rows() const; // rows written by an INSERT, UPDATE or DELETE
+  bool is_null(int row, int column) const;
+  std::string text(int row, int column) const;
+  int64_t integer(int row, int column) const; // int2, int4 or int8
+  std::optional<int64_t> optional_integer(int row, int column) const;
+  std::vector<uint8_t> bytes(int row, int column) const;
+  bool boolean(int row, int column) const;
+
+private:
+  std::unique_ptr<pg_result, ClearResult> result_;
+};
+
+// Thrown when the database cannot be reached or the connection broke (SQLSTATE class 08,
+// an administrator's shutdown, a server starting or shutting down): the request is answered
+// 503 and the connection is opened again for the next one.
+class StoreUnavailable : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+class Connection {
+public:
+  // Connects to `url` (postgresql://user:password@host:port/database?...). Throws
+  // StoreUnavailable when it cannot, whether the server is unreachable or refuses (a wrong
+  // password, an unknown database): libpq does not tell them apart reliably, and either way
+  // the store cannot serve. The message shows the URL redacted and libpq's reason.
+  static Connection open(const std::string& url);
+
+  // Runs SQL without parameters (schema scripts, transaction control); its results are
+  // dropped. Never use it with text that carries values: those go in Params.
+  void execute_script(const char* sql);
+
+  // Runs one statement with its parameters and returns its rows (binary format). Statements
+  // given to `prepared` are prepared on this connection the first time, with the types of
+  // that call's parameters, and reused after.
+  Result run(std::string_view sql, const Params& params);
+  Result prepared(std::string_view sql, const Params& params);
+
+  // False once the connection is known to be broken: throw it away and open another.
+  bool usable() const;
+
+private:
+  explicit Connection(pg_conn* connection) noexcept : connection_(connection) {}
+  Result checked(pg_result* result);
+
+  std::unique_ptr<pg_conn, FinishConnection> connection_;
+  std::unordered_map<std::string, std::string> prepared_; // SQL text → its statement's name
+};
+
+} // namespace connector::core::pg
