@@ -248,24 +248,6 @@ CREATE UNIQUE INDEX connections_by_unkeyed_id ON connections (id) WHERE key_from
 )sql"},
 };
 
-void refuse_if_newer(int database_version, int latest) {
-  if (database_version > latest) {
-    throw std::runtime_error("the database is at schema version " + std::to_string(database_version) +
-                             ", newer than this build knows (" + std::to_string(latest) +
-                             "): it was written by a newer connector host; run that version or restore a backup");
-  }
-}
-
-void check_strictly_increasing(std::span<const SchemaMigration> migrations) {
-  int previous = 0;
-  for (const SchemaMigration& migration : migrations) {
-    if (migration.version <= previous) {
-      throw std::logic_error("schema migrations must have strictly increasing versions from 1");
-    }
-    previous = migration.version;
-  }
-}
-
 void record_version(sqlite3* db, int version) {
   const sqlite::StatementPtr statement =
       sqlite::prepare(db, "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", false);
@@ -295,6 +277,24 @@ void apply_one(sqlite3* db, const SchemaMigration& migration) {
 }
 
 } // namespace
+
+void refuse_if_newer(int database_version, int latest) {
+  if (database_version > latest) {
+    throw std::runtime_error("the database is at schema version " + std::to_string(database_version) +
+                             ", newer than this build knows (" + std::to_string(latest) +
+                             "): it was written by a newer connector host; run that version or restore a backup");
+  }
+}
+
+void check_strictly_increasing(std::span<const SchemaMigration> migrations) {
+  int previous = 0;
+  for (const SchemaMigration& migration : migrations) {
+    if (migration.version <= previous) {
+      throw std::logic_error("schema migrations must have strictly increasing versions from 1");
+    }
+    previous = migration.version;
+  }
+}
 
 std::span<const SchemaMigration> sqlite_schema_migrations() { return store_migrations; }
 

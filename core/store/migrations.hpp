@@ -1,4 +1,5 @@
-// The SQLite store's schema, as an ordered list of versioned migrations. Each migration is
+// The SQLite store's schema, as an ordered list of versioned migrations (PostgreSQL's are in
+// postgres_migrations.hpp, with the same version numbers). Each migration is
 // applied once, in its own transaction, and recorded in `schema_migrations` (version,
 // applied_at), so a database always sits at a known version and two host processes that
 // open one file at once cannot both apply a step.
@@ -21,6 +22,12 @@ std::span<const SchemaMigration> sqlite_schema_migrations();
 
 // The newest version in `migrations` (0 when empty).
 int latest_schema_version(std::span<const SchemaMigration> migrations);
+
+// Shared by the backends' runners: throws std::logic_error unless the versions rise strictly
+// from 1, and std::runtime_error when the database is newer than this build's latest (a newer
+// build wrote it: this one must not touch it).
+void check_strictly_increasing(std::span<const SchemaMigration> migrations);
+void refuse_if_newer(int database_version, int latest);
 
 // The version recorded in `db`: 0 when it was never migrated. Writes nothing.
 int read_schema_version(sqlite3* db);
