@@ -30,6 +30,8 @@ commands:
   redirects    add | remove | list an organization's allowed redirect URLs
                  redirects add --org ORG_ID --url https://app.example.com/callback --data-dir DIR
   database     check (schema version; exit 3 when older, 1 when newer) | migrate the data folder's database
+                 database check|migrate --database postgresql://USER:PASS@HOST:PORT/DB: a PostgreSQL
+                 database instead (the host serves from SQLite only, for now)
   plugins      list the plugins a folder holds and why any is refused
                  plugins --url http://127.0.0.1:8080 [--key KEY]: the running host's view
                  (GET /v1/admin/plugins; the key, or CONNECTOR_ADMIN_KEY, needs "admin")

@@ -8,6 +8,8 @@
 #include "config/host_config.hpp"
 #include "oauth/redirect_policy.hpp"
 #include "plugins/plugin_registry.hpp"
+#include "store/postgres_migrations.hpp"
+#include "store/postgres_support.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
 #include "time/unix_time.hpp"
@@ -118,38 +120,62 @@ int run_redirects(const std::vector<std::string>& args) {
   return 2;
 }
 
-// `database check` reads the schema version without writing; `database migrate` brings the file
-// to this build's schema (what serve also does on start), so an operator can do it first,
-// e.g. before switching traffic to a new version.
+namespace {
+
+// What `database check` says of a database at `version` where this build writes `latest`, and
+// its exit code: 0 up to date, 3 older (migrate brings it up), 1 newer (a newer build wrote it).
+int report_schema_version(const std::string& where, int version, int latest) {
+  std::cout << where << ": schema version " << version << ", this build writes " << latest << "\n";
+  if (version > latest) {
+    std::cout << "newer than this build: run the newer connector-host\n";
+    return 1;
+  }
+  if (version < latest) {
+    std::cout << (version == 0 ? "not created yet" : "older") << ": `connector-host database migrate` brings it up\n";
+    return 3;
+  }
+  std::cout << "up to date\n";
+  return 0;
+}
+
+// The same on a PostgreSQL database. The URL is shown with its password replaced; the
+// migration takes the lock that replicas starting at the same time take.
+int run_postgres_database(const std::string& action, const std::string& url) {
+  const std::string where = core::pg::redacted_database_url(url);
+  const int latest = core::latest_schema_version(core::postgres_schema_migrations());
+  core::pg::Connection db = core::pg::Connection::open(url);
+  const int version = core::read_postgres_schema_version(db);
+  if (action == "check") return report_schema_version(where, version, latest);
+  core::apply_postgres_schema_migrations(db, core::postgres_schema_migrations());
+  std::cout << where << ": schema version " << version << " -> " << latest << "\n";
+  return 0;
+}
+
+} // namespace
+
+// `database check` reads the schema version without writing; `database migrate` brings the
+// database to this build's schema (what serve also does on start), so an operator can do it
+// first, e.g. before switching traffic to a new version. The data folder's SQLite file, or a
+// PostgreSQL database given by --database URL.
 int run_database(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"data-dir", "config"}, {});
+  const Arguments arguments(args, {"data-dir", "config", "database"}, {});
   const auto& words = arguments.positional();
   const std::string action = words.empty() ? "" : words[0];
+  if (action != "check" && action != "migrate") {
+    throw std::invalid_argument(
+        "usage: connector-host database check|migrate [--data-dir DIR] [--config FILE]\n"
+        "       connector-host database check|migrate --database postgresql://USER:PASS@HOST/DB");
+  }
+  if (const std::string url = arguments.get_or("database", ""); !url.empty()) return run_postgres_database(action, url);
   const HostConfig config = config_from(arguments);
   const auto file = config.database_file();
   const int latest = core::SqliteStore::latest_schema_version();
-  if (action == "check") {
-    const int version = core::SqliteStore::schema_version(file);
-    std::cout << file.string() << ": schema version " << version << ", this build writes " << latest << "\n";
-    if (version > latest) {
-      std::cout << "newer than this build: run the newer connector-host\n";
-      return 1;
-    }
-    if (version < latest) {
-      std::cout << (version == 0 ? "not created yet" : "older") << ": `connector-host database migrate` brings it up\n";
-      return 3;
-    }
-    std::cout << "up to date\n";
-    return 0;
-  }
-  if (action == "migrate") {
-    const int before = core::SqliteStore::schema_version(file);
-    prepare_data_folder(config.data_dir, file);
-    core::SqliteStore::migrate(file);
-    std::cout << file.string() << ": schema version " << before << " -> " << latest << "\n";
-    return 0;
-  }
-  throw std::invalid_argument("usage: connector-host database check|migrate [--data-dir DIR] [--config FILE]");
+  if (action == "check") return report_schema_version(file.string(), core::SqliteStore::schema_version(file), latest);
+  const int before = core::SqliteStore::schema_version(file);
+  prepare_data_folder(config.data_dir, file);
+  core::SqliteStore::migrate(file);
+  std::cout << file.string() << ": schema version " << before << " -> " << latest << "\n";
+  return 0;
 }
 
 int run_plugins(const std::vector<std::string>& args) {

@@ -1,6 +1,8 @@
 // The PostgreSQL schema's migrations (core/store/postgres_migrations.*) against a real
 // PostgreSQL 15: replicas starting together migrate once, a newer database is refused, a
 // failed step is rolled back alone, and the versions keep step with SQLite's.
+#include "integration/host_fixture.hpp"
+#include "support/child_process.hpp"
 #include "support/postgres_server.hpp"
 
 #include "store/postgres_migrations.hpp"
@@ -14,7 +16,9 @@
 #include <vector>
 
 using namespace connector::core;
+using connector::testing::host_binary;
 using connector::testing::PostgresServer;
+using connector::testing::run_command;
 
 namespace {
 
@@ -119,4 +123,29 @@ TEST_F(PostgresMigrationsTest, AFailedStepIsRolledBackAloneAndTheEarlierStaysApp
   EXPECT_EQ(read_postgres_schema_version(db), 1);
   EXPECT_EQ(count(db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'first_step'"), 1);
   EXPECT_EQ(count(db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'second_step'"), 0);
+}
+
+TEST_F(PostgresMigrationsTest, TheDatabaseCommandChecksAndMigratesAPostgresDatabaseWithoutShowingItsPassword) {
+  const auto database = [&](const std::string& action) {
+    return run_command({host_binary().string(), "database", action, "--database", server.url()}, {});
+  };
+  const std::string latest = std::to_string(latest_schema_version(postgres_schema_migrations()));
+  const auto fresh = database("check");
+  EXPECT_EQ(fresh.exit_code, 3) << fresh.output << fresh.errors;
+  EXPECT_NE(fresh.output.find("not created yet"), std::string::npos) << fresh.output;
+  EXPECT_NE(fresh.output.find("postgresql://connector_host:***@127.0.0.1"), std::string::npos) << fresh.output;
+  const auto migrated = database("migrate");
+  EXPECT_EQ(migrated.exit_code, 0) << migrated.output << migrated.errors;
+  EXPECT_NE(migrated.output.find("schema version 0 -> " + latest), std::string::npos) << migrated.output;
+  const auto checked = database("check");
+  EXPECT_EQ(checked.exit_code, 0) << checked.output << checked.errors;
+  EXPECT_NE(checked.output.find("up to date"), std::string::npos) << checked.output;
+
+  server.stop();
+  const auto unreachable = database("check");
+  EXPECT_EQ(unreachable.exit_code, 1) << unreachable.output << unreachable.errors;
+  EXPECT_NE(unreachable.errors.find("cannot connect to postgresql://connector_host:***@"), std::string::npos)
+      << unreachable.errors;
+  for (const auto& said : {fresh.output, fresh.errors, migrated.output, checked.output, unreachable.errors})
+    EXPECT_EQ(said.find(server.host_password()), std::string::npos) << said;
 }
