@@ -91,14 +91,30 @@ PostgresServer::PostgresServer()
   if (made.exit_code != 0) throw std::runtime_error("postgres test server: initdb failed: " + made.errors);
   fs::remove(password_file);
   // Loopback TCP only, and the socket file in this folder rather than /var/run/postgresql.
-  std::ofstream(fs::path(data_dir_) / "postgresql.conf", std::ios::app)
-      << "listen_addresses = '127.0.0.1'\nport = " << port_ << "\nunix_socket_directories = '"
-      << folder_.path().string() << "'\n";
-  start();
-  core::pg::Connection admin = core::pg::Connection::open(admin_url());
-  // The password is ours, random hex: nothing in it needs quoting.
-  admin.execute_script(("CREATE ROLE connector_host LOGIN PASSWORD '" + host_password_ + "'").c_str());
-  admin.execute_script("CREATE DATABASE connector OWNER connector_host");
+  const fs::path settings = fs::path(data_dir_) / "postgresql.conf";
+  std::ofstream(settings, std::ios::app) << "listen_addresses = '127.0.0.1'\nunix_socket_directories = '"
+                                         << folder_.path().string() << "'\n";
+  // The free port can be taken by another test before the server binds it: then another port.
+  // A later "port =" line in the file wins over an earlier one.
+  for (int attempt = 1;; ++attempt) {
+    std::ofstream(settings, std::ios::app) << "port = " << port_ << "\n";
+    try {
+      start();
+      break;
+    } catch (const std::runtime_error&) {
+      if (attempt == 3) throw;
+      port_ = free_loopback_port();
+    }
+  }
+  try {
+    core::pg::Connection admin = core::pg::Connection::open(admin_url());
+    // The password is ours, random hex: nothing in it needs quoting.
+    admin.execute_script(("CREATE ROLE connector_host LOGIN PASSWORD '" + host_password_ + "'").c_str());
+    admin.execute_script("CREATE DATABASE connector OWNER connector_host");
+  } catch (...) {
+    crash(); // no destructor runs for a constructor that throws: the server must not outlive it
+    throw;
+  }
 }
 
 PostgresServer::~PostgresServer() {
