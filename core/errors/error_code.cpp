@@ -46,6 +46,7 @@ constexpr ErrorInfo table[] = {
      "This organization has too many flows waiting for their callback; try again after the time in Retry-After."},
     {"SERVICE_UNAVAILABLE", 503, "server_error", "The service is shutting down or not ready."},
     {"STORAGE_FULL", 503, "server_error", "The host's storage is full: nothing was saved. Try again later."},
+    {"STORE_UNAVAILABLE", 503, "server_error", "The host's database cannot be reached just now. Try again shortly."},
     {"MALFORMED_REQUEST", 400, "client_error", "The request is not valid HTTP/1.1."},
     {"TOO_MANY_CONNECTIONS", 503, "server_error", "The host has too many open connections; try again later."},
     {"INTERNAL_ERROR", 500, "server_error", "An internal error occurred."},

@@ -45,6 +45,7 @@ enum class ErrorCode {
   too_many_pending_flows,
   service_unavailable,
   storage_full,
+  store_unavailable,
   malformed_request,
   too_many_connections,
   internal_error, // last: the table's size follows from it

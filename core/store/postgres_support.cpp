@@ -1,7 +1,5 @@
 #include "store/postgres_support.hpp"
 
-#include "store/store.hpp"
-
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <libpq-fe.h>

@@ -1,8 +1,12 @@
 // Thin RAII over libpq, for the PostgreSQL store: an owned connection, statements prepared
 // once per connection, parameters and results in libpq's binary format (bytea and integers
-// travel as they are, with no text escaping), and errors turned into the store's exceptions.
+// travel as they are, with no text escaping), and errors turned into the store's exceptions
+// (store.hpp): StoreConflict, StorageFull, and StoreUnavailable for SQLSTATE class 08, an
+// administrator's shutdown, a server starting or shutting down, or a broken connection.
 // Keeps <libpq-fe.h> out of every header.
 #pragma once
+
+#include "store/store.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -76,18 +80,10 @@ private:
   std::unique_ptr<pg_result, ClearResult> result_;
 };
 
-// Thrown when the database cannot be reached or the connection broke (SQLSTATE class 08,
-// an administrator's shutdown, a server starting or shutting down): the request is answered
-// 503 and the connection is opened again for the next one.
-class StoreUnavailable : public std::runtime_error {
-public:
-  using std::runtime_error::runtime_error;
-};
-
 class Connection {
 public:
   // Connects to `url` (postgresql://user:password@host:port/database?...). Throws
-  // StoreUnavailable when it cannot, whether the server is unreachable or refuses (a wrong
+  // StoreUnavailable (store.hpp) when it cannot, whether the server is unreachable or refuses (a wrong
   // password, an unknown database): libpq does not tell them apart reliably, and either way
   // the store cannot serve. The message shows the URL redacted and libpq's reason.
   static Connection open(const std::string& url);

@@ -33,6 +33,14 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+// Thrown when a database server cannot be reached or the connection to it broke: the caller
+// answers 503 STORE_UNAVAILABLE and the next request tries again. (The embedded SQLite file
+// never throws it.)
+class StoreUnavailable : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
 class Store {
 public:
   virtual ~Store() = default;

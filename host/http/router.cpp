@@ -194,6 +194,8 @@ boost::asio::awaitable<Response> Router::answer(const Request& request, std::str
     co_return co_await route.handler(context);
   } catch (const core::StorageFull& e) {
     co_return error_response(context, core::ApiError(core::ErrorCode::storage_full, {}, e.what()));
+  } catch (const core::StoreUnavailable& e) {
+    co_return error_response(context, core::ApiError(core::ErrorCode::store_unavailable, {}, e.what()));
   } catch (const std::exception& e) {
     co_return error_response(context, core::ApiError(core::ErrorCode::internal_error, {}, e.what()));
   }

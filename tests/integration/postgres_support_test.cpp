@@ -14,6 +14,7 @@
 #include <vector>
 
 using connector::core::StoreConflict;
+using connector::core::StoreUnavailable;
 using namespace connector::core::pg;
 using connector::testing::PostgresServer;
 
