@@ -1,11 +1,14 @@
 #include "store/postgres_support.hpp"
 
+#include "store/store.hpp"
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <libpq-fe.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <stdexcept>
 
 namespace connector::core::pg {
 
@@ -94,11 +97,10 @@ Params& Params::add(unsigned type, const char* value, std::size_t length) {
 Params& Params::text(std::string_view value) { return add(text_type, value.empty() ? "" : value.data(), value.size()); }
 
 Params& Params::integer(int64_t value) {
-  auto big_endian = std::make_unique<char[]>(8);
-  for (int i = 0; i < 8; ++i)
+  std::array<char, 8>& big_endian = integers_.emplace_back();
+  for (std::size_t i = 0; i < big_endian.size(); ++i)
     big_endian[i] = static_cast<char>((static_cast<uint64_t>(value) >> (56 - 8 * i)) & 0xff);
-  integers_.push_back(std::move(big_endian));
-  return add(int8_type, integers_.back().get(), 8);
+  return add(int8_type, big_endian.data(), big_endian.size());
 }
 
 Params& Params::bytes(std::span<const uint8_t> value) {

@@ -6,13 +6,12 @@
 // Keeps <libpq-fe.h> out of every header.
 #pragma once
 
-#include "store/store.hpp"
-
+#include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -59,7 +58,7 @@ private:
   std::vector<const char*> values_;
   std::vector<int> lengths_;
   std::vector<int> formats_;
-  std::vector<std::unique_ptr<char[]>> integers_; // big-endian copies: a pointer to each stays valid
+  std::deque<std::array<char, 8>> integers_; // big-endian copies; a deque never moves what it holds
 };
 
 // A statement's rows, read by row and column (both 0-based).
@@ -83,9 +82,10 @@ private:
 class Connection {
 public:
   // Connects to `url` (postgresql://user:password@host:port/database?...). Throws
-  // StoreUnavailable (store.hpp) when it cannot, whether the server is unreachable or refuses (a wrong
-  // password, an unknown database): libpq does not tell them apart reliably, and either way
-  // the store cannot serve. The message shows the URL redacted and libpq's reason.
+  // StoreUnavailable (store.hpp) when it cannot, whether the server is unreachable or
+  // refuses (a wrong password, an unknown database): libpq does not tell them apart
+  // reliably, and either way the store cannot serve. The message shows the URL redacted and
+  // libpq's reason.
   static Connection open(const std::string& url);
 
   // Runs SQL without parameters (schema scripts, transaction control); its results are
