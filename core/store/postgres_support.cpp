@@ -171,6 +171,9 @@ Connection Connection::open(const std::string& url) {
       reason.pop_back();
     throw StoreUnavailable("postgresql: cannot connect to " + redacted_database_url(url) + ": " + reason);
   }
+  // libpq prints the server's notices ("... already exists, skipping") on stderr by default:
+  // they are not errors, and one could quote a value.
+  PQsetNoticeProcessor(connection.connection_.get(), [](void*, const char*) {}, nullptr);
   return connection;
 }
 

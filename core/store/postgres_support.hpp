@@ -40,6 +40,14 @@ struct ClearResult {
 // they must outlive the call they are passed to.
 class Params {
 public:
+  Params() = default;
+  // Not copyable: the values point into integers_, which a copy would not own. A move keeps
+  // them (a deque's move takes its blocks along).
+  Params(const Params&) = delete;
+  Params& operator=(const Params&) = delete;
+  Params(Params&&) = default;
+  Params& operator=(Params&&) = default;
+
   Params& text(std::string_view value);
   Params& integer(int64_t value);
   Params& bytes(std::span<const uint8_t> value);

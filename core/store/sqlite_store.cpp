@@ -1,6 +1,8 @@
 #include "store/sqlite_store.hpp"
 
 #include "store/migrations.hpp"
+#include "store/record_columns.hpp"
+#include "store/sql_text.hpp"
 
 #include <sqlite3.h>
 
@@ -19,294 +21,78 @@ namespace {
 constexpr int busy_timeout_ms = 5000; // how long a writer waits for another process's transaction
 constexpr int max_page_size = 200;
 
-// Each table's columns, in the order the bind_* functions bind them (parameter ?n is the
-// n-th column) and the read_* functions read them.
-constexpr std::string_view api_key_columns =
-    "id, organization_id, name, key_hash, permissions, created_at, revoked_at, last_used_at";
-constexpr std::string_view redirect_columns = "organization_id, url, created_at";
-constexpr std::string_view workspace_columns = "id, organization_id, name, created_at, updated_at";
-// The table and columns keep the names the first schema gave them: an OAuth flow is a row
-// of `connections`, its client_redirect_url is `redirect_url` and its callback_uri `redirect_uri`.
-constexpr std::string_view flow_columns =
-    "id, organization_id, slug, source_definition_id, workspace_id, state_hash, redirect_url, redirect_uri, "
-    "sealed_code_verifier, flow_options_json, status, error_code, error_description, sealed_credentials, "
-    "granted_scopes, token_expires_at, account_id, account_name, source_id, target_source_id, oauth_app_scope, "
-    "plugin_build, state_names_connection, created_at, expires_at, updated_at, version";
-constexpr std::string_view source_columns =
-    "id, organization_id, workspace_id, source_definition_id, slug, name, configuration_json, connection_id, "
-    "status, status_detail, sealed_credentials, granted_scopes, token_expires_at, auth_type, oauth_app_scope, "
-    "refresh_lease_owner, refresh_lease_until, refresh_failures, next_refresh_at, last_refreshed_at, "
-    "last_refresh_error_json, created_at, updated_at, version";
-constexpr std::string_view oauth_app_columns =
-    "organization_id, scope, slug, client_id, sealed_configuration, created_at, updated_at";
+// Binds a record's fields as ?1, ?2, ... in its columns' order (record_columns.hpp).
+class Binder {
+public:
+  explicit Binder(sqlite::Query& query) : query_(query) {}
+  void operator()(const std::string& text) { query_.bind_text(++n_, text); }
+  void operator()(int64_t value) { query_.bind_integer(++n_, value); }
+  void operator()(const std::optional<int64_t>& value) { query_.bind_optional_integer(++n_, value); }
+  void operator()(const std::vector<uint8_t>& bytes) { query_.bind_blob(++n_, bytes); }
+  void operator()(bool flag) { query_.bind_integer(++n_, flag ? 1 : 0); }
+  void operator()(FlowStatus status) { query_.bind_text(++n_, to_string(status)); }
 
-// --- SQL built once from the column lists, so that columns and parameters cannot drift apart.
+private:
+  sqlite::Query& query_;
+  int n_ = 0;
+};
 
-std::vector<std::string_view> split_columns(std::string_view columns) {
-  std::vector<std::string_view> names;
-  for (size_t start = 0; start < columns.size();) {
-    const size_t comma = std::min(columns.find(", ", start), columns.size());
-    names.push_back(columns.substr(start, comma - start));
-    start = comma + 2;
+// Reads a row's columns into a record's fields, in the same order.
+class RowReader {
+public:
+  explicit RowReader(const sqlite::Query& row) : row_(row) {}
+  void operator()(std::string& text) { text = row_.text(n_++); }
+  void operator()(int64_t& value) { value = row_.integer(n_++); }
+  void operator()(std::optional<int64_t>& value) { value = row_.optional_integer(n_++); }
+  void operator()(std::vector<uint8_t>& bytes) { bytes = row_.blob(n_++); }
+  void operator()(bool& flag) { flag = row_.integer(n_++) != 0; }
+  void operator()(FlowStatus& status) {
+    const std::optional<FlowStatus> known = flow_status_from(row_.text(n_++));
+    // A row from a newer build, or edited by hand: refuse rather than guess what it means.
+    if (!known) throw std::runtime_error("a connections row has an unknown status");
+    status = *known;
   }
-  return names;
+
+private:
+  const sqlite::Query& row_;
+  int n_ = 0;
+};
+
+template <typename Record> void bind(sqlite::Query& query, const Record& record) {
+  columns::visit_columns(record, Binder(query));
 }
 
-std::string select_sql(std::string_view table, std::string_view columns, std::string_view condition) {
-  return std::string("SELECT ").append(columns).append(" FROM ").append(table).append(" ").append(condition);
-}
-
-std::string insert_sql(std::string_view table, std::string_view columns) {
-  const size_t count = split_columns(columns).size();
-  std::string parameters;
-  for (size_t n = 1; n <= count; ++n) {
-    parameters.append(n == 1 ? "?" : ", ?").append(std::to_string(n));
-  }
-  return std::string("INSERT INTO ")
-      .append(table)
-      .append(" (")
-      .append(columns)
-      .append(") VALUES (")
-      .append(parameters + ")");
-}
-
-// UPDATE every column but the row's identity and creation time, only while the stored version
-// is still the one the caller read (compare-and-swap), and bump the version. `row` finds the
-// row by its id; by default "id = ?n", n being the id column's parameter.
-std::string compare_and_swap_sql(std::string_view table, std::string_view columns, std::string_view row = {}) {
-  const std::vector<std::string_view> names = split_columns(columns);
-  auto parameter = [&](std::string_view name) {
-    std::string text = "?";
-    text.append(std::to_string(std::find(names.begin(), names.end(), name) - names.begin() + 1));
-    return text;
-  };
-  std::string sql = std::string("UPDATE ").append(table).append(" SET ");
-  for (const std::string_view name : names) {
-    if (name == "id" || name == "organization_id" || name == "created_at" || name == "version") continue;
-    sql.append(name).append(" = ").append(parameter(name)).append(", ");
-  }
-  return sql.append("version = version + 1 WHERE ")
-      .append(row.empty() ? "id = " + parameter("id") : std::string(row))
-      .append(" AND organization_id = ")
-      .append(parameter("organization_id"))
-      .append(" AND version = ")
-      .append(parameter("version"));
-}
-
-// --- Records to parameters and rows to records, in the column lists' order.
-
-void bind_api_key(sqlite::Query& query, const ApiKeyRecord& key) {
-  int n = 0;
-  query.bind_text(++n, key.id);
-  query.bind_text(++n, key.organization_id);
-  query.bind_text(++n, key.name);
-  query.bind_text(++n, key.key_hash);
-  query.bind_text(++n, key.permissions);
-  query.bind_integer(++n, key.created_at);
-  query.bind_optional_integer(++n, key.revoked_at);
-  query.bind_optional_integer(++n, key.last_used_at);
-}
-
-ApiKeyRecord read_api_key(const sqlite::Query& row) {
-  int n = 0;
-  ApiKeyRecord key;
-  key.id = row.text(n++);
-  key.organization_id = row.text(n++);
-  key.name = row.text(n++);
-  key.key_hash = row.text(n++);
-  key.permissions = row.text(n++);
-  key.created_at = row.integer(n++);
-  key.revoked_at = row.optional_integer(n++);
-  key.last_used_at = row.optional_integer(n++);
-  return key;
-}
-
-AllowedRedirectRecord read_redirect(const sqlite::Query& row) {
-  return AllowedRedirectRecord{row.text(0), row.text(1), row.integer(2)};
-}
-
-void bind_workspace(sqlite::Query& query, const WorkspaceRecord& workspace) {
-  int n = 0;
-  query.bind_text(++n, workspace.id);
-  query.bind_text(++n, workspace.organization_id);
-  query.bind_text(++n, workspace.name);
-  query.bind_integer(++n, workspace.created_at);
-  query.bind_integer(++n, workspace.updated_at);
-}
-
-WorkspaceRecord read_workspace(const sqlite::Query& row) {
-  return WorkspaceRecord{row.text(0), row.text(1), row.text(2), row.integer(3), row.integer(4)};
-}
-
-void bind_flow(sqlite::Query& query, const FlowRecord& flow) {
-  int n = 0;
-  query.bind_text(++n, flow.id);
-  query.bind_text(++n, flow.organization_id);
-  query.bind_text(++n, flow.slug);
-  query.bind_text(++n, flow.source_definition_id);
-  query.bind_text(++n, flow.workspace_id);
-  query.bind_text(++n, flow.state_hash);
-  query.bind_text(++n, flow.client_redirect_url);
-  query.bind_text(++n, flow.callback_uri);
-  query.bind_blob(++n, flow.sealed_code_verifier);
-  query.bind_text(++n, flow.flow_options_json);
-  query.bind_text(++n, to_string(flow.status));
-  query.bind_text(++n, flow.error_code);
-  query.bind_text(++n, flow.error_description);
-  query.bind_blob(++n, flow.sealed_credentials);
-  query.bind_text(++n, flow.granted_scopes);
-  query.bind_optional_integer(++n, flow.token_expires_at);
-  query.bind_text(++n, flow.account_id);
-  query.bind_text(++n, flow.account_name);
-  query.bind_text(++n, flow.source_id);
-  query.bind_text(++n, flow.target_source_id);
-  query.bind_text(++n, flow.oauth_app_scope);
-  query.bind_text(++n, flow.plugin_build);
-  query.bind_integer(++n, flow.state_names_connection ? 1 : 0);
-  query.bind_integer(++n, flow.created_at);
-  query.bind_integer(++n, flow.expires_at);
-  query.bind_integer(++n, flow.updated_at);
-  query.bind_integer(++n, flow.version);
-}
-
-FlowRecord read_flow(const sqlite::Query& row) {
-  int n = 0;
-  FlowRecord flow;
-  flow.id = row.text(n++);
-  flow.organization_id = row.text(n++);
-  flow.slug = row.text(n++);
-  flow.source_definition_id = row.text(n++);
-  flow.workspace_id = row.text(n++);
-  flow.state_hash = row.text(n++);
-  flow.client_redirect_url = row.text(n++);
-  flow.callback_uri = row.text(n++);
-  flow.sealed_code_verifier = row.blob(n++);
-  flow.flow_options_json = row.text(n++);
-  const std::optional<FlowStatus> status = flow_status_from(row.text(n++));
-  // A row from a newer build, or edited by hand: refuse rather than guess what it means.
-  if (!status) throw std::runtime_error("connections row " + flow.id + " has an unknown status");
-  flow.status = *status;
-  flow.error_code = row.text(n++);
-  flow.error_description = row.text(n++);
-  flow.sealed_credentials = row.blob(n++);
-  flow.granted_scopes = row.text(n++);
-  flow.token_expires_at = row.optional_integer(n++);
-  flow.account_id = row.text(n++);
-  flow.account_name = row.text(n++);
-  flow.source_id = row.text(n++);
-  flow.target_source_id = row.text(n++);
-  flow.oauth_app_scope = row.text(n++);
-  flow.plugin_build = row.text(n++);
-  flow.state_names_connection = row.integer(n++) != 0;
-  flow.created_at = row.integer(n++);
-  flow.expires_at = row.integer(n++);
-  flow.updated_at = row.integer(n++);
-  flow.version = row.integer(n++);
-  return flow;
-}
-
-void bind_source(sqlite::Query& query, const SourceRecord& source) {
-  int n = 0;
-  query.bind_text(++n, source.id);
-  query.bind_text(++n, source.organization_id);
-  query.bind_text(++n, source.workspace_id);
-  query.bind_text(++n, source.source_definition_id);
-  query.bind_text(++n, source.slug);
-  query.bind_text(++n, source.name);
-  query.bind_text(++n, source.configuration_json);
-  query.bind_text(++n, source.connection_id);
-  query.bind_text(++n, source.status);
-  query.bind_text(++n, source.status_detail);
-  query.bind_blob(++n, source.sealed_credentials);
-  query.bind_text(++n, source.granted_scopes);
-  query.bind_optional_integer(++n, source.token_expires_at);
-  query.bind_text(++n, source.auth_type);
-  query.bind_text(++n, source.oauth_app_scope);
-  query.bind_text(++n, source.refresh_lease_owner);
-  query.bind_optional_integer(++n, source.refresh_lease_until);
-  query.bind_integer(++n, source.refresh_failures);
-  query.bind_optional_integer(++n, source.next_refresh_at);
-  query.bind_optional_integer(++n, source.last_refreshed_at);
-  query.bind_text(++n, source.last_refresh_error_json);
-  query.bind_integer(++n, source.created_at);
-  query.bind_integer(++n, source.updated_at);
-  query.bind_integer(++n, source.version);
-}
-
-SourceRecord read_source(const sqlite::Query& row) {
-  int n = 0;
-  SourceRecord source;
-  source.id = row.text(n++);
-  source.organization_id = row.text(n++);
-  source.workspace_id = row.text(n++);
-  source.source_definition_id = row.text(n++);
-  source.slug = row.text(n++);
-  source.name = row.text(n++);
-  source.configuration_json = row.text(n++);
-  source.connection_id = row.text(n++);
-  source.status = row.text(n++);
-  source.status_detail = row.text(n++);
-  source.sealed_credentials = row.blob(n++);
-  source.granted_scopes = row.text(n++);
-  source.token_expires_at = row.optional_integer(n++);
-  source.auth_type = row.text(n++);
-  source.oauth_app_scope = row.text(n++);
-  source.refresh_lease_owner = row.text(n++);
-  source.refresh_lease_until = row.optional_integer(n++);
-  source.refresh_failures = row.integer(n++);
-  source.next_refresh_at = row.optional_integer(n++);
-  source.last_refreshed_at = row.optional_integer(n++);
-  source.last_refresh_error_json = row.text(n++);
-  source.created_at = row.integer(n++);
-  source.updated_at = row.integer(n++);
-  source.version = row.integer(n++);
-  return source;
-}
-
-void bind_oauth_app(sqlite::Query& query, const OAuthAppRecord& app) {
-  int n = 0;
-  query.bind_text(++n, app.organization_id);
-  query.bind_text(++n, app.scope);
-  query.bind_text(++n, app.slug);
-  query.bind_text(++n, app.client_id);
-  query.bind_blob(++n, app.sealed_configuration);
-  query.bind_integer(++n, app.created_at);
-  query.bind_integer(++n, app.updated_at);
-}
-
-OAuthAppRecord read_oauth_app(const sqlite::Query& row) {
-  return OAuthAppRecord{row.text(0), row.text(1),    row.text(2),   row.text(3),
-                        row.blob(4), row.integer(5), row.integer(6)};
+template <typename Record> Record read_record(const sqlite::Query& row) {
+  Record record;
+  columns::visit_columns(record, RowReader(row));
+  return record;
 }
 
 // --- Reading results.
 
-template <typename Record, typename ReadRecord>
-std::optional<Record> read_optional(sqlite::Query& query, ReadRecord read_record) {
+template <typename Record> std::optional<Record> read_optional(sqlite::Query& query) {
   if (!query.next_row()) return std::nullopt;
-  return read_record(query);
+  return read_record<Record>(query);
 }
 
-template <typename Record, typename ReadRecord>
-std::vector<Record> read_all(sqlite::Query& query, ReadRecord read_record) {
+template <typename Record> std::vector<Record> read_all(sqlite::Query& query) {
   std::vector<Record> records;
   while (query.next_row())
-    records.push_back(read_record(query));
+    records.push_back(read_record<Record>(query));
   return records;
 }
 
 int page_size(int requested_limit) { return std::clamp(requested_limit, 1, max_page_size); }
 
 // The query asked for page_size + 1 rows: the extra one only tells that another page exists.
-template <typename Record, typename ReadRecord>
-Page<Record> read_page(sqlite::Query& query, int size, ReadRecord read_record) {
+template <typename Record> Page<Record> read_page(sqlite::Query& query, int size) {
   Page<Record> page;
   while (query.next_row()) {
     if (page.items.size() == static_cast<size_t>(size)) {
       page.next_after = page.items.back().id;
       break;
     }
-    page.items.push_back(read_record(query));
+    page.items.push_back(read_record<Record>(query));
   }
   return page;
 }
@@ -390,25 +176,25 @@ void SqliteStore::execute_prepared(std::string_view sql) { sqlite::Query(prepare
 // --- API keys
 
 void SqliteStore::insert_api_key(const ApiKeyRecord& key) {
-  static const std::string sql = insert_sql("api_keys", api_key_columns);
+  static const std::string sql = sql_text::insert("api_keys", columns::api_key, '?');
   sqlite::Query query(prepared(sql));
-  bind_api_key(query, key);
+  bind(query, key);
   query.run();
 }
 
 std::optional<ApiKeyRecord> SqliteStore::find_api_key_by_hash(const std::string& key_hash) {
-  static const std::string sql = select_sql("api_keys", api_key_columns, "WHERE key_hash = ?1");
+  static const std::string sql = sql_text::select("api_keys", columns::api_key, "WHERE key_hash = ?1");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, key_hash);
-  return read_optional<ApiKeyRecord>(query, read_api_key);
+  return read_optional<ApiKeyRecord>(query);
 }
 
 std::vector<ApiKeyRecord> SqliteStore::list_api_keys(const std::string& organization_id) {
-  static const std::string sql =
-      select_sql("api_keys", api_key_columns, "WHERE ?1 = '' OR organization_id = ?1 ORDER BY organization_id, id");
+  static const std::string sql = sql_text::select("api_keys", columns::api_key,
+                                                  "WHERE ?1 = '' OR organization_id = ?1 ORDER BY organization_id, id");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, organization_id);
-  return read_all<ApiKeyRecord>(query, read_api_key);
+  return read_all<ApiKeyRecord>(query);
 }
 
 bool SqliteStore::revoke_api_key(const std::string& key_id, int64_t now) {
@@ -440,39 +226,40 @@ bool SqliteStore::remove_allowed_redirect(const std::string& organization_id, co
 
 std::vector<AllowedRedirectRecord> SqliteStore::list_allowed_redirects(const std::string& organization_id) {
   static const std::string sql =
-      select_sql("allowed_redirects", redirect_columns, "WHERE organization_id = ?1 ORDER BY url");
+      sql_text::select("allowed_redirects", columns::allowed_redirect, "WHERE organization_id = ?1 ORDER BY url");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, organization_id);
-  return read_all<AllowedRedirectRecord>(query, read_redirect);
+  return read_all<AllowedRedirectRecord>(query);
 }
 
 // --- Workspaces
 
 void SqliteStore::insert_workspace(const WorkspaceRecord& workspace) {
-  static const std::string sql = insert_sql("workspaces", workspace_columns);
+  static const std::string sql = sql_text::insert("workspaces", columns::workspace, '?');
   sqlite::Query query(prepared(sql));
-  bind_workspace(query, workspace);
+  bind(query, workspace);
   query.run();
 }
 
 std::optional<WorkspaceRecord> SqliteStore::find_workspace(const std::string& organization_id, const std::string& id) {
-  static const std::string sql = select_sql("workspaces", workspace_columns, "WHERE organization_id = ?1 AND id = ?2");
+  static const std::string sql =
+      sql_text::select("workspaces", columns::workspace, "WHERE organization_id = ?1 AND id = ?2");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, organization_id);
   query.bind_text(2, id);
-  return read_optional<WorkspaceRecord>(query, read_workspace);
+  return read_optional<WorkspaceRecord>(query);
 }
 
 Page<WorkspaceRecord> SqliteStore::list_workspaces(const std::string& organization_id, int limit,
                                                    const std::string& after) {
   static const std::string sql =
-      select_sql("workspaces", workspace_columns, "WHERE organization_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+      sql_text::select("workspaces", columns::workspace, "WHERE organization_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
   const int size = page_size(limit);
   sqlite::Query query(prepared(sql));
   query.bind_text(1, organization_id);
   query.bind_text(2, after);
   query.bind_integer(3, size + 1);
-  return read_page<WorkspaceRecord>(query, size, read_workspace);
+  return read_page<WorkspaceRecord>(query, size);
 }
 
 bool SqliteStore::update_workspace(const WorkspaceRecord& workspace) {
@@ -539,13 +326,12 @@ std::optional<int64_t> key_from_flow_id(std::string_view id) {
 int64_t millisecond_of(int64_t key) { return key >> sequence_bits_in_key; }
 
 // Its parameters come first in every statement that binds a whole flow (bind_flow).
-constexpr std::size_t flow_column_count =
-    static_cast<std::size_t>(std::count(flow_columns.begin(), flow_columns.end(), ',')) + 1;
+constexpr int flow_column_count = columns::count(columns::sqlite_flow);
 
 // Where a flow is, by its id (parameter ?id_parameter) and the key the id gives (NULL when it
 // gives none): at that key, or through the index over the ids of the rows not keyed so. The
 // two terms are an OR that SQLite answers with one lookup each (MULTI-INDEX OR).
-std::string flow_row(std::size_t id_parameter, std::size_t key_parameter) {
+std::string flow_row(int id_parameter, int key_parameter) {
   const std::string id = "?" + std::to_string(id_parameter);
   return "(row_key = ?" + std::to_string(key_parameter) + " AND id = " + id + " OR id = " + id +
          " AND key_from_id = 0)";
@@ -560,16 +346,17 @@ std::string flow_row(std::size_t id_parameter, std::size_t key_parameter) {
 // keys follow the order flows were stored in, to the millisecond, which the pending walk
 // relies on.
 void SqliteStore::insert_flow(const FlowRecord& flow) {
-  static const std::string keyed_sql = insert_sql("connections", std::string(flow_columns) + ", row_key, key_from_id") +
-                                       " ON CONFLICT (row_key) DO NOTHING";
-  static const std::string unkeyed_sql = insert_sql("connections", flow_columns);
+  static const std::string keyed_sql =
+      sql_text::insert("connections", std::string(columns::sqlite_flow) + ", row_key, key_from_id", '?') +
+      " ON CONFLICT (row_key) DO NOTHING";
+  static const std::string unkeyed_sql = sql_text::insert("connections", columns::sqlite_flow, '?');
   const std::optional<int64_t> key = key_from_flow_id(flow.id);
   if (key) {
     if (millisecond_of(*key) >= millisecond_of(newest_flow_key_)) {
       sqlite::Query query(prepared(keyed_sql));
-      bind_flow(query, flow);
-      query.bind_integer(static_cast<int>(flow_column_count) + 1, *key);
-      query.bind_integer(static_cast<int>(flow_column_count) + 2, 1);
+      bind(query, flow);
+      query.bind_integer(flow_column_count + 1, *key);
+      query.bind_integer(flow_column_count + 2, 1);
       query.run();
       if (query.changes() == 1) {
         newest_flow_key_ = std::max(newest_flow_key_, *key);
@@ -580,43 +367,44 @@ void SqliteStore::insert_flow(const FlowRecord& flow) {
     if (find_flow_by_id(flow.id)) throw StoreConflict("UNIQUE constraint failed: connections.id");
   }
   sqlite::Query query(prepared(unkeyed_sql));
-  bind_flow(query, flow);
+  bind(query, flow);
   query.run();
   newest_flow_key_ = std::max(newest_flow_key_, static_cast<int64_t>(sqlite3_last_insert_rowid(db_.get())));
 }
 
 std::optional<FlowRecord> SqliteStore::find_flow(const std::string& organization_id, const std::string& id) {
   static const std::string sql =
-      select_sql("connections", flow_columns, "WHERE " + flow_row(1, 3) + " AND organization_id = ?2");
+      sql_text::select("connections", columns::sqlite_flow, "WHERE " + flow_row(1, 3) + " AND organization_id = ?2");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, id);
   query.bind_text(2, organization_id);
   query.bind_optional_integer(3, key_from_flow_id(id));
-  return read_optional<FlowRecord>(query, read_flow);
+  return read_optional<FlowRecord>(query);
 }
 
 std::optional<FlowRecord> SqliteStore::find_flow_by_id(const std::string& id) {
-  static const std::string sql = select_sql("connections", flow_columns, "WHERE " + flow_row(1, 2));
+  static const std::string sql = sql_text::select("connections", columns::sqlite_flow, "WHERE " + flow_row(1, 2));
   sqlite::Query query(prepared(sql));
   query.bind_text(1, id);
   query.bind_optional_integer(2, key_from_flow_id(id));
-  return read_optional<FlowRecord>(query, read_flow);
+  return read_optional<FlowRecord>(query);
 }
 
 std::optional<FlowRecord> SqliteStore::find_flow_by_state_hash(const std::string& state_hash) {
   // The condition repeats the partial index's, so that SQLite uses it.
   static const std::string sql =
-      select_sql("connections", flow_columns, "WHERE state_hash = ?1 AND state_names_connection = 0");
+      sql_text::select("connections", columns::sqlite_flow, "WHERE state_hash = ?1 AND state_names_connection = 0");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, state_hash);
-  return read_optional<FlowRecord>(query, read_flow);
+  return read_optional<FlowRecord>(query);
 }
 
 bool SqliteStore::update_flow(const FlowRecord& flow) {
-  static const std::string sql = compare_and_swap_sql("connections", flow_columns, flow_row(1, flow_column_count + 1));
+  static const std::string sql =
+      sql_text::compare_and_swap("connections", columns::sqlite_flow, '?', flow_row(1, flow_column_count + 1));
   sqlite::Query query(prepared(sql));
-  bind_flow(query, flow);
-  query.bind_optional_integer(static_cast<int>(flow_column_count) + 1, key_from_flow_id(flow.id));
+  bind(query, flow);
+  query.bind_optional_integer(flow_column_count + 1, key_from_flow_id(flow.id));
   query.run();
   return query.changes() == 1;
 }
@@ -711,40 +499,40 @@ int64_t SqliteStore::delete_flows_created_before(int64_t created_before, int lim
 // --- Sources
 
 void SqliteStore::insert_source(const SourceRecord& source) {
-  static const std::string sql = insert_sql("sources", source_columns);
+  static const std::string sql = sql_text::insert("sources", columns::source, '?');
   sqlite::Query query(prepared(sql));
-  bind_source(query, source);
+  bind(query, source);
   query.run();
 }
 
 std::optional<SourceRecord> SqliteStore::find_source(const std::string& organization_id, const std::string& id) {
-  static const std::string sql = select_sql("sources", source_columns, "WHERE organization_id = ?1 AND id = ?2");
+  static const std::string sql = sql_text::select("sources", columns::source, "WHERE organization_id = ?1 AND id = ?2");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, organization_id);
   query.bind_text(2, id);
-  return read_optional<SourceRecord>(query, read_source);
+  return read_optional<SourceRecord>(query);
 }
 
 Page<SourceRecord> SqliteStore::list_sources(const std::string& organization_id, const std::string& workspace_id,
                                              int limit, const std::string& after) {
   // Two statements rather than "?2 = '' OR workspace_id = ?2", so each can use its own index.
   static const std::string all_workspaces_sql =
-      select_sql("sources", source_columns, "WHERE organization_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
-  static const std::string one_workspace_sql = select_sql(
-      "sources", source_columns, "WHERE organization_id = ?1 AND workspace_id = ?4 AND id > ?2 ORDER BY id LIMIT ?3");
+      sql_text::select("sources", columns::source, "WHERE organization_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+  static const std::string one_workspace_sql = sql_text::select(
+      "sources", columns::source, "WHERE organization_id = ?1 AND workspace_id = ?4 AND id > ?2 ORDER BY id LIMIT ?3");
   const int size = page_size(limit);
   sqlite::Query query(prepared(workspace_id.empty() ? all_workspaces_sql : one_workspace_sql));
   query.bind_text(1, organization_id);
   query.bind_text(2, after);
   query.bind_integer(3, size + 1);
   if (!workspace_id.empty()) query.bind_text(4, workspace_id);
-  return read_page<SourceRecord>(query, size, read_source);
+  return read_page<SourceRecord>(query, size);
 }
 
 bool SqliteStore::update_source(const SourceRecord& source) {
-  static const std::string sql = compare_and_swap_sql("sources", source_columns);
+  static const std::string sql = sql_text::compare_and_swap("sources", columns::source, '?');
   sqlite::Query query(prepared(sql));
-  bind_source(query, source);
+  bind(query, source);
   query.run();
   return query.changes() == 1;
 }
@@ -760,48 +548,48 @@ bool SqliteStore::delete_source(const std::string& organization_id, const std::s
 }
 
 std::vector<SourceRecord> SqliteStore::list_sources_due_for_refresh(int64_t expiring_before, int64_t now, int limit) {
-  static const std::string sql =
-      select_sql("sources", source_columns,
-                 "WHERE status = 'active' AND auth_type = 'oauth2.0' AND token_expires_at IS NOT NULL "
-                 "AND token_expires_at < ?1 AND (next_refresh_at IS NULL OR next_refresh_at <= ?2) "
-                 "AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?2) ORDER BY token_expires_at LIMIT ?3");
+  static const std::string sql = sql_text::select(
+      "sources", columns::source,
+      "WHERE status = 'active' AND auth_type = 'oauth2.0' AND token_expires_at IS NOT NULL "
+      "AND token_expires_at < ?1 AND (next_refresh_at IS NULL OR next_refresh_at <= ?2) "
+      "AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?2) ORDER BY token_expires_at LIMIT ?3");
   sqlite::Query query(prepared(sql));
   query.bind_integer(1, expiring_before);
   query.bind_integer(2, now);
   query.bind_integer(3, std::clamp(limit, 1, 1000));
-  return read_all<SourceRecord>(query, read_source);
+  return read_all<SourceRecord>(query);
 }
 
 // --- OAuth apps
 
 void SqliteStore::put_oauth_app(const OAuthAppRecord& app) {
   static const std::string sql =
-      insert_sql("oauth_apps", oauth_app_columns) +
+      sql_text::insert("oauth_apps", columns::oauth_app, '?') +
       " ON CONFLICT (organization_id, scope, slug) DO UPDATE SET client_id = excluded.client_id, "
       "sealed_configuration = excluded.sealed_configuration, updated_at = excluded.updated_at";
   sqlite::Query query(prepared(sql));
-  bind_oauth_app(query, app);
+  bind(query, app);
   query.run();
 }
 
 std::optional<OAuthAppRecord> SqliteStore::find_oauth_app(const std::string& organization_id, const std::string& scope,
                                                           const std::string& slug) {
   static const std::string sql =
-      select_sql("oauth_apps", oauth_app_columns, "WHERE organization_id = ?1 AND scope = ?2 AND slug = ?3");
+      sql_text::select("oauth_apps", columns::oauth_app, "WHERE organization_id = ?1 AND scope = ?2 AND slug = ?3");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, organization_id);
   query.bind_text(2, scope);
   query.bind_text(3, slug);
-  return read_optional<OAuthAppRecord>(query, read_oauth_app);
+  return read_optional<OAuthAppRecord>(query);
 }
 
 std::vector<OAuthAppRecord> SqliteStore::list_oauth_apps(const std::string& organization_id, const std::string& scope) {
   static const std::string sql =
-      select_sql("oauth_apps", oauth_app_columns, "WHERE organization_id = ?1 AND scope = ?2 ORDER BY slug");
+      sql_text::select("oauth_apps", columns::oauth_app, "WHERE organization_id = ?1 AND scope = ?2 ORDER BY slug");
   sqlite::Query query(prepared(sql));
   query.bind_text(1, organization_id);
   query.bind_text(2, scope);
-  return read_all<OAuthAppRecord>(query, read_oauth_app);
+  return read_all<OAuthAppRecord>(query);
 }
 
 bool SqliteStore::delete_oauth_app(const std::string& organization_id, const std::string& scope,

@@ -128,6 +128,18 @@ std::string PostgresServer::url() const {
   return "postgresql://connector_host:" + host_password_ + "@127.0.0.1:" + std::to_string(port_) + "/connector";
 }
 
+std::string PostgresServer::create_database(const std::string& name) {
+  core::pg::Connection admin = core::pg::Connection::open(admin_url());
+  // Names are the tests' own identifiers: quoted, with nothing in them that needs escaping.
+  admin.execute_script(("CREATE DATABASE \"" + name + "\" OWNER connector_host").c_str());
+  return "postgresql://connector_host:" + host_password_ + "@127.0.0.1:" + std::to_string(port_) + "/" + name;
+}
+
+void PostgresServer::drop_database(const std::string& name) {
+  core::pg::Connection admin = core::pg::Connection::open(admin_url());
+  admin.execute_script(("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)").c_str());
+}
+
 std::string PostgresServer::admin_url() const {
   return "postgresql://postgres:" + admin_password_ + "@127.0.0.1:" + std::to_string(port_) + "/postgres";
 }

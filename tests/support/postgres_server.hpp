@@ -23,6 +23,10 @@ public:
   // The same server, as its superuser (for tests that look behind the host's back).
   std::string admin_url() const;
   const std::string& host_password() const { return host_password_; }
+  // A new, empty database owned by the host's role, and the URL the host reaches it at: tests
+  // that share one server each take a database of their own.
+  std::string create_database(const std::string& name);
+  void drop_database(const std::string& name); // ends the sessions still on it
   int port() const { return port_; }
 
   void stop();  // a fast shutdown: sessions are ended, the data is kept

@@ -1,12 +1,13 @@
-// What the flow purge asks of the store, against a real SQLite file: lapsed flows lose their
-// sealed bytes (in the file too, not only in the rows), the walk over pending flows resumes
-// where it stopped, ended flows go after the retention, and a file from an earlier version
-// loses the secrets of flows that had already ended.
+// What the flow purge asks of SQLite beyond the store's contract (store_contract_test.cpp):
+// lapsed flows' sealed bytes leave the file too, not only the rows; the walk over pending
+// flows resumes from the start of a millisecond; and a file from an earlier version loses the
+// secrets of flows that had already ended.
 #include "oauth/ids.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/flow_ids.hpp"
 #include "support/temp_dir.hpp"
+#include "unit/store/store_records.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -17,20 +18,9 @@
 #include <string>
 
 using namespace connector::core;
+using namespace connector::testing::store_records;
 
 namespace {
-
-constexpr int64_t now = 1'800'000'000;
-
-int64_t wall_clock() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// Bytes no real ciphertext would hold by chance, so that the file can be searched for them.
-std::vector<uint8_t> marker(const std::string& name) {
-  const std::string text = "SEALED-MARKER-" + name + "-0123456789abcdef";
-  return {text.begin(), text.end()};
-}
 
 std::string file_bytes(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -39,28 +29,10 @@ std::string file_bytes(const std::filesystem::path& file) {
 
 // The database and its write-ahead log, as they lie on disk.
 bool on_disk(const std::filesystem::path& path, const std::string& name) {
-  const auto bytes = marker(name);
+  const auto bytes = sealed_marker(name);
   const std::string needle(bytes.begin(), bytes.end());
   return file_bytes(path).find(needle) != std::string::npos ||
          file_bytes(path.string() + "-wal").find(needle) != std::string::npos;
-}
-
-FlowRecord flow(const std::string& organization_id, const std::string& id, FlowStatus status, int64_t expires_at) {
-  FlowRecord connection;
-  connection.id = id;
-  connection.organization_id = organization_id;
-  connection.slug = "github";
-  connection.state_hash = "state-hash-of-" + id;
-  connection.client_redirect_url = "https://app.example/done";
-  connection.callback_uri = "https://host.example/oauth/callback";
-  connection.flow_options_json = "{}";
-  connection.status = status;
-  if (status == FlowStatus::pending) connection.sealed_code_verifier = marker("verifier-" + id);
-  if (status == FlowStatus::authorized) connection.sealed_credentials = marker("tokens-" + id);
-  connection.created_at = now - 700;
-  connection.updated_at = now - 700;
-  connection.expires_at = expires_at;
-  return connection;
 }
 
 class SqliteStorePurgeTest : public ::testing::Test {
@@ -76,22 +48,22 @@ TEST_F(SqliteStorePurgeTest, LapsedFlowsBecomeExpiredAndTheirSealedBytesLeaveThe
   const std::string authorized_live = make_id("conn");
   {
     SqliteStore store(path);
-    store.insert_flow(flow("org_a", pending_lapsed, FlowStatus::pending, now - 1));
-    store.insert_flow(flow("org_b", authorized_lapsed, FlowStatus::authorized, now));
-    store.insert_flow(flow("org_a", pending_live, FlowStatus::pending, now + 600));
-    store.insert_flow(flow("org_a", authorized_live, FlowStatus::authorized, now + 3600));
+    store.insert_flow(flow_with_status("org_a", pending_lapsed, FlowStatus::pending, purge_now - 1));
+    store.insert_flow(flow_with_status("org_b", authorized_lapsed, FlowStatus::authorized, purge_now));
+    store.insert_flow(flow_with_status("org_a", pending_live, FlowStatus::pending, purge_now + 600));
+    store.insert_flow(flow_with_status("org_a", authorized_live, FlowStatus::authorized, purge_now + 3600));
   }
   ASSERT_TRUE(on_disk(path, "verifier-" + pending_lapsed)) << "the search finds what is there";
   {
     SqliteStore store(path);
     store.begin_batch();
-    const PendingSweep sweep = store.expire_lapsed_pending_flows(0, now, 100);
+    const PendingSweep sweep = store.expire_lapsed_pending_flows(0, purge_now, 100);
     EXPECT_EQ(sweep.expired, 1);
     EXPECT_TRUE(sweep.caught_up);
-    EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 100), 1);
+    EXPECT_EQ(store.expire_lapsed_authorized_flows(purge_now, 100), 1);
     store.commit_batch();
-    EXPECT_EQ(store.expire_lapsed_pending_flows(sweep.resume_at, now, 100).expired, 0) << "nothing is left";
-    EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 100), 0) << "nothing is left to do";
+    EXPECT_EQ(store.expire_lapsed_pending_flows(sweep.resume_at, purge_now, 100).expired, 0) << "nothing is left";
+    EXPECT_EQ(store.expire_lapsed_authorized_flows(purge_now, 100), 0) << "nothing is left to do";
 
     for (const auto& id : {pending_lapsed, authorized_lapsed}) {
       const auto expired = store.find_flow_by_id(id);
@@ -99,51 +71,15 @@ TEST_F(SqliteStorePurgeTest, LapsedFlowsBecomeExpiredAndTheirSealedBytesLeaveThe
       EXPECT_EQ(expired->status, FlowStatus::expired);
       EXPECT_TRUE(expired->sealed_code_verifier.empty());
       EXPECT_TRUE(expired->sealed_credentials.empty());
-      EXPECT_EQ(expired->updated_at, now);
+      EXPECT_EQ(expired->updated_at, purge_now);
       EXPECT_EQ(expired->version, 2) << "a callback or completion holding the old version loses its race";
     }
-    EXPECT_EQ(store.find_flow_by_id(pending_live)->sealed_code_verifier, marker("verifier-" + pending_live));
-    EXPECT_EQ(store.find_flow_by_id(authorized_live)->sealed_credentials, marker("tokens-" + authorized_live));
+    EXPECT_EQ(store.find_flow_by_id(pending_live)->sealed_code_verifier, sealed_marker("verifier-" + pending_live));
+    EXPECT_EQ(store.find_flow_by_id(authorized_live)->sealed_credentials, sealed_marker("tokens-" + authorized_live));
   }
   EXPECT_FALSE(on_disk(path, "verifier-" + pending_lapsed));
   EXPECT_FALSE(on_disk(path, "tokens-" + authorized_lapsed));
   EXPECT_TRUE(on_disk(path, "verifier-" + pending_live));
-}
-
-TEST_F(SqliteStorePurgeTest, TheWalkOverPendingFlowsGoesInStepsAndWaitsAtTheFirstFlowStillGood) {
-  SqliteStore store(path);
-  std::vector<std::string> lapsed;
-  for (int i = 0; i < 5; ++i) {
-    lapsed.push_back(make_id("conn"));
-    store.insert_flow(flow("org_a", lapsed.back(), FlowStatus::pending, now - 10));
-  }
-  const std::string ended = make_id("conn");
-  store.insert_flow(flow("org_a", ended, FlowStatus::failed, now - 10));
-  const std::string good = make_id("conn");
-  store.insert_flow(flow("org_b", good, FlowStatus::pending, now + 10));
-  const std::string later = make_id("conn");
-  store.insert_flow(flow("org_a", later, FlowStatus::pending, now + 20));
-
-  PendingSweep sweep = store.expire_lapsed_pending_flows(0, now, 2);
-  EXPECT_EQ(sweep.expired, 2);
-  EXPECT_FALSE(sweep.caught_up) << "two rows read, more may follow";
-  sweep = store.expire_lapsed_pending_flows(sweep.resume_at, now, 2);
-  EXPECT_EQ(sweep.expired, 2);
-  sweep = store.expire_lapsed_pending_flows(sweep.resume_at, now, 10);
-  EXPECT_EQ(sweep.expired, 1) << "the fifth, then past the failed flow to the first one still good";
-  EXPECT_TRUE(sweep.caught_up);
-  for (const auto& id : lapsed)
-    EXPECT_EQ(store.find_flow_by_id(id)->status, FlowStatus::expired) << id;
-  EXPECT_EQ(store.find_flow_by_id(ended)->status, FlowStatus::failed);
-
-  // Until it lapses, the walk waits at the flow still good, whatever comes after it.
-  const PendingSweep waiting = store.expire_lapsed_pending_flows(sweep.resume_at, now, 10);
-  EXPECT_EQ(waiting.expired, 0);
-  EXPECT_EQ(waiting.resume_at, sweep.resume_at);
-  sweep = store.expire_lapsed_pending_flows(sweep.resume_at, now + 15, 10);
-  EXPECT_EQ(sweep.expired, 1);
-  EXPECT_EQ(store.find_flow_by_id(good)->status, FlowStatus::expired);
-  EXPECT_EQ(store.find_flow_by_id(later)->status, FlowStatus::pending);
 }
 
 // Threads store the ids they made in whichever order they get to the store, so a flow stored
@@ -154,65 +90,15 @@ TEST_F(SqliteStorePurgeTest, TheWalkFindsAFlowOfTheSameMillisecondStoredAfterItS
   const std::string waited_at = connector::testing::id_made_at(millisecond, "ffff0000000000000000");
   const std::string stored_later = connector::testing::id_made_at(millisecond, "00000000000000000000");
   SqliteStore store(path);
-  store.insert_flow(flow("org_a", waited_at, FlowStatus::pending, now + 10));
-  const PendingSweep waiting = store.expire_lapsed_pending_flows(0, now, 10);
+  store.insert_flow(flow_with_status("org_a", waited_at, FlowStatus::pending, purge_now + 10));
+  const PendingSweep waiting = store.expire_lapsed_pending_flows(0, purge_now, 10);
   EXPECT_EQ(waiting.expired, 0);
-  store.insert_flow(flow("org_a", stored_later, FlowStatus::pending, now + 5));
+  store.insert_flow(flow_with_status("org_a", stored_later, FlowStatus::pending, purge_now + 5));
 
-  const PendingSweep sweep = store.expire_lapsed_pending_flows(waiting.resume_at, now + 15, 10);
+  const PendingSweep sweep = store.expire_lapsed_pending_flows(waiting.resume_at, purge_now + 15, 10);
   EXPECT_EQ(sweep.expired, 2);
   EXPECT_EQ(store.find_flow_by_id(stored_later)->status, FlowStatus::expired);
   EXPECT_EQ(store.find_flow_by_id(waited_at)->status, FlowStatus::expired);
-}
-
-TEST_F(SqliteStorePurgeTest, LapsedAuthorizedFlowsAreExpiredInBatchesOfTheGivenSize) {
-  SqliteStore store(path);
-  for (int i = 0; i < 5; ++i)
-    store.insert_flow(flow("org_a", make_id("conn"), FlowStatus::authorized, now - 10));
-  EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 2), 2);
-  EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 2), 2);
-  EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 2), 1);
-  EXPECT_EQ(store.expire_lapsed_authorized_flows(now, 2), 0);
-}
-
-TEST_F(SqliteStorePurgeTest, EndedFlowsAreDeletedOnceOlderThanTheRetention) {
-  const int64_t wall = wall_clock();
-  SqliteStore store(path);
-  // Rows lie in the order flows were made: the month-old one first. The search for old flows
-  // stops at the first recent one, whatever lies behind it.
-  FlowRecord legacy = flow("org_a", "conn_legacy_failed", FlowStatus::failed, 0);
-  legacy.created_at = wall - 30 * 86400;
-  store.insert_flow(legacy);
-  FlowRecord legacy_recent = flow("org_a", "conn_legacy_recent", FlowStatus::failed, 0);
-  legacy_recent.created_at = wall;
-  store.insert_flow(legacy_recent);
-  std::vector<std::string> ended;
-  for (const auto status : {FlowStatus::failed, FlowStatus::consumed, FlowStatus::expired}) {
-    FlowRecord connection = flow("org_a", make_id("conn"), status, wall - 1);
-    connection.created_at = wall;
-    store.insert_flow(connection);
-    ended.push_back(connection.id);
-  }
-  FlowRecord pending = flow("org_a", make_id("conn"), FlowStatus::pending, wall + 600);
-  pending.created_at = wall;
-  store.insert_flow(pending);
-  FlowRecord authorized = flow("org_a", make_id("conn"), FlowStatus::authorized, wall + 600);
-  authorized.created_at = wall;
-  store.insert_flow(authorized);
-
-  EXPECT_EQ(store.delete_flows_created_before(wall - 10, 100), 1) << "only the month-old flow";
-  EXPECT_FALSE(store.find_flow_by_id(legacy.id));
-  EXPECT_TRUE(store.find_flow_by_id(legacy_recent.id));
-  EXPECT_EQ(store.count_flows(), 6);
-
-  EXPECT_EQ(store.delete_flows_created_before(wall + 10, 2), 2) << "a batch at a time";
-  EXPECT_EQ(store.delete_flows_created_before(wall + 10, 100), 2);
-  for (const auto& id : ended)
-    EXPECT_FALSE(store.find_flow_by_id(id)) << id;
-  EXPECT_FALSE(store.find_flow_by_id(legacy_recent.id));
-  EXPECT_TRUE(store.find_flow_by_id(pending.id)) << "a live flow is never deleted";
-  EXPECT_TRUE(store.find_flow_by_id(authorized.id));
-  EXPECT_EQ(store.count_flows(), 2);
 }
 
 TEST_F(SqliteStorePurgeTest, AVersionSevenFileLosesTheSecretsOfFlowsThatHadEnded) {
@@ -231,7 +117,7 @@ TEST_F(SqliteStorePurgeTest, AVersionSevenFileLosesTheSecretsOfFlowsThatHadEnded
     // holding tokens, an expired one with both, and a live pending flow that needs its verifier.
     const auto hex = [](const std::string& name) {
       std::string out;
-      for (const uint8_t byte : marker(name)) {
+      for (const uint8_t byte : sealed_marker(name)) {
         static constexpr char digits[] = "0123456789abcdef";
         out += digits[byte >> 4];
         out += digits[byte & 15];
@@ -245,9 +131,9 @@ TEST_F(SqliteStorePurgeTest, AVersionSevenFileLosesTheSecretsOfFlowsThatHadEnded
              "'', '', 1, " + std::to_string(expires_at) + ", 1, 1)";
     };
     const std::string rows[] = {
-        row("conn_failed", "failed", hex("v-failed"), "x''", now),
-        row("conn_consumed", "consumed", "x''", hex("t-consumed"), now),
-        row("conn_expired", "expired", hex("v-expired"), hex("t-expired"), now),
+        row("conn_failed", "failed", hex("v-failed"), "x''", purge_now),
+        row("conn_consumed", "consumed", "x''", hex("t-consumed"), purge_now),
+        row("conn_expired", "expired", hex("v-expired"), hex("t-expired"), purge_now),
         row("conn_pending", "pending", hex("v-pending"), "x''", wall_clock() + 600),
     };
     for (const auto& sql : rows)
@@ -261,7 +147,7 @@ TEST_F(SqliteStorePurgeTest, AVersionSevenFileLosesTheSecretsOfFlowsThatHadEnded
     EXPECT_TRUE(store.find_flow_by_id("conn_consumed")->sealed_credentials.empty());
     EXPECT_TRUE(store.find_flow_by_id("conn_expired")->sealed_code_verifier.empty());
     EXPECT_TRUE(store.find_flow_by_id("conn_expired")->sealed_credentials.empty());
-    EXPECT_EQ(store.find_flow_by_id("conn_pending")->sealed_code_verifier, marker("v-pending"));
+    EXPECT_EQ(store.find_flow_by_id("conn_pending")->sealed_code_verifier, sealed_marker("v-pending"));
     EXPECT_EQ(store.expire_lapsed_pending_flows(0, wall_clock(), 10).expired, 0) << "the live flow stays";
   }
   EXPECT_EQ(SqliteStore::schema_version(path), SqliteStore::latest_schema_version());
