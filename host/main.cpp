@@ -21,17 +21,19 @@ commands:
   serve        run the service (the default)
                  --listen HOST:PORT     address to bind (default 127.0.0.1:8080; port 0 picks one)
                  --data-dir DIR         SQLite database and encryption keys (default ./data)
+                 --database URL         PostgreSQL instead of SQLite, postgresql://USER:PASS@HOST:PORT/DB,
+                                        which several replicas may share (or CONNECTOR_DATABASE_URL)
                  --plugins-dir DIR      provider plugins to load
                  --config FILE          JSON configuration file
   keys         create | list | revoke API keys
                  keys create --org ORG_ID [--name NAME] [--permissions "sources admin"] --data-dir DIR
+                 (every command that touches the store takes --database URL in place of --data-dir)
                  permissions (default "sources"): sources (flows, workspaces, sources), credentials:read
                  (sources' access tokens), admin (redirect allow-list, OAuth apps, /v1/admin)
   redirects    add | remove | list an organization's allowed redirect URLs
                  redirects add --org ORG_ID --url https://app.example.com/callback --data-dir DIR
-  database     check (schema version; exit 3 when older, 1 when newer) | migrate the data folder's database
-                 database check|migrate --database postgresql://USER:PASS@HOST:PORT/DB: a PostgreSQL
-                 database instead (the host serves from SQLite only, for now)
+  database     check (schema version; exit 3 when older, 1 when newer) | migrate the store's schema
+                 database check|migrate [--data-dir DIR | --database postgresql://USER:PASS@HOST:PORT/DB]
   plugins      list the plugins a folder holds and why any is refused
                  plugins --url http://127.0.0.1:8080 [--key KEY]: the running host's view
                  (GET /v1/admin/plugins; the key, or CONNECTOR_ADMIN_KEY, needs "admin")
@@ -43,7 +45,7 @@ period; SIGHUP re-reads the configuration (log level, provider settings, *_FILE 
 rescans the plugins. Under systemd (Type=notify) readiness is reported with sd_notify.
 
 settings: a key of the JSON configuration file (--config FILE or CONNECTOR_CONFIG), or its
-environment variable, which wins; --listen, --data-dir and --plugins-dir win over both.
+environment variable, which wins; --listen, --data-dir, --database and --plugins-dir win over both.
 Any variable may instead be given as <NAME>_FILE, the path of a file holding the value.
 
 )";

@@ -115,6 +115,10 @@ asio::awaitable<Expected<AccessToken>> TokenService::shared_refresh(const std::s
       // The new tokens could not be kept: the client is told the disk is full (503), as on
       // every other route, not that the host failed.
       result = ApiError(ErrorCode::storage_full, {}, std::string("token refresh: ") + error.what());
+    } catch (const StoreUnavailable& error) {
+      // The database is away (a restart, a failover): 503 to every caller of this flight, who
+      // may try again; the source is untouched, and the next flight reads it afresh.
+      result = ApiError(ErrorCode::store_unavailable, {}, std::string("token refresh: ") + error.what());
     } catch (const std::exception& error) {
       result = ApiError(ErrorCode::internal_error, {}, std::string("token refresh: ") + error.what());
     }

@@ -116,6 +116,17 @@ pg::Connection& PostgresStore::db() {
   return *connection_;
 }
 
+pg::Result PostgresStore::run(std::string_view sql, const pg::Params& params) {
+  const bool had_connection = connection_ && connection_->usable();
+  try {
+    return db().prepared(sql, params);
+  } catch (const StoreUnavailable&) {
+    if (!had_connection || batch_open_ || !(read_only_ || sql == "BEGIN")) throw;
+    connection_.reset();
+    return db().prepared(sql, params);
+  }
+}
+
 // --- API keys
 
 void PostgresStore::insert_api_key(const ApiKeyRecord& key) {

@@ -6,7 +6,8 @@
 // One object is one connection: use it from one thread at a time (StoreExecutor's thread, or
 // one StoreReaders lease). A connection that breaks (the server restarted, the network
 // dropped) fails what was running with StoreUnavailable; the next call outside a transaction
-// connects again, so the store recovers by itself once the server is back.
+// connects again, so the store recovers by itself once the server is back, and a read or a
+// batch that finds its connection gone tries a new one before it fails.
 #pragma once
 
 #include "store/postgres_support.hpp"
@@ -91,7 +92,10 @@ private:
   // The connection, opened again first if it broke, unless a transaction was open on it:
   // then its work is lost and this throws StoreUnavailable.
   pg::Connection& db();
-  pg::Result run(std::string_view sql, const pg::Params& params) { return db().prepared(sql, params); }
+  // Runs a prepared statement. A connection left idle across a server restart fails its
+  // next statement: a read-only connection's statement, or the BEGIN that opens a batch, is
+  // then tried once more on a new connection (they changed nothing); anything else throws.
+  pg::Result run(std::string_view sql, const pg::Params& params);
 
   std::string url_;
   bool read_only_ = false;

@@ -5,6 +5,7 @@
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "cli/data_folder.hpp"
+#include "cli/store_opening.hpp"
 #include "config/host_config.hpp"
 #include "oauth/redirect_policy.hpp"
 #include "plugins/plugin_registry.hpp"
@@ -21,20 +22,19 @@ namespace connector::host {
 namespace {
 
 HostConfig config_from(const Arguments& arguments) {
-  return load_config(
-      {arguments.get_or("config", ""), "", arguments.get_or("data-dir", ""), arguments.get_or("plugins-dir", "")},
-      core::process_environment(), default_plugins_dir());
+  return load_config({arguments.get_or("config", ""), "", arguments.get_or("data-dir", ""),
+                      arguments.get_or("plugins-dir", ""), arguments.get_or("database", "")},
+                     core::process_environment(), default_plugins_dir());
 }
 
 } // namespace
 
 int run_keys(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"org", "data-dir", "config", "name", "permissions", "id"}, {});
+  const Arguments arguments(args, {"org", "data-dir", "config", "database", "name", "permissions", "id"}, {});
   const auto& words = arguments.positional();
   const std::string action = words.empty() ? "" : words[0];
   const HostConfig config = config_from(arguments);
-  prepare_data_folder(config.data_dir, config.database_file());
-  core::StoreExecutor store(std::make_unique<core::SqliteStore>(config.database_file()));
+  core::StoreExecutor store(open_store(config, StoreUse::command));
   if (action == "create") {
     const std::string org = arguments.required("org");
     if (org.size() > 128 || org.find_first_of("/?#% ") != std::string::npos) {
@@ -82,19 +82,19 @@ int run_keys(const std::vector<std::string>& args) {
     }
     return 1;
   }
-  std::cerr << "usage: connector-host keys create --org ORG_ID [--name NAME] [--permissions P] --data-dir DIR\n"
-               "       connector-host keys list [--org ORG_ID] --data-dir DIR\n"
-               "       connector-host keys revoke --id KEY_ID --data-dir DIR\n";
+  std::cerr << "usage: connector-host keys create --org ORG_ID [--name NAME] [--permissions P] STORE\n"
+               "       connector-host keys list [--org ORG_ID] STORE\n"
+               "       connector-host keys revoke --id KEY_ID STORE\n"
+               "STORE: --data-dir DIR (SQLite) or --database postgresql://USER:PASS@HOST/DB\n";
   return 2;
 }
 
 int run_redirects(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"org", "url", "data-dir", "config"}, {});
+  const Arguments arguments(args, {"org", "url", "data-dir", "config", "database"}, {});
   const auto& words = arguments.positional();
   const std::string action = words.empty() ? "" : words[0];
   const HostConfig config = config_from(arguments);
-  prepare_data_folder(config.data_dir, config.database_file());
-  core::StoreExecutor store(std::make_unique<core::SqliteStore>(config.database_file()));
+  core::StoreExecutor store(open_store(config, StoreUse::command));
   const std::string org = arguments.required("org");
   if (action == "add" || action == "remove") {
     auto normalized = core::normalize_redirect_url(arguments.required("url"));
@@ -115,8 +115,9 @@ int run_redirects(const std::vector<std::string>& args) {
     }
     return 0;
   }
-  std::cerr << "usage: connector-host redirects add|remove --org ORG_ID --url URL --data-dir DIR\n"
-               "       connector-host redirects list --org ORG_ID --data-dir DIR\n";
+  std::cerr << "usage: connector-host redirects add|remove --org ORG_ID --url URL STORE\n"
+               "       connector-host redirects list --org ORG_ID STORE\n"
+               "STORE: --data-dir DIR (SQLite) or --database postgresql://USER:PASS@HOST/DB\n";
   return 2;
 }
 
@@ -166,8 +167,8 @@ int run_database(const std::vector<std::string>& args) {
         "usage: connector-host database check|migrate [--data-dir DIR] [--config FILE]\n"
         "       connector-host database check|migrate --database postgresql://USER:PASS@HOST/DB");
   }
-  if (const std::string url = arguments.get_or("database", ""); !url.empty()) return run_postgres_database(action, url);
   const HostConfig config = config_from(arguments);
+  if (!config.database_url.empty()) return run_postgres_database(action, config.database_url);
   const auto file = config.database_file();
   const int latest = core::SqliteStore::latest_schema_version();
   if (action == "check") return report_schema_version(file.string(), core::SqliteStore::schema_version(file), latest);

@@ -26,6 +26,7 @@ void set_mode(const std::filesystem::path& path, mode_t mode) {
 void prepare_data_folder(const std::filesystem::path& data_dir, const std::filesystem::path& database_file) {
   std::filesystem::create_directories(data_dir);
   set_mode(data_dir, private_folder);
+  if (database_file.empty()) return; // the store is elsewhere (PostgreSQL)
   const int fd = ::open(database_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, private_file);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + database_file.string());
   ::close(fd);

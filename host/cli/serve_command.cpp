@@ -4,8 +4,8 @@
 #include "auth/api_keys.hpp"
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
-#include "cli/data_folder.hpp"
 #include "cli/descriptor_limit.hpp"
+#include "cli/store_opening.hpp"
 #include "config/host_config.hpp"
 #include "crypto/sealer.hpp"
 #include "http/server.hpp"
@@ -20,7 +20,6 @@
 #include "oauth/token_service.hpp"
 #include "plugins/plugin_catalog.hpp"
 #include "plugins/plugin_watcher.hpp"
-#include "store/sqlite_store.hpp"
 #include "store/store_executor.hpp"
 #include "store/store_readers.hpp"
 #include "threads/thread_name.hpp"
@@ -69,28 +68,20 @@ std::string url_host(const boost::asio::ip::tcp::endpoint& endpoint) {
 } // namespace
 
 int run_serve(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"listen", "data-dir", "plugins-dir", "config"}, {});
+  const Arguments arguments(args, {"listen", "data-dir", "plugins-dir", "config", "database"}, {});
   const auto env = core::process_environment();
   const ConfigOverrides overrides{arguments.get_or("config", ""), arguments.get_or("listen", ""),
-                                  arguments.get_or("data-dir", ""), arguments.get_or("plugins-dir", "")};
+                                  arguments.get_or("data-dir", ""), arguments.get_or("plugins-dir", ""),
+                                  arguments.get_or("database", "")};
   const HostConfig config = load_config(overrides, env, default_plugins_dir());
   set_minimum_log_level(parse_level(config.log_level));
 
-  prepare_data_folder(config.data_dir, config.database_file());
-  const core::Sealer sealer = core::Sealer::from_key_file(config.effective_key_file(), /*create_if_missing=*/true);
   // Lookups (keys, OAuth apps) read on the I/O threads through reader connections; writes
   // go through the store thread's group commits.
-  const std::filesystem::path database_file = config.database_file();
-  auto writer = std::make_unique<core::SqliteStore>(database_file);
-  // The checkpointer starts once the log holds 8000 pages (about 32 MB); the writer copies
-  // what is left at four times that, so the log stays under about 128 MB. Against 2000, the
-  // longer log folds more rewrites of the same pages into one copy, which the benchmark's
-  // authorize load measurably gains from (bench/README.md).
-  writer->tune_for_service(/*checkpoint_frames=*/8000, /*cache_mib=*/32);
   core::CacheGenerationClock generations;
-  core::StoreExecutor store(std::move(writer), &generations);
-  core::StoreReaders readers(store, generations,
-                             [database_file] { return core::SqliteStore::open_reader(database_file); });
+  core::StoreExecutor store(open_store(config, StoreUse::service), &generations);
+  core::StoreReaders readers(store, generations, store_reader_factory(config));
+  const core::Sealer sealer = core::Sealer::from_key_file(config.effective_key_file(), /*create_if_missing=*/true);
 
   // Modules load from fresh copies under the data folder, so a replaced file is new code.
   PluginCatalog catalog(
@@ -216,7 +207,7 @@ int run_serve(const std::vector<std::string>& args) {
        {"public_url", public_url},
        {"callback_uri", flow_settings.callback_uri},
        {"data_dir", std::filesystem::absolute(config.data_dir).string()},
-       {"database", std::filesystem::absolute(config.database_file()).string()},
+       {"database", store_location(config)},
        {"key_file", std::filesystem::absolute(config.effective_key_file()).string()},
        {"plugins_dir", std::filesystem::absolute(config.plugins_dir).string()},
        {"plugins", providers->all().size()},

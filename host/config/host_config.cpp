@@ -63,6 +63,9 @@ const Setting settings[] = {
      [](HostConfig& c, const std::string& v) { c.public_url = v; }},
     {"data_dir", "CONNECTOR_DATA_DIR", "SQLite database, key ring and plugin load copies (./data)",
      [](HostConfig& c, const std::string& v) { c.data_dir = v; }},
+    {"database", "CONNECTOR_DATABASE_URL",
+     "PostgreSQL that several replicas share, postgresql://USER:PASSWORD@HOST:PORT/DB (none: SQLite in data_dir)",
+     [](HostConfig& c, const std::string& v) { c.database_url = v; }},
     {"plugins_dir", "CONNECTOR_PLUGINS_DIR", "provider plugins to load (lib/connector-host/plugins beside the binary)",
      [](HostConfig& c, const std::string& v) { c.plugins_dir = v; }},
     {"key_file", "CONNECTOR_KEY_FILE",
@@ -280,6 +283,7 @@ HostConfig load_config(const ConfigOverrides& overrides, const core::Environment
   if (!overrides.listen.empty()) config.listen = overrides.listen;
   if (!overrides.data_dir.empty()) config.data_dir = overrides.data_dir;
   if (!overrides.plugins_dir.empty()) config.plugins_dir = overrides.plugins_dir;
+  if (!overrides.database_url.empty()) config.database_url = overrides.database_url;
 
   split_listen_address(config.listen); // validates
   if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warning" &&

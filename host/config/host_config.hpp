@@ -25,6 +25,9 @@ struct HostConfig {
   std::string listen = "127.0.0.1:8080";
   std::string public_url; // empty: http://<the bound address>
   std::filesystem::path data_dir = "data";
+  // A PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DATABASE) that replicas share;
+  // empty: SQLite in data_dir. Holds a password: show it only through redacted_database_url.
+  std::string database_url;
   std::filesystem::path plugins_dir;
   std::filesystem::path key_file; // empty: <data_dir>/encryption.keys
   std::string ca_file;
@@ -68,6 +71,7 @@ struct ConfigOverrides {
   std::string listen;
   std::string data_dir;
   std::string plugins_dir;
+  std::string database_url;
 };
 
 // Throws std::runtime_error with a message naming the setting on any invalid value.

@@ -1,9 +1,17 @@
 #include "integration/host_fixture.hpp"
 
+#include "support/postgres_server.hpp"
+
+#include "store/postgres_support.hpp"
+
 #include <connector/encoding.hpp>
 
 #include <boost/url/parse.hpp>
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
 #include <mutex>
 
 namespace connector::testing {
@@ -43,8 +51,55 @@ nlohmann::json ProviderDouble::control(const std::string& method, const std::str
   return result.json();
 }
 
+bool test_backend_is_postgres() {
+  const char* backend = std::getenv("CONNECTOR_TEST_BACKEND");
+  return backend != nullptr && std::string(backend) == "postgres";
+}
+
+namespace {
+
+PostgresServer& shared_postgres() {
+  static PostgresServer server;
+  return server;
+}
+
+// A database of its own for each data folder the test process starts hosts on: hosts that
+// share a data folder (a restart, two processes on one store) share the database too.
+std::string host_database_for(const std::filesystem::path& data_dir) {
+  static std::mutex mutex;
+  static std::map<std::filesystem::path, std::string> databases;
+  const std::lock_guard lock(mutex);
+  std::string& url = databases[std::filesystem::weakly_canonical(data_dir)];
+  if (url.empty()) {
+    url = shared_postgres().create_database("host_" + std::to_string(::getpid()) + "_" +
+                                            std::to_string(databases.size()));
+  }
+  return url;
+}
+
+// The tables the host writes, each as its rows in text, sorted.
+std::string postgres_dump(const std::string& url) {
+  core::pg::Connection db = core::pg::Connection::open(url);
+  std::string text;
+  for (const char* table : {"api_keys", "allowed_redirects", "workspaces", "sources", "oauth_apps", "connections"}) {
+    const std::string sql =
+        std::string("SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM ") + table + " t";
+    text += std::string(table) + ":\n" + db.run(sql, core::pg::Params()).text(0, 0) + "\n";
+  }
+  return text;
+}
+
+} // namespace
+
+std::string HostProcess::dump() const {
+  return database_url_.empty() ? sqlite_dump(data_dir_) : postgres_dump(database_url_);
+}
+
 HostProcess::HostProcess(const std::filesystem::path& work_dir, const ProviderDouble* provider, HostOptions options)
-    : data_dir_(options.data_dir.empty() ? work_dir / "data" : options.data_dir) {
+    : data_dir_(options.data_dir.empty() ? work_dir / "data" : options.data_dir),
+      database_url_(!options.database_url.empty() ? options.database_url
+                    : test_backend_is_postgres()  ? host_database_for(data_dir_)
+                                                  : std::string()) {
   std::map<std::string, std::string> env = {
       {"CONNECTOR_ALLOWED_REDIRECTS", client_redirect},
       {"CONNECTOR_CA_FILE", (tls_dir() / "ca.pem").string()},
@@ -64,6 +119,7 @@ HostProcess::HostProcess(const std::filesystem::path& work_dir, const ProviderDo
     env["CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL"] = base;
     env["CONNECTOR_GOOGLE_SHEETS_API_BASE_URL"] = base;
   }
+  if (!database_url_.empty()) env["CONNECTOR_DATABASE_URL"] = database_url_;
   for (const auto& [key, value] : options.environment)
     env[key] = value;
   const std::filesystem::path plugins_dir =
@@ -77,9 +133,14 @@ HostProcess::HostProcess(const std::filesystem::path& work_dir, const ProviderDo
   base_url_ = nlohmann::json::parse(*line).at("url").get<std::string>();
 }
 
+std::vector<std::string> HostProcess::command(std::vector<std::string> argv) const {
+  argv.insert(argv.end(), {"--data-dir", data_dir_.string()});
+  if (!database_url_.empty()) argv.insert(argv.end(), {"--database", database_url_});
+  return argv;
+}
+
 std::string HostProcess::create_key(const std::string& org, const std::string& permissions) const {
-  std::vector<std::string> argv = {host_binary().string(), "keys", "create", "--org", org, "--data-dir",
-                                   data_dir_.string()};
+  std::vector<std::string> argv = command({host_binary().string(), "keys", "create", "--org", org});
   if (!permissions.empty()) {
     argv.push_back("--permissions");
     argv.push_back(permissions);

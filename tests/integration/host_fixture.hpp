@@ -37,7 +37,14 @@ struct HostOptions {
   std::filesystem::path data_dir;                 // empty: a fresh folder
   std::string listen = "127.0.0.1:0";             // --listen; a fixed port when a peer must know it first
   std::filesystem::path plugins_dir{};            // --plugins-dir; empty: the build's plugins folder
+  // CONNECTOR_DATABASE_URL; empty: the backend the run tests (test_backend_is_postgres()).
+  std::string database_url{};
 };
+
+// The integration suite runs on both backends. CTest registers it twice, the second time with
+// CONNECTOR_TEST_BACKEND=postgres: then each host stores in a PostgreSQL database of its own,
+// on one server for the test process; otherwise in SQLite in its data folder.
+bool test_backend_is_postgres();
 
 // connector-host serve on `options.listen`, both plugins configured against `provider`; with
 // no provider, the tests set the plugins' endpoints through `options.environment` themselves.
@@ -54,6 +61,12 @@ public:
     return base_url_ + "/v1/organizations/" + org + "/knowledge/connectors";
   }
   const std::filesystem::path& data_dir() const { return data_dir_; }
+  const std::string& database_url() const { return database_url_; } // empty on SQLite
+  // A CLI command's argv with the options that point it at this host's store appended.
+  std::vector<std::string> command(std::vector<std::string> argv) const;
+  // Everything the host has stored, as text, for tests that check that a refused request
+  // changed nothing: SQLite's .dump, or each PostgreSQL table's rows in order.
+  std::string dump() const;
   ChildProcess& process() { return *process_; }
 
   // connector-host keys create --org ORG: the key printed on the last line.
@@ -63,6 +76,7 @@ public:
 
 private:
   std::filesystem::path data_dir_;
+  std::string database_url_;
   std::unique_ptr<ChildProcess> process_;
   std::string base_url_;
 };

@@ -139,7 +139,7 @@ protected:
   // The host still answers, and what it stored is what it stored before.
   static void expect_alive_and_unchanged(const std::string& before) {
     EXPECT_EQ(http_request("GET", host_->base_url() + "/healthz").status, 200);
-    EXPECT_EQ(sqlite_dump(host_->data_dir()), before) << "a refused request changed stored data";
+    EXPECT_EQ(host_->dump(), before) << "a refused request changed stored data";
   }
 
   static TempDir* work_;
@@ -159,7 +159,7 @@ TEST_F(HostileInput, AHugeFlowOptionIsRefusedAndTheHostStaysUp) {
   const std::string org = "org_hostile_regex";
   const std::string key = host_->create_key(org);
   const std::string workspace = host_->create_workspace(org, key);
-  const std::string before = sqlite_dump(host_->data_dir());
+  const std::string before = host_->dump();
   for (const std::size_t length : {std::size_t{60000}, std::size_t{1} << 20}) {
     const std::string scope = "https://www.googleapis.com/auth/" + std::string(length, 'a');
     const auto answer = api_post(host_->api(org) + "/sources/oauth", key,
@@ -189,7 +189,7 @@ TEST_F(HostileInput, AHugeFlowOptionIsRefusedAndTheHostStaysUp) {
 // Finding 3: a Transfer-Encoding whose last coding is not chunked was ignored, and its body
 // parsed as a second request on the connection (request smuggling).
 TEST_F(HostileInput, TransferEncodingsOtherThanChunkedAreRefusedAndEndTheConnection) {
-  const std::string before = sqlite_dump(host_->data_dir());
+  const std::string before = host_->dump();
   const std::string smuggled = "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n";
   const std::vector<std::string> framings = {
       "Transfer-Encoding: xchunked\r\n",
@@ -284,7 +284,7 @@ TEST_F(HostileInput, HeadOnTheProviderCallbackIs405AndSpendsNothing) {
 TEST_F(HostileInput, DeeplyNestedBodiesAreRefused) {
   const std::string org = "org_hostile_nesting";
   const std::string key = host_->create_key(org);
-  const std::string before = sqlite_dump(host_->data_dir());
+  const std::string before = host_->dump();
   const std::string deep = R"({"name": )" + std::string(100000, '[') + std::string(100000, ']') + "}";
   const auto answer = http_request("POST", host_->api(org) + "/workspaces",
                                    {{"Authorization", "Bearer " + key}, {"Content-Type", "application/json"}},
@@ -309,7 +309,7 @@ TEST_F(HostileInput, DeeplyNestedBodiesAreRefused) {
 TEST_F(HostileInput, RedirectUrlsThatImitateLoopbackOrCarryTheHostsParametersAreRefused) {
   const std::string org = "org_hostile_redirect";
   const std::string key = host_->create_key(org);
-  const std::string before = sqlite_dump(host_->data_dir());
+  const std::string before = host_->dump();
   for (const char* url : {"http://127.0.0.1.evil.example/cb", "http://127.0.0.1evil.example/cb",
                           "https://app.example.com/callback?status=success",
                           "https://app.example.com/callback?connection_id=conn_forged"}) {
@@ -327,7 +327,7 @@ TEST_F(HostileInput, AdminRoutesRefuseAKeyOfTheDefaultPermission) {
   const std::string org = "org_hostile_admin";
   const std::string key = host_->create_key(org);
   const std::string workspace = host_->create_workspace(org, key);
-  const std::string before = sqlite_dump(host_->data_dir());
+  const std::string before = host_->dump();
   const auto document = http_request("GET", host_->base_url() + "/openapi.json").json();
   std::size_t walked = 0;
   for (const auto& [path, item] : document["paths"].items()) {
@@ -396,7 +396,7 @@ TEST_F(HostileInput, TheFirstCommandMakesTheDataFolderPrivate) {
 TEST_F(HostileInput, MalformedAndOversizedRequestsGetEnvelopes) {
   const std::string org = "org_hostile_bytes";
   const std::string key = host_->create_key(org);
-  const std::string before = sqlite_dump(host_->data_dir());
+  const std::string before = host_->dump();
   const std::string huge_header = "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(20000, 'x') + "\r\n\r\n";
   const std::string big = raw_exchange("127.0.0.1", host_->port(), huge_header);
   EXPECT_EQ(big.rfind("HTTP/1.1 431 ", 0), 0U) << big.substr(0, 200);

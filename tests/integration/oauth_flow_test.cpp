@@ -88,7 +88,7 @@ TEST_F(OAuthFlow, GithubFlowCreatesASourceWithSealedCredentials) {
   EXPECT_THAT(created.body, Not(HasSubstr("gho_"))); // no token in the answer
 
   // At rest the token is sealed: the database holds no GitHub token text.
-  EXPECT_THAT(sqlite_dump(host_->data_dir()), Not(HasSubstr("gho_")));
+  EXPECT_THAT(host_->dump(), Not(HasSubstr("gho_")));
 
   const auto fetched = api_get(host_->api(org) + "/sources/" + source["source_id"].get<std::string>(), key);
   ASSERT_EQ(fetched.status, 200);
@@ -123,7 +123,7 @@ TEST_F(OAuthFlow, GoogleSheetsFlowChecksTheIssuerAndKeepsGrantedScopes) {
   ASSERT_EQ(created.status, 200) << created.body;
   const auto scopes = created.json()["configuration"]["scopes"];
   EXPECT_THAT(scopes.dump(), HasSubstr("spreadsheets.readonly"));
-  EXPECT_THAT(sqlite_dump(host_->data_dir()), Not(HasSubstr("ya29.")));
+  EXPECT_THAT(host_->dump(), Not(HasSubstr("ya29.")));
 }
 
 TEST_F(OAuthFlow, AReplayedCallbackIsRefusedAndChangesNothing) {
@@ -131,13 +131,13 @@ TEST_F(OAuthFlow, AReplayedCallbackIsRefusedAndChangesNothing) {
   const std::string key = host_->create_key(org);
   const auto [connection_id, callback_url] = start_flow(org, key, "github");
   ASSERT_EQ(http_request("GET", callback_url).status, 302);
-  const std::string before = sqlite_dump(host_->data_dir());
+  const std::string before = host_->dump();
 
   const auto replay = http_request("GET", callback_url);
   EXPECT_EQ(replay.status, 400);
   EXPECT_TRUE(replay.header("location").empty()) << "a refused callback redirects nowhere";
   EXPECT_THAT(replay.body, HasSubstr("unknown or was already used"));
-  EXPECT_EQ(sqlite_dump(host_->data_dir()), before);
+  EXPECT_EQ(host_->dump(), before);
   EXPECT_EQ(provider_->stats()["token_calls"]["authorization_code"], 1);
 }
 
@@ -163,12 +163,12 @@ TEST_F(OAuthFlow, AStateWithTheRightConnectionButAWrongSecretIsRefused) {
   guessed.back() = guessed.back() == 'A' ? 'B' : 'A';
   std::string forged = callback_url;
   forged.replace(forged.find(state), state.size(), guessed);
-  const std::string before = sqlite_dump(host_->data_dir());
+  const std::string before = host_->dump();
 
   const auto refused = http_request("GET", forged);
   EXPECT_EQ(refused.status, 400);
   EXPECT_THAT(refused.body, HasSubstr("unknown or was already used"));
-  EXPECT_EQ(sqlite_dump(host_->data_dir()), before);
+  EXPECT_EQ(host_->dump(), before);
   const auto real = http_request("GET", callback_url);
   ASSERT_EQ(real.status, 302) << real.body;
   EXPECT_EQ(query_param(real.header("location"), "status"), "success");
@@ -263,7 +263,7 @@ TEST_F(OAuthFlow, AnotherOrganizationSeesNothing) {
 
   // B's key on B's path with A's connection id: it does not exist for B.
   const std::string workspace_b = host_->create_workspace("org_b", key_b);
-  const std::string before = sqlite_dump(host_->data_dir());
+  const std::string before = host_->dump();
   const auto stolen = api_post(host_->api("org_b") + "/sources/oauth/callback", key_b,
                                {{"connection_id", connection_id},
                                 {"workspace_id", workspace_b},
@@ -271,7 +271,7 @@ TEST_F(OAuthFlow, AnotherOrganizationSeesNothing) {
                                 {"source_name", "stolen"}});
   EXPECT_EQ(stolen.status, 404);
   EXPECT_EQ(stolen.json()["error"]["code"], "CONNECTION_NOT_FOUND");
-  EXPECT_EQ(sqlite_dump(host_->data_dir()), before);
+  EXPECT_EQ(host_->dump(), before);
 }
 
 TEST_F(OAuthFlow, ErrorsCarryTheEnvelopeAndTheRequestId) {
@@ -355,7 +355,7 @@ TEST_F(OAuthFlow, OnlyAllowedRedirectsAreAccepted) {
   const std::string org = "org_redirects";
   const std::string key = host_->create_key(org);
   const std::string url = host_->api(org) + "/sources/authorize";
-  const std::string before = sqlite_dump(host_->data_dir());
+  const std::string before = host_->dump();
   for (const std::string tricky : {
            "https://app.example.com.evil.example/callback",
            "https://app.example.com@evil.example/callback",
@@ -374,7 +374,7 @@ TEST_F(OAuthFlow, OnlyAllowedRedirectsAreAccepted) {
     const std::string code = refused.json()["error"].value("code", "");
     EXPECT_TRUE(code == "REDIRECT_URL_NOT_ALLOWED" || code == "VALIDATION_ERROR") << tricky << " -> " << code;
   }
-  EXPECT_EQ(sqlite_dump(host_->data_dir()), before) << "refusals store nothing";
+  EXPECT_EQ(host_->dump(), before) << "refusals store nothing";
 
   // The same URL written differently is the same URL.
   const auto equivalent =
@@ -444,13 +444,13 @@ TEST(OAuthFlowExpiry, AnExpiredStateIsRefusedAndChangesNothing) {
       http_request("GET", started.json()["authorization_url"], {}, {}, (tls_dir() / "ca.pem").string());
   ASSERT_EQ(consent.status, 302);
   std::this_thread::sleep_for(std::chrono::milliseconds(2100));
-  const std::string before = sqlite_dump(host.data_dir());
+  const std::string before = host.dump();
 
   const auto late = http_request("GET", consent.header("location"));
   EXPECT_EQ(late.status, 400);
   EXPECT_TRUE(late.header("location").empty());
   EXPECT_THAT(late.body, HasSubstr("has expired"));
-  EXPECT_EQ(sqlite_dump(host.data_dir()), before);
+  EXPECT_EQ(host.dump(), before);
   EXPECT_EQ(provider.stats()["token_calls"]["authorization_code"], 0);
 
   const auto status =

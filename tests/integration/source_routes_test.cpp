@@ -44,7 +44,7 @@ protected:
   void SetUp() override { provider_->control("POST", "/__control/reset"); }
 
   static std::string url(const std::string& org, const std::string& path) { return host_->api(org) + path; }
-  static std::string dump() { return sqlite_dump(host_->data_dir()); }
+  static std::string dump() { return host_->dump(); }
 
   // POST sources with a token the caller holds; the answer must be 201.
   static nlohmann::json create_token_source(const std::string& org, const std::string& key,

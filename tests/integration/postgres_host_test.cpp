@@ -1,0 +1,76 @@
+// The host on PostgreSQL, as an operator runs it (connector-host serve --database URL against a
+// real PostgreSQL 15): a database that cannot be reached at start is a clear error and a
+// non-zero exit; a database that goes away while the host serves fails requests with 503
+// STORE_UNAVAILABLE in the envelope and makes /readyz say not ready, and once it is back the
+// host serves again by itself with every acknowledged write in place. (The rest of the
+// integration suite runs on PostgreSQL too: CONNECTOR_TEST_BACKEND=postgres.)
+#include "integration/host_fixture.hpp"
+#include "support/postgres_server.hpp"
+
+#include <gmock/gmock.h>
+
+#include <chrono>
+#include <thread>
+
+using namespace connector::testing;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+namespace {
+
+// Polls `request` until it answers `status`, for up to `limit`.
+template <typename Request> bool eventually(int status, Request request, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (request().status == status) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+} // namespace
+
+TEST(PostgresHost, AnUnreachableDatabaseAtStartIsAClearErrorAndANonZeroExit) {
+  TempDir work("connector-pg-host");
+  // Port 1 on loopback: nothing listens there.
+  const std::string url = "postgresql://connector_host:the-secret-password@127.0.0.1:1/connector";
+  const CommandResult run = run_command({host_binary().string(), "serve", "--listen", "127.0.0.1:0", "--data-dir",
+                                         (work.path() / "data").string(), "--database", url},
+                                        {});
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_THAT(run.errors, HasSubstr("cannot connect to postgresql://connector_host:***@127.0.0.1:1/connector"));
+  EXPECT_THAT(run.errors + run.output, Not(HasSubstr("the-secret-password")));
+}
+
+TEST(PostgresHost, ADatabaseRestartFailsRequestsWith503AndTheHostRecoversByItself) {
+  TempDir work("connector-pg-host");
+  PostgresServer server;
+  HostOptions options;
+  options.database_url = server.url();
+  HostProcess host(work.path(), nullptr, options);
+  const std::string key = host.create_key("org_pg");
+  const std::string workspace = host.create_workspace("org_pg", key); // acknowledged before the restart
+  ASSERT_EQ(http_request("GET", host.base_url() + "/readyz").status, 200);
+
+  server.stop();
+  const HttpResult refused = api_post(host.api("org_pg") + "/workspaces", key, {{"name", "during the restart"}});
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.json()["success"], false);
+  EXPECT_EQ(refused.json()["error"]["code"], "STORE_UNAVAILABLE") << refused.body;
+  EXPECT_THAT(refused.body, Not(HasSubstr(server.host_password())));
+  const HttpResult readiness = http_request("GET", host.base_url() + "/readyz");
+  EXPECT_EQ(readiness.status, 503);
+  EXPECT_EQ(readiness.json()["checks"]["store"], "failed");
+  EXPECT_EQ(http_request("GET", host.base_url() + "/healthz").status, 200) << "alive, only not ready";
+
+  server.start();
+  EXPECT_TRUE(eventually(
+      200, [&] { return http_request("GET", host.base_url() + "/readyz"); }, std::chrono::seconds(10)));
+  const HttpResult listed = api_get(host.api("org_pg") + "/workspaces", key);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_THAT(listed.body, HasSubstr(workspace));
+  EXPECT_THAT(listed.body, Not(HasSubstr("during the restart")));
+  const HttpResult made = api_post(host.api("org_pg") + "/workspaces", key, {{"name", "after the restart"}});
+  EXPECT_EQ(made.status, 201) << made.body;
+  EXPECT_THAT(host.process().stderr_text(), Not(HasSubstr(server.host_password())));
+}
