@@ -173,7 +173,8 @@ Connection Connection::open(const std::string& url) {
   }
   // libpq prints the server's notices ("... already exists, skipping") on stderr by default:
   // they are not errors, and one could quote a value.
-  PQsetNoticeProcessor(connection.connection_.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      connection.connection_.get(), [](void*, const char*) {}, nullptr);
   return connection;
 }
 
