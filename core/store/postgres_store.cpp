@@ -370,11 +370,19 @@ void PostgresStore::begin_batch() {
 
 void PostgresStore::commit_batch() {
   if (!batch_open_) throw std::runtime_error("postgresql: commit without a batch");
-  // A failed COMMIT, or one whose answer never came, leaves no transaction open either way:
-  // the server committed it or threw it away (an unanswered COMMIT is in doubt, as with any
-  // database; the caller hears StoreUnavailable and must not assume it failed).
+  // The batch stays open while COMMIT runs, so that a connection found broken is reported
+  // (StoreUnavailable) instead of replaced: a COMMIT on a new connection would "succeed"
+  // outside any transaction while the batch was lost. A failed COMMIT, or one whose answer
+  // never came, leaves no transaction open either way: the server committed it or threw it
+  // away (an unanswered COMMIT is in doubt, as with any database; its callers hear
+  // StoreUnavailable).
+  try {
+    run("COMMIT", pg::Params());
+  } catch (...) {
+    batch_open_ = false;
+    throw;
+  }
   batch_open_ = false;
-  run("COMMIT", pg::Params());
 }
 
 void PostgresStore::rollback_batch() noexcept {

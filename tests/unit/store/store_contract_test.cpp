@@ -5,6 +5,7 @@
 // tested beside that backend.
 #include "oauth/ids.hpp"
 #include "store/postgres_store.hpp"
+#include "store/postgres_support.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/postgres_server.hpp"
 #include "support/temp_dir.hpp"
@@ -641,3 +642,33 @@ std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Values(Backend::sqlite), backend_name);
 INSTANTIATE_TEST_SUITE_P(Postgres, StoreContract, ::testing::Values(Backend::postgres), backend_name);
+
+// PostgreSQL alone: a batch whose connection the server ended (a restart, a failover, an
+// administrator) fails its commit with StoreUnavailable and keeps nothing; it is not
+// "committed" on a new connection, where COMMIT would succeed outside any transaction. The
+// next batch connects again.
+TEST(PostgresStore, ABatchWhoseConnectionBrokeFailsItsCommitAndTheNextBatchReconnects) {
+  connector::testing::PostgresServer& server = shared_server();
+  const std::string database = "broken_batch_" + std::to_string(::getpid());
+  PostgresStore store(server.create_database(database));
+  store.begin_batch();
+  store.begin_job(JobUndo::savepoint);
+  store.insert_workspace(make_workspace("org_a", "ws_lost"));
+  store.end_job(true);
+  connector::core::pg::Connection admin = connector::core::pg::Connection::open(server.admin_url());
+  const connector::core::pg::Result ended =
+      admin.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                connector::core::pg::Params().text(database));
+  ASSERT_EQ(ended.rows(), 1);
+  // A job that meets the broken connection and swallows the error: the commit must still fail.
+  EXPECT_THROW(store.find_workspace("org_a", "ws_lost"), StoreUnavailable);
+  EXPECT_THROW(store.commit_batch(), StoreUnavailable);
+  store.rollback_batch(); // what the executor does next: harmless on a dead connection
+
+  store.begin_batch();
+  EXPECT_FALSE(store.find_workspace("org_a", "ws_lost")) << "the broken batch must keep nothing";
+  store.insert_workspace(make_workspace("org_a", "ws_kept"));
+  store.commit_batch();
+  EXPECT_TRUE(store.find_workspace("org_a", "ws_kept"));
+  server.drop_database(database);
+}
