@@ -11,8 +11,6 @@
 namespace connector::core {
 namespace {
 
-constexpr int max_page_size = 200;
-
 // Adds a record's fields to a statement's parameters, in its columns' order.
 class Binder {
 public:
@@ -37,12 +35,7 @@ public:
   void operator()(std::optional<int64_t>& value) { value = result_.optional_integer(row_, n_++); }
   void operator()(std::vector<uint8_t>& bytes) { bytes = result_.bytes(row_, n_++); }
   void operator()(bool& flag) { flag = result_.boolean(row_, n_++); }
-  void operator()(FlowStatus& status) {
-    const std::optional<FlowStatus> known = flow_status_from(result_.text(row_, n_++));
-    // A row from a newer build, or edited by hand: refuse rather than guess what it means.
-    if (!known) throw std::runtime_error("a connections row has an unknown status");
-    status = *known;
-  }
+  void operator()(FlowStatus& status) { status = stored_flow_status(result_.text(row_, n_++)); }
 
 private:
   const pg::Result& result_;
@@ -74,8 +67,6 @@ template <typename Record> std::vector<Record> read_all(const pg::Result& result
     records.push_back(read_record<Record>(result, row));
   return records;
 }
-
-int page_size(int requested_limit) { return std::clamp(requested_limit, 1, max_page_size); }
 
 // The query asked for page_size + 1 rows: the extra one only tells that another page exists.
 template <typename Record> Page<Record> read_page(const pg::Result& result, int size) {

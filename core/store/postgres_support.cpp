@@ -194,9 +194,9 @@ Result Connection::run(std::string_view sql, const Params& params) {
 }
 
 Result Connection::prepared(std::string_view sql, const Params& params) {
-  std::string key(sql);
-  auto found = prepared_.find(key);
+  auto found = prepared_.find(sql);
   if (found == prepared_.end()) {
+    std::string key(sql);
     std::string name = "s" + std::to_string(prepared_.size());
     checked(PQprepare(connection_.get(), name.c_str(), key.c_str(), params.count(), params.types()));
     found = prepared_.emplace(std::move(key), std::move(name)).first;

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -114,7 +115,12 @@ private:
   Result checked(pg_result* result);
 
   std::unique_ptr<pg_conn, FinishConnection> connection_;
-  std::unordered_map<std::string, std::string> prepared_; // SQL text → its statement's name
+  // Found by the caller's text without copying it (a lookup runs for every statement).
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
+  };
+  std::unordered_map<std::string, std::string, TextHash, std::equal_to<>> prepared_; // SQL text → statement name
 };
 
 } // namespace connector::core::pg

@@ -1,5 +1,7 @@
 #include "store/records.hpp"
 
+#include <stdexcept>
+
 namespace connector::core {
 
 const char* to_string(FlowStatus status) {
@@ -19,6 +21,12 @@ std::optional<FlowStatus> flow_status_from(const std::string& text) {
     if (text == to_string(status)) return status;
   }
   return std::nullopt;
+}
+
+FlowStatus stored_flow_status(const std::string& text) {
+  const std::optional<FlowStatus> status = flow_status_from(text);
+  if (!status) throw std::runtime_error("a connections row has an unknown status");
+  return *status;
 }
 
 } // namespace connector::core

@@ -37,6 +37,9 @@ struct AllowedRedirectRecord {
 enum class FlowStatus { pending, authorized, failed, consumed, expired };
 const char* to_string(FlowStatus status);
 std::optional<FlowStatus> flow_status_from(const std::string& text);
+// A status read from a stored row: throws std::runtime_error for one this build does not know
+// (a row from a newer build, or edited by hand), rather than guess what it means.
+FlowStatus stored_flow_status(const std::string& text);
 
 // One OAuth flow, from authorize to the source it became.
 struct FlowRecord {
@@ -115,6 +118,11 @@ template <typename Record> struct Page {
   std::vector<Record> items;
   std::string next_after;
 };
+
+// The page size a listing serves for a requested limit: 1 to 200.
+inline int page_size(int requested_limit) {
+  return requested_limit < 1 ? 1 : requested_limit > 200 ? 200 : requested_limit;
+}
 
 // One step of the walk over pending flows (Store::expire_lapsed_pending_flows).
 struct PendingSweep {

@@ -19,7 +19,6 @@ namespace connector::core {
 namespace {
 
 constexpr int busy_timeout_ms = 5000; // how long a writer waits for another process's transaction
-constexpr int max_page_size = 200;
 
 // Binds a record's fields as ?1, ?2, ... in its columns' order (record_columns.hpp).
 class Binder {
@@ -46,12 +45,7 @@ public:
   void operator()(std::optional<int64_t>& value) { value = row_.optional_integer(n_++); }
   void operator()(std::vector<uint8_t>& bytes) { bytes = row_.blob(n_++); }
   void operator()(bool& flag) { flag = row_.integer(n_++) != 0; }
-  void operator()(FlowStatus& status) {
-    const std::optional<FlowStatus> known = flow_status_from(row_.text(n_++));
-    // A row from a newer build, or edited by hand: refuse rather than guess what it means.
-    if (!known) throw std::runtime_error("a connections row has an unknown status");
-    status = *known;
-  }
+  void operator()(FlowStatus& status) { status = stored_flow_status(row_.text(n_++)); }
 
 private:
   const sqlite::Query& row_;
@@ -81,8 +75,6 @@ template <typename Record> std::vector<Record> read_all(sqlite::Query& query) {
     records.push_back(read_record<Record>(query));
   return records;
 }
-
-int page_size(int requested_limit) { return std::clamp(requested_limit, 1, max_page_size); }
 
 // The query asked for page_size + 1 rows: the extra one only tells that another page exists.
 template <typename Record> Page<Record> read_page(sqlite::Query& query, int size) {

@@ -672,3 +672,29 @@ TEST(PostgresStore, ABatchWhoseConnectionBrokeFailsItsCommitAndTheNextBatchRecon
   EXPECT_TRUE(store.find_workspace("org_a", "ws_kept"));
   server.drop_database(database);
 }
+
+// PostgreSQL alone: a connection the server ended while it was idle (a restart between two
+// requests) costs a reader's lookup, or the BEGIN of the writer's next batch, nothing: each
+// is tried once more on a new connection instead of failing a request.
+TEST(PostgresStore, AReadOrABatchOnAConnectionEndedWhileIdleTakesANewOne) {
+  connector::testing::PostgresServer& server = shared_server();
+  const std::string database = "idle_ended_" + std::to_string(::getpid());
+  const std::string url = server.create_database(database);
+  PostgresStore writer(url);
+  writer.insert_workspace(make_workspace("org_a", "ws_1"));
+  const std::unique_ptr<PostgresStore> reader = PostgresStore::open_reader(url);
+  ASSERT_TRUE(reader->find_workspace("org_a", "ws_1")); // connected
+
+  connector::core::pg::Connection admin = connector::core::pg::Connection::open(server.admin_url());
+  const connector::core::pg::Result ended =
+      admin.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                connector::core::pg::Params().text(database));
+  ASSERT_EQ(ended.rows(), 2) << "the writer's and the reader's connections";
+
+  EXPECT_TRUE(reader->find_workspace("org_a", "ws_1"));
+  writer.begin_batch();
+  writer.insert_workspace(make_workspace("org_a", "ws_2"));
+  writer.commit_batch();
+  EXPECT_TRUE(reader->find_workspace("org_a", "ws_2"));
+  server.drop_database(database);
+}
