@@ -3,13 +3,18 @@
 // non-zero exit; a database that goes away while the host serves fails requests with 503
 // STORE_UNAVAILABLE in the envelope and makes /readyz say not ready, and once it is back the
 // host serves again by itself with every acknowledged write in place. (The rest of the
-// integration suite runs on PostgreSQL too: CONNECTOR_TEST_BACKEND=postgres.)
-#include "integration/host_fixture.hpp"
+// integration suite runs on PostgreSQL too: CONNECTOR_TEST_BACKEND=postgres; several replicas on
+// one database are replicas_test.cpp.)
+#include "integration/flow_driver.hpp"
 #include "support/postgres_server.hpp"
 
 #include <gmock/gmock.h>
 
+#include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 using namespace connector::testing;
@@ -73,4 +78,52 @@ TEST(PostgresHost, ADatabaseRestartFailsRequestsWith503AndTheHostRecoversByItsel
   const HttpResult made = api_post(host.api("org_pg") + "/workspaces", key, {{"name", "after the restart"}});
   EXPECT_EQ(made.status, 201) << made.body;
   EXPECT_THAT(host.process().stderr_text(), Not(HasSubstr(server.host_password())));
+}
+
+TEST(PostgresHost, ARestartUnderLoadAnswers503InTheWindowAndLosesNoAcknowledgedWrite) {
+  TempDir work("connector-pg-host");
+  PostgresServer server;
+  HostOptions options;
+  options.database_url = server.url();
+  HostProcess host(work.path(), nullptr, options);
+  const std::string key = host.create_key("org_pg_load");
+
+  std::mutex mutex;
+  std::set<std::string> acknowledged;
+  std::map<std::string, int> refusals; // "status code" -> count
+  std::atomic<int> after_restart{0};
+  std::atomic<bool> restarted{false};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  std::thread restarter([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    server.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    server.start();
+    restarted = true;
+  });
+  run_concurrently(4, [&](int i) {
+    int n = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const HttpResult made = api_post(host.api("org_pg_load") + "/workspaces", key,
+                                       {{"name", "load " + std::to_string(i) + "-" + std::to_string(n++)}});
+      const std::lock_guard lock(mutex);
+      if (made.status == 201) {
+        acknowledged.insert(made.json().value("workspace_id", ""));
+        if (restarted) ++after_restart;
+      } else {
+        refusals[std::to_string(made.status) + " " + made.json()["error"].value("code", made.body)] += 1;
+      }
+    }
+  });
+  restarter.join();
+
+  EXPECT_FALSE(refusals.empty()) << "requests met the restart";
+  for (const auto& [what, count] : refusals)
+    EXPECT_EQ(what, "503 STORE_UNAVAILABLE") << count << " answers";
+  EXPECT_GT(after_restart, 0) << "the host served again by itself";
+  ASSERT_GT(acknowledged.size(), 10U);
+  for (const auto& id : acknowledged) {
+    const HttpResult found = api_get(host.api("org_pg_load") + "/workspaces/" + id, key);
+    EXPECT_EQ(found.status, 200) << "acknowledged " << id << " but lost: " << found.body;
+  }
 }
