@@ -47,6 +47,18 @@ struct RefreshNow {
 };
 using Decision = std::variant<Ready, ApiError, WaitForLease, RefreshNow>;
 
+} // namespace
+
+// What a refresh under the lease learnt from the provider, to be written back.
+struct TokenService::RefreshOutcome {
+  SourceRecord leased; // as written with this process's lease
+  Credentials credentials;
+  OperationRun run;
+  int64_t sent_at = 0;
+};
+
+namespace {
+
 std::chrono::milliseconds random_delay(std::chrono::milliseconds upper) {
   if (upper.count() <= 0) return std::chrono::milliseconds(0);
   thread_local std::mt19937_64 generator{std::random_device{}()};
@@ -227,24 +239,23 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_or_read(const std::
 }
 
 // Holding the lease: asks the provider (retrying transient failures with backoff), then
-// writes the outcome onto the newest row in one store job.
+// writes the outcome back (write_back).
 asio::awaitable<Expected<AccessToken>> TokenService::refresh_with_lease(SourceRecord leased, Credentials credentials) {
-  const std::string& organization_id = leased.organization_id;
-  const std::string& source_id = leased.id;
   const auto entry = providers_()->find(leased.slug);
   std::optional<Expected<ResolvedProvider>> resolved;
-  if (entry) resolved = co_await apps_.for_scope(*entry, organization_id, leased.oauth_app_scope);
+  if (entry) resolved = co_await apps_.for_scope(*entry, leased.organization_id, leased.oauth_app_scope);
 
-  OperationRun run;
-  int64_t sent_at = unix_now();
+  RefreshOutcome outcome{std::move(leased), std::move(credentials), {}, unix_now()};
+  OperationRun& run = outcome.run;
+  int64_t& sent_at = outcome.sent_at;
   if (!entry || !*resolved) {
     run.result.status = CONNECTOR_STATUS_CLIENT_INVALID;
     run.result.error_code = "connector_unavailable";
     run.result.error_description = "the connector or its OAuth app is not available";
   } else {
     FlowParams params;
-    params.refresh_token = credentials.refresh_token;
-    params.access_token = credentials.access_token;
+    params.refresh_token = outcome.credentials.refresh_token;
+    params.access_token = outcome.credentials.access_token;
     for (int attempt = 0; attempt < std::max(1, settings_.transient_attempts); ++attempt) {
       if (attempt > 0)
         co_await sleep_for(settings_.retry_backoff * (1 << (attempt - 1)) + random_delay(settings_.retry_backoff));
@@ -254,63 +265,88 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_with_lease(SourceRe
       if (run.result.status != CONNECTOR_STATUS_TRANSIENT) break;
     }
   }
-  co_return co_await store_executor_.run([&](Store& store) -> Expected<AccessToken> {
-    const int64_t finished = unix_now();
-    auto found = store.find_source(organization_id, source_id);
-    if (!found) return ApiError(ErrorCode::source_not_found, {}, {}, {{"source_id", source_id}});
-    SourceRecord latest = std::move(*found);
-    release_lease(latest);
-    latest.updated_at = finished;
-    const nlohmann::json source_detail = {{"source_id", latest.id}, {"slug", latest.slug}};
-
-    if (run.result.ok()) {
-      if (latest.sealed_credentials != leased.sealed_credentials) {
-        // Re-authorized meanwhile: those credentials are newer than this refresh.
-        store.update_source(latest);
-        auto current = open_source_credentials(sealer_, latest);
-        if (!current) return ApiError(ErrorCode::internal_error, {}, "credentials could not be unsealed");
-        return AccessToken{std::move(*current), false};
-      }
-      Credentials fresh = Credentials::from_result(run.result, sent_at, &credentials);
-      if (fresh.token_type.empty()) fresh.token_type = credentials.token_type;
-      apply_refreshed_credentials(latest, fresh, sealer_, finished);
-      if (!store.update_source(latest)) {
-        return ApiError(ErrorCode::conflict, {}, "the source changed during the token write-back");
-      }
-      emit("token refreshed", source_detail);
-      return AccessToken{std::move(fresh), true};
+  // Once the provider has answered, only this process knows what it said: a single-use refresh
+  // token it rotated would be lost with the answer. So a store that is away (a restart, a
+  // failover) is waited for, for up to one lease more and while the host is not stopping;
+  // this source's callers wait with it. Writing after the lease ended is still safe: the
+  // write-back goes onto the newest row and keeps credentials newer than its own.
+  const auto give_up_at = std::chrono::steady_clock::now() + settings_.lease;
+  bool announced = false;
+  for (std::chrono::milliseconds pause{100};; pause = std::min(2 * pause, std::chrono::milliseconds(2000))) {
+    try {
+      co_return co_await store_executor_.run([&](Store& store) { return write_back(store, outcome); });
+    } catch (const StoreUnavailable&) {
+      if (!run.result.ok() || stopping_.load() || std::chrono::steady_clock::now() + pause > give_up_at) throw;
     }
+    if (!announced) {
+      emit("token write-back waits for the store", {{"source_id", outcome.leased.id}, {"slug", outcome.leased.slug}});
+      announced = true;
+    }
+    co_await sleep_for(pause);
+  }
+}
 
-    const nlohmann::json error_record = {{"code", failure_code(run.result)},
-                                         {"message", short_text(run.result.error_description)},
-                                         {"at", rfc3339_utc(finished)}};
-    latest.last_refresh_error_json = error_record.dump();
-    if (run.result.status == CONNECTOR_STATUS_GRANT_INVALID) {
-      // The provider will never accept this grant again: stop and say so.
-      latest.status = "needs_reauth";
-      latest.status_detail = failure_text(run.result);
+// Writes a refresh's outcome onto the newest row and releases the lease, in one store job.
+Expected<AccessToken> TokenService::write_back(Store& store, const RefreshOutcome& outcome) const {
+  const std::string& organization_id = outcome.leased.organization_id;
+  const std::string& source_id = outcome.leased.id;
+  const OperationRun& run = outcome.run;
+  const Credentials& credentials = outcome.credentials;
+  const int64_t finished = unix_now();
+  auto found = store.find_source(organization_id, source_id);
+  if (!found) return ApiError(ErrorCode::source_not_found, {}, {}, {{"source_id", source_id}});
+  SourceRecord latest = std::move(*found);
+  release_lease(latest);
+  latest.updated_at = finished;
+  const nlohmann::json source_detail = {{"source_id", latest.id}, {"slug", latest.slug}};
+
+  if (run.result.ok()) {
+    if (latest.sealed_credentials != outcome.leased.sealed_credentials) {
+      // Re-authorized meanwhile: those credentials are newer than this refresh.
       store.update_source(latest);
-      emit("source needs re-authorization",
-           {{"source_id", latest.id}, {"slug", latest.slug}, {"reason", latest.status_detail}});
-      return ApiError(ErrorCode::source_needs_reauth, {}, {},
-                      {{"source_id", latest.id}, {"status_detail", latest.status_detail}});
+      auto current = open_source_credentials(sealer_, latest);
+      if (!current) return ApiError(ErrorCode::internal_error, {}, "credentials could not be unsealed");
+      return AccessToken{std::move(*current), false};
     }
-    latest.refresh_failures += 1;
-    const auto doubling = std::min<int64_t>(latest.refresh_failures - 1, 20);
-    const int64_t cooldown =
-        std::min<int64_t>(settings_.cooldown_base.count() << doubling, settings_.cooldown_max.count());
-    latest.next_refresh_at = finished + cooldown;
+    Credentials fresh = Credentials::from_result(run.result, outcome.sent_at, &credentials);
+    if (fresh.token_type.empty()) fresh.token_type = credentials.token_type;
+    apply_refreshed_credentials(latest, fresh, sealer_, finished);
+    if (!store.update_source(latest)) {
+      return ApiError(ErrorCode::conflict, {}, "the source changed during the token write-back");
+    }
+    emit("token refreshed", source_detail);
+    return AccessToken{std::move(fresh), true};
+  }
+
+  const nlohmann::json error_record = {{"code", failure_code(run.result)},
+                                       {"message", short_text(run.result.error_description)},
+                                       {"at", rfc3339_utc(finished)}};
+  latest.last_refresh_error_json = error_record.dump();
+  if (run.result.status == CONNECTOR_STATUS_GRANT_INVALID) {
+    // The provider will never accept this grant again: stop and say so.
+    latest.status = "needs_reauth";
+    latest.status_detail = failure_text(run.result);
     store.update_source(latest);
-    emit("token refresh failed",
-         {{"source_id", latest.id}, {"slug", latest.slug}, {"error", error_record}, {"retry_after_seconds", cooldown}});
-    const bool still_valid = !credentials.expires_at || *credentials.expires_at > finished;
-    if (still_valid) return AccessToken{credentials, false};
-    return ApiError(ErrorCode::token_refresh_unavailable, {}, failure_text(run.result),
-                    {{"source_id", latest.id},
-                     {"retry_after_seconds", cooldown},
-                     {"provider_error", error_record["code"]},
-                     {"provider_error_description", error_record["message"]}});
-  });
+    emit("source needs re-authorization",
+         {{"source_id", latest.id}, {"slug", latest.slug}, {"reason", latest.status_detail}});
+    return ApiError(ErrorCode::source_needs_reauth, {}, {},
+                    {{"source_id", latest.id}, {"status_detail", latest.status_detail}});
+  }
+  latest.refresh_failures += 1;
+  const auto doubling = std::min<int64_t>(latest.refresh_failures - 1, 20);
+  const int64_t cooldown =
+      std::min<int64_t>(settings_.cooldown_base.count() << doubling, settings_.cooldown_max.count());
+  latest.next_refresh_at = finished + cooldown;
+  store.update_source(latest);
+  emit("token refresh failed",
+       {{"source_id", latest.id}, {"slug", latest.slug}, {"error", error_record}, {"retry_after_seconds", cooldown}});
+  const bool still_valid = !credentials.expires_at || *credentials.expires_at > finished;
+  if (still_valid) return AccessToken{credentials, false};
+  return ApiError(ErrorCode::token_refresh_unavailable, {}, failure_text(run.result),
+                  {{"source_id", latest.id},
+                   {"retry_after_seconds", cooldown},
+                   {"provider_error", error_record["code"]},
+                   {"provider_error_description", error_record["message"]}});
 }
 
 void TokenService::start_background_refresh(const asio::any_io_executor& executor) {

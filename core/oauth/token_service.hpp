@@ -34,6 +34,7 @@
 namespace connector::core {
 
 class OAuthApps;
+class Store;
 class StoreExecutor;
 
 struct AccessToken {
@@ -60,6 +61,7 @@ public:
 
 private:
   struct Flight;
+  struct RefreshOutcome;
   boost::asio::awaitable<Expected<AccessToken>> shared_refresh(const std::string& organization_id,
                                                                const std::string& source_id, bool force,
                                                                std::chrono::seconds margin);
@@ -68,6 +70,7 @@ private:
                                                                 const std::string& source_id, bool force,
                                                                 std::chrono::seconds margin);
   boost::asio::awaitable<Expected<AccessToken>> refresh_with_lease(SourceRecord leased, Credentials credentials);
+  Expected<AccessToken> write_back(Store& store, const RefreshOutcome& outcome) const;
   boost::asio::awaitable<void> background_loop();
   boost::asio::awaitable<void> background_refresh_one(std::string organization_id, std::string source_id);
   void emit(const std::string& event, const nlohmann::json& fields) const;

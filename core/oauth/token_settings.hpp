@@ -21,4 +21,15 @@ struct TokenSettings {
   std::chrono::milliseconds jitter{5000};
 };
 
+// The longest one refresh under the lease can wait on the provider: every attempt taking the
+// whole `provider_timeout`, with the backoff (and its jitter) between attempts. The lease must
+// be longer, or it could end while its holder is still waiting for the answer.
+inline std::chrono::milliseconds longest_refresh(const TokenSettings& settings,
+                                                 std::chrono::milliseconds provider_timeout) {
+  std::chrono::milliseconds total = provider_timeout * settings.transient_attempts;
+  for (int attempt = 1; attempt < settings.transient_attempts; ++attempt)
+    total += settings.retry_backoff * (1 << (attempt - 1)) + settings.retry_backoff;
+  return total;
+}
+
 } // namespace connector::core

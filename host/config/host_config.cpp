@@ -290,6 +290,16 @@ HostConfig load_config(const ConfigOverrides& overrides, const core::Environment
       config.log_level != "error") {
     throw std::runtime_error("log_level must be debug, info, warning or error");
   }
+  // A refresh lease that ended while its holder still waited for the provider would let a
+  // second replica refresh the same single-use token.
+  const auto longest = core::longest_refresh(config.tokens, config.provider_total_timeout);
+  if (config.tokens.lease <= longest) {
+    throw std::runtime_error("token_refresh_lease_seconds (" + std::to_string(config.tokens.lease.count()) +
+                             ") must be longer than a refresh can wait on the provider (" +
+                             std::to_string(longest.count()) +
+                             " ms: " + std::to_string(config.tokens.transient_attempts) +
+                             " attempts of provider_total_timeout_ms with backoff)");
+  }
   return config;
 }
 

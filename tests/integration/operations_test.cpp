@@ -295,6 +295,25 @@ TEST(Operations, HalfATlsConfigurationIsRefusedAtStart) {
   EXPECT_NE(started.exit_code, 0);
 }
 
+// A refresh lease must outlast the longest wait on the provider, or a second replica could
+// refresh a single-use token its holder is still refreshing.
+TEST(Operations, ALeaseShorterThanAProviderCallCanTakeIsRefusedAtStart) {
+  TempDir work("connector-short-lease");
+  const std::vector<std::string> serve = {host_binary().string(), "serve",      "--listen",
+                                          "127.0.0.1:0",          "--data-dir", (work.path() / "data").string()};
+  const auto refused = run_command(serve, {{"CONNECTOR_TOKEN_REFRESH_LEASE_SECONDS", "20"}});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.errors.find("token_refresh_lease_seconds (20) must be longer than a refresh can wait on the "
+                                "provider (46250 ms"),
+            std::string::npos)
+      << refused.errors;
+  // With provider calls that give up sooner, the same lease is long enough.
+  ChildProcess accepted(
+      serve, {{"CONNECTOR_TOKEN_REFRESH_LEASE_SECONDS", "20"}, {"CONNECTOR_PROVIDER_TOTAL_TIMEOUT_MS", "5000"}},
+      work.path(), "host");
+  EXPECT_TRUE(accepted.wait_for_stderr("\"listening\"", std::chrono::seconds(20))) << accepted.stderr_text();
+}
+
 TEST(Operations, AnyHostSettingCanComeFromAFile) {
   TempDir work("connector-setting-files");
   const auto limit_file = work.path() / "max-body";

@@ -127,3 +127,43 @@ TEST(PostgresHost, ARestartUnderLoadAnswers503InTheWindowAndLosesNoAcknowledgedW
     EXPECT_EQ(found.status, 200) << "acknowledged " << id << " but lost: " << found.body;
   }
 }
+
+// GitHub's refresh tokens are single-use: once the provider has answered a refresh, the new
+// refresh token exists only in the host's memory until it is stored. A database restart in
+// that moment must not lose it.
+TEST(PostgresHost, ARefreshAnsweredWhileTheDatabaseRestartsIsStoredOnceItIsBack) {
+  TempDir work("connector-pg-host");
+  PostgresServer server;
+  ProviderDouble provider(work.path());
+  HostOptions options;
+  options.database_url = server.url();
+  options.environment = {{"CONNECTOR_TOKEN_REFRESH_SCAN_SECONDS", "3600"}};
+  HostProcess host(work.path(), &provider, options);
+  const std::string org = "org_pg_refresh";
+  const std::string key = host.create_key(org, credentials_read_permissions);
+  const std::string workspace = host.create_workspace(org, key);
+  provider.control("POST", "/__control/mode", {{"github_expiring", true}});
+  const auto flow = run_flow(host, org, key, workspace, github_definition);
+  provider.control("POST", "/__control/reset", {{"stats_only", true}});
+
+  // The provider answers after 1.5 s; the database is away from 0.3 s to 2.5 s.
+  provider.control("POST", "/__control/behaviour", {{"token", "normal"}, {"delay_ms", 1500}, {"times", 1}});
+  HttpResult refreshed;
+  std::thread caller([&] { refreshed = request_access_token(host, org, key, flow.source_id(), true); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  server.stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  server.start();
+  caller.join();
+
+  ASSERT_EQ(refreshed.status, 200) << refreshed.body;
+  EXPECT_EQ(refreshed.json()["refreshed"], true);
+  EXPECT_TRUE(github_token_works(provider, refreshed.json()["access_token"]));
+  EXPECT_EQ(provider.stats()["refresh_calls"], 1);
+  // The stored refresh token is the rotated one: the next refresh works.
+  const HttpResult next = request_access_token(host, org, key, flow.source_id(), true);
+  ASSERT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(stat_count(provider.stats(), "bad_refresh_token"), 0) << provider.stats().dump();
+  EXPECT_EQ(get_source(host, org, key, flow.source_id())["status"], "active");
+  EXPECT_THAT(host.process().stderr_text(), HasSubstr("token write-back waits for the store"));
+}

@@ -231,7 +231,7 @@ TEST_F(PostgresReplicas, TheBackgroundRefreshRunsOnEveryReplicaButRefreshesASour
 TEST_F(PostgresReplicas, AReplicaKilledMidRefreshLeavesTheSourceToAnotherOnceItsLeaseEnds) {
   // Short leases, and provider calls that give up well inside one (as the host requires).
   const std::map<std::string, std::string> short_lease = {{"CONNECTOR_TOKEN_REFRESH_LEASE_SECONDS", "4"},
-                                                          {"CONNECTOR_PROVIDER_TOTAL_TIMEOUT_MS", "1000"}};
+                                                          {"CONNECTOR_PROVIDER_TOTAL_TIMEOUT_MS", "800"}};
   replicas_.clear();
   for (int i = 0; i < replica_count; ++i)
     replicas_.push_back(start_replica(i, short_lease));
