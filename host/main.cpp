@@ -34,6 +34,10 @@ commands:
                  redirects add --org ORG_ID --url https://app.example.com/callback --data-dir DIR
   database     check (schema version; exit 3 when older, 1 when newer) | migrate the store's schema
                  database check|migrate [--data-dir DIR | --database postgresql://USER:PASS@HOST:PORT/DB]
+  encryption   the sealing keys (encryption_keys_file, shared by every replica)
+                 rotate: add a key that seals from now on | status: which keys seal how many secrets
+                 rewrap [--batch N]: re-seal every stored secret with the current key, while serving
+                 retire KEY_ID: remove a key no stored secret uses any more
   plugins      list the plugins a folder holds and why any is refused
                  plugins --url http://127.0.0.1:8080 [--key KEY]: the running host's view
                  (GET /v1/admin/plugins; the key, or CONNECTOR_ADMIN_KEY, needs "admin")
@@ -41,8 +45,8 @@ commands:
   --help       print this text
 
 signals: SIGTERM/SIGINT stop accepting and let accepted requests finish within the grace
-period; SIGHUP re-reads the configuration (log level, provider settings, *_FILE secrets) and
-rescans the plugins. Under systemd (Type=notify) readiness is reported with sd_notify.
+period; SIGHUP re-reads the configuration (log level, provider settings, *_FILE secrets), the
+key file and rescans the plugins. Under systemd (Type=notify) readiness is reported with sd_notify.
 
 settings: a key of the JSON configuration file (--config FILE or CONNECTOR_CONFIG), or its
 environment variable, which wins; --listen, --data-dir, --database and --plugins-dir win over both.
@@ -94,6 +98,7 @@ int main(int argc, char** argv) {
     if (command == "redirects") return connector::host::run_redirects(args);
     if (command == "plugins") return connector::host::run_plugins(args);
     if (command == "database") return connector::host::run_database(args);
+    if (command == "encryption") return connector::host::run_encryption(args);
     if (command == "version") {
       std::cout << "connector-host " << CONNECTOR_VERSION << " (plugin ABI 1.0)\n";
       return 0;

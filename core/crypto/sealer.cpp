@@ -356,57 +356,117 @@ struct Sealer::SealingContexts {
   }
 };
 
-Sealer::Sealer(std::vector<SealingKey> ring)
-    : ring_(std::move(ring)), sealing_contexts_(std::make_unique<SealingContexts>()) {
+struct Sealer::Ring {
+  std::vector<SealingKey> keys;
+  mutable SealingContexts contexts;
+
+  explicit Ring(std::vector<SealingKey> ring) : keys(std::move(ring)) {}
+  ~Ring() { wipe(keys); }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+};
+
+namespace {
+
+// Checks a ring and orders it highest id first: that key seals, and the search in open()
+// meets the newest keys first.
+std::vector<SealingKey> checked_ring(std::vector<SealingKey> ring) {
   try {
-    if (ring_.empty()) throw std::invalid_argument("the sealing key ring is empty");
-    for (std::size_t i = 0; i < ring_.size(); ++i) {
-      if (ring_[i].bytes.size() != key_size) {
-        throw std::invalid_argument("sealing key " + std::to_string(ring_[i].id) + " is not 32 bytes long");
+    if (ring.empty()) throw std::invalid_argument("the sealing key ring is empty");
+    for (std::size_t i = 0; i < ring.size(); ++i) {
+      if (ring[i].bytes.size() != key_size) {
+        throw std::invalid_argument("sealing key " + std::to_string(ring[i].id) + " is not 32 bytes long");
       }
       for (std::size_t j = 0; j < i; ++j) {
-        if (ring_[j].id == ring_[i].id) {
-          throw std::invalid_argument("sealing key id " + std::to_string(ring_[i].id) + " appears twice");
+        if (ring[j].id == ring[i].id) {
+          throw std::invalid_argument("sealing key id " + std::to_string(ring[i].id) + " appears twice");
         }
       }
     }
   } catch (...) {
-    wipe(ring_);
+    wipe(ring);
     throw;
   }
-  // Highest id first: it seals, and the search in open() meets the newest keys first.
-  std::sort(ring_.begin(), ring_.end(), [](const SealingKey& a, const SealingKey& b) { return a.id > b.id; });
+  std::sort(ring.begin(), ring.end(), [](const SealingKey& a, const SealingKey& b) { return a.id > b.id; });
+  return ring;
 }
 
-Sealer::~Sealer() { wipe(ring_); }
+} // namespace
 
-Sealer::Sealer(Sealer&& other) noexcept
-    : ring_(std::move(other.ring_)), sealing_contexts_(std::move(other.sealing_contexts_)) {
-  other.ring_.clear();
-}
+Sealer::Sealer(std::vector<SealingKey> ring) : ring_(std::make_shared<const Ring>(checked_ring(std::move(ring)))) {}
+
+Sealer::~Sealer() = default;
+
+Sealer::Sealer(Sealer&& other) noexcept : ring_(other.ring_.exchange(nullptr)), file_(std::move(other.file_)) {}
 
 Sealer& Sealer::operator=(Sealer&& other) noexcept {
   if (this != &other) {
-    wipe(ring_);
-    ring_ = std::move(other.ring_);
-    sealing_contexts_ = std::move(other.sealing_contexts_);
-    other.ring_.clear();
+    ring_.store(other.ring_.exchange(nullptr));
+    file_ = std::move(other.file_);
   }
   return *this;
 }
 
-uint32_t Sealer::current_key_id() const {
-  if (ring_.empty()) throw std::logic_error("current_key_id() on a moved-from Sealer");
-  return ring_.front().id;
+std::shared_ptr<const Sealer::Ring> Sealer::ring() const {
+  std::shared_ptr<const Ring> ring = ring_.load(std::memory_order_acquire);
+  if (!ring) throw std::logic_error("a moved-from Sealer was used");
+  return ring;
+}
+
+uint32_t Sealer::current_key_id() const { return ring()->keys.front().id; }
+
+std::vector<uint32_t> Sealer::key_ids() const {
+  std::vector<uint32_t> ids;
+  for (const auto& key : ring()->keys)
+    ids.push_back(key.id);
+  return ids;
+}
+
+bool Sealer::has_key(uint32_t id) const {
+  const auto ring = this->ring();
+  return std::any_of(ring->keys.begin(), ring->keys.end(), [id](const SealingKey& key) { return key.id == id; });
+}
+
+std::optional<uint32_t> Sealer::key_id_of(std::span<const uint8_t> envelope) {
+  if (envelope.size() < envelope_overhead || envelope[0] != envelope_version) return std::nullopt;
+  uint32_t key_id = 0;
+  for (std::size_t i = 1; i <= key_id_size; ++i)
+    key_id = (key_id << 8) | envelope[i];
+  return key_id;
+}
+
+std::vector<uint32_t> Sealer::reload_key_file() {
+  if (file_.empty()) throw std::logic_error("this Sealer was not read from a key file");
+  Sealer again = from_key_file(file_, false);
+  ring_.store(again.ring_.exchange(nullptr), std::memory_order_release);
+  return key_ids();
+}
+
+bool Sealer::look_for_key(uint32_t id) const {
+  if (file_.empty()) return false;
+  const std::lock_guard lock(reload_mutex_);
+  if (has_key(id)) return true; // another thread read the file meanwhile
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_look_ < std::chrono::seconds(1)) return false;
+  last_look_ = now;
+  try {
+    Sealer again = from_key_file(file_, false);
+    if (!again.has_key(id)) return false;
+    // The file's ring, which has every key the running ring has unless one was retired.
+    ring_.store(again.ring_.exchange(nullptr), std::memory_order_release);
+    return true;
+  } catch (const std::exception&) {
+    return false; // a key file being rewritten or broken: the ring stays, the secret stays closed
+  }
 }
 
 std::vector<uint8_t> Sealer::seal(std::string_view plaintext, std::string_view associated_data) const {
-  if (ring_.empty()) throw std::logic_error("seal() on a moved-from Sealer");
+  const std::shared_ptr<const Ring> ring = this->ring();
   if (plaintext.size() > static_cast<std::size_t>(INT_MAX) - tag_size ||
       associated_data.size() > static_cast<std::size_t>(INT_MAX)) {
     throw std::length_error("too large to seal");
   }
-  const SealingKey& key = ring_.front();
+  const SealingKey& key = ring->keys.front();
 
   std::vector<uint8_t> envelope(envelope_overhead + plaintext.size());
   uint8_t* out = envelope.data();
@@ -419,7 +479,7 @@ std::vector<uint8_t> Sealer::seal(std::string_view plaintext, std::string_view a
   fill_random(nonce, nonce_size);
   out += nonce_size;
 
-  CipherContext context = sealing_contexts_->take(key);
+  CipherContext context = ring->contexts.take(key);
   int written = 0;
   // A null key with an IV keeps the context's key schedule and starts a new message.
   const bool sealed =
@@ -432,7 +492,7 @@ std::vector<uint8_t> Sealer::seal(std::string_view plaintext, std::string_view a
                           envelope.data() + envelope.size() - tag_size) == 1;
   // A context that failed is in an unknown state: it is freed, not given back.
   if (!sealed) throw std::runtime_error("AES-256-GCM encryption failed");
-  sealing_contexts_->give_back(std::move(context));
+  ring->contexts.give_back(std::move(context));
   return envelope;
 }
 
@@ -442,11 +502,18 @@ std::optional<std::string> Sealer::open(std::span<const uint8_t> envelope, std::
   if (envelope.size() > evp_limit || associated_data.size() > evp_limit) {
     return std::nullopt;
   }
-  uint32_t key_id = 0;
-  for (std::size_t i = 1; i <= key_id_size; ++i)
-    key_id = (key_id << 8) | envelope[i];
-  const auto key = std::find_if(ring_.begin(), ring_.end(), [key_id](const SealingKey& k) { return k.id == key_id; });
-  if (key == ring_.end()) return std::nullopt;
+  const uint32_t key_id = *key_id_of(envelope);
+  std::shared_ptr<const Ring> ring = this->ring();
+  const auto find_key = [&] {
+    return std::find_if(ring->keys.begin(), ring->keys.end(), [key_id](const SealingKey& k) { return k.id == key_id; });
+  };
+  auto key = find_key();
+  if (key == ring->keys.end()) {
+    if (!look_for_key(key_id)) return std::nullopt;
+    ring = this->ring();
+    key = find_key();
+    if (key == ring->keys.end()) return std::nullopt;
+  }
 
   const uint8_t* nonce = envelope.data() + 1 + key_id_size;
   const uint8_t* ciphertext = nonce + nonce_size;
@@ -491,15 +558,21 @@ Sealer Sealer::from_key_file(const std::filesystem::path& file, bool create_if_m
   FileDescriptor handle = open_key_file(file);
   std::string content = read_all(file, handle.get());
   WipeOnExit wipe_content(content);
-  return Sealer(parse_key_file(file, content));
+  Sealer sealer(parse_key_file(file, content));
+  sealer.file_ = file;
+  return sealer;
 }
 
-uint32_t Sealer::add_key_to_file(const std::filesystem::path& file) {
-  // Two rotations at once must not both read the old file and lose one key: lock the file,
-  // and start over if a rename replaced it while we waited for the lock.
+namespace {
+
+// Replaces a key file's text with edit(old text), under an exclusive lock, so that two edits at
+// once cannot both read the old file and lose one of their changes. The new text is written
+// beside the file and renamed over it: readers see the old file or the new one.
+template <typename Edit> void rewrite_key_file(const std::filesystem::path& file, Edit edit) {
   for (;;) {
     FileDescriptor handle = open_key_file(file);
     if (::flock(handle.get(), LOCK_EX) != 0) throw key_file_error(file, "cannot lock: " + errno_text(errno));
+    // Start over if a rename replaced the file while we waited for the lock.
     struct stat opened {};
     struct stat current {};
     if (::fstat(handle.get(), &opened) != 0) throw key_file_error(file, "cannot stat: " + errno_text(errno));
@@ -509,23 +582,9 @@ uint32_t Sealer::add_key_to_file(const std::filesystem::path& file) {
 
     std::string content = read_all(file, handle.get());
     WipeOnExit wipe_content(content);
-    uint32_t highest = 0;
-    {
-      std::vector<SealingKey> ring = parse_key_file(file, content);
-      for (const auto& key : ring)
-        highest = std::max(highest, key.id);
-      wipe(ring);
-    }
-    if (highest == UINT32_MAX) throw key_file_error(file, "no key id left after 4294967295");
-    const uint32_t new_id = highest + 1;
-
-    std::string new_line = fresh_key_line(new_id);
-    WipeOnExit wipe_new_line(new_line);
-    std::string new_content =
-        concatenate_secret(content, !content.empty() && content.back() != '\n' ? "\n" : "", new_line);
+    std::string new_content = edit(content);
     WipeOnExit wipe_new_content(new_content);
 
-    // Write beside the file, then rename over it: readers see the old file or the new one.
     std::string temporary_name = file.string() + ".XXXXXX";
     const int temporary_descriptor = ::mkstemp(temporary_name.data()); // creates it 0600
     if (temporary_descriptor < 0) throw key_file_error(file, "cannot create a temporary file: " + errno_text(errno));
@@ -543,8 +602,62 @@ uint32_t Sealer::add_key_to_file(const std::filesystem::path& file) {
       throw;
     }
     sync_directory(file.parent_path());
-    return new_id;
+    return;
   }
+}
+
+// The highest key id in a key file's text (which must parse).
+uint32_t highest_key_id(const std::filesystem::path& file, std::string_view content) {
+  std::vector<SealingKey> ring = parse_key_file(file, content);
+  uint32_t highest = 0;
+  for (const auto& key : ring)
+    highest = std::max(highest, key.id);
+  wipe(ring);
+  return highest;
+}
+
+} // namespace
+
+uint32_t Sealer::add_key_to_file(const std::filesystem::path& file) {
+  uint32_t new_id = 0;
+  rewrite_key_file(file, [&](const std::string& content) {
+    const uint32_t highest = highest_key_id(file, content);
+    if (highest == UINT32_MAX) throw key_file_error(file, "no key id left after 4294967295");
+    new_id = highest + 1;
+    std::string new_line = fresh_key_line(new_id);
+    WipeOnExit wipe_new_line(new_line);
+    return concatenate_secret(content, !content.empty() && content.back() != '\n' ? "\n" : "", new_line);
+  });
+  return new_id;
+}
+
+void Sealer::remove_key_from_file(const std::filesystem::path& file, uint32_t id) {
+  rewrite_key_file(file, [&](const std::string& content) {
+    if (highest_key_id(file, content) == id) {
+      throw key_file_error(file, "key " + std::to_string(id) + " is the current key, which seals; rotate first");
+    }
+    // Keeps every line (comments included) but the key's own.
+    std::string kept;
+    kept.reserve(content.size());
+    bool found = false;
+    for (std::size_t start = 0; start < content.size();) {
+      const std::size_t end = std::min(content.find('\n', start), content.size());
+      const std::string_view line(content.data() + start, end - start);
+      const std::string_view trimmed = trim(line);
+      const std::string_view id_text = trim(trimmed.substr(0, trimmed.find(':')));
+      uint32_t line_id = 0;
+      const bool is_key = !trimmed.empty() && trimmed.front() != '#' && trimmed.find(':') != std::string_view::npos &&
+                          std::from_chars(id_text.data(), id_text.data() + id_text.size(), line_id).ec == std::errc{};
+      if (is_key && line_id == id) {
+        found = true;
+      } else {
+        kept.append(line).append(end < content.size() ? "\n" : "");
+      }
+      start = end + 1;
+    }
+    if (!found) throw key_file_error(file, "holds no key " + std::to_string(id));
+    return kept;
+  });
 }
 
 } // namespace connector::core

@@ -347,6 +347,51 @@ bool PostgresStore::delete_oauth_app(const std::string& organization_id, const s
              .affected_rows() == 1;
 }
 
+// --- Sealed secrets, walked by id (an app's by its key).
+
+std::vector<SealedSecret> PostgresStore::list_sealed_secrets(SecretColumn column,
+                                                             const std::optional<SealedSecret>& after, int limit) {
+  // Parameters are borrowed until the statement ends: they come from an object that outlives it.
+  const SealedSecret start;
+  const SealedSecret& from = after ? *after : start;
+  pg::Params params;
+  if (column == SecretColumn::oauth_app_configuration) {
+    params.text(from.id).text(from.scope).text(from.slug);
+  } else {
+    params.text(from.position);
+  }
+  params.integer(std::clamp(limit, 1, 10000));
+  const pg::Result result = run(sql_text::sealed_secrets_page(column, '$', "id"), params);
+  std::vector<SealedSecret> page;
+  for (int row = 0; row < result.rows(); ++row) {
+    page.push_back({column, result.text(row, 0), result.text(row, 1), result.text(row, 2), result.bytes(row, 3),
+                    result.text(row, 4)});
+  }
+  return page;
+}
+
+bool PostgresStore::replace_sealed_secret(const SealedSecret& stored, std::span<const uint8_t> resealed, int64_t now) {
+  pg::Params params;
+  params.bytes(resealed);
+  if (stored.column == SecretColumn::oauth_app_configuration) {
+    params.text(stored.id).text(stored.scope).text(stored.slug);
+  } else {
+    params.text(stored.id);
+  }
+  params.bytes(stored.sealed);
+  if (stored.column == SecretColumn::source_credentials) params.integer(now);
+  return run(sql_text::replace_sealed_secret(stored.column, '$', "id"), params).affected_rows() == 1;
+}
+
+std::map<uint32_t, int64_t> PostgresStore::count_secrets_by_key() {
+  static const std::string sql = sql_text::count_secrets_by_key();
+  const pg::Result result = run(sql, pg::Params());
+  std::map<uint32_t, int64_t> counts;
+  for (int row = 0; row < result.rows(); ++row)
+    counts[key_id_from_envelope_header(result.bytes(row, 0))] += result.integer(row, 1);
+  return counts;
+}
+
 int64_t PostgresStore::cache_generation() {
   const pg::Result result = run("SELECT generation FROM cache_generation WHERE id = 1", pg::Params());
   return result.rows() == 1 ? result.integer(0, 0) : 0;

@@ -29,4 +29,12 @@ FlowStatus stored_flow_status(const std::string& text) {
   return *status;
 }
 
+uint32_t key_id_from_envelope_header(const std::vector<uint8_t>& id_bytes) {
+  if (id_bytes.size() < 4) return 0;
+  uint32_t id = 0;
+  for (std::size_t i = 0; i < 4; ++i)
+    id = (id << 8) | id_bytes[i];
+  return id;
+}
+
 } // namespace connector::core

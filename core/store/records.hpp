@@ -112,6 +112,26 @@ struct OAuthAppRecord {
   int64_t updated_at = 0;
 };
 
+// Where sealed secrets are kept: each table's sealed column. Ended flows keep none.
+enum class SecretColumn { source_credentials, oauth_app_configuration, flow_code_verifier, flow_credentials };
+inline constexpr SecretColumn every_secret_column[] = {
+    SecretColumn::source_credentials, SecretColumn::oauth_app_configuration, SecretColumn::flow_code_verifier,
+    SecretColumn::flow_credentials};
+
+// One stored secret as sealed, with what names its row (the sealing context is made from it).
+struct SealedSecret {
+  SecretColumn column = SecretColumn::source_credentials;
+  std::string id;    // the source's or the flow's id; an app's organization id
+  std::string scope; // an app's
+  std::string slug;  // an app's
+  std::vector<uint8_t> sealed;
+  std::string position; // the store's own place of the row: where a walk goes on after it
+};
+
+// The sealing key id in the header of an envelope (crypto/sealer.hpp: a version byte, then the
+// id in 4 bytes, big-endian), from those 4 bytes; 0 if they are fewer.
+uint32_t key_id_from_envelope_header(const std::vector<uint8_t>& id_bytes);
+
 // A page of a listing: `next_after` is the id to pass as `after` for the next page, empty at
 // the end.
 template <typename Record> struct Page {

@@ -53,4 +53,70 @@ std::string compare_and_swap(std::string_view table, std::string_view columns, c
       .append(parameter("version"));
 }
 
+namespace {
+
+struct SecretPlace {
+  std::string_view table;
+  std::string_view column;
+};
+
+SecretPlace place_of(SecretColumn column) {
+  switch (column) {
+  case SecretColumn::source_credentials: return {"sources", "sealed_credentials"};
+  case SecretColumn::oauth_app_configuration: return {"oauth_apps", "sealed_configuration"};
+  case SecretColumn::flow_code_verifier: return {"connections", "sealed_code_verifier"};
+  case SecretColumn::flow_credentials: return {"connections", "sealed_credentials"};
+  }
+  return {};
+}
+
+// The statement with its parameters numbered: "#n" becomes "?n" or "$n".
+std::string numbered(std::string text, char marker) {
+  std::replace(text.begin(), text.end(), '#', marker);
+  return text;
+}
+
+} // namespace
+
+std::string sealed_secrets_page(SecretColumn column, char marker, std::string_view position) {
+  const auto [table, sealed] = place_of(column);
+  const std::string non_empty = "length(" + std::string(sealed) + ") > 0";
+  if (column == SecretColumn::oauth_app_configuration) {
+    return numbered("SELECT organization_id, scope, slug, " + std::string(sealed) + ", '' FROM " + std::string(table) +
+                        " WHERE (organization_id, scope, slug) > (#1, #2, #3) AND " + non_empty +
+                        " ORDER BY organization_id, scope, slug LIMIT #4",
+                    marker);
+  }
+  const std::string at(position);
+  return numbered("SELECT id, '', '', " + std::string(sealed) + ", CAST(" + at + " AS text) FROM " +
+                      std::string(table) + " WHERE " + at + " > #1 AND " + non_empty + " ORDER BY " + at + " LIMIT #2",
+                  marker);
+}
+
+std::string replace_sealed_secret(SecretColumn column, char marker, std::string_view position) {
+  const auto [table, sealed] = place_of(column);
+  const std::string set = "UPDATE " + std::string(table) + " SET " + std::string(sealed) + " = #1 WHERE ";
+  switch (column) {
+  case SecretColumn::oauth_app_configuration:
+    return numbered(set + "organization_id = #2 AND scope = #3 AND slug = #4 AND " + std::string(sealed) + " = #5",
+                    marker);
+  case SecretColumn::source_credentials:
+    return numbered(set + std::string(position) + " = #2 AND " + std::string(sealed) +
+                        " = #3 AND (refresh_lease_until IS NULL OR refresh_lease_until <= #4)",
+                    marker);
+  default: return numbered(set + std::string(position) + " = #2 AND " + std::string(sealed) + " = #3", marker);
+  }
+}
+
+std::string count_secrets_by_key() {
+  std::string text;
+  for (const SecretColumn column : every_secret_column) {
+    const auto [table, sealed] = place_of(column);
+    if (!text.empty()) text += " UNION ALL ";
+    text += "SELECT substr(" + std::string(sealed) + ", 2, 4), count(*) FROM " + std::string(table) + " WHERE length(" +
+            std::string(sealed) + ") >= 5 GROUP BY 1";
+  }
+  return text;
+}
+
 } // namespace connector::core::sql_text

@@ -3,6 +3,8 @@
 // PostgreSQL ($1, $2, ...); the n-th column is parameter n.
 #pragma once
 
+#include "store/records.hpp"
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,5 +23,17 @@ std::string insert(std::string_view table, std::string_view columns, char marker
 // is still the one the caller read (compare-and-swap), and bump the version. `row` finds the
 // row; by default "id = ?n", n being the id column's parameter.
 std::string compare_and_swap(std::string_view table, std::string_view columns, char marker, std::string_view row = {});
+
+// The statements over sealed secrets (Store::list_sealed_secrets and friends). `position` is
+// the column a backend walks and finds `column`'s rows by: the id, or SQLite's row key of a
+// flow. A page selects id, scope, slug, the sealed bytes and the position as text; its
+// parameters are the position after which it starts (an app's: organization, scope and slug)
+// and then the limit.
+std::string sealed_secrets_page(SecretColumn column, char marker, std::string_view position);
+// Parameters: the new sealed bytes, the row (position; an app's organization, scope and slug),
+// the bytes it must still hold, and for a source the time its refresh lease must have ended by.
+std::string replace_sealed_secret(SecretColumn column, char marker, std::string_view position);
+// Rows: the key id bytes of the envelopes (see crypto/sealer.hpp) and their count, per column.
+std::string count_secrets_by_key();
 
 } // namespace connector::core::sql_text

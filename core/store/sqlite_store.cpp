@@ -401,6 +401,70 @@ bool SqliteStore::update_flow(const FlowRecord& flow) {
   return query.changes() == 1;
 }
 
+// --- Sealed secrets. SQLite walks flows by row key (their order in the table), the rest by id.
+
+namespace {
+
+std::string_view sqlite_position(SecretColumn column) {
+  return column == SecretColumn::flow_code_verifier || column == SecretColumn::flow_credentials ? "row_key" : "id";
+}
+
+} // namespace
+
+std::vector<SealedSecret> SqliteStore::list_sealed_secrets(SecretColumn column,
+                                                           const std::optional<SealedSecret>& after, int limit) {
+  const std::string_view position = sqlite_position(column);
+  sqlite::Query query(prepared(sql_text::sealed_secrets_page(column, '?', position)));
+  // Bound values are borrowed until the statement ends: bind from an object that outlives it.
+  const SealedSecret start;
+  const SealedSecret& from = after ? *after : start;
+  int next = 1;
+  if (column == SecretColumn::oauth_app_configuration) {
+    query.bind_text(next++, from.id);
+    query.bind_text(next++, from.scope);
+    query.bind_text(next++, from.slug);
+  } else if (position == "row_key") {
+    query.bind_integer(next++, after ? std::stoll(after->position) : std::numeric_limits<int64_t>::min());
+  } else {
+    query.bind_text(next++, from.position);
+  }
+  query.bind_integer(next, std::clamp(limit, 1, 10000));
+  std::vector<SealedSecret> page;
+  while (query.next_row()) {
+    page.push_back({column, query.text(0), query.text(1), query.text(2), query.blob(3), query.text(4)});
+  }
+  return page;
+}
+
+bool SqliteStore::replace_sealed_secret(const SealedSecret& stored, std::span<const uint8_t> resealed, int64_t now) {
+  const std::string_view position = sqlite_position(stored.column);
+  sqlite::Query query(prepared(sql_text::replace_sealed_secret(stored.column, '?', position)));
+  query.bind_blob(1, resealed);
+  int next = 2;
+  if (stored.column == SecretColumn::oauth_app_configuration) {
+    query.bind_text(next++, stored.id);
+    query.bind_text(next++, stored.scope);
+    query.bind_text(next++, stored.slug);
+  } else if (position == "row_key") {
+    query.bind_integer(next++, std::stoll(stored.position));
+  } else {
+    query.bind_text(next++, stored.id);
+  }
+  query.bind_blob(next++, stored.sealed);
+  if (stored.column == SecretColumn::source_credentials) query.bind_integer(next, now);
+  query.run();
+  return query.changes() == 1;
+}
+
+std::map<uint32_t, int64_t> SqliteStore::count_secrets_by_key() {
+  static const std::string sql = sql_text::count_secrets_by_key();
+  sqlite::Query query(prepared(sql));
+  std::map<uint32_t, int64_t> counts;
+  while (query.next_row())
+    counts[key_id_from_envelope_header(query.blob(0))] += query.integer(1);
+  return counts;
+}
+
 int64_t SqliteStore::cache_generation() {
   sqlite::Query query(prepared("SELECT generation FROM cache_generation WHERE id = 1"));
   return query.next_row() ? query.integer(0) : 0;

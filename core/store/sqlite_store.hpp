@@ -84,6 +84,10 @@ public:
                                                const std::string& slug) override;
   std::vector<OAuthAppRecord> list_oauth_apps(const std::string& organization_id, const std::string& scope) override;
   bool delete_oauth_app(const std::string& organization_id, const std::string& scope, const std::string& slug) override;
+  std::vector<SealedSecret> list_sealed_secrets(SecretColumn column, const std::optional<SealedSecret>& after,
+                                                int limit) override;
+  bool replace_sealed_secret(const SealedSecret& stored, std::span<const uint8_t> resealed, int64_t now) override;
+  std::map<uint32_t, int64_t> count_secrets_by_key() override;
   int64_t cache_generation() override;
 
   // TransactionalStore

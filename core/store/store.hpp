@@ -10,7 +10,9 @@
 
 #include "store/records.hpp"
 
+#include <map>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -110,6 +112,17 @@ public:
   virtual std::vector<OAuthAppRecord> list_oauth_apps(const std::string& organization_id, const std::string& scope) = 0;
   virtual bool delete_oauth_app(const std::string& organization_id, const std::string& scope,
                                 const std::string& slug) = 0;
+
+  // Every stored secret, for re-sealing under a new key: a page of `column`'s secrets in the
+  // store's order, after `after` (nullopt: from the start). Empty secrets are left out.
+  virtual std::vector<SealedSecret> list_sealed_secrets(SecretColumn column, const std::optional<SealedSecret>& after,
+                                                        int limit) = 0;
+  // Puts `resealed` in place of `stored` if the row still holds exactly `stored.sealed`, and,
+  // for a source, no refresh lease is held at `now` (the lease holder compares the sealed bytes
+  // it took the lease with). A write that came in between wins: false.
+  virtual bool replace_sealed_secret(const SealedSecret& stored, std::span<const uint8_t> resealed, int64_t now) = 0;
+  // How many stored secrets each sealing key id seals (read from the envelopes' headers).
+  virtual std::map<uint32_t, int64_t> count_secrets_by_key() = 0;
 
   // A counter the database moves on every change to API keys or OAuth apps, by whoever makes
   // it: what the host keeps of those in memory is good while it stays the same.

@@ -19,16 +19,6 @@
 
 namespace connector::host {
 
-namespace {
-
-HostConfig config_from(const Arguments& arguments) {
-  return load_config({arguments.get_or("config", ""), "", arguments.get_or("data-dir", ""),
-                      arguments.get_or("plugins-dir", ""), arguments.get_or("database", "")},
-                     core::process_environment(), default_plugins_dir());
-}
-
-} // namespace
-
 int run_keys(const std::vector<std::string>& args) {
   const Arguments arguments(args, {"org", "data-dir", "config", "database", "name", "permissions", "id"}, {});
   const auto& words = arguments.positional();

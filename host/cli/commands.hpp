@@ -11,6 +11,7 @@ int run_keys(const std::vector<std::string>& args);
 int run_redirects(const std::vector<std::string>& args);
 int run_plugins(const std::vector<std::string>& args);
 int run_database(const std::vector<std::string>& args);
+int run_encryption(const std::vector<std::string>& args);
 
 // Where plugins are looked for when nothing says otherwise: beside the installed binary
 // (../lib/connector-host/plugins), else the build tree's folder.

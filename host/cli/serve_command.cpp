@@ -5,6 +5,7 @@
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "cli/descriptor_limit.hpp"
+#include "cli/sealing_keys.hpp"
 #include "cli/store_opening.hpp"
 #include "config/host_config.hpp"
 #include "crypto/sealer.hpp"
@@ -81,7 +82,9 @@ int run_serve(const std::vector<std::string>& args) {
   core::CacheGenerationClock generations;
   core::StoreExecutor store(open_store(config, StoreUse::service), &generations);
   core::StoreReaders readers(store, generations, store_reader_factory(config));
-  const core::Sealer sealer = core::Sealer::from_key_file(config.effective_key_file(), /*create_if_missing=*/true);
+  core::Sealer sealer = core::Sealer::from_key_file(config.effective_key_file(), /*create_if_missing=*/true);
+  // A replica without every key the stored secrets need would fail them one by one: refuse now.
+  require_keys_for_stored_secrets(count_secrets_by_key(store), sealer, config.effective_key_file());
 
   // Modules load from fresh copies under the data folder, so a replaced file is new code.
   PluginCatalog catalog(
@@ -217,8 +220,9 @@ int run_serve(const std::vector<std::string>& args) {
   sd_notify(0, "READY=1\nSTATUS=serving");
   https.warm_up(); // the system's CAs, for the first code exchange, off the start-up path
 
-  // SIGHUP: read the configuration again (log level, provider settings, secrets from *_FILE)
-  // and rescan the plugins, without dropping a connection. A bad file keeps the old settings.
+  // SIGHUP: read the configuration again (log level, provider settings, secrets from *_FILE),
+  // rescan the plugins and read the key file, without dropping a connection. A bad file keeps
+  // the old settings.
   boost::asio::signal_set hangups(io, SIGHUP);
   std::function<void()> await_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& error, int) {
@@ -226,10 +230,16 @@ int run_serve(const std::vector<std::string>& args) {
       sd_notify(0, "RELOADING=1");
       try {
         const HostConfig reread = load_config(overrides, env, default_plugins_dir());
+        // The key file (a rotation or a retirement), taken only if it opens every stored secret.
+        require_keys_for_stored_secrets(count_secrets_by_key(store),
+                                        core::Sealer::from_key_file(config.effective_key_file(), false),
+                                        config.effective_key_file());
         catalog.set_provider_settings(reread.providers);
         catalog.reload();
+        const auto key_ids = sealer.reload_key_file();
         // Said at the level in force until now, so a quieter new level still shows it.
-        log(LogLevel::info, "configuration reloaded", {{"log_level", reread.log_level}});
+        log(LogLevel::info, "configuration reloaded",
+            {{"log_level", reread.log_level}, {"sealing_key", key_ids.front()}, {"sealing_keys", key_ids}});
         set_minimum_log_level(parse_level(reread.log_level));
       } catch (const std::exception& reload_error) {
         log(LogLevel::error, "configuration reload failed; the previous settings stay",

@@ -1,11 +1,18 @@
 #include "cli/store_opening.hpp"
 
+#include "cli/commands.hpp"
 #include "cli/data_folder.hpp"
 #include "store/postgres_store.hpp"
 #include "store/postgres_support.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace connector::host {
+
+HostConfig config_from(const Arguments& arguments) {
+  return load_config({arguments.get_or("config", ""), "", arguments.get_or("data-dir", ""),
+                      arguments.get_or("plugins-dir", ""), arguments.get_or("database", "")},
+                     core::process_environment(), default_plugins_dir());
+}
 
 std::unique_ptr<core::TransactionalStore> open_store(const HostConfig& config, StoreUse use) {
   if (!config.database_url.empty()) {

@@ -5,6 +5,7 @@
 // they talk to.
 #pragma once
 
+#include "cli/arguments.hpp"
 #include "config/host_config.hpp"
 #include "store/store_readers.hpp"
 
@@ -12,6 +13,10 @@
 #include <string>
 
 namespace connector::host {
+
+// The configuration a CLI command runs with: the file and environment, with --config,
+// --data-dir, --plugins-dir and --database over them.
+HostConfig config_from(const Arguments& arguments);
 
 enum class StoreUse {
   command, // a CLI command: one connection, the defaults

@@ -68,8 +68,11 @@ const Setting settings[] = {
      [](HostConfig& c, const std::string& v) { c.database_url = v; }},
     {"plugins_dir", "CONNECTOR_PLUGINS_DIR", "provider plugins to load (lib/connector-host/plugins beside the binary)",
      [](HostConfig& c, const std::string& v) { c.plugins_dir = v; }},
-    {"key_file", "CONNECTOR_KEY_FILE",
-     "the encryption key ring, made with mode 0600 on first run (<data_dir>/encryption.keys)",
+    {"encryption_keys_file", "CONNECTOR_ENCRYPTION_KEYS_FILE",
+     "the sealing keys, one file that every replica shares; made with mode 0600 on first run "
+     "(<data_dir>/encryption.keys)",
+     [](HostConfig& c, const std::string& v) { c.key_file = v; }},
+    {"key_file", "CONNECTOR_KEY_FILE", "the earlier name of encryption_keys_file",
      [](HostConfig& c, const std::string& v) { c.key_file = v; }},
     {"ca_file", "CONNECTOR_CA_FILE", "an extra CA bundle for outgoing TLS, beside the system's (none)",
      [](HostConfig& c, const std::string& v) { c.ca_file = v; }},

@@ -376,3 +376,22 @@ TEST_F(PostgresReplicas, AReplicaKilledUnderLoadLosesNoAcknowledgedWriteAndTheOt
 }
 
 } // namespace
+
+TEST_F(PostgresReplicas, AKeyRotatedThroughOneReplicaOpensOnTheOthersBeforeTheyReload) {
+  const std::string org = "org_replicas_keys";
+  const std::string key = replica(0).create_key(org, credentials_read_permissions);
+  const std::string workspace = replica(0).create_workspace(org, key);
+  const auto rotated = run_command(replica(0).command({host_binary().string(), "encryption", "rotate"}), {});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.errors;
+  ASSERT_EQ(::kill(replica(0).process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(replica(0).process().wait_for_stderr("\"sealing_key\":2", std::chrono::seconds(10)));
+
+  // Replicas 1 and 2 never had a SIGHUP: replica 1 opens the flow's verifier that replica 0
+  // sealed with key 2 at the callback, and both open the source afterwards.
+  const std::string source_id = make_source(0, org, key, workspace);
+  for (int i = 1; i < replica_count; ++i) {
+    const auto handed = request_access_token(replica(i), org, key, source_id);
+    ASSERT_EQ(handed.status, 200) << "replica " << i << ": " << handed.body;
+    EXPECT_TRUE(github_token_works(*provider_, handed.json()["access_token"]));
+  }
+}

@@ -320,7 +320,11 @@ TEST_F(SealerKeyFile, RotationKeepsOldEnvelopesOpenAndSealsWithTheNewKey) {
   EXPECT_EQ(after.open(view(old_envelope), kAssociated), "old secret");
   const auto new_envelope = after.seal("new secret", kAssociated);
   EXPECT_EQ(new_envelope[4], 2);
-  EXPECT_FALSE(before.open(view(new_envelope), kAssociated).has_value());
+  EXPECT_EQ(Sealer::key_id_of(view(new_envelope)), 2U);
+  // A Sealer read from the file before the rotation finds the new key there (another replica
+  // rotated); it seals with the key it had until it reloads.
+  EXPECT_EQ(before.open(view(new_envelope), kAssociated), "new secret");
+  EXPECT_EQ(before.current_key_id(), 2U) << "it took the file's ring";
 
   EXPECT_EQ(Sealer::add_key_to_file(file), 3U);
   EXPECT_EQ(Sealer::from_key_file(file, false).current_key_id(), 3U);
@@ -343,4 +347,49 @@ TEST_F(SealerKeyFile, RotationRefusesAMissingFile) {
   const std::string message = what_of([&] { Sealer::add_key_to_file(file); });
   EXPECT_NE(message.find(file.string()), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(file));
+}
+
+TEST_F(SealerKeyFile, AReloadTakesTheFilesKeysAndABrokenFileKeepsTheRing) {
+  const fs::path file = directory_ / "keys";
+  Sealer sealer = Sealer::from_key_file(file, true);
+  const auto first = sealer.seal("first", kAssociated);
+  Sealer::add_key_to_file(file);
+  EXPECT_EQ(sealer.reload_key_file(), (std::vector<uint32_t>{2, 1}));
+  EXPECT_EQ(sealer.current_key_id(), 2U);
+  EXPECT_EQ(Sealer::key_id_of(view(sealer.seal("second", kAssociated))), 2U);
+
+  const std::string good = read_text(file);
+  write_text(file, "2:not base64\n", fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_THROW(sealer.reload_key_file(), std::runtime_error);
+  EXPECT_EQ(sealer.key_ids(), (std::vector<uint32_t>{2, 1}));
+  EXPECT_EQ(sealer.open(view(first), kAssociated), "first");
+  EXPECT_THROW(make_sealer({1}).reload_key_file(), std::logic_error) << "not read from a file";
+}
+
+TEST_F(SealerKeyFile, ALookForAnUnknownKeyReadsTheFileAtMostOnceASecond) {
+  const fs::path file = directory_ / "keys";
+  const Sealer writer = Sealer::from_key_file(file, true);
+  const Sealer reader = Sealer::from_key_file(file, false);
+  EXPECT_FALSE(reader.open(view(make_sealer({9}).seal("elsewhere", kAssociated)), kAssociated)); // looked: no key 9
+  Sealer::add_key_to_file(file);
+  const Sealer rotated = Sealer::from_key_file(file, false);
+  const auto envelope = rotated.seal("after rotation", kAssociated);
+  EXPECT_FALSE(reader.open(view(envelope), kAssociated)) << "the last look is less than a second old";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(reader.open(view(envelope), kAssociated), "after rotation");
+  EXPECT_TRUE(reader.has_key(2));
+}
+
+TEST_F(SealerKeyFile, RetiringRemovesOneKeyButNeverTheCurrentOneOrAnAbsentOne) {
+  const fs::path file = directory_ / "keys";
+  write_text(file,
+             "# keep me\n7:YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=\n"
+             "8:YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI=\n",
+             fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_NE(what_of([&] { Sealer::remove_key_from_file(file, 8); }).find("is the current key"), std::string::npos);
+  EXPECT_NE(what_of([&] { Sealer::remove_key_from_file(file, 5); }).find("holds no key 5"), std::string::npos);
+  Sealer::remove_key_from_file(file, 7);
+  EXPECT_EQ(read_text(file), "# keep me\n8:YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI=\n");
+  EXPECT_EQ(mode_of(file), 0600U);
+  EXPECT_EQ(Sealer::from_key_file(file, false).key_ids(), (std::vector<uint32_t>{8}));
 }

@@ -324,6 +324,82 @@ TEST_P(StoreContract, UpdateKeepsIdentityAndCreationTime) {
   EXPECT_EQ(store.find_flow("org_a", "conn_1")->created_at, 1700000000);
 }
 
+namespace {
+
+// An envelope's shape (crypto/sealer.hpp) around `tail`: version 1, then `key` big-endian.
+std::vector<uint8_t> sealed_with(uint32_t key, const std::string& tail) {
+  std::vector<uint8_t> bytes = {0x01, static_cast<uint8_t>(key >> 24), static_cast<uint8_t>(key >> 16),
+                                static_cast<uint8_t>(key >> 8), static_cast<uint8_t>(key)};
+  bytes.insert(bytes.end(), tail.begin(), tail.end());
+  return bytes;
+}
+
+// Every secret of `column`, walked in pages of `page_size`; the ids (an app's as org/scope/slug).
+std::vector<std::string> walk_secrets(Store& store, SecretColumn column, int page_size) {
+  std::vector<std::string> seen;
+  std::optional<SealedSecret> after;
+  for (;;) {
+    const std::vector<SealedSecret> page = store.list_sealed_secrets(column, after, page_size);
+    EXPECT_LE(page.size(), static_cast<std::size_t>(page_size));
+    if (page.empty()) return seen;
+    for (const auto& secret : page) {
+      EXPECT_EQ(secret.column, column);
+      seen.push_back(secret.scope.empty() ? secret.id : secret.id + "/" + secret.scope + "/" + secret.slug);
+    }
+    after = page.back();
+  }
+}
+
+} // namespace
+
+TEST_P(StoreContract, SealedSecretsAreWalkedCountedByKeyAndReplacedOnlyWhereUnchanged) {
+  TransactionalStore& store = open();
+  const int64_t lease_ends = 1700000100; // make_source's refresh lease
+  for (const auto& [id, key] :
+       std::vector<std::pair<std::string, uint32_t>>{{"src_1", 1}, {"src_2", 1}, {"src_3", 2}}) {
+    SourceRecord source = make_source("org_a", "ws_1", id);
+    source.sealed_credentials = sealed_with(key, "credentials of " + id);
+    store.insert_source(source);
+  }
+  FlowRecord pending = flow_with_status("org_a", "conn_pending", FlowStatus::pending, purge_now);
+  pending.sealed_code_verifier = sealed_with(1, "verifier");
+  FlowRecord authorized = flow_with_status("org_a", "conn_authorized", FlowStatus::authorized, purge_now);
+  authorized.sealed_credentials = sealed_with(2, "tokens");
+  store.insert_flow(pending);
+  store.insert_flow(authorized);
+  store.insert_flow(flow_with_status("org_a", "conn_consumed", FlowStatus::consumed, purge_now)); // keeps none
+  store.put_oauth_app({"org_a", "org", "github", "client-1", sealed_with(1, "app one"), 1, 1});
+  store.put_oauth_app({"org_b", "ws:ws_9", "github", "client-2", sealed_with(1, "app two"), 1, 1});
+
+  EXPECT_EQ(store.count_secrets_by_key(), (std::map<uint32_t, int64_t>{{1, 5}, {2, 2}}));
+  EXPECT_EQ(walk_secrets(store, SecretColumn::source_credentials, 2),
+            (std::vector<std::string>{"src_1", "src_2", "src_3"}));
+  EXPECT_EQ(walk_secrets(store, SecretColumn::flow_code_verifier, 1), (std::vector<std::string>{"conn_pending"}));
+  EXPECT_EQ(walk_secrets(store, SecretColumn::flow_credentials, 1), (std::vector<std::string>{"conn_authorized"}));
+  EXPECT_EQ(walk_secrets(store, SecretColumn::oauth_app_configuration, 1),
+            (std::vector<std::string>{"org_a/org/github", "org_b/ws:ws_9/github"}));
+
+  const auto first_of = [&](SecretColumn column) { return store.list_sealed_secrets(column, std::nullopt, 1).at(0); };
+  const SealedSecret source = first_of(SecretColumn::source_credentials);
+  EXPECT_EQ(source.sealed, sealed_with(1, "credentials of src_1"));
+  // A source whose refresh lease is held keeps its bytes: the holder compares them.
+  EXPECT_FALSE(store.replace_sealed_secret(source, sealed_with(3, "resealed"), lease_ends - 1));
+  EXPECT_TRUE(store.replace_sealed_secret(source, sealed_with(3, "resealed"), lease_ends));
+  EXPECT_EQ(store.find_source("org_a", "src_1")->sealed_credentials, sealed_with(3, "resealed"));
+  // The row changed since it was read: the newer bytes stay.
+  EXPECT_FALSE(store.replace_sealed_secret(source, sealed_with(3, "stale"), lease_ends));
+  EXPECT_EQ(store.find_source("org_a", "src_1")->sealed_credentials, sealed_with(3, "resealed"));
+
+  EXPECT_TRUE(store.replace_sealed_secret(first_of(SecretColumn::flow_code_verifier), sealed_with(3, "v"), 0));
+  EXPECT_EQ(store.find_flow("org_a", "conn_pending")->sealed_code_verifier, sealed_with(3, "v"));
+  EXPECT_EQ(store.find_flow("org_a", "conn_pending")->version, pending.version) << "a flow's writers are not failed";
+  EXPECT_TRUE(store.replace_sealed_secret(first_of(SecretColumn::oauth_app_configuration), sealed_with(3, "a"), 0));
+  EXPECT_EQ(store.find_oauth_app("org_a", "org", "github")->sealed_configuration, sealed_with(3, "a"));
+  EXPECT_EQ(store.find_oauth_app("org_b", "ws:ws_9", "github")->sealed_configuration, sealed_with(1, "app two"));
+
+  EXPECT_EQ(store.count_secrets_by_key(), (std::map<uint32_t, int64_t>{{1, 2}, {2, 2}, {3, 3}}));
+}
+
 TEST_P(StoreContract, CountsConnections) {
   TransactionalStore& store = open();
   EXPECT_EQ(store.count_flows(), 0);

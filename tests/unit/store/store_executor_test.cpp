@@ -149,6 +149,11 @@ public:
   int64_t expire_lapsed_authorized_flows(int64_t, int) override { return 0; }
   int64_t delete_flows_created_before(int64_t, int) override { return 0; }
   int64_t cache_generation() override { return 0; }
+  std::vector<SealedSecret> list_sealed_secrets(SecretColumn, const std::optional<SealedSecret>&, int) override {
+    return {};
+  }
+  bool replace_sealed_secret(const SealedSecret&, std::span<const uint8_t>, int64_t) override { return false; }
+  std::map<uint32_t, int64_t> count_secrets_by_key() override { return {}; }
   void insert_source(const SourceRecord&) override {}
   std::optional<SourceRecord> find_source(const std::string&, const std::string&) override { return {}; }
   Page<SourceRecord> list_sources(const std::string&, const std::string&, int, const std::string&) override {
