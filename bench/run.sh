@@ -3,7 +3,9 @@
 # Builds Release into build-release, then drives, with the same wrk settings:
 #   the host's authorize (empty store, then SEED stored connections), the floor (bench_floor),
 #   grant on Express (bench/grant), the host's provider callback with the code exchange
-#   against the provider double, and that double alone; then memory and start-up time.
+#   against the provider double, and that double alone; then memory and start-up time; then
+#   (bench/postgres.sh) authorize and access-token on PostgreSQL with one and two replicas
+#   beside SQLite, PostgreSQL's CPU counted (BENCH_POSTGRES=0 leaves that part out).
 # Prints one Markdown report (table, ratios, PASS/MISS) and writes it to bench/results/latest.md.
 set -euo pipefail
 
@@ -75,7 +77,7 @@ port_from() {
 # and pending-flow cap (docs/security.md) are off, or they would be what is measured.
 # The host logs at warning level (per-request info logging costs throughput), so there is no
 # "listening" line to wait for: it gets a free port and is ready when /readyz answers 200.
-export CONNECTOR_KEY_FILE="$work/encryption.keys" CONNECTOR_LOG_LEVEL=warning \
+export CONNECTOR_ENCRYPTION_KEYS_FILE="$work/encryption.keys" CONNECTOR_LOG_LEVEL=warning \
   CONNECTOR_ALLOWED_REDIRECTS=$REDIRECT \
   CONNECTOR_GITHUB_CLIENT_ID=test-client-id CONNECTOR_GITHUB_CLIENT_SECRET=test-client-secret \
   CONNECTOR_GOOGLE_SHEETS_CLIENT_ID=test-client-id CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET=test-client-secret \
@@ -319,6 +321,12 @@ startup=$(node "$here/flows/startup-time.js" --host "$host_bin" --plugins "$plug
 startup_ms=$(echo "$startup" | sed 's/.*"median_ms":\([0-9.]*\).*/\1/')
 startup_runs=$(echo "$startup" | sed 's/.*"runs":\[\([^]]*\)\].*/\1/')
 
+# ---- 7. PostgreSQL beside SQLite -----------------------------------------------------------
+if [ "${BENCH_POSTGRES:-1}" = 1 ]; then
+  # shellcheck source=bench/postgres.sh
+  source "$here/postgres.sh"
+fi
+
 # ---- report --------------------------------------------------------------------------------
 rps() { calc "$(res "$1" rps)" 0; }
 # The steady-state targets ran once per round: NAME, NAME-2, NAME-3, …
@@ -410,6 +418,7 @@ report="$work/report.md"
   echo "- The double's own time in a callback (its two endpoints alone, p50): $(ms double-token p50_us) + $(ms double-user p50_us) ms of the callback's $(ms callback p50_us) ms; with $CONNS callbacks in flight at $(rps callback)/s, each spends $(calc "$CONNS / $(res callback rps) * 1000" 1) ms in the system (Little's law), mostly waiting for the 2 cores that wrk, the host and the double share."
   echo "- Seeding $SEED rows (sqlite3, recursive CTE): $seed_seconds s. grant's RSS after its run: $(calc "$rss_grant / 1024" 1) MB."
   echo "- Start-up runs (ms): $startup_runs."
+  if [ "${BENCH_POSTGRES:-1}" = 1 ]; then postgres_report; fi
 } >"$report"
 mkdir -p "$here/results"
 cp "$report" "$here/results/latest.md"

@@ -34,6 +34,8 @@ commands:
                  redirects add --org ORG_ID --url https://app.example.com/callback --data-dir DIR
   database     check (schema version; exit 3 when older, 1 when newer) | migrate the store's schema
                  database check|migrate [--data-dir DIR | --database postgresql://USER:PASS@HOST:PORT/DB]
+                 database copy --from-data-dir DIR --to postgresql://…: SQLite's store into PostgreSQL
+                 (an empty one, unless --into-non-empty: then records already there are kept)
   encryption   the sealing keys (encryption_keys_file, shared by every replica)
                  rotate: add a key that seals from now on | status: which keys seal how many secrets
                  rewrap [--batch N]: re-seal every stored secret with the current key, while serving

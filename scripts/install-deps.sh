@@ -51,8 +51,9 @@ if [ "$want_test_tools" -eq 1 ]; then
 fi
 if [ "$want_bench_tools" -eq 1 ]; then
   # node runs the grant server, the provider double and the flow preparation script;
-  # valgrind's callgrind counts instructions per request (bench/instructions.sh).
-  packages+=(wrk nodejs valgrind)
+  # valgrind's callgrind counts instructions per request (bench/instructions.sh); PostgreSQL
+  # serves the host's second backend in bench/postgres.sh.
+  packages+=(wrk nodejs valgrind postgresql)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 

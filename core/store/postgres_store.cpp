@@ -383,6 +383,15 @@ bool PostgresStore::replace_sealed_secret(const SealedSecret& stored, std::span<
   return run(sql_text::replace_sealed_secret(stored.column, '$', "id"), params).affected_rows() == 1;
 }
 
+std::map<std::string, int64_t> PostgresStore::count_rows() {
+  static const std::string sql = sql_text::count_rows_by_table();
+  const pg::Result result = run(sql, pg::Params());
+  std::map<std::string, int64_t> counts;
+  for (int row = 0; row < result.rows(); ++row)
+    counts[result.text(row, 0)] = result.integer(row, 1);
+  return counts;
+}
+
 std::map<uint32_t, int64_t> PostgresStore::count_secrets_by_key() {
   static const std::string sql = sql_text::count_secrets_by_key();
   const pg::Result result = run(sql, pg::Params());

@@ -78,6 +78,7 @@ public:
   std::vector<SealedSecret> list_sealed_secrets(SecretColumn column, const std::optional<SealedSecret>& after,
                                                 int limit) override;
   bool replace_sealed_secret(const SealedSecret& stored, std::span<const uint8_t> resealed, int64_t now) override;
+  std::map<std::string, int64_t> count_rows() override;
   std::map<uint32_t, int64_t> count_secrets_by_key() override;
   int64_t cache_generation() override;
 

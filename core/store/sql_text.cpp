@@ -108,6 +108,16 @@ std::string replace_sealed_secret(SecretColumn column, char marker, std::string_
   }
 }
 
+std::string count_rows_by_table() {
+  std::string text;
+  for (const std::string_view table :
+       {"api_keys", "allowed_redirects", "workspaces", "connections", "sources", "oauth_apps"}) {
+    if (!text.empty()) text += " UNION ALL ";
+    text += "SELECT '" + std::string(table) + "', count(*) FROM " + std::string(table);
+  }
+  return text;
+}
+
 std::string count_secrets_by_key() {
   std::string text;
   for (const SecretColumn column : every_secret_column) {

@@ -33,6 +33,8 @@ std::string sealed_secrets_page(SecretColumn column, char marker, std::string_vi
 // Parameters: the new sealed bytes, the row (position; an app's organization, scope and slug),
 // the bytes it must still hold, and for a source the time its refresh lease must have ended by.
 std::string replace_sealed_secret(SecretColumn column, char marker, std::string_view position);
+// Rows: each table of records' name and row count.
+std::string count_rows_by_table();
 // Rows: the key id bytes of the envelopes (see crypto/sealer.hpp) and their count, per column.
 std::string count_secrets_by_key();
 

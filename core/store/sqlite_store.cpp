@@ -456,6 +456,15 @@ bool SqliteStore::replace_sealed_secret(const SealedSecret& stored, std::span<co
   return query.changes() == 1;
 }
 
+std::map<std::string, int64_t> SqliteStore::count_rows() {
+  static const std::string sql = sql_text::count_rows_by_table();
+  sqlite::Query query(prepared(sql));
+  std::map<std::string, int64_t> counts;
+  while (query.next_row())
+    counts[query.text(0)] = query.integer(1);
+  return counts;
+}
+
 std::map<uint32_t, int64_t> SqliteStore::count_secrets_by_key() {
   static const std::string sql = sql_text::count_secrets_by_key();
   sqlite::Query query(prepared(sql));
@@ -469,6 +478,46 @@ int64_t SqliteStore::cache_generation() {
   sqlite::Query query(prepared("SELECT generation FROM cache_generation WHERE id = 1"));
   return query.next_row() ? query.integer(0) : 0;
 }
+
+// --- Reading every record (database copy)
+
+namespace {
+
+template <typename Record> struct StoredAs;
+template <> struct StoredAs<ApiKeyRecord> {
+  static constexpr std::string_view table = "api_keys", columns = columns::api_key;
+};
+template <> struct StoredAs<AllowedRedirectRecord> {
+  static constexpr std::string_view table = "allowed_redirects", columns = columns::allowed_redirect;
+};
+template <> struct StoredAs<WorkspaceRecord> {
+  static constexpr std::string_view table = "workspaces", columns = columns::workspace;
+};
+template <> struct StoredAs<FlowRecord> {
+  static constexpr std::string_view table = "connections", columns = columns::sqlite_flow;
+};
+template <> struct StoredAs<SourceRecord> {
+  static constexpr std::string_view table = "sources", columns = columns::source;
+};
+template <> struct StoredAs<OAuthAppRecord> {
+  static constexpr std::string_view table = "oauth_apps", columns = columns::oauth_app;
+};
+
+} // namespace
+
+template <typename Record> void SqliteStore::read_every(const std::function<void(Record&&)>& take) {
+  static const std::string sql = sql_text::select(StoredAs<Record>::table, StoredAs<Record>::columns, "");
+  sqlite::Query query(prepared(sql));
+  while (query.next_row())
+    take(read_record<Record>(query));
+}
+
+template void SqliteStore::read_every<ApiKeyRecord>(const std::function<void(ApiKeyRecord&&)>&);
+template void SqliteStore::read_every<AllowedRedirectRecord>(const std::function<void(AllowedRedirectRecord&&)>&);
+template void SqliteStore::read_every<WorkspaceRecord>(const std::function<void(WorkspaceRecord&&)>&);
+template void SqliteStore::read_every<FlowRecord>(const std::function<void(FlowRecord&&)>&);
+template void SqliteStore::read_every<SourceRecord>(const std::function<void(SourceRecord&&)>&);
+template void SqliteStore::read_every<OAuthAppRecord>(const std::function<void(OAuthAppRecord&&)>&);
 
 int64_t SqliteStore::count_flows() {
   sqlite::Query query(prepared("SELECT COUNT(*) FROM connections"));

@@ -11,6 +11,7 @@
 #include "store/wal_checkpointer.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <string_view>
 #include <unordered_map>
 
@@ -41,6 +42,11 @@ public:
   // threshold, and the page cache grows to `cache_mib`, so a large table's index pages stay
   // in memory between commits.
   void tune_for_service(int checkpoint_frames, int cache_mib);
+
+  // Every record of one kind, each handed to `take` as it is read, in one statement (a
+  // consistent view of that table): what `database copy` reads. Defined for ApiKeyRecord,
+  // AllowedRedirectRecord, WorkspaceRecord, FlowRecord, SourceRecord and OAuthAppRecord.
+  template <typename Record> void read_every(const std::function<void(Record&&)>& take);
 
   // Store
   void insert_api_key(const ApiKeyRecord& key) override;
@@ -87,6 +93,7 @@ public:
   std::vector<SealedSecret> list_sealed_secrets(SecretColumn column, const std::optional<SealedSecret>& after,
                                                 int limit) override;
   bool replace_sealed_secret(const SealedSecret& stored, std::span<const uint8_t> resealed, int64_t now) override;
+  std::map<std::string, int64_t> count_rows() override;
   std::map<uint32_t, int64_t> count_secrets_by_key() override;
   int64_t cache_generation() override;
 

@@ -121,6 +121,8 @@ public:
   // for a source, no refresh lease is held at `now` (the lease holder compares the sealed bytes
   // it took the lease with). A write that came in between wins: false.
   virtual bool replace_sealed_secret(const SealedSecret& stored, std::span<const uint8_t> resealed, int64_t now) = 0;
+  // How many rows each table of records holds, by table name (database copy compares them).
+  virtual std::map<std::string, int64_t> count_rows() = 0;
   // How many stored secrets each sealing key id seals (read from the envelopes' headers).
   virtual std::map<uint32_t, int64_t> count_secrets_by_key() = 0;
 

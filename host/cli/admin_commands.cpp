@@ -5,6 +5,7 @@
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "cli/data_folder.hpp"
+#include "cli/database_copy.hpp"
 #include "cli/store_opening.hpp"
 #include "config/host_config.hpp"
 #include "oauth/redirect_policy.hpp"
@@ -149,13 +150,16 @@ int run_postgres_database(const std::string& action, const std::string& url) {
 // first, e.g. before switching traffic to a new version. The data folder's SQLite file, or a
 // PostgreSQL database given by --database URL.
 int run_database(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"data-dir", "config", "database"}, {});
+  const Arguments arguments(args, {"data-dir", "config", "database", "from-data-dir", "to"}, {"into-non-empty"});
   const auto& words = arguments.positional();
   const std::string action = words.empty() ? "" : words[0];
+  if (action == "copy") return run_database_copy(arguments);
   if (action != "check" && action != "migrate") {
     throw std::invalid_argument(
         "usage: connector-host database check|migrate [--data-dir DIR] [--config FILE]\n"
-        "       connector-host database check|migrate --database postgresql://USER:PASS@HOST/DB");
+        "       connector-host database check|migrate --database postgresql://USER:PASS@HOST/DB\n"
+        "       connector-host database copy --from-data-dir DIR --to postgresql://USER:PASS@HOST/DB "
+        "[--into-non-empty]");
   }
   const HostConfig config = config_from(arguments);
   if (!config.database_url.empty()) return run_postgres_database(action, config.database_url);

@@ -347,8 +347,8 @@ TEST(Operations, HelpListsEverySettingTheDocumentationNames) {
     for (auto it = std::sregex_iterator(text.begin(), text.end(), variable); it != std::sregex_iterator(); ++it) {
       std::string name = (*it)[1];
       if (name.size() > 5 && name.compare(name.size() - 5, 5, "_FILE") == 0 && name != "CONNECTOR_KEY_FILE" &&
-          name != "CONNECTOR_ENCRYPTION_KEYS_FILE" &&
-          name != "CONNECTOR_CA_FILE" && name.find("_TLS_") == std::string::npos) {
+          name != "CONNECTOR_ENCRYPTION_KEYS_FILE" && name != "CONNECTOR_CA_FILE" &&
+          name.find("_TLS_") == std::string::npos) {
         name.resize(name.size() - 5); // CONNECTOR_X_FILE is CONNECTOR_X read from a file
       }
       if (name.rfind("CONNECTOR_GITHUB_", 0) == 0 || name.rfind("CONNECTOR_GOOGLE_SHEETS_", 0) == 0) continue;

@@ -153,6 +153,7 @@ public:
     return {};
   }
   bool replace_sealed_secret(const SealedSecret&, std::span<const uint8_t>, int64_t) override { return false; }
+  std::map<std::string, int64_t> count_rows() override { return {}; }
   std::map<uint32_t, int64_t> count_secrets_by_key() override { return {}; }
   void insert_source(const SourceRecord&) override {}
   std::optional<SourceRecord> find_source(const std::string&, const std::string&) override { return {}; }
