@@ -9,6 +9,7 @@
 #include "store/store_executor.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -25,8 +26,13 @@ public:
 
   // Without a factory (the CLI, tests), a read runs as a job on the store thread and the
   // caller blocks meanwhile.
-  StoreReaders(StoreExecutor& executor, CacheGenerationClock& generations, ReaderFactory open_reader = {})
-      : executor_(executor), generations_(generations), open_reader_(std::move(open_reader)) {}
+  // At most `max_readers` are open at once (0: as many as callers read at once); a read that
+  // finds them all busy waits for one. PostgreSQL's connections per replica are the writer's
+  // one and these.
+  StoreReaders(StoreExecutor& executor, CacheGenerationClock& generations, ReaderFactory open_reader = {},
+               std::size_t max_readers = 0)
+      : executor_(executor), generations_(generations), open_reader_(std::move(open_reader)),
+        max_readers_(max_readers) {}
   StoreReaders(const StoreReaders&) = delete;
   StoreReaders& operator=(const StoreReaders&) = delete;
 
@@ -59,8 +65,11 @@ private:
   StoreExecutor& executor_;
   CacheGenerationClock& generations_;
   ReaderFactory open_reader_;
-  std::mutex mutex_; // guards idle_
+  const std::size_t max_readers_;
+  std::mutex mutex_; // guards idle_ and opened_
+  std::condition_variable given_back_;
   std::vector<std::unique_ptr<Store>> idle_;
+  std::size_t opened_ = 0;
 };
 
 } // namespace connector::core

@@ -81,7 +81,9 @@ int run_serve(const std::vector<std::string>& args) {
   // go through the store thread's group commits.
   core::CacheGenerationClock generations;
   core::StoreExecutor store(open_store(config, StoreUse::service), &generations);
-  core::StoreReaders readers(store, generations, store_reader_factory(config));
+  core::StoreReaders readers(store, generations, store_reader_factory(config),
+                             config.database_pool_size > 0 ? static_cast<std::size_t>(config.database_pool_size - 1)
+                                                           : 0);
   core::Sealer sealer = core::Sealer::from_key_file(config.effective_key_file(), /*create_if_missing=*/true);
   // A replica without every key the stored secrets need would fail them one by one: refuse now.
   require_keys_for_stored_secrets(count_secrets_by_key(store), sealer, config.effective_key_file());

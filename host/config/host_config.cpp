@@ -66,6 +66,14 @@ const Setting settings[] = {
     {"database", "CONNECTOR_DATABASE_URL",
      "PostgreSQL that several replicas share, postgresql://USER:PASSWORD@HOST:PORT/DB (none: SQLite in data_dir)",
      [](HostConfig& c, const std::string& v) { c.database_url = v; }},
+    {"database_pool_size", "CONNECTOR_DATABASE_POOL_SIZE",
+     "connections each replica keeps to its store, one of which writes; 2 or more (0: the writer and a reader per "
+     "I/O thread)",
+     [](HostConfig& c, const std::string& v) {
+       const int64_t size = whole_number("database_pool_size", v);
+       if (size == 1 || size > 1000) throw std::runtime_error("database_pool_size must be 0, or from 2 to 1000");
+       c.database_pool_size = static_cast<int>(size);
+     }},
     {"plugins_dir", "CONNECTOR_PLUGINS_DIR", "provider plugins to load (lib/connector-host/plugins beside the binary)",
      [](HostConfig& c, const std::string& v) { c.plugins_dir = v; }},
     {"encryption_keys_file", "CONNECTOR_ENCRYPTION_KEYS_FILE",

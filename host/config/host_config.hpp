@@ -28,6 +28,9 @@ struct HostConfig {
   // A PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DATABASE) that replicas share;
   // empty: SQLite in data_dir. Holds a password: show it only through redacted_database_url.
   std::string database_url;
+  // Connections to the store: one writes, the rest read. 0: the writer and one reader per
+  // I/O thread that reads at once.
+  int database_pool_size = 0;
   std::filesystem::path plugins_dir;
   std::filesystem::path key_file; // empty: <data_dir>/encryption.keys
   std::string ca_file;

@@ -314,6 +314,25 @@ TEST(Operations, ALeaseShorterThanAProviderCallCanTakeIsRefusedAtStart) {
   EXPECT_TRUE(accepted.wait_for_stderr("\"listening\"", std::chrono::seconds(20))) << accepted.stderr_text();
 }
 
+// One connection cannot both write and read: a pool of one is refused, a pool of two serves.
+TEST(Operations, AStorePoolOfOneIsRefusedAtStartAndOfTwoServes) {
+  TempDir work("connector-pool-size");
+  const std::vector<std::string> serve = {host_binary().string(), "serve",      "--listen",
+                                          "127.0.0.1:0",          "--data-dir", (work.path() / "data").string()};
+  const auto refused = run_command(serve, {{"CONNECTOR_DATABASE_POOL_SIZE", "1"}});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.errors.find("database_pool_size must be 0, or from 2 to 1000"), std::string::npos)
+      << refused.errors;
+  HostOptions options;
+  options.environment = {{"CONNECTOR_DATABASE_POOL_SIZE", "2"}};
+  HostProcess host(work.path() / "two", nullptr, options);
+  const std::string key = host.create_key("org_pool");
+  run_concurrently(8, [&](int) {
+    for (int i = 0; i < 10; ++i)
+      EXPECT_EQ(api_call("GET", host.api("org_pool") + "/workspaces", key).status, 200);
+  });
+}
+
 TEST(Operations, AnyHostSettingCanComeFromAFile) {
   TempDir work("connector-setting-files");
   const auto limit_file = work.path() / "max-body";

@@ -701,3 +701,41 @@ TEST(CacheGenerationClock, KeepsTheHighestAndTrustsItOnlyWhileYoung) {
   EXPECT_EQ(clock.fresh(std::chrono::hours(1)), 5);
   EXPECT_FALSE(clock.fresh(std::chrono::milliseconds(0)));
 }
+
+// With a cap on readers, a read that finds every reader busy waits for one to come back
+// rather than opening another connection.
+TEST_F(StoreExecutorTest, ReadersOverTheCapWaitForOneToComeBack) {
+  CacheGenerationClock generations;
+  StoreExecutor executor(std::make_unique<SqliteStore>(path), &generations);
+  executor.run_sync([](Store& store) { store.insert_workspace(make_workspace("ws_1")); });
+  std::atomic<int> opened{0};
+  StoreReaders readers(
+      executor, generations,
+      [&] {
+        ++opened;
+        return SqliteStore::open_reader(path);
+      },
+      /*max_readers=*/2);
+  std::atomic<int> inside{0};
+  std::atomic<int> most_inside{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 6; ++i) {
+    callers.emplace_back([&] {
+      for (int n = 0; n < 20; ++n) {
+        readers.read_now([&](Store& store) {
+          const int now = ++inside;
+          int seen = most_inside.load();
+          while (now > seen && !most_inside.compare_exchange_weak(seen, now)) {
+          }
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+          --inside;
+          return store.find_workspace("org_a", "ws_1").has_value();
+        });
+      }
+    });
+  }
+  for (auto& caller : callers)
+    caller.join();
+  EXPECT_EQ(opened.load(), 2) << "never more readers than the cap";
+  EXPECT_EQ(most_inside.load(), 2) << "six callers, two at a time";
+}
