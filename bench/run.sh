@@ -196,7 +196,7 @@ INSERT INTO connections (id, organization_id, slug, source_definition_id, worksp
                          target_source_id, oauth_app_scope, plugin_build, state_names_connection)
 SELECT printf('conn_%012x%s', k.base + n.i, lower(hex(randomblob(10)))), t.organization_id, t.slug,
        t.source_definition_id, t.workspace_id, lower(hex(randomblob(32))), t.redirect_url, t.redirect_uri,
-       randomblob(length(t.sealed_code_verifier)), t.flow_options_json, t.status, t.error_code, t.error_description,
+       x'01' || substr(t.sealed_code_verifier, 2, 4) || randomblob(length(t.sealed_code_verifier) - 5), t.flow_options_json, t.status, t.error_code, t.error_description,
        t.sealed_credentials, t.granted_scopes, t.token_expires_at, t.account_id, t.account_name, t.source_id,
        t.created_at, t.expires_at, t.updated_at, t.version, t.target_source_id, t.oauth_app_scope, t.plugin_build,
        t.state_names_connection

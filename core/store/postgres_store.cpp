@@ -393,8 +393,8 @@ std::map<std::string, int64_t> PostgresStore::count_rows() {
 }
 
 std::map<uint32_t, int64_t> PostgresStore::count_secrets_by_key() {
-  static const std::string sql = sql_text::count_secrets_by_key();
-  const pg::Result result = run(sql, pg::Params());
+  static const std::string sql = sql_text::count_secrets_by_key('$');
+  const pg::Result result = run(sql, pg::Params().bytes(envelope_version_byte));
   std::map<uint32_t, int64_t> counts;
   for (int row = 0; row < result.rows(); ++row)
     counts[key_id_from_envelope_header(result.bytes(row, 0))] += result.integer(row, 1);

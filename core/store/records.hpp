@@ -131,6 +131,8 @@ struct SealedSecret {
 // The sealing key id in the header of an envelope (crypto/sealer.hpp: a version byte, then the
 // id in 4 bytes, big-endian), from those 4 bytes; 0 if they are fewer.
 uint32_t key_id_from_envelope_header(const std::vector<uint8_t>& id_bytes);
+// That first byte of an envelope, as the store's queries compare it.
+inline constexpr uint8_t envelope_version_byte[] = {0x01};
 
 // A page of a listing: `next_after` is the id to pass as `after` for the next page, empty at
 // the end.

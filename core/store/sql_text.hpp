@@ -35,7 +35,8 @@ std::string sealed_secrets_page(SecretColumn column, char marker, std::string_vi
 std::string replace_sealed_secret(SecretColumn column, char marker, std::string_view position);
 // Rows: each table of records' name and row count.
 std::string count_rows_by_table();
-// Rows: the key id bytes of the envelopes (see crypto/sealer.hpp) and their count, per column.
-std::string count_secrets_by_key();
+// Rows: the key id bytes of the envelopes (see crypto/sealer.hpp) and their count, per column;
+// values that are no envelope of the version in parameter 1 (one byte) are left out.
+std::string count_secrets_by_key(char marker);
 
 } // namespace connector::core::sql_text

@@ -466,8 +466,9 @@ std::map<std::string, int64_t> SqliteStore::count_rows() {
 }
 
 std::map<uint32_t, int64_t> SqliteStore::count_secrets_by_key() {
-  static const std::string sql = sql_text::count_secrets_by_key();
+  static const std::string sql = sql_text::count_secrets_by_key('?');
   sqlite::Query query(prepared(sql));
+  query.bind_blob(1, envelope_version_byte);
   std::map<uint32_t, int64_t> counts;
   while (query.next_row())
     counts[key_id_from_envelope_header(query.blob(0))] += query.integer(1);

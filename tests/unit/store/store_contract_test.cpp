@@ -331,6 +331,7 @@ std::vector<uint8_t> sealed_with(uint32_t key, const std::string& tail) {
   std::vector<uint8_t> bytes = {0x01, static_cast<uint8_t>(key >> 24), static_cast<uint8_t>(key >> 16),
                                 static_cast<uint8_t>(key >> 8), static_cast<uint8_t>(key)};
   bytes.insert(bytes.end(), tail.begin(), tail.end());
+  bytes.resize(std::max<std::size_t>(bytes.size(), 33), '.'); // an envelope's fixed parts at least
   return bytes;
 }
 
@@ -370,10 +371,17 @@ TEST_P(StoreContract, SealedSecretsAreWalkedCountedByKeyAndReplacedOnlyWhereUnch
   store.insert_flow(flow_with_status("org_a", "conn_consumed", FlowStatus::consumed, purge_now)); // keeps none
   store.put_oauth_app({"org_a", "org", "github", "client-1", sealed_with(1, "app one"), 1, 1});
   store.put_oauth_app({"org_b", "ws:ws_9", "github", "client-2", sealed_with(1, "app two"), 1, 1});
+  // Bytes that are no envelope (another version byte, or too short) are no key's secret.
+  SourceRecord junk = make_source("org_a", "ws_1", "src_junk");
+  junk.sealed_credentials = std::vector<uint8_t>(40, 0x02);
+  store.insert_source(junk);
+  SourceRecord stub = make_source("org_a", "ws_1", "src_stub");
+  stub.sealed_credentials = {0x01, 0x00, 0x00, 0x00, 0x07};
+  store.insert_source(stub);
 
   EXPECT_EQ(store.count_secrets_by_key(), (std::map<uint32_t, int64_t>{{1, 5}, {2, 2}}));
   EXPECT_EQ(walk_secrets(store, SecretColumn::source_credentials, 2),
-            (std::vector<std::string>{"src_1", "src_2", "src_3"}));
+            (std::vector<std::string>{"src_1", "src_2", "src_3", "src_junk", "src_stub"}));
   EXPECT_EQ(walk_secrets(store, SecretColumn::flow_code_verifier, 1), (std::vector<std::string>{"conn_pending"}));
   EXPECT_EQ(walk_secrets(store, SecretColumn::flow_credentials, 1), (std::vector<std::string>{"conn_authorized"}));
   EXPECT_EQ(walk_secrets(store, SecretColumn::oauth_app_configuration, 1),
