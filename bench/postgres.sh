@@ -12,16 +12,19 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$pg_bin/initdb" ] || die "PostgreSQL is not installed (scripts/install-deps.sh --bench)"
 
 # ---- a PostgreSQL server of its own, on a free port; as root, run as the postgres user -------
-pg_dir="$work/postgres"
+# Its own folder: the postgres user cannot enter the run's private work folder.
+pg_dir=$(mktemp -d /tmp/connector-bench-postgres.XXXXXX)
 pg_port=$(free_port)
 pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-mkdir -p "$pg_dir"
-[ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
+if [ "$(id -u)" = 0 ]; then chown postgres "$pg_dir"; fi
 pg_as "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust --no-sync >"$work/initdb.log" 2>&1 ||
   die "initdb failed: $(tail -n 5 "$work/initdb.log")"
 pg_as "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
   -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1" start >/dev/null || die "PostgreSQL did not start"
-pg_stop() { pg_as "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null 2>&1 || true; }
+pg_stop() {
+  pg_as "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$pg_dir"
+}
 trap 'pg_stop; cleanup' EXIT
 psql_admin() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -qAtX "$@"; }
 postmaster_pid=$(head -n 1 "$pg_dir/data/postmaster.pid")

@@ -180,7 +180,9 @@ rows_restarted=$(db_rows "$data_a")
 # Seeded while the host is stopped, straight into the real table: every column, in the shape
 # of a flow the host itself started (a template row), with ids of the host's shape
 # (oauth/ids.hpp: milliseconds, one per flow from a day ago on, then 80 random bits) and
-# random state hashes; the store picks the row keys, as it does for the host.
+# random state hashes; the store picks the row keys, as it does for the host. Each verifier is
+# an envelope of the template's key (crypto/sealer.hpp) with random ciphertext, as the host's
+# own are: a serving host checks every stored envelope's key at start.
 seed_started=$(date +%s.%N)
 sqlite3 "$data_a/connector-host.sqlite3" >/dev/null <<SQL
 PRAGMA synchronous = OFF;
@@ -196,7 +198,8 @@ INSERT INTO connections (id, organization_id, slug, source_definition_id, worksp
                          target_source_id, oauth_app_scope, plugin_build, state_names_connection)
 SELECT printf('conn_%012x%s', k.base + n.i, lower(hex(randomblob(10)))), t.organization_id, t.slug,
        t.source_definition_id, t.workspace_id, lower(hex(randomblob(32))), t.redirect_url, t.redirect_uri,
-       x'01' || substr(t.sealed_code_verifier, 2, 4) || randomblob(length(t.sealed_code_verifier) - 5), t.flow_options_json, t.status, t.error_code, t.error_description,
+       CAST(x'01' || substr(t.sealed_code_verifier, 2, 4) || randomblob(length(t.sealed_code_verifier) - 5) AS BLOB),
+       t.flow_options_json, t.status, t.error_code, t.error_description,
        t.sealed_credentials, t.granted_scopes, t.token_expires_at, t.account_id, t.account_name, t.source_id,
        t.created_at, t.expires_at, t.updated_at, t.version, t.target_source_id, t.oauth_app_scope, t.plugin_build,
        t.state_names_connection

@@ -108,6 +108,7 @@ pg::Connection& PostgresStore::db() {
 }
 
 pg::Result PostgresStore::run(std::string_view sql, const pg::Params& params) {
+  collect_written();
   const bool had_connection = connection_ && connection_->usable();
   try {
     return db().prepared(sql, params);
@@ -118,11 +119,34 @@ pg::Result PostgresStore::run(std::string_view sql, const pg::Params& params) {
   }
 }
 
+// Inside a batch that runs without savepoints, a write whose answer no job needs is sent
+// without waiting (pg::Connection::send_prepared): an authorize's insert then shares its round
+// trip with the batch's next statement. Its failure, read there, makes the executor run the
+// batch again with savepoints, where every write is a plain statement that fails its own job.
+void PostgresStore::write(std::string_view sql, const pg::Params& params) {
+  if (batch_open_ && !job_savepoints_ && connection_ && connection_->usable()) {
+    connection_->send_prepared(sql, params);
+    return;
+  }
+  run(sql, params);
+}
+
+void PostgresStore::collect_written() {
+  if (!connection_ || !connection_->has_sent()) return;
+  try {
+    connection_->collect_sent();
+  } catch (const StoreUnavailable&) {
+    throw;
+  } catch (const std::exception&) {
+    throw BatchNeedsSavepoints("postgresql: a write sent without waiting failed");
+  }
+}
+
 // --- API keys
 
 void PostgresStore::insert_api_key(const ApiKeyRecord& key) {
   static const std::string sql = sql_text::insert("api_keys", columns::api_key, '$');
-  run(sql, params_of(key));
+  write(sql, params_of(key));
 }
 
 std::optional<ApiKeyRecord> PostgresStore::find_api_key_by_hash(const std::string& key_hash) {
@@ -147,7 +171,7 @@ bool PostgresStore::revoke_api_key(const std::string& key_id, int64_t now) {
 void PostgresStore::add_allowed_redirect(const AllowedRedirectRecord& record) {
   static const std::string sql = sql_text::insert("allowed_redirects", columns::allowed_redirect, '$') +
                                  " ON CONFLICT (organization_id, url) DO NOTHING";
-  run(sql, params_of(record));
+  write(sql, params_of(record));
 }
 
 bool PostgresStore::remove_allowed_redirect(const std::string& organization_id, const std::string& url) {
@@ -166,7 +190,7 @@ std::vector<AllowedRedirectRecord> PostgresStore::list_allowed_redirects(const s
 
 void PostgresStore::insert_workspace(const WorkspaceRecord& workspace) {
   static const std::string sql = sql_text::insert("workspaces", columns::workspace, '$');
-  run(sql, params_of(workspace));
+  write(sql, params_of(workspace));
 }
 
 std::optional<WorkspaceRecord> PostgresStore::find_workspace(const std::string& organization_id,
@@ -212,7 +236,7 @@ int64_t PostgresStore::count_sources_in_workspace(const std::string& organizatio
 
 void PostgresStore::insert_flow(const FlowRecord& flow) {
   static const std::string sql = sql_text::insert(flows, columns::postgres_flow, '$');
-  run(sql, params_of(flow));
+  write(sql, params_of(flow));
 }
 
 std::optional<FlowRecord> PostgresStore::find_flow(const std::string& organization_id, const std::string& id) {
@@ -274,7 +298,7 @@ int64_t PostgresStore::delete_flows_created_before(int64_t created_before, int l
 
 void PostgresStore::insert_source(const SourceRecord& source) {
   static const std::string sql = sql_text::insert("sources", columns::source, '$');
-  run(sql, params_of(source));
+  write(sql, params_of(source));
 }
 
 std::optional<SourceRecord> PostgresStore::find_source(const std::string& organization_id, const std::string& id) {
@@ -421,6 +445,11 @@ void PostgresStore::commit_batch() {
   // never came, leaves no transaction open either way: the server committed it or threw it
   // away (an unanswered COMMIT is in doubt, as with any database; its callers hear
   // StoreUnavailable).
+  collect_written(); // a failure here leaves the batch open, for the executor to roll back
+  // COMMIT in a spoiled transaction "succeeds" as a ROLLBACK: never let that pass for a commit.
+  if (connection_ && connection_->in_failed_transaction()) {
+    throw std::runtime_error("postgresql: the transaction failed before its commit");
+  }
   try {
     run("COMMIT", pg::Params());
   } catch (...) {
@@ -435,14 +464,34 @@ void PostgresStore::rollback_batch() noexcept {
   batch_open_ = false;
   if (!was_open || !connection_ || !connection_->usable()) return; // a broken connection takes its transaction
   try {
+    if (connection_->has_sent()) {
+      try {
+        connection_->collect_sent();
+      } catch (const std::exception&) { // the batch is being thrown away, failures and all
+      }
+    }
     connection_->execute_script("ROLLBACK");
   } catch (const std::exception&) { // the connection broke now: the server undoes the transaction itself
   }
 }
 
-void PostgresStore::begin_job(JobUndo /*undo*/) { run("SAVEPOINT job", pg::Params()); }
+// A savepoint is two round trips a job (SAVEPOINT, RELEASE) and a subtransaction on the
+// server: jobs run without one until one fails, and then the batch runs again with one a job.
+// A failed statement spoils PostgreSQL's whole transaction, so a job that failed, or that
+// caught a failed statement's exception and went on, is told by the transaction's state.
+void PostgresStore::use_job_savepoints(bool always) { job_savepoints_ = always; }
+
+void PostgresStore::begin_job(JobUndo /*undo*/) {
+  if (job_savepoints_) run("SAVEPOINT job", pg::Params());
+}
 
 void PostgresStore::end_job(bool keep) {
+  if (!job_savepoints_) {
+    if (!keep || (connection_ && connection_->in_failed_transaction())) {
+      throw BatchNeedsSavepoints("postgresql: a job failed without a savepoint");
+    }
+    return;
+  }
   if (!keep) run("ROLLBACK TO SAVEPOINT job", pg::Params());
   run("RELEASE SAVEPOINT job", pg::Params());
 }

@@ -84,6 +84,7 @@ public:
 
   // TransactionalStore. Every job runs in a savepoint, JobUndo::statement ones too: a failed
   // statement spoils PostgreSQL's whole transaction until it is rolled back to a savepoint.
+  void use_job_savepoints(bool always) override;
   void begin_batch() override;
   void commit_batch() override;
   void rollback_batch() noexcept override;
@@ -101,10 +102,13 @@ private:
   // next statement: a read-only connection's statement, or the BEGIN that opens a batch, is
   // then tried once more on a new connection (they changed nothing); anything else throws.
   pg::Result run(std::string_view sql, const pg::Params& params);
+  void write(std::string_view sql, const pg::Params& params);
+  void collect_written();
 
   std::string url_;
   bool read_only_ = false;
   bool batch_open_ = false;
+  bool job_savepoints_ = false; // see use_job_savepoints
   std::optional<pg::Connection> connection_;
 };
 

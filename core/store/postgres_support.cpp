@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <stdexcept>
+#include <utility>
 
 namespace connector::core::pg {
 
@@ -185,26 +187,82 @@ Result Connection::checked(pg_result* raw) {
   return result;
 }
 
-void Connection::execute_script(const char* sql) { checked(PQexec(connection_.get(), sql)); }
+void Connection::execute_script(const char* sql) {
+  collect_sent();
+  checked(PQexec(connection_.get(), sql));
+}
 
 Result Connection::run(std::string_view sql, const Params& params) {
+  collect_sent();
   const std::string text(sql);
   return checked(PQexecParams(connection_.get(), text.c_str(), params.count(), params.types(), params.values(),
                               params.lengths(), params.formats(), binary_format));
 }
 
-Result Connection::prepared(std::string_view sql, const Params& params) {
+const std::string& Connection::statement_name(std::string_view sql, const Params& params) {
   auto found = prepared_.find(sql);
   if (found == prepared_.end()) {
+    collect_sent(); // preparing waits for its answer, which pipeline mode would hold back
     std::string key(sql);
     std::string name = "s" + std::to_string(prepared_.size());
     checked(PQprepare(connection_.get(), name.c_str(), key.c_str(), params.count(), params.types()));
     found = prepared_.emplace(std::move(key), std::move(name)).first;
   }
-  return checked(PQexecPrepared(connection_.get(), found->second.c_str(), params.count(), params.values(),
-                                params.lengths(), params.formats(), binary_format));
+  return found->second;
+}
+
+Result Connection::prepared(std::string_view sql, const Params& params) {
+  const std::string& name = statement_name(sql, params);
+  collect_sent();
+  return checked(PQexecPrepared(connection_.get(), name.c_str(), params.count(), params.values(), params.lengths(),
+                                params.formats(), binary_format));
+}
+
+void Connection::send_prepared(std::string_view sql, const Params& params) {
+  const std::string& name = statement_name(sql, params);
+  pg_conn* connection = connection_.get();
+  if (PQpipelineStatus(connection) == PQ_PIPELINE_OFF && PQenterPipelineMode(connection) != 1) {
+    throw_statement_error(nullptr, connection);
+  }
+  // libpq copies the parameters into its output buffer here: they need not outlive the call.
+  if (PQsendQueryPrepared(connection, name.c_str(), params.count(), params.values(), params.lengths(), params.formats(),
+                          binary_format) != 1) {
+    throw_statement_error(nullptr, connection);
+  }
+  ++sent_;
+}
+
+void Connection::collect_sent() {
+  if (sent_ == 0) return;
+  sent_ = 0;
+  pg_conn* connection = connection_.get();
+  std::exception_ptr first_failure;
+  const auto fail = [&](const PGresult* result) {
+    if (first_failure) return;
+    try {
+      throw_statement_error(result, connection);
+    } catch (...) {
+      first_failure = std::current_exception();
+    }
+  };
+  // Each statement's answer, then a null result; after a failure the rest come "aborted";
+  // then the sync point. A broken connection answers nulls only.
+  if (PQpipelineSync(connection) != 1) fail(nullptr);
+  while (usable()) {
+    pg_result* raw = PQgetResult(connection);
+    if (raw == nullptr) continue;
+    const Result result(raw);
+    const ExecStatusType status = PQresultStatus(raw);
+    if (status == PGRES_PIPELINE_SYNC) break;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_PIPELINE_ABORTED) fail(raw);
+  }
+  if (!usable()) fail(nullptr);
+  PQexitPipelineMode(connection);
+  if (first_failure) std::rethrow_exception(first_failure);
 }
 
 bool Connection::usable() const { return PQstatus(connection_.get()) == CONNECTION_OK; }
+
+bool Connection::in_failed_transaction() const { return PQtransactionStatus(connection_.get()) == PQTRANS_INERROR; }
 
 } // namespace connector::core::pg

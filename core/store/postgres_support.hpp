@@ -107,12 +107,25 @@ public:
   Result run(std::string_view sql, const Params& params);
   Result prepared(std::string_view sql, const Params& params);
 
+  // Sends a prepared statement without waiting for its answer (libpq's pipeline mode), for a
+  // write whose outcome the caller does not need at once: statements sent in a row cost one
+  // round trip together. Their answers are read, in order, before the next statement runs
+  // (run, prepared, execute_script) or by collect_sent(), which throws the first failure as
+  // run() would have (StoreConflict for a unique key, …) once every answer is read.
+  void send_prepared(std::string_view sql, const Params& params);
+  void collect_sent();
+  bool has_sent() const { return sent_ > 0; }
+
   // False once the connection is known to be broken: throw it away and open another.
   bool usable() const;
+  // True inside a transaction that a failed statement spoiled: only a rollback helps.
+  bool in_failed_transaction() const;
 
 private:
   explicit Connection(pg_conn* connection) noexcept : connection_(connection) {}
   Result checked(pg_result* result);
+  // The name `sql` is prepared under on this connection, preparing it the first time.
+  const std::string& statement_name(std::string_view sql, const Params& params);
 
   std::unique_ptr<pg_conn, FinishConnection> connection_;
   // Found by the caller's text without copying it (a lookup runs for every statement).
@@ -121,6 +134,7 @@ private:
     std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
   };
   std::unordered_map<std::string, std::string, TextHash, std::equal_to<>> prepared_; // SQL text → statement name
+  int sent_ = 0; // statements sent whose answers are not read yet
 };
 
 } // namespace connector::core::pg

@@ -43,6 +43,14 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+// Thrown by TransactionalStore::end_job of a backend that ran a job without a savepoint when
+// that job failed (or left the transaction failed): the executor rolls the batch back and runs
+// it again with a savepoint around each job. Never reaches a caller.
+class BatchNeedsSavepoints : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
 class Store {
 public:
   virtual ~Store() = default;
@@ -148,8 +156,15 @@ enum class JobUndo {
 
 // What a backend offers StoreExecutor to group jobs into transactions: one write transaction
 // a batch, and inside it a savepoint a job.
+//
+// A backend whose savepoints cost round trips (PostgreSQL) may run a batch's jobs without them
+// while none fails: end_job then throws BatchNeedsSavepoints for a failed job, and the executor
+// runs the batch again after use_job_savepoints(true), which lasts until
+// use_job_savepoints(false). Jobs are therefore written to be run again: what they return, and
+// what they set outside themselves, comes from their last run.
 class TransactionalStore : public Store {
 public:
+  virtual void use_job_savepoints(bool /*always*/) {}
   virtual void begin_batch() = 0;  // a write transaction (SQLite: BEGIN IMMEDIATE)
   virtual void commit_batch() = 0; // throws on failure
   virtual void rollback_batch() noexcept = 0;

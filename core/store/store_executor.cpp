@@ -74,28 +74,42 @@ void StoreExecutor::loop() {
     }
 
     // Any failure of the batch itself (begin, a savepoint, commit) undoes every job in it, so
-    // every caller hears of it; a job's own exception only undoes its savepoint.
+    // every caller hears of it; a job's own exception only undoes its savepoint. A backend that
+    // ran the jobs without savepoints asks for the batch again with them when one failed.
     std::exception_ptr batch_error;
     uint64_t executed = 0;
-    try {
-      store_->begin_batch();
-      for (Work& work : batch) {
-        store_->begin_job(work.undo);
-        const bool succeeded = work.execute(*store_);
-        ++executed;
-        store_->end_job(succeeded);
+    bool with_savepoints = false;
+    for (;;) {
+      executed = 0;
+      try {
+        store_->begin_batch();
+        for (Work& work : batch) {
+          store_->begin_job(work.undo);
+          const bool succeeded = work.execute(*store_);
+          ++executed;
+          store_->end_job(succeeded);
+        }
+        // Read in the write transaction, which sees every commit before it (another process's
+        // too) and this batch's own changes; published before any caller hears of its commit.
+        const std::optional<int64_t> generation =
+            generations_ != nullptr ? std::optional(store_->cache_generation()) : std::nullopt;
+        store_->commit_batch();
+        if (generation) generations_->publish(*generation);
+      } catch (const BatchNeedsSavepoints&) {
+        store_->rollback_batch();
+        if (!with_savepoints) {
+          with_savepoints = true;
+          store_->use_job_savepoints(true);
+          continue;
+        }
+        batch_error = std::current_exception(); // a backend that asks twice: no endless loop
+      } catch (...) {
+        batch_error = std::current_exception();
+        store_->rollback_batch();
       }
-      // Read in the write transaction, which sees every commit before it (another process's
-      // too) and this batch's own changes; published before any caller hears of its commit.
-      const std::optional<int64_t> generation =
-          generations_ != nullptr ? std::optional(store_->cache_generation()) : std::nullopt;
-      store_->commit_batch();
-      if (generation) generations_->publish(*generation);
-    } catch (...) {
-      batch_error = std::current_exception();
-      store_->rollback_batch();
+      break;
     }
-
+    if (with_savepoints) store_->use_job_savepoints(false);
     jobs_.fetch_add(executed, std::memory_order_relaxed);
     if (!batch_error) batches_.fetch_add(1, std::memory_order_relaxed);
     for (Work& work : batch) {

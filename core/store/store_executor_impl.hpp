@@ -37,6 +37,7 @@ public:
 
   // False when the job threw: its exception is kept for its caller.
   bool execute(Store& store) noexcept {
+    outcome_ = {}; // a batch run again runs its jobs again: only the last run counts
     try {
       if constexpr (std::is_void_v<Result>) {
         job_(store);

@@ -88,6 +88,9 @@ int run_database_copy(const Arguments& arguments) {
     return 1;
   }
 
+  // Into an empty target every insert is sent without waiting for its answer (one round trip
+  // a batch); keeping what is there needs each insert's answer, in a savepoint of its own.
+  target.use_job_savepoints(into_non_empty);
   Progress progress(std::cerr, standard_error_is_terminal(), "copy", total_of(source_counts));
   TargetWriter writer(target, into_non_empty, progress);
   source.read_every<core::ApiKeyRecord>(

@@ -7,6 +7,7 @@
 #include "store/postgres_store.hpp"
 #include "store/postgres_support.hpp"
 #include "store/sqlite_store.hpp"
+#include "store/store_executor.hpp"
 #include "support/postgres_server.hpp"
 #include "support/temp_dir.hpp"
 #include "unit/store/store_records.hpp"
@@ -15,9 +16,12 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace connector::core;
@@ -554,6 +558,7 @@ TEST_P(StoreContract, SourcesDueForRefreshAreActiveOAuthExpiringUnleasedAndNotCo
 TEST_P(StoreContract, ARolledBackJobLeavesTheRestOfItsBatch) {
   {
     TransactionalStore& store = open();
+    store.use_job_savepoints(true); // a backend may otherwise ask for the batch again (below)
     store.begin_batch();
     store.begin_job(JobUndo::savepoint);
     store.insert_workspace(make_workspace("org_a", "ws_kept"));
@@ -566,6 +571,27 @@ TEST_P(StoreContract, ARolledBackJobLeavesTheRestOfItsBatch) {
   TransactionalStore& reopened = open();
   EXPECT_TRUE(reopened.find_workspace("org_a", "ws_kept"));
   EXPECT_FALSE(reopened.find_workspace("org_a", "ws_dropped"));
+}
+
+// Without use_job_savepoints(true), a failed job either is undone alone (SQLite's savepoints
+// are cheap) or makes end_job ask for the batch again (PostgreSQL), never commits half a job.
+TEST_P(StoreContract, AFailedJobWithoutSavepointsIsUndoneAloneOrAsksForTheBatchAgain) {
+  TransactionalStore& store = open();
+  store.begin_batch();
+  store.begin_job(JobUndo::savepoint);
+  store.insert_workspace(make_workspace("org_a", "ws_kept"));
+  store.end_job(true);
+  store.begin_job(JobUndo::savepoint);
+  store.insert_workspace(make_workspace("org_a", "ws_dropped"));
+  try {
+    store.end_job(false);
+    store.commit_batch();
+    EXPECT_TRUE(store.find_workspace("org_a", "ws_kept"));
+  } catch (const BatchNeedsSavepoints&) {
+    store.rollback_batch();
+    EXPECT_FALSE(store.find_workspace("org_a", "ws_kept")) << "the whole batch is undone, to be run again";
+  }
+  EXPECT_FALSE(store.find_workspace("org_a", "ws_dropped"));
 }
 
 TEST_P(StoreContract, ARolledBackBatchLeavesNothing) {
@@ -780,5 +806,54 @@ TEST(PostgresStore, AReadOrABatchOnAConnectionEndedWhileIdleTakesANewOne) {
   writer.insert_workspace(make_workspace("org_a", "ws_2"));
   writer.commit_batch();
   EXPECT_TRUE(reader->find_workspace("org_a", "ws_2"));
+  server.drop_database(database);
+}
+
+// PostgreSQL runs a batch's jobs without savepoints while none fails; a job that fails makes the
+// executor run the batch again with a savepoint a job, so that only that job fails and the
+// others commit, each once.
+TEST(PostgresStore, AFailingJobInABatchFailsAloneAndTheOthersCommitOnce) {
+  connector::testing::PostgresServer& server = shared_server();
+  const std::string database = "batch_replay_" + std::to_string(::getpid());
+  StoreExecutor executor(std::make_unique<PostgresStore>(server.create_database(database)));
+  executor.run_sync([](Store& store) { store.insert_workspace(make_workspace("org_a", "ws_taken")); });
+
+  std::atomic<bool> release{false};
+  std::thread slow([&] {
+    // Holds the store thread, so that the jobs below queue up into one batch behind it.
+    executor.run_sync([&](Store&) {
+      while (!release.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::vector<std::thread> callers;
+  std::atomic<int> conflicts{0};
+  std::atomic<int> runs{0};
+  for (int i = 0; i < 6; ++i) {
+    callers.emplace_back([&, i] {
+      try {
+        executor.run_sync([&, i](Store& store) {
+          ++runs;
+          store.insert_workspace(make_workspace("org_a", i == 3 ? "ws_taken" : "ws_" + std::to_string(i)));
+        });
+      } catch (const StoreConflict&) {
+        ++conflicts;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  release = true;
+  slow.join();
+  for (auto& caller : callers)
+    caller.join();
+
+  EXPECT_EQ(conflicts.load(), 1) << "only the job that collided fails";
+  EXPECT_GT(runs.load(), 6) << "the batch ran again after the failure";
+  for (const std::string id : {"ws_0", "ws_1", "ws_2", "ws_4", "ws_5"}) {
+    EXPECT_TRUE(executor.run_sync([&](Store& store) { return store.find_workspace("org_a", id).has_value(); })) << id;
+  }
+  const auto page = executor.run_sync([](Store& store) { return store.list_workspaces("org_a", 50, ""); });
+  EXPECT_EQ(page.items.size(), 6U) << "each committed once";
   server.drop_database(database);
 }
