@@ -149,8 +149,8 @@ enum class JobUndo {
   // which every write waits for (bench/README.md has what that is worth to authorize). If
   // such a job does throw after it changed rows, the whole batch is rolled back and each of
   // its jobs fails: a wrong declaration can fail callers, but it never commits half a job. A
-  // backend where a failed statement spoils the whole transaction (PostgreSQL) takes a
-  // savepoint for these jobs too.
+  // backend where a failed statement spoils the whole transaction (PostgreSQL) treats these
+  // jobs like the others (see TransactionalStore::use_job_savepoints).
   statement,
 };
 
