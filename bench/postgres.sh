@@ -84,26 +84,26 @@ measured() {
 }
 key_with_tokens() { "$host_bin" keys create --org "$ORG" --permissions "sources credentials:read" "$@" | tail -n 1; }
 
-# ---- SQLite: access-token (authorize on SQLite is section 1's host-empty) -------------------
-data_s="$work/host-sqlite-token"
-key_s=$(key_with_tokens --data-dir "$data_s")
-start_host "$data_s"
-source_s=$(make_token_source "$host_url" "$key_s")
-measured_pids=$host_pid
-measured sqlite-authorize authorize_run "$host_url" "$key_s"
-measured sqlite-token token_run "$host_url" "$key_s" "$source_s"
-stop_pid "$host_pid"
+# one_replica NAME DATA_DIR [DATABASE_URL]: one host, on SQLite or on the database; its
+# authorize and access-token runs as NAME-authorize and NAME-token. Leaves its key and source
+# in one_key and one_source.
+one_replica() {
+  local name=$1 data=$2 url=${3:-}
+  one_key=$(key_with_tokens --data-dir "$data" ${url:+--database "$url"})
+  start_host "$data" ${url:+CONNECTOR_DATABASE_URL="$url"}
+  one_source=$(make_token_source "$host_url" "$one_key")
+  measured_pids=$host_pid
+  measured "$name-authorize" authorize_run "$host_url" "$one_key"
+  measured "$name-token" token_run "$host_url" "$one_key" "$one_source"
+  stop_pid "$host_pid"
+}
 
-# ---- PostgreSQL, one replica -----------------------------------------------------------------
+# ---- SQLite, then PostgreSQL, one replica each ----------------------------------------------
+one_replica sqlite "$work/host-sqlite-token"
 url_1=$(pg_database bench_one)
 data_p="$work/host-pg-one"
-key_p=$(key_with_tokens --data-dir "$data_p" --database "$url_1")
-start_host "$data_p" CONNECTOR_DATABASE_URL="$url_1"
-source_p=$(make_token_source "$host_url" "$key_p")
-measured_pids=$host_pid
-measured pg1-authorize authorize_run "$host_url" "$key_p"
-measured pg1-token token_run "$host_url" "$key_p" "$source_p"
-stop_pid "$host_pid"
+one_replica pg1 "$data_p" "$url_1"
+key_p=$one_key source_p=$one_source
 
 # ---- PostgreSQL, two replicas on one database and one key file --------------------------------
 # (Every host of the run reads one key file: CONNECTOR_ENCRYPTION_KEYS_FILE, set by run.sh.)

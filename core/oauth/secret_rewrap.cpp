@@ -31,13 +31,14 @@ void rewrap_step(Store& store, const Sealer& sealer, RewrapCursor& cursor, int p
     ++counts.visited;
     if (Sealer::key_id_of(secret.sealed) == current) continue;
     const std::string context = sealing_context_of(secret);
-    std::optional<std::string> plaintext = sealer.open(secret.sealed, context);
-    if (!plaintext) {
+    std::optional<std::string> opened = sealer.open(secret.sealed, context);
+    if (!opened) {
       ++counts.unreadable;
       continue;
     }
-    const std::vector<uint8_t> resealed = sealer.seal(*plaintext, context);
-    OPENSSL_cleanse(plaintext->data(), plaintext->size());
+    std::string& plaintext = *opened;
+    const std::vector<uint8_t> resealed = sealer.seal(plaintext, context);
+    OPENSSL_cleanse(plaintext.data(), plaintext.size());
     if (store.replace_sealed_secret(secret, resealed, now)) {
       ++counts.resealed;
     } else {

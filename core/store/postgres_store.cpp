@@ -387,6 +387,7 @@ std::vector<SealedSecret> PostgresStore::list_sealed_secrets(SecretColumn column
   params.integer(std::clamp(limit, 1, 10000));
   const pg::Result result = run(sql_text::sealed_secrets_page(column, '$', "id"), params);
   std::vector<SealedSecret> page;
+  page.reserve(static_cast<std::size_t>(result.rows()));
   for (int row = 0; row < result.rows(); ++row) {
     page.push_back({column, result.text(row, 0), result.text(row, 1), result.text(row, 2), result.bytes(row, 3),
                     result.text(row, 4)});

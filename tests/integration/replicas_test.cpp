@@ -97,6 +97,16 @@ protected:
     return made.json().value("source_id", "");
   }
 
+  // A GitHub source whose single-use refresh token must be used now: its access token expires
+  // inside the refresh margin. The double's counters start at zero after it.
+  std::string make_due_source(const std::string& org, const std::string& key, const std::string& workspace) {
+    provider_->control("POST", "/__control/mode", {{"github_expiring", true}, {"github_expires_in", 60}});
+    const std::string source_id = make_source(0, org, key, workspace);
+    provider_->control("POST", "/__control/mode", {{"github_expires_in", 28800}});
+    provider_->control("POST", "/__control/reset", {{"stats_only", true}});
+    return source_id;
+  }
+
   nlohmann::json completion(const std::string& connection_id, const std::string& workspace) const {
     return {{"connection_id", connection_id},
             {"workspace_id", workspace},
@@ -174,10 +184,7 @@ TEST_F(PostgresReplicas, CallersSpreadOverTheReplicasShareOneRefresh) {
   const std::string key = replica(0).create_key(org, credentials_read_permissions);
   const std::string workspace = replica(0).create_workspace(org, key);
   // Single-use refresh tokens (GitHub's expiring tokens): a second refresh could only fail.
-  provider_->control("POST", "/__control/mode", {{"github_expiring", true}, {"github_expires_in", 60}});
-  const std::string source_id = make_source(0, org, key, workspace);
-  provider_->control("POST", "/__control/mode", {{"github_expires_in", 28800}});
-  provider_->control("POST", "/__control/reset", {{"stats_only", true}});
+  const std::string source_id = make_due_source(org, key, workspace);
   // A slow token endpoint keeps the window open while every replica looks at the due source.
   provider_->control("POST", "/__control/behaviour", {{"token", "normal"}, {"delay_ms", 500}});
 
@@ -238,11 +245,7 @@ TEST_F(PostgresReplicas, AReplicaKilledMidRefreshLeavesTheSourceToAnotherOnceIts
   const std::string org = "org_replicas_lease";
   const std::string key = replica(0).create_key(org, credentials_read_permissions);
   const std::string workspace = replica(0).create_workspace(org, key);
-  // Due: its token expires inside the refresh margin.
-  provider_->control("POST", "/__control/mode", {{"github_expiring", true}, {"github_expires_in", 60}});
-  const std::string source_id = make_source(0, org, key, workspace);
-  provider_->control("POST", "/__control/mode", {{"github_expires_in", 28800}});
-  provider_->control("POST", "/__control/reset", {{"stats_only", true}});
+  const std::string source_id = make_due_source(org, key, workspace);
 
   // Replica 0 takes the lease and its refresh hangs at the provider, which has not answered
   // (so the refresh token is still good); then it dies.
