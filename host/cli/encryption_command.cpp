@@ -12,6 +12,7 @@
 #include <charconv>
 #include <iostream>
 #include <numeric>
+#include <optional>
 
 namespace connector::host {
 
@@ -29,13 +30,18 @@ int64_t under_other_keys(const std::map<uint32_t, int64_t>& counts, uint32_t cur
   return total_of(counts) - (counts.count(current) != 0 ? counts.at(current) : 0);
 }
 
+// A whole number from `text`, or nullopt.
+template <typename Number> std::optional<Number> number_in(const std::string& text) {
+  Number value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 uint32_t key_id_argument(const std::string& text) {
-  uint32_t id = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (text.empty() || error != std::errc{} || end != text.data() + text.size()) {
-    throw std::invalid_argument("KEY_ID must be a key id from the key file, e.g. 1");
-  }
-  return id;
+  const auto id = number_in<uint32_t>(text);
+  if (!id) throw std::invalid_argument("KEY_ID must be a key id from the key file, e.g. 1");
+  return *id;
 }
 
 int rotate(const HostConfig& config) {
@@ -132,9 +138,9 @@ int run_encryption(const std::vector<std::string>& args) {
   if (action == "rotate" && words.size() == 1) return rotate(config);
   if (action == "status" && words.size() == 1) return status(config);
   if (action == "rewrap" && words.size() == 1) {
-    const int batch = std::stoi(arguments.get_or("batch", "500"));
-    if (batch < 1 || batch > 10000) throw std::invalid_argument("--batch must be between 1 and 10000");
-    return rewrap(config, batch);
+    const auto batch = number_in<int>(arguments.get_or("batch", "500"));
+    if (!batch || *batch < 1 || *batch > 10000) throw std::invalid_argument("--batch must be from 1 to 10000");
+    return rewrap(config, *batch);
   }
   if (action == "retire" && words.size() == 2) return retire(config, key_id_argument(words[1]));
   throw std::invalid_argument(usage);

@@ -162,3 +162,20 @@ TEST_F(EncryptionKeys, AKeyFileWithoutAKeyTheStoredSecretsNeedIsRefusedAtStartAn
   const auto handed = request_access_token(*host_, org_, key_, source, true);
   EXPECT_EQ(handed.status, 200) << handed.body;
 }
+
+TEST_F(EncryptionKeys, BadArgumentsAreRefusedAndChangeNothing) {
+  const std::string key_text = file_bytes(key_file_of(*host_));
+  const auto batch = encryption(*host_, {"rewrap", "--batch", "many"});
+  EXPECT_EQ(batch.exit_code, 2);
+  EXPECT_THAT(batch.errors, HasSubstr("--batch must be from 1 to 10000"));
+  const auto id = encryption(*host_, {"retire", "first"});
+  EXPECT_EQ(id.exit_code, 2);
+  EXPECT_THAT(id.errors, HasSubstr("KEY_ID must be a key id"));
+  const auto unknown = encryption(*host_, {"shred"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.errors, HasSubstr("usage: connector-host encryption rotate|status|rewrap|retire"));
+  const auto current = encryption(*host_, {"retire", "1"});
+  EXPECT_EQ(current.exit_code, 1);
+  EXPECT_THAT(current.errors, HasSubstr("key 1 is the current key"));
+  EXPECT_EQ(file_bytes(key_file_of(*host_)), key_text);
+}
