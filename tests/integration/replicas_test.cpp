@@ -155,8 +155,10 @@ TEST_F(PostgresReplicas, ReplicasRacingToCompleteOneConnectionMakeOneSource) {
   const std::string key = replica(0).create_key(org);
   const std::string workspace = replica(0).create_workspace(org, key);
   for (int round = 0; round < 5; ++round) {
-    const auto [connection_id, redirect_back] = authorize_and_consent(round % replica_count, org, key);
-    ASSERT_EQ(http_request("GET", through((round + 1) % replica_count, redirect_back)).status, 302);
+    // Named apart: clang 14 cannot capture a structured binding in a lambda.
+    const auto started = authorize_and_consent(round % replica_count, org, key);
+    const std::string& connection_id = started.first;
+    ASSERT_EQ(http_request("GET", through((round + 1) % replica_count, started.second)).status, 302);
 
     constexpr int callers = 12;
     std::vector<HttpResult> answers(callers);
