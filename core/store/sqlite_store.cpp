@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <limits>
@@ -409,12 +410,25 @@ std::string_view sqlite_position(SecretColumn column) {
   return column == SecretColumn::flow_code_verifier || column == SecretColumn::flow_credentials ? "row_key" : "id";
 }
 
+// Statements are cached by their text, which must live as long as the process: one text a
+// column, made once.
+template <std::string (*Make)(SecretColumn, char, std::string_view)>
+const std::string& secret_statement(SecretColumn column) {
+  static const std::array<std::string, std::size(every_secret_column)> texts = [] {
+    std::array<std::string, std::size(every_secret_column)> made;
+    for (const SecretColumn each : every_secret_column)
+      made[static_cast<std::size_t>(each)] = Make(each, '?', sqlite_position(each));
+    return made;
+  }();
+  return texts[static_cast<std::size_t>(column)];
+}
+
 } // namespace
 
 std::vector<SealedSecret> SqliteStore::list_sealed_secrets(SecretColumn column,
                                                            const std::optional<SealedSecret>& after, int limit) {
   const std::string_view position = sqlite_position(column);
-  sqlite::Query query(prepared(sql_text::sealed_secrets_page(column, '?', position)));
+  sqlite::Query query(prepared(secret_statement<sql_text::sealed_secrets_page>(column)));
   // Bound values are borrowed until the statement ends: bind from an object that outlives it.
   const SealedSecret start;
   const SealedSecret& from = after ? *after : start;
@@ -438,7 +452,7 @@ std::vector<SealedSecret> SqliteStore::list_sealed_secrets(SecretColumn column,
 
 bool SqliteStore::replace_sealed_secret(const SealedSecret& stored, std::span<const uint8_t> resealed, int64_t now) {
   const std::string_view position = sqlite_position(stored.column);
-  sqlite::Query query(prepared(sql_text::replace_sealed_secret(stored.column, '?', position)));
+  sqlite::Query query(prepared(secret_statement<sql_text::replace_sealed_secret>(stored.column)));
   query.bind_blob(1, resealed);
   int next = 2;
   if (stored.column == SecretColumn::oauth_app_configuration) {
