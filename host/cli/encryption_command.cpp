@@ -77,7 +77,7 @@ int rewrap(const HostConfig& config, int page_size) {
   const uint32_t current = sealer.current_key_id();
   core::RewrapCounts counts;
   // A secret written by a host between a step's read and its write keeps the bytes the host
-  // wrote; a further pass (of the rows still under older keys only) takes those.
+  // wrote; a further pass (which re-seals only what is still under an older key) takes those.
   constexpr int passes = 3;
   for (int pass = 1; pass <= passes; ++pass) {
     const auto before = count_secrets_by_key(store);
