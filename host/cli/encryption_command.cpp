@@ -10,6 +10,7 @@
 #include "time/unix_time.hpp"
 
 #include <charconv>
+#include <filesystem>
 #include <iostream>
 #include <numeric>
 #include <optional>
@@ -46,6 +47,14 @@ uint32_t key_id_argument(const std::string& text) {
 
 int rotate(const HostConfig& config) {
   const auto file = config.effective_key_file();
+  std::error_code missing;
+  if (!std::filesystem::exists(file, missing)) {
+    // The first key of a deployment, made before any replica starts (docs/deploying.md).
+    const core::Sealer made = core::Sealer::from_key_file(file, /*create_if_missing=*/true);
+    std::cout << "Created " << file.string() << " with key " << made.current_key_id()
+              << ", mode 0600. Give every replica this file (encryption_keys_file).\n";
+    return 0;
+  }
   const uint32_t id = core::Sealer::add_key_to_file(file);
   std::cout << "Added key " << id << " to " << file.string() << "; it seals from now on.\n"
             << "Replicas take it on SIGHUP (and read it by themselves when they meet a secret it sealed).\n"

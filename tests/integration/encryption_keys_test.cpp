@@ -179,3 +179,20 @@ TEST_F(EncryptionKeys, BadArgumentsAreRefusedAndChangeNothing) {
   EXPECT_THAT(current.errors, HasSubstr("key 1 is the current key"));
   EXPECT_EQ(file_bytes(key_file_of(*host_)), key_text);
 }
+
+TEST(EncryptionKeyFile, RotateMakesAMissingKeyFileWithItsFirstKey) {
+  TempDir work("connector-encryption-new");
+  const auto file = work.path() / "shared" / "encryption.keys";
+  const auto made =
+      run_command({host_binary().string(), "encryption", "rotate", "--data-dir", (work.path() / "data").string()},
+                  {{"CONNECTOR_ENCRYPTION_KEYS_FILE", file.string()}});
+  ASSERT_EQ(made.exit_code, 0) << made.errors;
+  EXPECT_THAT(made.output, HasSubstr("Created " + file.string() + " with key 1"));
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const auto next =
+      run_command({host_binary().string(), "encryption", "rotate", "--data-dir", (work.path() / "data").string()},
+                  {{"CONNECTOR_ENCRYPTION_KEYS_FILE", file.string()}});
+  ASSERT_EQ(next.exit_code, 0) << next.errors;
+  EXPECT_THAT(next.output, HasSubstr("Added key 2"));
+}
