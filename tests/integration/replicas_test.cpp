@@ -16,6 +16,7 @@
 #include <csignal>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 using namespace connector::testing;
@@ -399,4 +400,45 @@ TEST_F(PostgresReplicas, AKeyRotatedThroughOneReplicaOpensOnTheOthersBeforeTheyR
     ASSERT_EQ(handed.status, 200) << "replica " << i << ": " << handed.body;
     EXPECT_TRUE(github_token_works(*provider_, handed.json()["access_token"]));
   }
+}
+
+TEST_F(PostgresReplicas, ThePurgeRunsOnEveryReplicaAndPurgesEachFlowOnce) {
+  // Flows that wait one second for their callback, purged every second, kept one second once
+  // ended: every replica's purge works the same rows at once.
+  replicas_.clear();
+  for (int i = 0; i < replica_count; ++i) {
+    replicas_.push_back(start_replica(i, {{"CONNECTOR_STATE_TTL_SECONDS", "1"},
+                                          {"CONNECTOR_FLOW_PURGE_SECONDS", "1"},
+                                          {"CONNECTOR_FLOW_RETENTION_SECONDS", "1"},
+                                          {"CONNECTOR_AUTHORIZE_RATE_PER_MINUTE", "0"}}));
+  }
+  const std::string org = "org_replicas_purge";
+  const std::string key = replica(0).create_key(org);
+  constexpr int callers = 6;
+  constexpr int flows_each = 50;
+  run_concurrently(callers, [&](int i) {
+    for (int n = 0; n < flows_each; ++n) {
+      const auto started = api_post(replica(i % replica_count).api(org) + "/sources/authorize", key,
+                                    {{"slug", "github"}, {"redirect_url", client_redirect}});
+      EXPECT_EQ(started.status, 200) << started.body;
+    }
+  });
+
+  // What the replicas' purges say they did, summed: each flow expired once and deleted once.
+  const auto purged = [&](const char* what) {
+    int64_t total = 0;
+    for (int i = 0; i < replica_count; ++i) {
+      std::istringstream log(replica(i).process().stderr_text());
+      for (std::string line; std::getline(log, line);) {
+        if (line.find("\"flows purged\"") == std::string::npos) continue;
+        total += nlohmann::json::parse(line).value(what, int64_t{0});
+      }
+    }
+    return total;
+  };
+  EXPECT_TRUE(time_until([&] { return purged("deleted") >= callers * flows_each; }, std::chrono::seconds(20)));
+  EXPECT_EQ(purged("expired"), callers * flows_each) << "each flow expired by one replica";
+  EXPECT_EQ(purged("deleted"), callers * flows_each) << "each row deleted by one replica";
+  for (int i = 0; i < replica_count; ++i)
+    EXPECT_THAT(replica(i).process().stderr_text(), ::testing::Not(HasSubstr("flow purge failed")));
 }
