@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <thread>
 
 namespace connector::testing {
 
@@ -172,6 +173,15 @@ std::string sqlite_dump(const std::filesystem::path& data_dir) {
   const auto result =
       run_command({"/usr/bin/sqlite3", "-readonly", (data_dir / "connector-host.sqlite3").string(), ".dump"}, {});
   return result.output;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 } // namespace connector::testing

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -88,5 +90,8 @@ inline constexpr const char* client_redirect = "https://app.example.com/callback
 std::string query_param(const std::string& url, const std::string& name);
 // Counts rows of a table in the host's SQLite file (read-only, through the sqlite3 CLI).
 std::string sqlite_dump(const std::filesystem::path& data_dir);
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes; whether it held.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 } // namespace connector::testing

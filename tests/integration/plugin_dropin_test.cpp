@@ -39,16 +39,6 @@ fs::path dropin_build(const std::string& build) {
 }
 fs::path bad_plugin(const std::string& name) { return fs::path(CONNECTOR_TEST_BAD_PLUGIN_DIR) / name; }
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = settle) {
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    if (condition()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 long long milliseconds_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
@@ -294,7 +284,7 @@ TEST_P(PluginDropInWatched, NewFileIsServedWithinASecond) {
 
   copy_in(dropin_build("v1"), "dropin.so");
   const auto copied = Clock::now();
-  const bool served = eventually([&] { return authorize("dropin").status == 200; });
+  const bool served = eventually([&] { return authorize("dropin").status == 200; }, settle);
   const long long elapsed = milliseconds_since(copied);
   ASSERT_TRUE(served) << "dropin was not served within " << settle.count() << " s of the copy";
   EXPECT_LT(elapsed, 1000) << "dropin was served " << elapsed << " ms after the copy completed";

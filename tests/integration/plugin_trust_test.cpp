@@ -34,15 +34,6 @@ constexpr uid_t nobody = 65534;
 
 fs::path test_plugin(const std::string& name) { return fs::path(CONNECTOR_TEST_BAD_PLUGIN_DIR) / (name + ".so"); }
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 nlohmann::json plugin_in(const nlohmann::json& view, const std::string& slug) {
   if (!view.is_object() || !view.contains("plugins")) return nullptr;
   for (const auto& entry : view["plugins"]) {

@@ -21,20 +21,6 @@ using namespace connector::testing;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-namespace {
-
-// Polls `request` until it answers `status`, for up to `limit`.
-template <typename Request> bool eventually(int status, Request request, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (request().status == status) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
-} // namespace
-
 TEST(PostgresHost, AnUnreachableDatabaseAtStartIsAClearErrorAndANonZeroExit) {
   TempDir work("connector-pg-host");
   // Port 1 on loopback: nothing listens there.
@@ -69,8 +55,8 @@ TEST(PostgresHost, ADatabaseRestartFailsRequestsWith503AndTheHostRecoversByItsel
   EXPECT_EQ(http_request("GET", host.base_url() + "/healthz").status, 200) << "alive, only not ready";
 
   server.start();
-  EXPECT_TRUE(eventually(
-      200, [&] { return http_request("GET", host.base_url() + "/readyz"); }, std::chrono::seconds(10)));
+  EXPECT_TRUE(eventually([&] { return http_request("GET", host.base_url() + "/readyz").status == 200; },
+                         std::chrono::seconds(10)));
   const HttpResult listed = api_get(host.api("org_pg") + "/workspaces", key);
   ASSERT_EQ(listed.status, 200) << listed.body;
   EXPECT_THAT(listed.body, HasSubstr(workspace));

@@ -27,19 +27,6 @@ namespace {
 // What the provider and the browser are told the host is: the balancer in front of all replicas.
 constexpr const char* balancer_url = "http://balancer.invalid";
 
-// Polls `probe` until it returns true, for up to `limit`; returns how long it took, or nullopt.
-template <typename Probe>
-std::optional<std::chrono::milliseconds> time_until(Probe probe, std::chrono::milliseconds limit) {
-  const auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < limit) {
-    if (probe()) {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return std::nullopt;
-}
-
 class PostgresReplicas : public ::testing::Test {
 protected:
   static constexpr int replica_count = 3;
@@ -224,7 +211,7 @@ TEST_F(PostgresReplicas, TheBackgroundRefreshRunsOnEveryReplicaButRefreshesASour
   provider_->control("POST", "/__control/mode", {{"github_expires_in", 28800}});
 
   const auto refreshed_all =
-      time_until([&] { return provider_->stats()["refresh_calls"] == 3; }, std::chrono::seconds(30));
+      eventually([&] { return provider_->stats()["refresh_calls"] == 3; }, std::chrono::seconds(30));
   EXPECT_TRUE(refreshed_all) << provider_->stats().dump();
   std::this_thread::sleep_for(std::chrono::seconds(3)); // three more scans on every replica
   const auto stats = provider_->stats();
@@ -259,7 +246,7 @@ TEST_F(PostgresReplicas, AReplicaKilledMidRefreshLeavesTheSourceToAnotherOnceIts
     } catch (const std::exception&) { // the connection dies with the replica
     }
   });
-  ASSERT_TRUE(time_until([&] { return provider_->stats()["hanging_requests"] == 1; }, std::chrono::seconds(10)));
+  ASSERT_TRUE(eventually([&] { return provider_->stats()["hanging_requests"] == 1; }, std::chrono::seconds(10)));
   replica(0).process().stop(SIGKILL);
   doomed.join();
 
@@ -299,7 +286,7 @@ TEST_F(PostgresReplicas, ChangesMadeThroughAnyReplicaOrTheCliReachEveryReplicaWi
   const auto revoked = run_command(
       replica(0).command({host_binary().string(), "keys", "revoke", "--id", newest.substr(0, newest.find('\t'))}), {});
   ASSERT_EQ(revoked.exit_code, 0) << revoked.output;
-  EXPECT_TRUE(time_until(
+  EXPECT_TRUE(eventually(
       every_replica([&](HostProcess& r) { return api_call("GET", r.api(org) + "/sources", key).status == 401; }),
       second));
 
@@ -310,10 +297,10 @@ TEST_F(PostgresReplicas, ChangesMadeThroughAnyReplicaOrTheCliReachEveryReplicaWi
     return api_post(r.api(org) + "/sources/authorize", admin, {{"slug", "github"}, {"redirect_url", own}}).status;
   };
   ASSERT_EQ(api_post(replica(1).api(org) + "/redirect-urls", admin, {{"url", own}}).status, 201);
-  EXPECT_TRUE(time_until(every_replica([&](HostProcess& r) { return authorize_with_own(r) == 200; }), second));
+  EXPECT_TRUE(eventually(every_replica([&](HostProcess& r) { return authorize_with_own(r) == 200; }), second));
   const auto removed = api_call("DELETE", replica(2).api(org) + "/redirect-urls", admin, {{"url", own}});
   ASSERT_EQ(removed.status, 204) << removed.body;
-  EXPECT_TRUE(time_until(every_replica([&](HostProcess& r) { return authorize_with_own(r) == 422; }), second));
+  EXPECT_TRUE(eventually(every_replica([&](HostProcess& r) { return authorize_with_own(r) == 422; }), second));
 
   // An OAuth app set for the workspace through replica 2 opens the next consent on every replica.
   const auto consent_client = [&](HostProcess& r) {
@@ -329,7 +316,7 @@ TEST_F(PostgresReplicas, ChangesMadeThroughAnyReplicaOrTheCliReachEveryReplicaWi
                              {"name", "github"},
                              {"configuration", {{"client_id", "ws-client"}, {"client_secret", "ws-secret"}}}});
   ASSERT_EQ(put.status, 200) << put.body;
-  EXPECT_TRUE(time_until(every_replica([&](HostProcess& r) { return consent_client(r) == "ws-client"; }), second));
+  EXPECT_TRUE(eventually(every_replica([&](HostProcess& r) { return consent_client(r) == "ws-client"; }), second));
 }
 
 TEST_F(PostgresReplicas, AReplicaKilledUnderLoadLosesNoAcknowledgedWriteAndTheOthersKeepServing) {
@@ -436,7 +423,7 @@ TEST_F(PostgresReplicas, ThePurgeRunsOnEveryReplicaAndPurgesEachFlowOnce) {
     }
     return total;
   };
-  EXPECT_TRUE(time_until([&] { return purged("deleted") >= callers * flows_each; }, std::chrono::seconds(20)));
+  EXPECT_TRUE(eventually([&] { return purged("deleted") >= callers * flows_each; }, std::chrono::seconds(20)));
   EXPECT_EQ(purged("expired"), callers * flows_each) << "each flow expired by one replica";
   EXPECT_EQ(purged("deleted"), callers * flows_each) << "each row deleted by one replica";
   for (int i = 0; i < replica_count; ++i)
