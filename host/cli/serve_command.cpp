@@ -86,7 +86,12 @@ int run_serve(const std::vector<std::string>& args) {
                                                            : 0);
   core::Sealer sealer = core::Sealer::from_key_file(config.effective_key_file(), /*create_if_missing=*/true);
   // A replica without every key the stored secrets need would fail them one by one: refuse now.
-  require_keys_for_stored_secrets(count_secrets_by_key(store), sealer, config.effective_key_file());
+  // The count reads every sealed column, on a reader connection: the store thread, which every
+  // write waits for, stays free (it matters again on SIGHUP, while serving).
+  const auto stored_key_usage = [&readers] {
+    return readers.read_now([](core::Store& s) { return s.count_secrets_by_key(); });
+  };
+  require_keys_for_stored_secrets(stored_key_usage(), sealer, config.effective_key_file());
 
   // Modules load from fresh copies under the data folder, so a replaced file is new code.
   PluginCatalog catalog(
@@ -233,7 +238,7 @@ int run_serve(const std::vector<std::string>& args) {
       try {
         const HostConfig reread = load_config(overrides, env, default_plugins_dir());
         // The key file (a rotation or a retirement), taken only if it opens every stored secret.
-        require_keys_for_stored_secrets(count_secrets_by_key(store),
+        require_keys_for_stored_secrets(stored_key_usage(),
                                         core::Sealer::from_key_file(config.effective_key_file(), false),
                                         config.effective_key_file());
         catalog.set_provider_settings(reread.providers);
