@@ -332,9 +332,13 @@ namespace {
 
 // An envelope's shape (crypto/sealer.hpp) around `tail`: version 1, then `key` big-endian.
 std::vector<uint8_t> sealed_with(uint32_t key, const std::string& tail) {
-  std::vector<uint8_t> bytes = {0x01, static_cast<uint8_t>(key >> 24), static_cast<uint8_t>(key >> 16),
-                                static_cast<uint8_t>(key >> 8), static_cast<uint8_t>(key)};
-  bytes.insert(bytes.end(), tail.begin(), tail.end());
+  std::vector<uint8_t> bytes;
+  bytes.reserve(5 + tail.size());
+  bytes.push_back(0x01);
+  for (const int shift : {24, 16, 8, 0})
+    bytes.push_back(static_cast<uint8_t>(key >> shift));
+  for (const char c : tail)
+    bytes.push_back(static_cast<uint8_t>(c));
   bytes.resize(std::max<std::size_t>(bytes.size(), 33), '.'); // an envelope's fixed parts at least
   return bytes;
 }
