@@ -314,14 +314,31 @@ int read_schema_version(sqlite3* db) {
   return static_cast<int>(query.integer(0));
 }
 
-void apply_schema_migrations(sqlite3* db, std::span<const SchemaMigration> migrations) {
+std::span<const SchemaMigration> steps_after(int version, std::span<const SchemaMigration> migrations) {
+  std::size_t first = 0;
+  while (first < migrations.size() && migrations[first].version <= version)
+    ++first;
+  return migrations.subspan(first);
+}
+
+void run_steps(std::span<const SchemaMigration> steps, const MigrationStepObserver& on_step,
+               const std::function<void(const SchemaMigration&)>& apply) {
+  const int count = static_cast<int>(steps.size());
+  for (int i = 0; i < count; ++i) {
+    const SchemaMigration& step = steps[static_cast<std::size_t>(i)];
+    if (on_step) on_step(step, i, count);
+    apply(step);
+  }
+}
+
+void apply_schema_migrations(sqlite3* db, std::span<const SchemaMigration> migrations,
+                             const MigrationStepObserver& on_step) {
   check_strictly_increasing(migrations);
   const int latest = latest_schema_version(migrations);
   const int current = read_schema_version(db);
   refuse_if_newer(current, latest);
-  for (const SchemaMigration& migration : migrations) {
-    if (migration.version > current) apply_one(db, migration);
-  }
+  run_steps(steps_after(current, migrations), on_step,
+            [db](const SchemaMigration& migration) { apply_one(db, migration); });
   // A newer host may have migrated the same file while we were waiting for the lock.
   refuse_if_newer(read_schema_version(db), latest);
 }

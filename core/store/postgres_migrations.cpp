@@ -177,7 +177,8 @@ int read_postgres_schema_version(pg::Connection& db) {
       db.run("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", pg::Params()).integer(0, 0));
 }
 
-void apply_postgres_schema_migrations(pg::Connection& db, std::span<const SchemaMigration> migrations) {
+void apply_postgres_schema_migrations(pg::Connection& db, std::span<const SchemaMigration> migrations,
+                                      const MigrationStepObserver& on_step) {
   check_strictly_increasing(migrations);
   const int latest = latest_schema_version(migrations);
   // A session lock: it is released by the unlock below or, if this process dies, with its
@@ -187,9 +188,8 @@ void apply_postgres_schema_migrations(pg::Connection& db, std::span<const Schema
     db.execute_script(create_version_table);
     const int current = read_postgres_schema_version(db);
     refuse_if_newer(current, latest);
-    for (const SchemaMigration& migration : migrations) {
-      if (migration.version > current) apply_one(db, migration);
-    }
+    run_steps(steps_after(current, migrations), on_step,
+              [&db](const SchemaMigration& migration) { apply_one(db, migration); });
   } catch (...) {
     if (db.usable()) db.run("SELECT pg_advisory_unlock($1)", pg::Params().integer(migration_lock_key));
     throw;

@@ -23,6 +23,7 @@ int read_postgres_schema_version(pg::Connection& db);
 // Replicas that start together against one database migrate it once: each takes the same
 // advisory lock first, and those that waited find nothing left to do. Throws as
 // apply_schema_migrations does (a newer database, a failed step, which alone is rolled back).
-void apply_postgres_schema_migrations(pg::Connection& db, std::span<const SchemaMigration> migrations);
+void apply_postgres_schema_migrations(pg::Connection& db, std::span<const SchemaMigration> migrations,
+                                      const MigrationStepObserver& on_step = {});
 
 } // namespace connector::core

@@ -154,7 +154,14 @@ int SqliteStore::schema_version(const std::filesystem::path& path) {
   return read_schema_version(db.get());
 }
 
-void SqliteStore::migrate(const std::filesystem::path& path) { SqliteStore opened_and_migrated(path); }
+// The store's constructor migrates too, but tells no one of its steps.
+void SqliteStore::migrate(const std::filesystem::path& path, const MigrationStepObserver& on_step) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  const sqlite::DatabasePtr db =
+      sqlite::open_database(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+  configure_connection(db.get());
+  apply_schema_migrations(db.get(), sqlite_schema_migrations(), on_step);
+}
 
 sqlite3_stmt* SqliteStore::prepared(std::string_view sql) {
   auto found = statements_.find(sql);

@@ -6,6 +6,7 @@
 // One object is one connection: use it from one thread at a time (StoreExecutor's thread).
 #pragma once
 
+#include "store/migrations.hpp"
 #include "store/sqlite_support.hpp"
 #include "store/store_executor.hpp"
 #include "store/wal_checkpointer.hpp"
@@ -31,8 +32,9 @@ public:
   // The version a database file is at; 0 when it does not exist (it is not created) or was
   // never migrated. Reads only.
   static int schema_version(const std::filesystem::path& path);
-  // Brings a database file to latest_schema_version() (creating it), as opening does.
-  static void migrate(const std::filesystem::path& path);
+  // Brings a database file to latest_schema_version() (creating it), as opening does, telling
+  // `on_step` of each step.
+  static void migrate(const std::filesystem::path& path, const MigrationStepObserver& on_step = {});
   // Another connection to a file a SqliteStore has already opened (so created and migrated),
   // for StoreExecutor::read_now(): it refuses writes (query_only).
   static std::unique_ptr<SqliteStore> open_reader(const std::filesystem::path& path);

@@ -6,6 +6,7 @@
 #include "cli/commands.hpp"
 #include "cli/data_folder.hpp"
 #include "cli/database_copy.hpp"
+#include "cli/progress.hpp"
 #include "cli/store_opening.hpp"
 #include "config/host_config.hpp"
 #include "oauth/redirect_policy.hpp"
@@ -130,16 +131,43 @@ int report_schema_version(const std::string& where, int version, int latest) {
   return 0;
 }
 
+// `database migrate`'s progress on standard error: a step can rewrite a whole table, so the
+// step under way is shown for as long as it runs. The result goes to standard output.
+class MigrationProgress {
+public:
+  MigrationProgress(int version, std::span<const core::SchemaMigration> migrations)
+      : progress_(std::cerr, standard_error_is_terminal(), "migrate",
+                  static_cast<int64_t>(core::steps_after(version, migrations).size())) {}
+
+  core::MigrationStepObserver observer() {
+    return [this](const core::SchemaMigration& step, int steps_done, int) {
+      progress_.update(steps_done, "version " + std::to_string(step.version) + ", " + step.description);
+      ++steps_;
+    };
+  }
+
+  void report(const std::string& where, int before, int latest) {
+    progress_.finish("migrate: " + std::to_string(steps_) + (steps_ == 1 ? " step" : " steps"));
+    std::cout << where << ": schema version " << before << " -> " << latest << "\n";
+  }
+
+private:
+  Progress progress_;
+  int steps_ = 0;
+};
+
 // The same on a PostgreSQL database. The URL is shown with its password replaced; the
 // migration takes the lock that replicas starting at the same time take.
 int run_postgres_database(const std::string& action, const std::string& url) {
   const std::string where = core::pg::redacted_database_url(url);
-  const int latest = core::latest_schema_version(core::postgres_schema_migrations());
+  const auto migrations = core::postgres_schema_migrations();
+  const int latest = core::latest_schema_version(migrations);
   core::pg::Connection db = core::pg::Connection::open(url);
   const int version = core::read_postgres_schema_version(db);
   if (action == "check") return report_schema_version(where, version, latest);
-  core::apply_postgres_schema_migrations(db, core::postgres_schema_migrations());
-  std::cout << where << ": schema version " << version << " -> " << latest << "\n";
+  MigrationProgress progress(version, migrations);
+  core::apply_postgres_schema_migrations(db, migrations, progress.observer());
+  progress.report(where, version, latest);
   return 0;
 }
 
@@ -168,8 +196,9 @@ int run_database(const std::vector<std::string>& args) {
   if (action == "check") return report_schema_version(file.string(), core::SqliteStore::schema_version(file), latest);
   const int before = core::SqliteStore::schema_version(file);
   prepare_data_folder(config.data_dir, file);
-  core::SqliteStore::migrate(file);
-  std::cout << file.string() << ": schema version " << before << " -> " << latest << "\n";
+  MigrationProgress progress(before, core::sqlite_schema_migrations());
+  core::SqliteStore::migrate(file, progress.observer());
+  progress.report(file.string(), before, latest);
   return 0;
 }
 

@@ -54,8 +54,19 @@ void Progress::update(int64_t done) {
   done_ = done;
   const auto now = std::chrono::steady_clock::now();
   if (now - last_shown_ < (terminal_ ? std::chrono::milliseconds(terminal_interval) : plain_interval)) return;
+  show(now);
+}
+
+void Progress::update(int64_t done, const std::string& stage) {
+  done_ = done;
+  stage_ = stage;
+  show(std::chrono::steady_clock::now());
+}
+
+void Progress::show(std::chrono::steady_clock::time_point now) {
   last_shown_ = now;
-  const std::string text = line(what_, done_, total_, now - started_);
+  std::string text = line(what_, done_, total_, now - started_);
+  if (!stage_.empty()) text += ": " + stage_;
   if (terminal_) {
     out_ << "\r" << text << "\033[K" << std::flush; // \033[K clears what a longer line left
     drawn_ = true;

@@ -2,6 +2,7 @@
 // that follow the traffic, SIGHUP re-reading the configuration, and the database command.
 #include "integration/flow_driver.hpp"
 #include "integration/host_fixture.hpp"
+#include "store/sqlite_store.hpp"
 
 #include <gtest/gtest.h>
 
@@ -223,9 +224,18 @@ TEST(Operations, DatabaseCheckAndMigrate) {
   EXPECT_NE(fresh.output.find("not created yet"), std::string::npos) << fresh.output;
   const auto migrated = run_command({host_binary().string(), "database", "migrate", "--data-dir", data}, {});
   EXPECT_EQ(migrated.exit_code, 0) << migrated.output;
+  // Not a terminal: a plain line as each step starts, then the summary.
+  const std::string steps = std::to_string(connector::core::SqliteStore::latest_schema_version());
+  EXPECT_NE(migrated.errors.find("migrate: 0 of " + steps + " (0 %): version 1, "), std::string::npos)
+      << migrated.errors;
+  EXPECT_NE(migrated.errors.find("migrate: " + steps + " steps ("), std::string::npos) << migrated.errors;
+  EXPECT_EQ(migrated.errors.find('\r'), std::string::npos) << "no terminal control in a log";
   const auto checked = run_command({host_binary().string(), "database", "check", "--data-dir", data}, {});
   EXPECT_EQ(checked.exit_code, 0) << checked.output;
   EXPECT_NE(checked.output.find("up to date"), std::string::npos) << checked.output;
+  const auto again = run_command({host_binary().string(), "database", "migrate", "--data-dir", data}, {});
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.errors.find("migrate: 0 steps ("), std::string::npos) << again.errors;
 }
 
 TEST(Operations, NoSecretReachesTheLogDuringWholeFlowsAndRefreshes) {

@@ -137,6 +137,9 @@ TEST_F(PostgresMigrationsTest, TheDatabaseCommandChecksAndMigratesAPostgresDatab
   const auto migrated = database("migrate");
   EXPECT_EQ(migrated.exit_code, 0) << migrated.output << migrated.errors;
   EXPECT_NE(migrated.output.find("schema version 0 -> " + latest), std::string::npos) << migrated.output;
+  const std::string steps = std::to_string(postgres_schema_migrations().size());
+  EXPECT_NE(migrated.errors.find("migrate: 0 of " + steps + " (0 %): version "), std::string::npos) << migrated.errors;
+  EXPECT_NE(migrated.errors.find("migrate: " + steps + " step"), std::string::npos) << migrated.errors;
   const auto checked = database("check");
   EXPECT_EQ(checked.exit_code, 0) << checked.output << checked.errors;
   EXPECT_NE(checked.output.find("up to date"), std::string::npos) << checked.output;

@@ -388,6 +388,29 @@ TEST_F(SqliteStoreTest, MigrateCreatesAndMigratesAFile) {
   EXPECT_EQ(SqliteStore::schema_version(path), SqliteStore::latest_schema_version());
 }
 
+TEST_F(SqliteStoreTest, MigrateTellsOfEachStepItApplies) {
+  constexpr int released = 5;
+  std::filesystem::create_directories(path.parent_path());
+  { RawDatabase(path).migrate_to(released); }
+  std::vector<std::pair<int, int>> seen; // (version, steps done before it)
+  int steps_told = -1;
+  SqliteStore::migrate(path, [&](const SchemaMigration& step, int steps_done, int steps) {
+    seen.emplace_back(step.version, steps_done);
+    steps_told = steps;
+    EXPECT_EQ(SqliteStore::schema_version(path), step.version - 1) << "told before the step, not after";
+  });
+  const int latest = SqliteStore::latest_schema_version();
+  ASSERT_EQ(steps_told, latest - released);
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(latest - released));
+  for (int i = 0; i < latest - released; ++i)
+    EXPECT_EQ(seen[static_cast<std::size_t>(i)], std::make_pair(released + 1 + i, i));
+
+  seen.clear();
+  SqliteStore::migrate(
+      path, [&](const SchemaMigration& step, int steps_done, int) { seen.emplace_back(step.version, steps_done); });
+  EXPECT_TRUE(seen.empty()) << "an up-to-date file has no step to tell of";
+}
+
 TEST_F(SqliteStoreTest, AFileFromANewerBuildIsRefusedAndLeftAlone) {
   { SqliteStore store(path); }
   const int future = SqliteStore::latest_schema_version() + 1;
