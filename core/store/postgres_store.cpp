@@ -108,7 +108,7 @@ pg::Connection& PostgresStore::db() {
 }
 
 pg::Result PostgresStore::run(std::string_view sql, const pg::Params& params) {
-  collect_written();
+  if (connection_ && connection_->has_sent()) return run_after_sent(sql, params);
   const bool had_connection = connection_ && connection_->usable();
   try {
     return db().prepared(sql, params);
@@ -125,10 +125,34 @@ pg::Result PostgresStore::run(std::string_view sql, const pg::Params& params) {
 // batch again with savepoints, where every write is a plain statement that fails its own job.
 void PostgresStore::write(std::string_view sql, const pg::Params& params) {
   if (batch_open_ && !job_savepoints_ && connection_ && connection_->usable()) {
-    connection_->send_prepared(sql, params);
+    send(sql, params);
     return;
   }
   run(sql, params);
+}
+
+int PostgresStore::send(std::string_view sql, const pg::Params& params) {
+  try {
+    return connection_->send_prepared(sql, params);
+  } catch (const StoreUnavailable&) {
+    throw;
+  } catch (const std::exception&) { // preparing read what was sent before, and a write of it had failed
+    throw BatchNeedsSavepoints("postgresql: a write sent without waiting failed");
+  }
+}
+
+// The statement follows the writes sent, and every answer comes back in one round trip.
+pg::Result PostgresStore::run_after_sent(std::string_view sql, const pg::Params& params) {
+  const int place = send(sql, params);
+  pg::Connection::SentAnswers answers = connection_->collect_sent_answers(place);
+  if (answers.failure) {
+    if (answers.failed_at < place && connection_->usable()) {
+      throw BatchNeedsSavepoints("postgresql: a write sent without waiting failed");
+    }
+    std::rethrow_exception(answers.failure);
+  }
+  if (!answers.kept) throw std::logic_error("postgresql: a statement's answer was not kept");
+  return std::move(*answers.kept);
 }
 
 void PostgresStore::collect_written() {
@@ -426,31 +450,50 @@ std::map<uint32_t, int64_t> PostgresStore::count_secrets_by_key() {
   return counts;
 }
 
-int64_t PostgresStore::cache_generation() {
-  const pg::Result result = run("SELECT generation FROM cache_generation WHERE id = 1", pg::Params());
-  return result.rows() == 1 ? result.integer(0, 0) : 0;
-}
+namespace {
+
+const std::string_view generation_sql = "SELECT generation FROM cache_generation WHERE id = 1";
+
+int64_t generation_in(const pg::Result& result) { return result.rows() == 1 ? result.integer(0, 0) : 0; }
+
+} // namespace
+
+int64_t PostgresStore::cache_generation() { return generation_in(run(generation_sql, pg::Params())); }
 
 // --- Transactions. One batch is one transaction; each job inside it is a savepoint.
 
+// Without savepoints the BEGIN is sent without waiting, and goes with the batch's first
+// statement. Only on a quiet connection: one the server left while it was idle (a restart)
+// takes the BEGIN that waits, which is tried again on a new connection, so that the batch
+// does not fail for it.
 void PostgresStore::begin_batch() {
+  if (!job_savepoints_ && connection_ && connection_->quiet_since_last_answer()) {
+    connection_->send_command("BEGIN");
+    batch_open_ = true;
+    return;
+  }
   run("BEGIN", pg::Params());
   batch_open_ = true;
 }
 
-void PostgresStore::commit_batch() {
+void PostgresStore::commit_batch() { commit(false); }
+
+int64_t PostgresStore::commit_batch_reading_generation() { return *commit(true); }
+
+std::optional<int64_t> PostgresStore::commit(bool read_generation) {
   if (!batch_open_) throw std::runtime_error("postgresql: commit without a batch");
+  if (connection_ && connection_->has_sent()) return commit_after_sent(read_generation);
   // The batch stays open while COMMIT runs, so that a connection found broken is reported
   // (StoreUnavailable) instead of replaced: a COMMIT on a new connection would "succeed"
   // outside any transaction while the batch was lost. A failed COMMIT, or one whose answer
   // never came, leaves no transaction open either way: the server committed it or threw it
   // away (an unanswered COMMIT is in doubt, as with any database; its callers hear
   // StoreUnavailable).
-  collect_written(); // a failure here leaves the batch open, for the executor to roll back
   // COMMIT in a spoiled transaction "succeeds" as a ROLLBACK: never let that pass for a commit.
   if (connection_ && connection_->in_failed_transaction()) {
     throw std::runtime_error("postgresql: the transaction failed before its commit");
   }
+  const std::optional<int64_t> generation = read_generation ? std::optional(cache_generation()) : std::nullopt;
   try {
     run("COMMIT", pg::Params());
   } catch (...) {
@@ -458,6 +501,25 @@ void PostgresStore::commit_batch() {
     throw;
   }
   batch_open_ = false;
+  return generation;
+}
+
+// The writes sent, the generation read and the COMMIT in one round trip. A failure before the
+// COMMIT makes the server skip it (and the rest of what was sent), so it can never commit a
+// spoiled transaction; the batch stays open for the executor to roll back and run again with
+// savepoints.
+std::optional<int64_t> PostgresStore::commit_after_sent(bool read_generation) {
+  const int generation_at = read_generation ? send(generation_sql, pg::Params()) : -1;
+  const int commit_at = connection_->send_command("COMMIT");
+  pg::Connection::SentAnswers answers = connection_->collect_sent_answers(generation_at);
+  if (answers.failure && answers.failed_at < commit_at && connection_->usable()) {
+    throw BatchNeedsSavepoints("postgresql: a statement sent without waiting failed");
+  }
+  batch_open_ = false; // committed, or the COMMIT failed, or its answer never came (in doubt)
+  if (answers.failure) std::rethrow_exception(answers.failure);
+  if (!read_generation) return std::nullopt;
+  if (!answers.kept) throw std::logic_error("postgresql: the generation's answer was not kept");
+  return generation_in(*answers.kept);
 }
 
 void PostgresStore::rollback_batch() noexcept {

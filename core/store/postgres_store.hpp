@@ -87,6 +87,7 @@ public:
   void use_job_savepoints(bool always) override;
   void begin_batch() override;
   void commit_batch() override;
+  int64_t commit_batch_reading_generation() override; // one round trip with the writes sent
   void rollback_batch() noexcept override;
   void begin_job(JobUndo undo) override;
   void end_job(bool keep) override;
@@ -103,7 +104,13 @@ private:
   // then tried once more on a new connection (they changed nothing); anything else throws.
   pg::Result run(std::string_view sql, const pg::Params& params);
   void write(std::string_view sql, const pg::Params& params);
+  // Sends without waiting; a failure of what was sent before, read on the way, asks for
+  // savepoints (BatchNeedsSavepoints). Returns the statement's place among those sent.
+  int send(std::string_view sql, const pg::Params& params);
+  pg::Result run_after_sent(std::string_view sql, const pg::Params& params);
   void collect_written();
+  std::optional<int64_t> commit(bool read_generation);
+  std::optional<int64_t> commit_after_sent(bool read_generation);
 
   std::string url_;
   bool read_only_ = false;

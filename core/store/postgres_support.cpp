@@ -5,7 +5,9 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <libpq-fe.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
@@ -218,7 +220,7 @@ Result Connection::prepared(std::string_view sql, const Params& params) {
                                 params.formats(), binary_format));
 }
 
-void Connection::send_prepared(std::string_view sql, const Params& params) {
+int Connection::send_prepared(std::string_view sql, const Params& params) {
   const std::string& name = statement_name(sql, params);
   pg_conn* connection = connection_.get();
   if (PQpipelineStatus(connection) == PQ_PIPELINE_OFF && PQenterPipelineMode(connection) != 1) {
@@ -229,36 +231,74 @@ void Connection::send_prepared(std::string_view sql, const Params& params) {
                           binary_format) != 1) {
     throw_statement_error(nullptr, connection);
   }
-  ++sent_;
+  return sent_++;
+}
+
+int Connection::send_command(const char* sql) {
+  pg_conn* connection = connection_.get();
+  if (PQpipelineStatus(connection) == PQ_PIPELINE_OFF && PQenterPipelineMode(connection) != 1) {
+    throw_statement_error(nullptr, connection);
+  }
+  // Pipeline mode takes only the extended protocol, which PQsendQueryParams speaks.
+  if (PQsendQueryParams(connection, sql, 0, nullptr, nullptr, nullptr, nullptr, binary_format) != 1) {
+    throw_statement_error(nullptr, connection);
+  }
+  return sent_++;
 }
 
 void Connection::collect_sent() {
   if (sent_ == 0) return;
+  const SentAnswers answers = collect_sent_answers();
+  if (answers.failure) std::rethrow_exception(answers.failure);
+}
+
+Connection::SentAnswers Connection::collect_sent_answers(int keep) {
+  SentAnswers answers;
+  if (sent_ == 0) return answers;
   sent_ = 0;
   pg_conn* connection = connection_.get();
-  std::exception_ptr first_failure;
-  const auto fail = [&](const PGresult* result) {
-    if (first_failure) return;
+  const auto fail = [&](const PGresult* result, int place) {
+    if (answers.failure) return;
+    answers.failed_at = place;
     try {
       throw_statement_error(result, connection);
     } catch (...) {
-      first_failure = std::current_exception();
+      answers.failure = std::current_exception();
     }
   };
   // Each statement's answer, then a null result; after a failure the rest come "aborted";
   // then the sync point. A broken connection answers nulls only.
-  if (PQpipelineSync(connection) != 1) fail(nullptr);
+  if (PQpipelineSync(connection) != 1) fail(nullptr, 0);
+  int place = 0;
   while (usable()) {
     pg_result* raw = PQgetResult(connection);
-    if (raw == nullptr) continue;
-    const Result result(raw);
+    if (raw == nullptr) {
+      ++place; // the null that ends a statement's answer
+      continue;
+    }
+    Result result(raw);
     const ExecStatusType status = PQresultStatus(raw);
     if (status == PGRES_PIPELINE_SYNC) break;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_PIPELINE_ABORTED) fail(raw);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_PIPELINE_ABORTED) {
+      fail(raw, place);
+    } else if (place == keep && status != PGRES_PIPELINE_ABORTED) {
+      answers.kept.emplace(std::move(result));
+    }
   }
-  if (!usable()) fail(nullptr);
+  if (!usable()) {
+    answers.kept.reset();
+    answers.failure = nullptr; // a broken connection outranks a statement's failure: nothing is known of the rest
+    fail(nullptr, place);
+  }
   PQexitPipelineMode(connection);
-  if (first_failure) std::rethrow_exception(first_failure);
+  return answers;
+}
+
+bool Connection::quiet_since_last_answer() const {
+  if (!usable() || sent_ > 0) return false;
+  char first = 0;
+  const ssize_t peeked = ::recv(PQsocket(connection_.get()), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+  return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 bool Connection::usable() const { return PQstatus(connection_.get()) == CONNECTION_OK; }

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -111,10 +112,30 @@ public:
   // write whose outcome the caller does not need at once: statements sent in a row cost one
   // round trip together. Their answers are read, in order, before the next statement runs
   // (run, prepared, execute_script) or by collect_sent(), which throws the first failure as
-  // run() would have (StoreConflict for a unique key, …) once every answer is read.
-  void send_prepared(std::string_view sql, const Params& params);
+  // run() would have (StoreConflict for a unique key, …) once every answer is read. Returns
+  // the statement's place among those sent (0 the first), for collect_sent_answers.
+  int send_prepared(std::string_view sql, const Params& params);
+  // The same for a statement without parameters that is not worth preparing (BEGIN, COMMIT).
+  int send_command(const char* sql);
   void collect_sent();
   bool has_sent() const { return sent_ > 0; }
+
+  // What collect_sent_answers read: one statement's answer that the caller asked for, and
+  // the first failure with its place. After a failure the server skips the rest of what was
+  // sent, so at most one statement failed.
+  struct SentAnswers {
+    std::optional<Result> kept; // the answer of the statement asked for, if it succeeded
+    std::exception_ptr failure; // as run() would have thrown it; StoreUnavailable for a broken connection
+    int failed_at = -1;         // the failed statement's place, or -1
+  };
+  // Reads every answer to what was sent, keeping the one of the statement at place `keep`.
+  SentAnswers collect_sent_answers(int keep = -1);
+
+  // Whether nothing arrived on this idle connection since its last answer. A server that went
+  // away (a restart, an idle timeout, pg_terminate_backend) left its farewell or an end of
+  // file there; a quiet connection takes a statement sent without waiting (a batch's BEGIN)
+  // with no more risk than any other. Peeks at the socket: no round trip.
+  bool quiet_since_last_answer() const;
 
   // False once the connection is known to be broken: throw it away and open another.
   bool usable() const;

@@ -167,6 +167,14 @@ public:
   virtual void use_job_savepoints(bool /*always*/) {}
   virtual void begin_batch() = 0;  // a write transaction (SQLite: BEGIN IMMEDIATE)
   virtual void commit_batch() = 0; // throws on failure
+  // Commits, and returns the cache generation (cache_generation()) the batch's transaction saw
+  // just before: every commit before it and the batch's own changes. A backend may do both in
+  // one round trip.
+  virtual int64_t commit_batch_reading_generation() {
+    const int64_t generation = cache_generation();
+    commit_batch();
+    return generation;
+  }
   virtual void rollback_batch() noexcept = 0;
   virtual void begin_job(JobUndo undo) = 0; // a savepoint, for JobUndo::savepoint
   // RELEASE, or ROLLBACK TO + RELEASE; for a JobUndo::statement job that failed after it

@@ -91,10 +91,11 @@ void StoreExecutor::loop() {
         }
         // Read in the write transaction, which sees every commit before it (another process's
         // too) and this batch's own changes; published before any caller hears of its commit.
-        const std::optional<int64_t> generation =
-            generations_ != nullptr ? std::optional(store_->cache_generation()) : std::nullopt;
-        store_->commit_batch();
-        if (generation) generations_->publish(*generation);
+        if (generations_ != nullptr) {
+          generations_->publish(store_->commit_batch_reading_generation());
+        } else {
+          store_->commit_batch();
+        }
       } catch (const BatchNeedsSavepoints&) {
         store_->rollback_batch();
         if (!with_savepoints) {

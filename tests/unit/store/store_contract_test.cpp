@@ -598,6 +598,46 @@ TEST_P(StoreContract, AFailedJobWithoutSavepointsIsUndoneAloneOrAsksForTheBatchA
   EXPECT_FALSE(store.find_workspace("org_a", "ws_dropped"));
 }
 
+// PostgreSQL sends a batch's writes without waiting and its COMMIT after them: a write that
+// fails there must keep the COMMIT from committing the rest (SQLite fails the write at once).
+TEST_P(StoreContract, AWriteThatFailsJustBeforeTheCommitLetsNothingOfTheBatchCommit) {
+  TransactionalStore& store = open();
+  store.insert_workspace(make_workspace("org_a", "ws_taken"));
+  store.begin_batch();
+  store.begin_job(JobUndo::statement);
+  store.insert_workspace(make_workspace("org_a", "ws_new"));
+  store.end_job(true);
+  store.begin_job(JobUndo::statement);
+  bool failed_at_once = false;
+  try {
+    store.insert_workspace(make_workspace("org_a", "ws_taken"));
+  } catch (const StoreConflict&) {
+    failed_at_once = true;
+  }
+  try {
+    store.end_job(!failed_at_once);
+    store.commit_batch_reading_generation();
+    EXPECT_TRUE(failed_at_once) << "a batch committed past a write that failed";
+    EXPECT_TRUE(store.find_workspace("org_a", "ws_new"));
+  } catch (const BatchNeedsSavepoints&) {
+    store.rollback_batch();
+    EXPECT_FALSE(store.find_workspace("org_a", "ws_new")) << "the whole batch is undone, to be run again";
+  }
+  EXPECT_EQ(store.find_workspace("org_a", "ws_taken")->name, make_workspace("org_a", "ws_taken").name);
+}
+
+TEST_P(StoreContract, ACommitTellsTheCacheGenerationItsBatchSawItsOwnChangesIncluded) {
+  TransactionalStore& store = open();
+  const int64_t before = store.cache_generation();
+  store.begin_batch();
+  store.begin_job(JobUndo::statement);
+  store.put_oauth_app({"org_a", "org", "github", "client-a", {0x01}, 1, 1});
+  store.end_job(true);
+  const int64_t told = store.commit_batch_reading_generation();
+  EXPECT_GT(told, before);
+  EXPECT_EQ(told, store.cache_generation()) << "nothing wrote since";
+}
+
 TEST_P(StoreContract, ARolledBackBatchLeavesNothing) {
   TransactionalStore& store = open();
   store.begin_batch();
