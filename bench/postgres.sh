@@ -133,6 +133,9 @@ seed_started=$(date +%s.%N)
 psql_admin -d bench_one -c "INSERT INTO sources ($columns) SELECT $copies FROM sources, generate_series(1, $PG_SEED) g WHERE id = '$source_p'; ANALYZE sources"
 pg_seed_seconds=$(calc "$(date +%s.%N) - $seed_started" 1)
 sources_stored=$(psql_admin -d bench_one -c "SELECT count(*) FROM sources")
+pg_key_scan_started=$(date +%s.%N)
+"$host_bin" encryption status --database "$url_1" >/dev/null
+pg_key_scan_seconds=$(calc "$(date +%s.%N) - $pg_key_scan_started" 2)
 start_host "$data_p" CONNECTOR_DATABASE_URL="$url_1"
 measured_pids=$host_pid
 measured pg1-token-big token_run "$host_url" "$key_p" "$source_p"
@@ -173,5 +176,6 @@ postgres_report() {
     echo "| access-token with $sources_stored stored sources / 1 | $(ratio pg1-token-big pg1-token)× | | |"
     echo
     echo "- Seeding $PG_SEED sources into PostgreSQL (one INSERT … SELECT): $pg_seed_seconds s."
+    echo "- Counting the stored secrets by sealing key (\`encryption status\`, the count serve makes at start and on SIGHUP) over $sources_stored sources: $pg_key_scan_seconds s."
   }
 }

@@ -209,6 +209,11 @@ PRAGMA wal_checkpoint(TRUNCATE);
 SQL
 seed_seconds=$(calc "$(date +%s.%N) - $seed_started" 1)
 rows_seeded=$(db_rows "$data_a")
+# The count of stored secrets by sealing key that serve makes at start and on SIGHUP
+# (`encryption status` runs the same count), over the seeded store.
+key_scan_started=$(date +%s.%N)
+"$host_bin" encryption status --data-dir "$data_a" >/dev/null
+key_scan_seconds=$(calc "$(date +%s.%N) - $key_scan_started" 2)
 start_host "$data_a"
 authorize_run host-big-warm "$WARMUP" "$host_url" "$key_a"
 authorize_run host-big "$DURATION" "$host_url" "$key_a"
@@ -419,6 +424,7 @@ report="$work/report.md"
   echo "- RSS growth per pending flow: $rss_per_flow B (idle $rss_idle kB → $rss_after kB after $flows_made flows)."
   echo "- Callback run: $callback_sent of $FLOWS prepared callbacks sent, $(res callback ok) redirected with status=success; the host's /metrics mean for the callback route: $callback_server_mean_ms ms."
   echo "- The double's own time in a callback (its two endpoints alone, p50): $(ms double-token p50_us) + $(ms double-user p50_us) ms of the callback's $(ms callback p50_us) ms; with $CONNS callbacks in flight at $(rps callback)/s, each spends $(calc "$CONNS / $(res callback rps) * 1000" 1) ms in the system (Little's law), mostly waiting for the 2 cores that wrk, the host and the double share."
+  echo "- Counting the stored secrets by sealing key (\`encryption status\`, the count serve makes at start and on SIGHUP) over $rows_seeded connections: $key_scan_seconds s."
   echo "- Seeding $SEED rows (sqlite3, recursive CTE): $seed_seconds s. grant's RSS after its run: $(calc "$rss_grant / 1024" 1) MB."
   echo "- Start-up runs (ms): $startup_runs."
   if [ "${BENCH_POSTGRES:-1}" = 1 ]; then postgres_report; fi

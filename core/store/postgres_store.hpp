@@ -3,6 +3,11 @@
 // database written by a newer build is refused. Statements are prepared once per connection
 // and every value travels as a typed binary parameter.
 //
+// A batch (StoreExecutor) runs its jobs without savepoints while none fails, and what it
+// does not need an answer to goes in libpq's pipeline mode: the BEGIN, the writes, then the
+// cache generation's read and the COMMIT, so a batch of inserts costs one round trip. A read
+// in between goes in the same pipeline as what was sent before it.
+//
 // One object is one connection: use it from one thread at a time (StoreExecutor's thread, or
 // one StoreReaders lease). A connection that breaks (the server restarted, the network
 // dropped) fails what was running with StoreUnavailable; the next call outside a transaction

@@ -113,7 +113,8 @@ public:
   // round trip together. Their answers are read, in order, before the next statement runs
   // (run, prepared, execute_script) or by collect_sent(), which throws the first failure as
   // run() would have (StoreConflict for a unique key, …) once every answer is read. Returns
-  // the statement's place among those sent (0 the first), for collect_sent_answers.
+  // the statement's place among those sent since answers were last read (0 the first), for
+  // collect_sent_answers; preparing a statement the first time reads them.
   int send_prepared(std::string_view sql, const Params& params);
   // The same for a statement without parameters that is not worth preparing (BEGIN, COMMIT).
   int send_command(const char* sql);

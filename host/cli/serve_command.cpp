@@ -27,13 +27,18 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <systemd/sd-daemon.h>
 
+#include <exception>
+#include <functional>
+#include <future>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 namespace connector::host {
@@ -229,31 +234,52 @@ int run_serve(const std::vector<std::string>& args) {
 
   // SIGHUP: read the configuration again (log level, provider settings, secrets from *_FILE),
   // rescan the plugins and read the key file, without dropping a connection. A bad file keeps
-  // the old settings.
+  // the old settings. The check that the key file opens every stored secret reads every
+  // sealed column (bench/README.md has its time on a million), so it runs on a thread of
+  // its own, and the reload goes on here once it is done: accepting and provider calls on
+  // `io` never wait for it. Destroyed before what it reads, so a check under way at the stop
+  // finishes first.
   boost::asio::signal_set hangups(io, SIGHUP);
-  std::function<void()> await_hangup = [&] {
+  std::future<void> hangup_check;
+  std::function<void()> await_hangup;
+  const auto apply_reload = [&](const HostConfig& reread) {
+    catalog.set_provider_settings(reread.providers);
+    catalog.reload();
+    const auto key_ids = sealer.reload_key_file();
+    // Said at the level in force until now, so a quieter new level still shows it.
+    log(LogLevel::info, "configuration reloaded",
+        {{"log_level", reread.log_level}, {"sealing_key", key_ids.front()}, {"sealing_keys", key_ids}});
+    set_minimum_log_level(parse_level(reread.log_level));
+  };
+  const auto reload_checked = [&](std::exception_ptr check_failure, const std::optional<HostConfig>& reread) {
+    try {
+      if (check_failure) std::rethrow_exception(check_failure);
+      apply_reload(*reread);
+    } catch (const std::exception& reload_error) {
+      log(LogLevel::error, "configuration reload failed; the previous settings stay", {{"error", reload_error.what()}});
+    }
+    sd_notify(0, "READY=1\nSTATUS=serving");
+    await_hangup();
+  };
+  await_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& error, int) {
       if (error) return;
       sd_notify(0, "RELOADING=1");
-      try {
-        const HostConfig reread = load_config(overrides, env, default_plugins_dir());
-        // The key file (a rotation or a retirement), taken only if it opens every stored secret.
-        require_keys_for_stored_secrets(stored_key_usage(),
-                                        core::Sealer::from_key_file(config.effective_key_file(), false),
-                                        config.effective_key_file());
-        catalog.set_provider_settings(reread.providers);
-        catalog.reload();
-        const auto key_ids = sealer.reload_key_file();
-        // Said at the level in force until now, so a quieter new level still shows it.
-        log(LogLevel::info, "configuration reloaded",
-            {{"log_level", reread.log_level}, {"sealing_key", key_ids.front()}, {"sealing_keys", key_ids}});
-        set_minimum_log_level(parse_level(reread.log_level));
-      } catch (const std::exception& reload_error) {
-        log(LogLevel::error, "configuration reload failed; the previous settings stay",
-            {{"error", reload_error.what()}});
-      }
-      sd_notify(0, "READY=1\nSTATUS=serving");
-      await_hangup();
+      hangup_check = std::async(std::launch::async, [&] {
+        std::exception_ptr failure;
+        std::optional<HostConfig> reread;
+        try {
+          reread = load_config(overrides, env, default_plugins_dir());
+          // The key file (a rotation or a retirement), taken only if it opens every stored secret.
+          require_keys_for_stored_secrets(stored_key_usage(),
+                                          core::Sealer::from_key_file(config.effective_key_file(), false),
+                                          config.effective_key_file());
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        boost::asio::post(io,
+                          [&reload_checked, failure, reread = std::move(reread)] { reload_checked(failure, reread); });
+      });
     });
   };
   await_hangup();

@@ -9,8 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
+#include <exception>
 #include <string>
+#include <thread>
 #include <vector>
 
 using connector::core::StoreConflict;
@@ -91,6 +94,59 @@ TEST_F(PostgresSupportTest, AValueTheServerCannotReadIsNotQuotedInTheError) {
       thrown_message<std::runtime_error>([&] { db.run("SELECT $1::text::int8", Params().text(secret)); });
   EXPECT_NE(message.find("22P02"), std::string::npos) << message; // invalid_text_representation
   EXPECT_EQ(message.find(secret), std::string::npos) << message;
+}
+
+// A batch's statements sent without waiting come back in one go: the answer asked for by its
+// place, and the first failure with its place, after which the server skips the rest.
+TEST_F(PostgresSupportTest, StatementsSentWithoutWaitingAnswerByTheirPlace) {
+  Connection db = Connection::open(server.url());
+  db.execute_script("CREATE TABLE items (id text PRIMARY KEY)");
+  const std::string insert = "INSERT INTO items VALUES ($1)";
+  const std::string count = "SELECT count(*) FROM items";
+  // Prepared before the pipeline: preparing reads the answers to what was sent before, and
+  // the places start again from 0.
+  db.prepared(insert, Params().text("before"));
+  db.prepared(count, Params());
+
+  EXPECT_EQ(db.send_command("BEGIN"), 0);
+  EXPECT_EQ(db.send_prepared(insert, Params().text("a")), 1);
+  EXPECT_EQ(db.send_prepared(count, Params()), 2);
+  EXPECT_EQ(db.send_prepared(insert, Params().text("a")), 3); // a duplicate: fails
+  EXPECT_EQ(db.send_prepared(insert, Params().text("b")), 4); // skipped
+  EXPECT_EQ(db.send_command("COMMIT"), 5);                    // skipped: nothing commits
+  const Connection::SentAnswers answers = db.collect_sent_answers(2);
+  ASSERT_TRUE(answers.kept);
+  EXPECT_EQ(answers.kept->integer(0, 0), 2) << "the count saw the insert before it";
+  EXPECT_EQ(answers.failed_at, 3);
+  EXPECT_THROW(std::rethrow_exception(answers.failure), StoreConflict);
+  EXPECT_TRUE(db.in_failed_transaction());
+  db.execute_script("ROLLBACK");
+  EXPECT_EQ(db.prepared(count, Params()).integer(0, 0), 1);
+
+  // A failure after the statement asked for leaves its answer; a COMMIT that runs commits.
+  db.send_command("BEGIN");
+  db.send_prepared(insert, Params().text("c"));
+  const int kept = db.send_prepared(count, Params());
+  db.send_command("COMMIT");
+  const Connection::SentAnswers committed = db.collect_sent_answers(kept);
+  EXPECT_FALSE(committed.failure);
+  EXPECT_EQ(committed.failed_at, -1);
+  ASSERT_TRUE(committed.kept);
+  EXPECT_EQ(committed.kept->integer(0, 0), 2);
+  EXPECT_FALSE(db.has_sent());
+  EXPECT_EQ(db.prepared(count, Params()).integer(0, 0), 2);
+  EXPECT_TRUE(db.quiet_since_last_answer());
+}
+
+TEST_F(PostgresSupportTest, AConnectionTheServerEndedWhileIdleIsNotQuiet) {
+  Connection db = Connection::open(server.url());
+  const int64_t pid = db.prepared("SELECT pg_backend_pid()", Params()).integer(0, 0);
+  EXPECT_TRUE(db.quiet_since_last_answer());
+  Connection admin = Connection::open(server.admin_url());
+  admin.prepared("SELECT pg_terminate_backend($1::int4)", Params().integer(pid));
+  for (int i = 0; i < 200 && db.quiet_since_last_answer(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(db.quiet_since_last_answer()) << "its farewell and end of file wait on the socket";
 }
 
 TEST_F(PostgresSupportTest, AWrongPasswordIsRefusedWithoutShowingIt) {
