@@ -251,7 +251,7 @@ int run_serve(const std::vector<std::string>& args) {
         {{"log_level", reread.log_level}, {"sealing_key", key_ids.front()}, {"sealing_keys", key_ids}});
     set_minimum_log_level(parse_level(reread.log_level));
   };
-  const auto reload_checked = [&](std::exception_ptr check_failure, const std::optional<HostConfig>& reread) {
+  const auto reload_checked = [&](const std::exception_ptr& check_failure, const std::optional<HostConfig>& reread) {
     try {
       if (check_failure) std::rethrow_exception(check_failure);
       apply_reload(*reread);
