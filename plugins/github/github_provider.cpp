@@ -54,9 +54,11 @@ constexpr const char* kUserAgent = "connector-host";
 // Pinning the REST API version keeps the /user and revoke answers stable across GitHub releases.
 constexpr const char* kApiVersion = "2022-11-28";
 
-// What the widely used Airbyte GitHub connector asks for.
+// What a connector that reads needs: the widely used Airbyte GitHub connector's list without
+// `workflow`, which grants writing a repository's workflow files. (`repo` is GitHub's only
+// scope that reads private repositories: it has no read-only one.)
 std::vector<std::string> default_scopes() {
-  return {"repo", "read:org", "read:repo_hook", "read:user", "read:project", "read:discussion", "workflow"};
+  return {"repo", "read:org", "read:repo_hook", "read:user", "read:project", "read:discussion"};
 }
 
 constexpr const char* kSettingsSchema = R"json({
@@ -307,7 +309,9 @@ public:
     const std::string scope = scope_with(options.extra_scopes);
 
     Params params;
-    params.reserve(8); // every parameter below at once
+    params.reserve(9); // every parameter below at once
+    // REQUIRED by RFC 6749 (4.1.1); github.com ignores it, GitHub-compatible servers need it.
+    params.emplace_back("response_type", "code");
     params.emplace_back("client_id", settings_.client_id);
     params.emplace_back("redirect_uri", input.redirect_uri);
     // No scope at all is meaningful: GitHub Apps take their permissions from the app instead.
@@ -328,7 +332,9 @@ public:
     if (response == nullptr) {
       require(input.code, "code");
       require(input.redirect_uri, "redirect_uri");
-      Params form{{"client_id", settings_.client_id},
+      // grant_type is REQUIRED by RFC 6749 (4.1.3); github.com ignores it, strict servers need it.
+      Params form{{"grant_type", "authorization_code"},
+                  {"client_id", settings_.client_id},
                   {"client_secret", settings_.client_secret},
                   {"code", input.code},
                   {"redirect_uri", input.redirect_uri}};

@@ -1,9 +1,11 @@
 // The host against a real OAuth 2.0 authorization server: oidc-provider 8 (tests/peers/oidc-server.js)
-// wearing Google's paths, its login and consent pages played by tests/peers/drive-oidc-login.js.
-// The provider double bends to the host's tests; this server does not: it insists on the exact
+// wearing Google's or GitHub's paths, its login and consent pages played by
+// tests/peers/drive-oidc-login.js. The provider double bends to the host's tests; this server does
+// not: it insists on RFC 6749's required parameters (response_type, grant_type), on the exact
 // registered redirect_uri, on PKCE S256, on single-use codes, and puts its own `iss` (RFC 9207) on
-// every authorization response. The Google Sheets plugin is pointed at it with the same settings
-// an operator would use for a self-hosted authorization server.
+// every authorization response. Each native plugin is pointed at it with the same settings an
+// operator would use for a self-hosted authorization server (or a GitHub Enterprise Server).
+#include "integration/flow_driver.hpp"
 #include "integration/oidc_server.hpp"
 #include "support/watchdog.hpp"
 
@@ -11,6 +13,8 @@
 
 #include <iostream>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 using namespace connector::testing;
 using ::testing::HasSubstr;
@@ -20,6 +24,7 @@ using ::testing::StartsWith;
 namespace {
 
 constexpr const char* kSheetsDefinitionId = "71607ba1-c0ac-4799-8049-7f4b90dd50f7";
+constexpr const char* kGithubDefinitionId = "ef69ef6e-aa7f-4af1-a01d-ef775033524e";
 // Not the fixture's defaults, so a match proves these very values reached both sides.
 constexpr const char* kClientId = "oidc-e2e-client";
 constexpr const char* kClientSecret = "oidc-e2e-secret";
@@ -28,34 +33,60 @@ constexpr std::chrono::seconds kTestDeadline{60};
 
 std::string ca_file() { return (tls_dir() / "ca.pem").string(); }
 
-class OidcGoogleFlow : public ::testing::Test {
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// A native plugin, and how an operator points it at the server.
+struct PluginUnderTest {
+  const char* flavour; // oidc-server.js --flavour: the provider's paths
+  const char* slug;
+  const char* consent_path;
+  Settings (*settings)(const std::string& issuer); // every endpoint at the server
+};
+
+// Every Google endpoint is the server's, so nothing can leave for the real Google; the issuer
+// makes the host compare the callback's iss with the server's real one.
+const PluginUnderTest google{"google", "google-sheets", "/o/oauth2/v2/auth", [](const std::string& issuer) {
+                               return Settings{
+                                   {"CONNECTOR_GOOGLE_SHEETS_CLIENT_ID", kClientId},
+                                   {"CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET", kClientSecret},
+                                   {"CONNECTOR_GOOGLE_SHEETS_AUTH_URI", issuer + "/o/oauth2/v2/auth"},
+                                   {"CONNECTOR_GOOGLE_SHEETS_TOKEN_URI", issuer + "/token"},
+                                   {"CONNECTOR_GOOGLE_SHEETS_REVOKE_URI", issuer + "/revoke"},
+                                   {"CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL", issuer},
+                                   {"CONNECTOR_GOOGLE_SHEETS_API_BASE_URL", issuer},
+                                   {"CONNECTOR_GOOGLE_SHEETS_ISSUER", issuer},
+                               };
+                             }};
+
+// As a GitHub Enterprise Server at the server's address: its web and REST API URLs.
+const PluginUnderTest github{"github", "github", "/login/oauth/authorize", [](const std::string& issuer) {
+                               return Settings{
+                                   {"CONNECTOR_GITHUB_CLIENT_ID", kClientId},
+                                   {"CONNECTOR_GITHUB_CLIENT_SECRET", kClientSecret},
+                                   {"CONNECTOR_GITHUB_BASE_URL", issuer},
+                                   {"CONNECTOR_GITHUB_API_URL", issuer},
+                               };
+                             }};
+
+// One server and one host for a suite of one plugin's tests.
+class OidcFlow : public ::testing::Test {
 protected:
-  static void SetUpTestSuite() {
+  static void start(const PluginUnderTest& plugin) {
+    plugin_ = &plugin;
     work_ = std::make_unique<TempDir>("connector-oidc");
     std::string failure;
     for (int attempt = 1; attempt <= 3 && !host_; ++attempt) {
       const unsigned short port = free_loopback_port();
       server_.reset();
-      server_ = std::make_unique<OidcServer>(work_->path(), "google", kClientId, kClientSecret,
+      server_ = std::make_unique<OidcServer>(work_->path(), plugin.flavour, kClientId, kClientSecret,
                                              "http://127.0.0.1:" + std::to_string(port) + "/v1/oauth/callback");
-      const std::string& issuer = server_->issuer();
       HostOptions options;
       options.listen = "127.0.0.1:" + std::to_string(port);
       options.data_dir = work_->path() / ("data-" + std::to_string(attempt));
-      // Every Google endpoint is the server's, so nothing can leave for the real Google; the
-      // issuer makes the host compare the callback's iss with the server's real one.
-      options.environment = {
-          {"CONNECTOR_GOOGLE_SHEETS_CLIENT_ID", kClientId},
-          {"CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET", kClientSecret},
-          {"CONNECTOR_GOOGLE_SHEETS_AUTH_URI", issuer + "/o/oauth2/v2/auth"},
-          {"CONNECTOR_GOOGLE_SHEETS_TOKEN_URI", issuer + "/token"},
-          {"CONNECTOR_GOOGLE_SHEETS_REVOKE_URI", issuer + "/revoke"},
-          {"CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL", issuer},
-          {"CONNECTOR_GOOGLE_SHEETS_API_BASE_URL", issuer},
-          {"CONNECTOR_GOOGLE_SHEETS_ISSUER", issuer},
-          {"CONNECTOR_CA_FILE", ca_file()},
-          {"CONNECTOR_ALLOWED_REDIRECTS", client_redirect},
-      };
+      for (auto& [name, value] : plugin.settings(server_->issuer()))
+        options.environment[name] = std::move(value);
+      options.environment["CONNECTOR_CA_FILE"] = ca_file();
+      options.environment["CONNECTOR_ALLOWED_REDIRECTS"] = client_redirect;
       try {
         host_ = std::make_unique<HostProcess>(work_->path(), nullptr, options);
       } catch (const std::exception& error) {
@@ -66,7 +97,7 @@ protected:
     }
     if (!host_) throw std::runtime_error(failure); // already says what the host printed
   }
-  static void TearDownTestSuite() {
+  static void stop() {
     host_.reset();
     server_.reset();
     work_.reset();
@@ -91,10 +122,22 @@ protected:
   };
   static Started authorize(const std::string& org, const std::string& key) {
     const auto started = api_post(host_->api(org) + "/sources/authorize", key,
-                                  {{"slug", "google-sheets"}, {"redirect_url", client_redirect}});
+                                  {{"slug", plugin_->slug}, {"redirect_url", client_redirect}});
     EXPECT_EQ(started.status, 200) << started.body;
     const auto body = started.json();
     return {body.value("connection_id", ""), body.value("authorization_url", "")};
+  }
+
+  // What every plugin's consent URL carries to this server: RFC 6749's response_type, the
+  // client, the host's callback and an S256 challenge (the server refuses any request without
+  // one, so a code exchange that succeeds proves the verifier).
+  static void expect_standard_consent_url(const std::string& authorization_url) {
+    ASSERT_THAT(authorization_url, StartsWith(server_->issuer() + plugin_->consent_path + "?"));
+    EXPECT_EQ(query_param(authorization_url, "response_type"), "code");
+    EXPECT_EQ(query_param(authorization_url, "code_challenge_method"), "S256");
+    EXPECT_EQ(query_param(authorization_url, "code_challenge").size(), 43u) << authorization_url;
+    EXPECT_EQ(query_param(authorization_url, "redirect_uri"), host_->base_url() + "/v1/oauth/callback");
+    EXPECT_EQ(query_param(authorization_url, "client_id"), kClientId);
   }
 
   // The user signs in and consents on the server's own pages; the answer is where the server
@@ -112,44 +155,57 @@ protected:
     return location;
   }
 
+  // The provider's redirect comes back to the host, which exchanges the code and sends the
+  // browser on to the client with success.
+  static void expect_callback_succeeds(const std::string& callback_url, const std::string& connection_id) {
+    const auto back = http_request("GET", callback_url);
+    ASSERT_EQ(back.status, 302) << back.body;
+    const std::string location = back.header("location");
+    EXPECT_THAT(location, StartsWith(std::string(client_redirect) + "?"));
+    EXPECT_EQ(query_param(location, "connection_id"), connection_id);
+    EXPECT_EQ(query_param(location, "status"), "success") << location;
+    EXPECT_THAT(location, Not(HasSubstr("code="))); // the code never reaches the client
+  }
+
   static std::string callback_prefix() { return host_->base_url() + "/v1/oauth/callback?"; }
 
+  static const PluginUnderTest* plugin_;
   static std::unique_ptr<TempDir> work_;
   static std::unique_ptr<OidcServer> server_;
   static std::unique_ptr<HostProcess> host_;
   std::unique_ptr<Watchdog> watchdog_;
 };
 
-std::unique_ptr<TempDir> OidcGoogleFlow::work_;
-std::unique_ptr<OidcServer> OidcGoogleFlow::server_;
-std::unique_ptr<HostProcess> OidcGoogleFlow::host_;
+const PluginUnderTest* OidcFlow::plugin_ = nullptr;
+std::unique_ptr<TempDir> OidcFlow::work_;
+std::unique_ptr<OidcServer> OidcFlow::server_;
+std::unique_ptr<HostProcess> OidcFlow::host_;
+
+class OidcGoogleFlow : public OidcFlow {
+protected:
+  static void SetUpTestSuite() { start(google); }
+  static void TearDownTestSuite() { stop(); }
+};
+
+class OidcGithubFlow : public OidcFlow {
+protected:
+  static void SetUpTestSuite() { start(github); }
+  static void TearDownTestSuite() { stop(); }
+};
 
 TEST_F(OidcGoogleFlow, SignInAtARealServerMakesAnActiveSource) {
   const std::string org = "org_oidc_flow";
   const std::string key = host_->create_key(org);
   const auto [connection_id, authorization_url] = authorize(org, key);
 
-  // The consent URL goes to the configured server and carries an S256 challenge. The server
-  // refuses any request without one, so the code exchange succeeding below proves the verifier.
-  ASSERT_THAT(authorization_url, StartsWith(server_->issuer() + "/o/oauth2/v2/auth?"));
-  EXPECT_EQ(query_param(authorization_url, "code_challenge_method"), "S256");
-  EXPECT_EQ(query_param(authorization_url, "code_challenge").size(), 43u) << authorization_url;
-  EXPECT_EQ(query_param(authorization_url, "redirect_uri"), host_->base_url() + "/v1/oauth/callback");
-  EXPECT_EQ(query_param(authorization_url, "client_id"), kClientId);
+  expect_standard_consent_url(authorization_url);
 
   const std::string callback_url = sign_in(authorization_url);
   ASSERT_THAT(callback_url, StartsWith(callback_prefix()));
   EXPECT_FALSE(query_param(callback_url, "code").empty());
   EXPECT_EQ(query_param(callback_url, "state"), query_param(authorization_url, "state"));
   EXPECT_EQ(query_param(callback_url, "iss"), server_->issuer());
-
-  const auto back = http_request("GET", callback_url);
-  ASSERT_EQ(back.status, 302) << back.body;
-  const std::string location = back.header("location");
-  EXPECT_THAT(location, StartsWith(std::string(client_redirect) + "?"));
-  EXPECT_EQ(query_param(location, "connection_id"), connection_id);
-  EXPECT_EQ(query_param(location, "status"), "success") << location;
-  EXPECT_THAT(location, Not(HasSubstr("code="))); // the code never reaches the client
+  expect_callback_succeeds(callback_url, connection_id);
 
   // One code exchange, accepted: the server checked client secret, redirect_uri and verifier.
   const auto stats = server_->stats();
@@ -226,6 +282,50 @@ TEST_F(OidcGoogleFlow, ACallbackNamingAnotherIssuerIsRefusedBeforeTheExchange) {
   const auto genuine = http_request("GET", callback_url);
   EXPECT_EQ(genuine.status, 400);
   EXPECT_EQ(server_->stats()["token_calls"]["total"], 0);
+}
+
+// GitHub's plugin speaks RFC 6749 to a server that insists on it: response_type on the consent
+// URL and grant_type on the exchange, which github.com ignores but a GitHub-compatible server
+// needs. Then the account from GET /user, a source, and a refresh with the refresh token.
+TEST_F(OidcGithubFlow, SignInAtARealServerMakesAnActiveSourceThatRefreshes) {
+  const std::string org = "org_oidc_github";
+  const std::string key = host_->create_key(org, "sources credentials:read");
+  const auto [connection_id, authorization_url] = authorize(org, key);
+  expect_standard_consent_url(authorization_url);
+  const std::string scope = query_param(authorization_url, "scope");
+  EXPECT_THAT(scope, HasSubstr("read:org"));
+  EXPECT_THAT(scope, Not(HasSubstr("workflow"))) << "a reading connector asks no write access to workflows";
+
+  const std::string callback_url = sign_in(authorization_url);
+  ASSERT_THAT(callback_url, StartsWith(callback_prefix()));
+  expect_callback_succeeds(callback_url, connection_id);
+  auto stats = server_->stats();
+  EXPECT_EQ(stats["token_calls"]["authorization_code"], 1) << stats.dump();
+  EXPECT_EQ(stats["token_errors"], 0) << stats.dump();
+  EXPECT_EQ(stats["client_auth"]["post"], 1) << stats.dump();
+  EXPECT_EQ(stats["user_calls"], 1) << "the account comes from GET /user: " << stats.dump();
+
+  const std::string workspace = host_->create_workspace(org, key);
+  const auto created = api_post(host_->api(org) + "/sources/oauth/callback", key,
+                                {{"connection_id", connection_id},
+                                 {"workspace_id", workspace},
+                                 {"source_definition_id", kGithubDefinitionId},
+                                 {"source_name", "GitHub from a real server"}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  const auto source = created.json();
+  EXPECT_EQ(source["source_type"], "github");
+  EXPECT_EQ(source["status"], "active");
+  EXPECT_THAT(source["configuration"]["scopes"].dump(), HasSubstr("read:org"));
+
+  const std::string source_id = source.value("source_id", "");
+  const auto first = request_access_token(*host_, org, key, source_id);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const auto refreshed = request_access_token(*host_, org, key, source_id, /*force_refresh=*/true);
+  ASSERT_EQ(refreshed.status, 200) << refreshed.body;
+  EXPECT_NE(refreshed.json()["access_token"], first.json()["access_token"]);
+  stats = server_->stats();
+  EXPECT_EQ(stats["token_calls"]["refresh_token"], 1) << stats.dump();
+  EXPECT_EQ(stats["token_errors"], 0) << stats.dump();
 }
 
 } // namespace

@@ -30,8 +30,7 @@ const std::string kEncodedRedirectUri = "https%3A%2F%2Fhost.example%2Fv1%2Foauth
 // RFC 7636 Appendix B.
 const std::string kVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const std::string kChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const std::string kDefaultScope =
-    "repo+read%3Aorg+read%3Arepo_hook+read%3Auser+read%3Aproject+read%3Adiscussion+workflow";
+const std::string kDefaultScope = "repo+read%3Aorg+read%3Arepo_hook+read%3Auser+read%3Aproject+read%3Adiscussion";
 const std::string kOauthToken = "gho_16C7e42F292c6912E7710c838347Ae178B4a";
 const std::string kAppToken = "ghu_16C7e42F292c6912E7710c838347Ae178B4a";
 const std::string kAppRefreshToken = "ghr_1B4a2e77838347a7E420ce178F2E7c6912E169246c34E1ccbF66C46812d16D5B1A9Dc86A1498";
@@ -132,7 +131,7 @@ TEST(GithubDescriptor, DescribesTheProvider) {
   EXPECT_EQ(descriptor.source_definitions[0].id, "ef69ef6e-aa7f-4af1-a01d-ef775033524e");
   EXPECT_EQ(descriptor.source_definitions[0].name, "GitHub");
   EXPECT_EQ(descriptor.default_scopes,
-            (Scopes{"repo", "read:org", "read:repo_hook", "read:user", "read:project", "read:discussion", "workflow"}));
+            (Scopes{"repo", "read:org", "read:repo_hook", "read:user", "read:project", "read:discussion"}));
   EXPECT_TRUE(descriptor.supports_pkce);
   EXPECT_TRUE(descriptor.supports_refresh);
   EXPECT_TRUE(descriptor.supports_revoke);
@@ -245,31 +244,33 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(GithubConsentUrl, DefaultScopesAndPkce) {
   EXPECT_EQ(consent_url(kSettings, consent_params()),
-            "https://github.com/login/oauth/authorize?client_id=Iv1.abc&redirect_uri=" + kEncodedRedirectUri +
-                "&scope=" + kDefaultScope + "&state=st4te&code_challenge=" + kChallenge +
+            "https://github.com/login/oauth/authorize?response_type=code&client_id=Iv1.abc&redirect_uri=" +
+                kEncodedRedirectUri + "&scope=" + kDefaultScope + "&state=st4te&code_challenge=" + kChallenge +
                 "&code_challenge_method=S256");
 }
 
 TEST(GithubConsentUrl, WithoutChallengeHasNoPkceParameters) {
   core::FlowParams params = consent_params();
   params.code_challenge.clear();
-  EXPECT_EQ(consent_url(kSettings, params), "https://github.com/login/oauth/authorize?client_id=Iv1.abc&redirect_uri=" +
-                                                kEncodedRedirectUri + "&scope=" + kDefaultScope + "&state=st4te");
+  EXPECT_EQ(consent_url(kSettings, params),
+            "https://github.com/login/oauth/authorize?response_type=code&client_id=Iv1.abc&redirect_uri=" +
+                kEncodedRedirectUri + "&scope=" + kDefaultScope + "&state=st4te");
 }
 
 TEST(GithubConsentUrl, ConfiguredScopesReplaceTheDefaultAndALiteralPlusIsEscaped) {
   EXPECT_EQ(consent_url(R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value","scopes":["user:email","a+b"]})",
                         consent_params()),
-            "https://github.com/login/oauth/authorize?client_id=Iv1.abc&redirect_uri=" + kEncodedRedirectUri +
-                "&scope=user%3Aemail+a%2Bb&state=st4te&code_challenge=" + kChallenge + "&code_challenge_method=S256");
+            "https://github.com/login/oauth/authorize?response_type=code&client_id=Iv1.abc&redirect_uri=" +
+                kEncodedRedirectUri + "&scope=user%3Aemail+a%2Bb&state=st4te&code_challenge=" + kChallenge +
+                "&code_challenge_method=S256");
 }
 
 TEST(GithubConsentUrl, EmptyScopeListSendsNoScope) {
   core::FlowParams params = consent_params();
   params.code_challenge.clear();
   EXPECT_EQ(consent_url(R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value","scopes":[]})", params),
-            "https://github.com/login/oauth/authorize?client_id=Iv1.abc&redirect_uri=" + kEncodedRedirectUri +
-                "&state=st4te");
+            "https://github.com/login/oauth/authorize?response_type=code&client_id=Iv1.abc&redirect_uri=" +
+                kEncodedRedirectUri + "&state=st4te");
 }
 
 TEST(GithubConsentUrl, FlowOptionsAddScopesLoginPromptAndSettingsAllowSignup) {
@@ -278,8 +279,8 @@ TEST(GithubConsentUrl, FlowOptionsAddScopesLoginPromptAndSettingsAllowSignup) {
   EXPECT_EQ(consent_url(R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value","scopes":["repo","read:org"],
                             "allow_signup":false})",
                         params),
-            "https://github.com/login/oauth/authorize?client_id=Iv1.abc&redirect_uri=" + kEncodedRedirectUri +
-                "&scope=repo+read%3Aorg+gist&state=st4te&code_challenge=" + kChallenge +
+            "https://github.com/login/oauth/authorize?response_type=code&client_id=Iv1.abc&redirect_uri=" +
+                kEncodedRedirectUri + "&scope=repo+read%3Aorg+gist&state=st4te&code_challenge=" + kChallenge +
                 "&code_challenge_method=S256&login=octo+cat&allow_signup=false&prompt=select_account");
 }
 
@@ -289,16 +290,17 @@ TEST(GithubConsentUrl, AllowSignupTrue) {
   EXPECT_EQ(consent_url(R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value","scopes":["repo"],
                             "allow_signup":true})",
                         params),
-            "https://github.com/login/oauth/authorize?client_id=Iv1.abc&redirect_uri=" + kEncodedRedirectUri +
-                "&scope=repo&state=st4te&allow_signup=true");
+            "https://github.com/login/oauth/authorize?response_type=code&client_id=Iv1.abc&redirect_uri=" +
+                kEncodedRedirectUri + "&scope=repo&state=st4te&allow_signup=true");
 }
 
 TEST(GithubConsentUrl, EnterpriseServerChangesHostAndKeepsPaths) {
   EXPECT_EQ(consent_url(R"({"client_id":"Iv1.abc","client_secret":"s3cr3t-value",
                             "base_url":"https://ghe.example.com/","scopes":["repo"]})",
                         consent_params()),
-            "https://ghe.example.com/login/oauth/authorize?client_id=Iv1.abc&redirect_uri=" + kEncodedRedirectUri +
-                "&scope=repo&state=st4te&code_challenge=" + kChallenge + "&code_challenge_method=S256");
+            "https://ghe.example.com/login/oauth/authorize?response_type=code&client_id=Iv1.abc&redirect_uri=" +
+                kEncodedRedirectUri + "&scope=repo&state=st4te&code_challenge=" + kChallenge +
+                "&code_challenge_method=S256");
 }
 
 TEST(GithubConsentUrl, RefusesAnUnknownPrompt) {
@@ -336,8 +338,9 @@ TEST(GithubExchange, TokenRequestCarriesEveryField) {
   EXPECT_EQ(header(result.request, "User-Agent"), "connector-host");
   // The client authenticates in the body, not with Basic auth.
   EXPECT_EQ(header(result.request, "Authorization"), std::nullopt);
-  EXPECT_EQ(result.request.body, "client_id=Iv1.abc&client_secret=s3cr3t-value&code=c0de&redirect_uri=" +
-                                     kEncodedRedirectUri + "&code_verifier=" + kVerifier);
+  EXPECT_EQ(result.request.body,
+            "grant_type=authorization_code&client_id=Iv1.abc&client_secret=s3cr3t-value&code=c0de&redirect_uri=" +
+                kEncodedRedirectUri + "&code_verifier=" + kVerifier);
   EXPECT_EQ(result.continuation, "");
 }
 
@@ -349,7 +352,8 @@ TEST(GithubExchange, TokenRequestWithoutPkceHasNoVerifier) {
   const auto result = provider->step(core::Operation::exchange_code, params, nullptr);
   ASSERT_EQ(result.status, CONNECTOR_STATUS_SEND_REQUEST);
   EXPECT_EQ(result.request.body,
-            "client_id=Iv1.abc&client_secret=s3cr3t-value&code=c0de&redirect_uri=" + kEncodedRedirectUri);
+            "grant_type=authorization_code&client_id=Iv1.abc&client_secret=s3cr3t-value&code=c0de&redirect_uri=" +
+                kEncodedRedirectUri);
 }
 
 TEST(GithubExchange, EnterpriseServerTokenEndpoint) {
