@@ -1,4 +1,6 @@
 // Compiled as C++17: the SDK's C++ face must not need C++20.
+#include <connector/declarative_definition.hpp>
+#include <connector/declarative_provider.hpp>
 #include <connector/encoding.hpp>
 #include <connector/oauth2.hpp>
 #include <connector/plugin.hpp>

@@ -322,7 +322,7 @@ TEST_F(OAuthFlow, BadBodiesGetPreciseCodes) {
   EXPECT_EQ(ill_typed.status, 422);
   EXPECT_THAT(ill_typed.body, HasSubstr("must be a string"));
 
-  const auto unknown = api_post(url, key, {{"slug", "gitlab"}, {"redirect_url", client_redirect}});
+  const auto unknown = api_post(url, key, {{"slug", "no-such-provider"}, {"redirect_url", client_redirect}});
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.json()["error"]["code"], "CONNECTOR_NOT_FOUND");
 

@@ -956,7 +956,7 @@ TEST_F(OwnOAuthApps, BadOAuthCredentialsAreRefusedAndStoreNothing) {
   EXPECT_TRUE(is_error(
       api_call("PUT", creds_url, key, with([](auto& b) { b["configuration"]["base_url"] = "https://evil.example"; })),
       422, "VALIDATION_ERROR"));
-  EXPECT_TRUE(is_error(api_call("PUT", creds_url, key, with([](auto& b) { b["name"] = "gitlab"; })), 404,
+  EXPECT_TRUE(is_error(api_call("PUT", creds_url, key, with([](auto& b) { b["name"] = "no-such-provider"; })), 404,
                        "CONNECTOR_NOT_FOUND"));
   EXPECT_TRUE(is_error(api_call("PUT", url(org, "/workspaces/ws_nope/oauth-credentials"), key, good), 404,
                        "WORKSPACE_NOT_FOUND"));

@@ -21,7 +21,8 @@ done
 
 dpkg-deb -c "$deb" | awk '{print $6}' > "$work/contents"
 for path in ./usr/bin/connector-host ./usr/lib/connector-host/plugins/github.so \
-            ./usr/lib/connector-host/plugins/google-sheets.so ./usr/lib/systemd/system/connector-host.service \
+            ./usr/lib/connector-host/plugins/google-sheets.so ./usr/lib/connector-host/plugins/gitlab.so \
+            ./usr/lib/systemd/system/connector-host.service \
             ./usr/share/connector-host/connector-host.example.json; do
   grep -qx "$path" "$work/contents" || fail "missing $path"
 done
@@ -42,7 +43,7 @@ start_host "$root/usr/bin/connector-host" serve --listen 127.0.0.1:0 --data-dir 
 url=$(echo "$listening_line" | sed -E 's/.*"url":"([^"]+)".*/\1/')
 curl -sf "$url/readyz" > /dev/null || fail "/readyz"
 metrics=$(curl -sf "$url/metrics") # whole, not piped into grep -q (SIGPIPE)
-echo "$metrics" | grep -q '^connector_plugins{state="loaded"} 2' || fail "plugins not loaded"
+echo "$metrics" | grep -q '^connector_plugins{state="loaded"} 3' || fail "plugins not loaded"
 
 stop_host
 echo "deb package: ok ($(basename "$deb"))"

@@ -15,6 +15,7 @@ done
 test -x "$prefix/bin/connector-host"
 test -f "$prefix/lib/connector-host/plugins/github.so"
 test -f "$prefix/lib/connector-host/plugins/google-sheets.so"
+test -f "$prefix/lib/connector-host/plugins/gitlab.so" # the catalogue's (plugins/catalogue)
 test -f "$prefix/lib/systemd/system/connector-host.service"
 sample=$prefix/share/connector-host/connector-host.example.json
 test -f "$sample"
@@ -33,6 +34,7 @@ key=$("$prefix/bin/connector-host" keys create --org org_installed --permissions
 plugins=$(curl -sf "http://127.0.0.1:$port/v1/admin/plugins" -H "Authorization: Bearer $key")
 echo "$plugins" | grep -q '"slug":"github"' || { echo "$plugins"; exit 1; }
 echo "$plugins" | grep -q '"slug":"google-sheets"' || { echo "$plugins"; exit 1; }
+echo "$plugins" | grep -q '"slug":"gitlab"' || { echo "$plugins"; exit 1; }
 # The sample names a GitHub client id but no secret: installed, not configured, and saying so.
 answer=$(curl -s -X POST "http://127.0.0.1:$port/v1/organizations/org_installed/knowledge/connectors/sources/authorize" \
   -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
@@ -40,7 +42,7 @@ answer=$(curl -s -X POST "http://127.0.0.1:$port/v1/organizations/org_installed/
 echo "$answer" | grep -q '"code":"CONNECTOR_NOT_CONFIGURED"' || { echo "$answer"; exit 1; }
 # Read whole before grep -q: a pipe into grep -q can cut curl off (SIGPIPE) under pipefail.
 metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
-echo "$metrics" | grep -q '^connector_plugins{state="loaded"} 2' || { echo "$metrics"; exit 1; }
+echo "$metrics" | grep -q '^connector_plugins{state="loaded"} 3' || { echo "$metrics"; exit 1; }
 
 stop_host
 grep -q '"message":"stopped"' "$work/host.log"

@@ -1,0 +1,527 @@
+// A declarative provider definition: one JSON document that says, for one slug, how its OAuth
+// dialect goes (consent URL, token endpoint, refresh, revocation, check call), quirks included,
+// as data. parse_definition() validates a document completely and says precisely what is wrong
+// with it (the JSON path and the rule); declarative_provider.hpp runs what it describes.
+//
+// Definitions are untrusted input (a file dropped into a plugins folder): nothing here
+// recurses over the document or runs a pattern engine. Values that reach a URL are checked
+// against a fixed set of kinds (a DNS label, an https origin, a tenant, an unreserved token, a
+// list of choices) when the operator's settings or a flow's options supply them, so that no
+// value can change a URL's host or add to its query (no host injection).
+//
+// The format, version 1 (docs/plugin-authors-guide.md has a worked example):
+//   definition_version  1
+//   slug, display_name, version, documentation_url (https: the provider's OAuth documentation)
+//   source_definitions  [{"id": UUID, "name": …}]
+//   hosts               DNS names the instance may call besides its URLs' own hosts
+//   variables           {name: {"from": "settings"|"flow_options", "kind": KIND, "values": […],
+//                        "default": …, "description": …}}; KIND: dns_label, https_origin,
+//                        tenant, token, one_of. A URL's host may use settings variables only.
+//   issuer              the RFC 9207 issuer (a template), when the provider sends `iss`
+//   authorization       {"url", "scopes": {"default": […], "separator": " "|",", "parameter"},
+//                        "parameters": {name: template}, "pkce": "required"|"supported"|"none"}
+//   token               {"url", "client_authentication": "client_secret_post"|"client_secret_basic",
+//                        "body": "form"|"json", "accept", "tokens_at": JSON pointer,
+//                        "error_at", "error_description_at", "default_expires_in",
+//                        "refresh": {"supported": bool, "rotates": bool}}
+//   revocation          {"url", "token": "refresh_token"|"access_token", "client_authentication"}
+//   check               {"url", "account_id": JSON pointer, "account_name": JSON pointer}
+// Templates name variables in braces ("https://{subdomain}.zendesk.com/oauth/tokens"); every
+// name must be declared.
+#ifndef CONNECTOR_DECLARATIVE_DEFINITION_HPP
+#define CONNECTOR_DECLARATIVE_DEFINITION_HPP
+
+#include <connector/encoding.hpp>
+#include <connector/provider.hpp>
+#include <connector/settings.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace connector::sdk::declarative {
+
+enum class VariableSource { settings, flow_options };
+enum class VariableKind { dns_label, https_origin, tenant, token, one_of };
+enum class Pkce { required, supported, none };
+enum class ClientAuthentication { secret_post, secret_basic };
+enum class BodyEncoding { form, json };
+enum class RevokedToken { refresh_token, access_token };
+
+struct Variable {
+  std::string name;
+  VariableSource source = VariableSource::settings;
+  VariableKind kind = VariableKind::token;
+  std::vector<std::string> values; // one_of's choices
+  std::optional<std::string> default_value;
+  std::string description;
+};
+
+struct TokenEndpoint {
+  std::string url; // a template
+  ClientAuthentication client_authentication = ClientAuthentication::secret_post;
+  BodyEncoding body = BodyEncoding::form;
+  std::string accept = "application/json";
+  nlohmann::json::json_pointer tokens_at;          // where access_token & co. sit ("" = top level)
+  nlohmann::json::json_pointer error_at{"/error"}; // the error code, whatever the status
+  nlohmann::json::json_pointer error_description_at{"/error_description"};
+  std::optional<int64_t> default_expires_in; // when the answer has no expires_in
+  bool refresh_supported = false;
+  bool refresh_token_rotates = false; // a refresh answer must then carry a new refresh token
+};
+
+struct Revocation { // RFC 7009
+  std::string url;
+  RevokedToken token = RevokedToken::refresh_token; // the access token when there is no refresh token
+  ClientAuthentication client_authentication = ClientAuthentication::secret_post;
+};
+
+struct Check { // a cheap authenticated GET that names the account
+  std::string url;
+  nlohmann::json::json_pointer account_id;
+  nlohmann::json::json_pointer account_name;
+};
+
+struct Definition {
+  std::string slug;
+  std::string display_name;
+  std::string version;
+  std::string documentation_url;
+  std::vector<SourceDefinition> source_definitions;
+  std::vector<std::string> hosts;
+  std::vector<Variable> variables;
+  std::string issuer; // a template; empty: the provider sends no iss
+
+  std::string authorization_url; // a template
+  std::vector<std::string> default_scopes;
+  std::string scope_separator = " ";
+  std::string scope_parameter = "scope";
+  Params authorization_parameters; // values are templates
+  Pkce pkce = Pkce::supported;
+
+  TokenEndpoint token;
+  std::optional<Revocation> revocation;
+  std::optional<Check> check;
+
+  const Variable* variable(std::string_view name) const {
+    for (const auto& v : variables) {
+      if (v.name == name) return &v;
+    }
+    return nullptr;
+  }
+};
+
+namespace detail {
+
+[[noreturn]] inline void refuse(const std::string& path, const std::string& rule) {
+  throw InvalidInput("definition: " + path + ": " + rule);
+}
+
+inline bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+inline bool is_unreserved_char(char c) {
+  return is_lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+// RFC 1035 label, lower case: 1-63 of [a-z0-9-], not starting or ending with '-'.
+inline bool is_dns_label(std::string_view text) {
+  if (text.empty() || text.size() > 63 || text.front() == '-' || text.back() == '-') return false;
+  for (const char c : text) {
+    if (!is_lower_alnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+// A DNS name of labels as above, 1-253 characters.
+inline bool is_dns_name(std::string_view text) {
+  if (text.empty() || text.size() > 253) return false;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t dot = text.find('.', start);
+    if (!is_dns_label(text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start))) {
+      return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+inline bool is_uuid(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// 1-128 unreserved characters (RFC 3986): safe anywhere in a URL's path or query.
+inline bool is_unreserved_token(std::string_view text) {
+  if (text.empty() || text.size() > 128) return false;
+  for (const char c : text) {
+    if (!is_unreserved_char(c)) return false;
+  }
+  return true;
+}
+
+inline bool is_variable_name(std::string_view text) {
+  if (text.empty() || text.size() > 32 || !(text.front() >= 'a' && text.front() <= 'z')) return false;
+  for (const char c : text) {
+    if (!is_lower_alnum(c) && c != '_') return false;
+  }
+  return true;
+}
+
+// The names a template uses, in order; refuses unbalanced braces.
+inline std::vector<std::string> template_names(std::string_view text, const std::string& path) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '}') refuse(path, "a '}' without its '{'");
+    if (text[i] != '{') continue;
+    const std::size_t close = text.find('}', i);
+    if (close == std::string_view::npos) refuse(path, "a '{' without its '}'");
+    const std::string_view name = text.substr(i + 1, close - i - 1);
+    if (!is_variable_name(name)) refuse(path, "'{" + std::string(name) + "}' is not a variable name");
+    names.emplace_back(name);
+    i = close;
+  }
+  return names;
+}
+
+// Reads one JSON object, refusing members it does not know: a misspelt key is an error, not
+// a silently ignored quirk.
+class Members {
+public:
+  Members(const nlohmann::json& object, std::string path, std::initializer_list<const char*> known)
+      : object_(object), path_(std::move(path)) {
+    if (!object.is_object()) refuse(path_, "must be an object");
+    for (const auto& item : object.items()) {
+      bool found = false;
+      for (const char* name : known)
+        found = found || item.key() == name;
+      if (!found) refuse(at(item.key()), "is not a known member");
+    }
+  }
+
+  std::string at(const std::string& name) const { return path_ + "." + name; }
+  const nlohmann::json* find(const char* name) const {
+    const auto it = object_.find(name);
+    return it == object_.end() ? nullptr : &*it;
+  }
+  const nlohmann::json& required(const char* name) const {
+    const nlohmann::json* value = find(name);
+    if (value == nullptr) refuse(at(name), "is required");
+    return *value;
+  }
+  std::string string(const char* name, bool required_member, std::size_t max_size = 2048) const {
+    const nlohmann::json* value = required_member ? &required(name) : find(name);
+    if (value == nullptr) return {};
+    if (!value->is_string() || value->get_ref<const std::string&>().empty() ||
+        value->get_ref<const std::string&>().size() > max_size) {
+      refuse(at(name), "must be a non-empty string of at most " + std::to_string(max_size) + " characters");
+    }
+    return value->get<std::string>();
+  }
+  template <typename Enum>
+  Enum choice(const char* name, std::initializer_list<std::pair<const char*, Enum>> choices, Enum fallback) const {
+    const nlohmann::json* value = find(name);
+    if (value == nullptr) return fallback;
+    std::string allowed;
+    for (const auto& [text, result] : choices) {
+      if (value->is_string() && value->get_ref<const std::string&>() == text) return result;
+      allowed += (allowed.empty() ? "" : ", ") + std::string(text);
+    }
+    refuse(at(name), "must be one of " + allowed);
+  }
+  bool boolean(const char* name, bool fallback) const {
+    const nlohmann::json* value = find(name);
+    if (value == nullptr) return fallback;
+    if (!value->is_boolean()) refuse(at(name), "must be true or false");
+    return value->get<bool>();
+  }
+  nlohmann::json::json_pointer pointer(const char* name, const char* fallback) const {
+    const std::string text = find(name) == nullptr ? fallback : string(name, false, 200);
+    if (!text.empty() && text.front() != '/') refuse(at(name), "must be a JSON pointer (\"\" or starting with '/')");
+    try {
+      return nlohmann::json::json_pointer(text);
+    } catch (const nlohmann::json::exception&) {
+      refuse(at(name), "is not a valid JSON pointer");
+    }
+  }
+
+private:
+  const nlohmann::json& object_;
+  std::string path_;
+};
+
+inline std::vector<std::string> scope_array(const nlohmann::json& value, const std::string& path) {
+  try {
+    return scope_list(value, path);
+  } catch (const InvalidInput& refusal) {
+    refuse(path, refusal.what());
+  }
+}
+
+inline Variable read_variable(const std::string& name, const nlohmann::json& value, const std::string& path) {
+  if (!is_variable_name(name)) refuse(path, "a variable name is 1-32 of [a-z0-9_], starting with a letter");
+  if (name == "client_id" || name == "client_secret" || name == "scopes") {
+    refuse(path, "is a setting every definition has already");
+  }
+  const Members members(value, path, {"from", "kind", "values", "default", "description"});
+  Variable variable;
+  variable.name = name;
+  variable.source = members.choice<VariableSource>(
+      "from", {{"settings", VariableSource::settings}, {"flow_options", VariableSource::flow_options}},
+      VariableSource::settings);
+  if (members.find("kind") == nullptr) refuse(members.at("kind"), "is required");
+  variable.kind = members.choice<VariableKind>("kind",
+                                               {{"dns_label", VariableKind::dns_label},
+                                                {"https_origin", VariableKind::https_origin},
+                                                {"tenant", VariableKind::tenant},
+                                                {"token", VariableKind::token},
+                                                {"one_of", VariableKind::one_of}},
+                                               VariableKind::token);
+  if (const nlohmann::json* values = members.find("values")) {
+    if (variable.kind != VariableKind::one_of) refuse(members.at("values"), "belongs to kind one_of only");
+    if (!values->is_array() || values->empty() || values->size() > 50) {
+      refuse(members.at("values"), "must be an array of 1-50 choices");
+    }
+    for (const auto& choice : *values) {
+      if (!choice.is_string() || !is_unreserved_token(choice.get_ref<const std::string&>())) {
+        refuse(members.at("values"), "choices are 1-128 unreserved characters ([A-Za-z0-9._~-])");
+      }
+      variable.values.push_back(choice.get<std::string>());
+    }
+  } else if (variable.kind == VariableKind::one_of) {
+    refuse(members.at("values"), "is required for kind one_of");
+  }
+  if (members.find("default") != nullptr) variable.default_value = members.string("default", false, 253);
+  variable.description = members.string("description", false, 500);
+  return variable;
+}
+
+inline void read_source_definitions(const Members& members, Definition& out) {
+  const nlohmann::json& list = members.required("source_definitions");
+  const std::string path = members.at("source_definitions");
+  if (!list.is_array() || list.empty() || list.size() > 20) refuse(path, "must be an array of 1-20 entries");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const Members entry(list[i], path + "[" + std::to_string(i) + "]", {"id", "name"});
+    SourceDefinition definition{entry.string("id", true, 36), entry.string("name", true, 100)};
+    if (!is_uuid(definition.id)) refuse(entry.at("id"), "must be a UUID");
+    out.source_definitions.push_back(std::move(definition));
+  }
+}
+
+// Where a URL template's authority ends: after "https://host" or after a leading {origin}.
+inline std::size_t authority_end(std::string_view url) {
+  if (!url.empty() && url.front() == '{') return url.find('}') + 1;
+  const std::size_t end = url.find_first_of("/?", 8);
+  return end == std::string_view::npos ? url.size() : end;
+}
+
+// A URL template: https (written, or an https_origin setting in front), every name declared,
+// no flow option in the authority (the egress allow-list is known once the instance is
+// configured), no fragment.
+inline std::string read_url(const Members& members, const char* name, const Definition& definition) {
+  std::string url = members.string(name, true);
+  const std::string path = members.at(name);
+  const std::vector<std::string> names = template_names(url, path);
+  for (const std::string& variable : names) {
+    if (definition.variable(variable) == nullptr) {
+      refuse(path, "names {" + variable + "}, which is not declared in variables");
+    }
+  }
+  const bool origin_first = url.front() == '{';
+  if (!origin_first && url.rfind("https://", 0) != 0) refuse(path, "must start with https:// or an https_origin");
+  if (url.find('#') != std::string::npos) refuse(path, "must not have a fragment");
+  const std::size_t end = authority_end(url);
+  std::size_t position = 0;
+  for (const std::string& variable : names) {
+    const Variable& declared = *definition.variable(variable);
+    position = url.find("{" + variable + "}", position);
+    const bool in_authority = position < end;
+    if (declared.kind == VariableKind::https_origin && !(origin_first && position == 0)) {
+      refuse(path, "{" + variable + "} is an https_origin and can only open the URL");
+    }
+    if (in_authority && declared.source != VariableSource::settings) {
+      refuse(path, "{" + variable + "} comes from flow options and cannot name the host");
+    }
+    position += variable.size() + 2;
+  }
+  if (origin_first && (names.empty() || definition.variable(names.front())->kind != VariableKind::https_origin)) {
+    refuse(path, "must start with https:// or an https_origin");
+  }
+  return url;
+}
+
+inline void read_authorization(const Members& top, Definition& out) {
+  const Members members(top.required("authorization"), top.at("authorization"),
+                        {"url", "scopes", "parameters", "pkce"});
+  out.authorization_url = read_url(members, "url", out);
+  if (const nlohmann::json* scopes = members.find("scopes")) {
+    const Members scope(*scopes, members.at("scopes"), {"default", "separator", "parameter"});
+    if (const nlohmann::json* list = scope.find("default")) {
+      out.default_scopes = scope_array(*list, scope.at("default"));
+    }
+    const std::string separator = scope.string("separator", false, 1);
+    if (!separator.empty() && separator != " " && separator != ",") {
+      refuse(scope.at("separator"), "must be \" \" or \",\"");
+    }
+    if (!separator.empty()) out.scope_separator = separator;
+    const std::string parameter = scope.string("parameter", false, 64);
+    if (!parameter.empty()) {
+      if (!is_unreserved_token(parameter)) refuse(scope.at("parameter"), "must be a plain parameter name");
+      out.scope_parameter = parameter;
+    }
+  }
+  if (const nlohmann::json* parameters = members.find("parameters")) {
+    const std::string path = members.at("parameters");
+    if (!parameters->is_object() || parameters->size() > 20) refuse(path, "must be an object of at most 20 members");
+    for (const auto& item : parameters->items()) {
+      const std::string at = path + "." + item.key();
+      static constexpr const char* reserved[] = {"response_type", "client_id",      "redirect_uri",
+                                                 "state",         "code_challenge", "code_challenge_method"};
+      for (const char* name : reserved) {
+        if (item.key() == name) refuse(at, "is set by the engine itself");
+      }
+      if (!is_unreserved_token(item.key()) || item.key() == out.scope_parameter) {
+        refuse(at, "must be a plain parameter name other than the scope's");
+      }
+      if (!item.value().is_string() || item.value().get_ref<const std::string&>().size() > 500) {
+        refuse(at, "must be a string of at most 500 characters");
+      }
+      for (const std::string& name : template_names(item.value().get_ref<const std::string&>(), at)) {
+        if (out.variable(name) == nullptr) refuse(at, "names {" + name + "}, which is not declared in variables");
+      }
+      out.authorization_parameters.emplace_back(item.key(), item.value().get<std::string>());
+    }
+  }
+  out.pkce = members.choice<Pkce>(
+      "pkce", {{"required", Pkce::required}, {"supported", Pkce::supported}, {"none", Pkce::none}}, Pkce::supported);
+}
+
+inline ClientAuthentication read_client_authentication(const Members& members) {
+  return members.choice<ClientAuthentication>("client_authentication",
+                                              {{"client_secret_post", ClientAuthentication::secret_post},
+                                               {"client_secret_basic", ClientAuthentication::secret_basic}},
+                                              ClientAuthentication::secret_post);
+}
+
+inline void read_token(const Members& top, Definition& out) {
+  const Members members(top.required("token"), top.at("token"),
+                        {"url", "client_authentication", "body", "accept", "tokens_at", "error_at",
+                         "error_description_at", "default_expires_in", "refresh"});
+  TokenEndpoint& token = out.token;
+  token.url = read_url(members, "url", out);
+  token.client_authentication = read_client_authentication(members);
+  token.body = members.choice<BodyEncoding>("body", {{"form", BodyEncoding::form}, {"json", BodyEncoding::json}},
+                                            BodyEncoding::form);
+  if (members.find("accept") != nullptr) {
+    token.accept = members.string("accept", false, 100);
+    for (const char c : token.accept) {
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) {
+        refuse(members.at("accept"), "must be printable ASCII");
+      }
+    }
+  }
+  token.tokens_at = members.pointer("tokens_at", "");
+  token.error_at = members.pointer("error_at", "/error");
+  token.error_description_at = members.pointer("error_description_at", "/error_description");
+  if (const nlohmann::json* lifetime = members.find("default_expires_in")) {
+    if (!lifetime->is_number_integer() || lifetime->get<int64_t>() < 60 || lifetime->get<int64_t>() > 31536000) {
+      refuse(members.at("default_expires_in"), "must be a whole number of seconds from 60 to 31536000");
+    }
+    token.default_expires_in = lifetime->get<int64_t>();
+  }
+  if (const nlohmann::json* refresh = members.find("refresh")) {
+    const Members r(*refresh, members.at("refresh"), {"supported", "rotates"});
+    token.refresh_supported = r.boolean("supported", true);
+    token.refresh_token_rotates = r.boolean("rotates", false);
+    if (token.refresh_token_rotates && !token.refresh_supported) {
+      refuse(r.at("rotates"), "needs refresh to be supported");
+    }
+  }
+}
+
+inline void read_revocation_and_check(const Members& top, Definition& out) {
+  if (const nlohmann::json* revocation = top.find("revocation")) {
+    const Members members(*revocation, top.at("revocation"), {"url", "token", "client_authentication"});
+    Revocation read;
+    read.url = read_url(members, "url", out);
+    read.token = members.choice<RevokedToken>(
+        "token", {{"refresh_token", RevokedToken::refresh_token}, {"access_token", RevokedToken::access_token}},
+        RevokedToken::refresh_token);
+    read.client_authentication = read_client_authentication(members);
+    out.revocation = std::move(read);
+  }
+  if (const nlohmann::json* check = top.find("check")) {
+    const Members members(*check, top.at("check"), {"url", "account_id", "account_name"});
+    Check read;
+    read.url = read_url(members, "url", out);
+    if (members.find("account_id") == nullptr) refuse(members.at("account_id"), "is required");
+    read.account_id = members.pointer("account_id", "");
+    read.account_name = members.pointer("account_name", "");
+    out.check = std::move(read);
+  }
+}
+
+} // namespace detail
+
+// Validates a whole definition; throws InvalidInput("definition: $.token.url: must start with
+// https://") at the first rule broken.
+inline Definition parse_definition(const nlohmann::json& document) {
+  using detail::refuse;
+  const detail::Members top(document, "$",
+                            {"$schema", "definition_version", "slug", "display_name", "version", "documentation_url",
+                             "source_definitions", "hosts", "variables", "issuer", "authorization", "token",
+                             "revocation", "check"});
+  const nlohmann::json& version = top.required("definition_version");
+  if (!version.is_number_integer() || version.get<int64_t>() != 1) {
+    refuse(top.at("definition_version"), "must be 1 (the only version this SDK reads)");
+  }
+  Definition out;
+  out.slug = top.string("slug", true, 64);
+  if (!detail::is_dns_label(out.slug) || !(out.slug.front() >= 'a' && out.slug.front() <= 'z')) {
+    refuse(top.at("slug"), "must be 1-64 of [a-z0-9-], starting with a letter");
+  }
+  out.display_name = top.string("display_name", true, 100);
+  out.version = top.string("version", true, 32);
+  out.documentation_url = top.string("documentation_url", true);
+  if (!parse_https_url(out.documentation_url)) refuse(top.at("documentation_url"), "must be an https URL");
+  detail::read_source_definitions(top, out);
+  if (const nlohmann::json* hosts = top.find("hosts")) {
+    if (!hosts->is_array() || hosts->size() > 20) refuse(top.at("hosts"), "must be an array of at most 20 names");
+    for (const auto& host : *hosts) {
+      if (!host.is_string() || !detail::is_dns_name(host.get_ref<const std::string&>())) {
+        refuse(top.at("hosts"), "must hold lower-case DNS names");
+      }
+      append_unique(out.hosts, host.get<std::string>());
+    }
+  }
+  if (const nlohmann::json* variables = top.find("variables")) {
+    if (!variables->is_object() || variables->size() > 20) {
+      refuse(top.at("variables"), "must be an object of at most 20 variables");
+    }
+    for (const auto& item : variables->items()) {
+      out.variables.push_back(detail::read_variable(item.key(), item.value(), top.at("variables") + "." + item.key()));
+    }
+  }
+  if (top.find("issuer") != nullptr) out.issuer = detail::read_url(top, "issuer", out);
+  detail::read_authorization(top, out);
+  detail::read_token(top, out);
+  detail::read_revocation_and_check(top, out);
+  return out;
+}
+
+} // namespace connector::sdk::declarative
+
+#endif // CONNECTOR_DECLARATIVE_DEFINITION_HPP
