@@ -41,6 +41,7 @@ struct PluginUnderTest {
   const char* slug;
   const char* consent_path;
   Settings (*settings)(const std::string& issuer); // every endpoint at the server
+  std::vector<std::string> server_options{};       // how the server behaves like the provider
 };
 
 // Every Google endpoint is the server's, so nothing can leave for the real Google; the issuer
@@ -68,6 +69,20 @@ const PluginUnderTest github{"github", "github", "/login/oauth/authorize", [](co
                                };
                              }};
 
+// The catalogue's GitLab definition (plugins/catalogue/gitlab.json), as a self-managed GitLab
+// at the server's address. GitLab's refresh tokens are single-use, and so are the server's here.
+const PluginUnderTest gitlab{"gitlab",
+                             "gitlab",
+                             "/oauth/authorize",
+                             [](const std::string& issuer) {
+                               return Settings{
+                                   {"CONNECTOR_GITLAB_CLIENT_ID", kClientId},
+                                   {"CONNECTOR_GITLAB_CLIENT_SECRET", kClientSecret},
+                                   {"CONNECTOR_GITLAB_BASE_URL", issuer},
+                               };
+                             },
+                             {"--rotate-refresh-tokens"}};
+
 // One server and one host for a suite of one plugin's tests.
 class OidcFlow : public ::testing::Test {
 protected:
@@ -79,7 +94,8 @@ protected:
       const unsigned short port = free_loopback_port();
       server_.reset();
       server_ = std::make_unique<OidcServer>(work_->path(), plugin.flavour, kClientId, kClientSecret,
-                                             "http://127.0.0.1:" + std::to_string(port) + "/v1/oauth/callback");
+                                             "http://127.0.0.1:" + std::to_string(port) + "/v1/oauth/callback",
+                                             plugin.server_options);
       HostOptions options;
       options.listen = "127.0.0.1:" + std::to_string(port);
       options.data_dir = work_->path() / ("data-" + std::to_string(attempt));
@@ -190,6 +206,12 @@ protected:
 class OidcGithubFlow : public OidcFlow {
 protected:
   static void SetUpTestSuite() { start(github); }
+  static void TearDownTestSuite() { stop(); }
+};
+
+class OidcGitlabFlow : public OidcFlow {
+protected:
+  static void SetUpTestSuite() { start(gitlab); }
   static void TearDownTestSuite() { stop(); }
 };
 
@@ -326,6 +348,57 @@ TEST_F(OidcGithubFlow, SignInAtARealServerMakesAnActiveSourceThatRefreshes) {
   stats = server_->stats();
   EXPECT_EQ(stats["token_calls"]["refresh_token"], 1) << stats.dump();
   EXPECT_EQ(stats["token_errors"], 0) << stats.dump();
+}
+
+// A provider made of a definition alone, compiled into its plugin: the whole flow at a real
+// server, the account from the check call, refreshes with a refresh token that is single-use
+// (a definition that kept the old one would fail the second refresh), and the revocation
+// when the source is deleted.
+TEST_F(OidcGitlabFlow, ACatalogueDefinitionRunsAWholeFlowAtARealServer) {
+  const std::string org = "org_oidc_gitlab";
+  const std::string key = host_->create_key(org, "sources credentials:read");
+  const auto [connection_id, authorization_url] = authorize(org, key);
+  expect_standard_consent_url(authorization_url);
+  EXPECT_EQ(query_param(authorization_url, "scope"), "read_api read_user");
+
+  const std::string callback_url = sign_in(authorization_url);
+  ASSERT_THAT(callback_url, StartsWith(callback_prefix()));
+  expect_callback_succeeds(callback_url, connection_id);
+  auto stats = server_->stats();
+  EXPECT_EQ(stats["token_calls"]["authorization_code"], 1) << stats.dump();
+  EXPECT_EQ(stats["token_errors"], 0) << stats.dump();
+  EXPECT_EQ(stats["user_calls"], 1) << "the check call names the account: " << stats.dump();
+
+  const std::string workspace = host_->create_workspace(org, key);
+  const auto created = api_post(host_->api(org) + "/sources/oauth/callback", key,
+                                {{"connection_id", connection_id},
+                                 {"workspace_id", workspace},
+                                 {"source_definition_id", "5e6175e5-68e1-4c17-bff9-56103bbb0d80"},
+                                 {"source_name", "GitLab from a definition"}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  const auto source = created.json();
+  EXPECT_EQ(source["source_type"], "gitlab");
+  EXPECT_EQ(source["status"], "active");
+  const std::string source_id = source.value("source_id", "");
+
+  std::string previous = request_access_token(*host_, org, key, source_id).json().value("access_token", "");
+  for (int round = 0; round < 2; ++round) { // the second refresh needs the first one's new refresh token
+    const auto refreshed = request_access_token(*host_, org, key, source_id, /*force_refresh=*/true);
+    ASSERT_EQ(refreshed.status, 200) << "round " << round << ": " << refreshed.body;
+    EXPECT_NE(refreshed.json()["access_token"], previous);
+    previous = refreshed.json().value("access_token", "");
+  }
+  stats = server_->stats();
+  EXPECT_EQ(stats["token_calls"]["refresh_token"], 2) << stats.dump();
+  EXPECT_EQ(stats["token_errors"], 0) << stats.dump();
+
+  const auto deleted = api_call("DELETE", host_->api(org) + "/sources/" + source_id, key);
+  EXPECT_EQ(deleted.status, 204) << deleted.body;
+  EXPECT_EQ(
+      http_request("GET", server_->issuer() + "/api/v4/user", {{"Authorization", "Bearer " + previous}}, {}, ca_file())
+          .status,
+      401)
+      << "the revocation reached the server: its access token no longer works";
 }
 
 } // namespace

@@ -25,14 +25,19 @@ unsigned short free_loopback_port() {
 }
 
 OidcServer::OidcServer(const std::filesystem::path& log_dir, const std::string& flavour, const std::string& client_id,
-                       const std::string& client_secret, const std::string& redirect_uri) {
+                       const std::string& client_secret, const std::string& redirect_uri,
+                       const std::vector<std::string>& options) {
   const auto tls = tls_dir();
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"/usr/bin/node", (source_dir() / "tests/peers/oidc-server.js").string(), "--cert",
-                               (tls / "server.pem").string(), "--key", (tls / "server-key.pem").string(), "--flavour",
-                               flavour, "--port", "0", "--client-id", client_id, "--client-secret", client_secret,
-                               "--redirect-uri", redirect_uri},
-      std::map<std::string, std::string>{}, log_dir, "oidc-server");
+  std::vector<std::string> command{"/usr/bin/node",   (source_dir() / "tests/peers/oidc-server.js").string(),
+                                   "--cert",          (tls / "server.pem").string(),
+                                   "--key",           (tls / "server-key.pem").string(),
+                                   "--flavour",       flavour,
+                                   "--port",          "0",
+                                   "--client-id",     client_id,
+                                   "--client-secret", client_secret,
+                                   "--redirect-uri",  redirect_uri};
+  command.insert(command.end(), options.begin(), options.end());
+  process_ = std::make_unique<ChildProcess>(command, std::map<std::string, std::string>{}, log_dir, "oidc-server");
   // oidc-provider needs a second or two (an RSA key is made at start-up).
   const auto line = process_->wait_for_stdout("\"issuer\"", std::chrono::seconds(30));
   if (!line) throw std::runtime_error("oidc-server.js did not start: " + process_->stderr_text());

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace connector::testing {
 
@@ -20,8 +21,10 @@ unsigned short free_loopback_port();
 // redirect_uri is `redirect_uri`.
 class OidcServer {
 public:
+  // `options`: more of oidc-server.js's options, e.g. --rotate-refresh-tokens.
   OidcServer(const std::filesystem::path& log_dir, const std::string& flavour, const std::string& client_id,
-             const std::string& client_secret, const std::string& redirect_uri);
+             const std::string& client_secret, const std::string& redirect_uri,
+             const std::vector<std::string>& options = {});
 
   const std::string& issuer() const { return issuer_; }
   int pid() const { return process_->pid(); }

@@ -4,7 +4,7 @@
 // See tests/peers/README.md.
 //
 // Usage:
-//   node oidc-server.js --cert server.pem --key server-key.pem --flavour github|google
+//   node oidc-server.js --cert server.pem --key server-key.pem --flavour github|google|gitlab
 //        [--port 0] [--host 127.0.0.1] [--client-id test-client-id] [--client-secret test-client-secret]
 //        [--redirect-uri URL]... [--scopes "extra scopes"] [--access-token-ttl 3600]
 //        [--rotate-refresh-tokens] [--verbose] [--exit-on-stdin-eof]
@@ -25,7 +25,7 @@ console.debug = toStderr; // eslint-disable-line no-console
 
 function usage(msg) {
   if (msg) process.stderr.write(`oidc-server: ${msg}\n`);
-  process.stderr.write('usage: oidc-server.js --cert CERT.pem --key KEY.pem --flavour github|google [--port N]\n'
+  process.stderr.write('usage: oidc-server.js --cert CERT.pem --key KEY.pem --flavour github|google|gitlab [--port N]\n'
     + '         [--host 127.0.0.1] [--client-id ID] [--client-secret SECRET] [--redirect-uri URL]...\n'
     + '         [--scopes "extra scopes"] [--access-token-ttl SECONDS] [--rotate-refresh-tokens]\n'
     + '         [--strict-client-auth]\n'
@@ -81,7 +81,7 @@ function parseArgs(argv) {
     }
   }
   if (!o.cert || !o.key) usage('--cert and --key are required');
-  if (o.flavour !== 'github' && o.flavour !== 'google') usage('--flavour must be github or google');
+  if (!['github', 'google', 'gitlab'].includes(o.flavour)) usage('--flavour must be github, google or gitlab');
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) usage('bad --port');
   if (!Number.isInteger(o.accessTokenTtl) || o.accessTokenTtl <= 0) usage('bad --access-token-ttl');
   if (o.redirectUris.length === 0) usage('at least one --redirect-uri is required');
@@ -101,6 +101,11 @@ const FLAVOURS = {
     token: '/token',
     revocation: '/revoke',
   },
+  gitlab: {
+    authorization: '/oauth/authorize',
+    token: '/oauth/token',
+    revocation: '/oauth/revoke',
+  },
 };
 const ROUTES = FLAVOURS[OPTS.flavour];
 
@@ -109,6 +114,8 @@ const SCOPES = [
   // GitHub (the Airbyte GitHub connector's list plus common ones)
   'repo', 'read:org', 'read:repo_hook', 'read:user', 'read:project', 'read:discussion', 'workflow',
   'gist', 'user', 'user:email',
+  // GitLab
+  'read_api', 'read_user',
   // Google Sheets / Drive
   'https://www.googleapis.com/auth/spreadsheets.readonly',
   'https://www.googleapis.com/auth/spreadsheets',
@@ -213,7 +220,8 @@ server.listen({ port: OPTS.port, host: OPTS.host }, () => {
     // ---- GitHub-like GET /user (and a Google-like Drive "about") ----
     const isUser = ctx.method === 'GET' && (ctx.path === '/user' || ctx.path === '/api/v3/user');
     const isAbout = ctx.method === 'GET' && ctx.path === '/drive/v3/about';
-    if (isUser || isAbout) {
+    const isGitlabUser = ctx.method === 'GET' && ctx.path === '/api/v4/user';
+    if (isUser || isAbout || isGitlabUser) {
       stats.user_calls += 1;
       const m = /^(?:Bearer|token)\s+(\S+)\s*$/i.exec(ctx.get('authorization') || '');
       const at = m ? await provider.AccessToken.find(m[1]) : undefined;
@@ -223,9 +231,9 @@ server.listen({ port: OPTS.port, host: OPTS.host }, () => {
         return;
       }
       ctx.set('X-OAuth-Scopes', (at.scope || '').split(' ').filter(Boolean).join(', '));
-      ctx.body = isUser
-        ? { login: at.accountId, id: 42 }
-        : { user: { permissionId: '42', emailAddress: `${at.accountId}@example.com` } };
+      if (isGitlabUser) ctx.body = { id: 42, username: at.accountId };
+      else if (isUser) ctx.body = { login: at.accountId, id: 42 };
+      else ctx.body = { user: { permissionId: '42', emailAddress: `${at.accountId}@example.com` } };
       return;
     }
 
