@@ -22,7 +22,7 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${CONNECTOR_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 all_targets=(fuzz_http_request fuzz_callback_query fuzz_json_body fuzz_schema_validator fuzz_redirect_policy
-             fuzz_plugin_answers fuzz_plugin_descriptor fuzz_sealer_open fuzz_key_file)
+             fuzz_plugin_answers fuzz_plugin_descriptor fuzz_sealer_open fuzz_key_file fuzz_declarative_definition)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
 
