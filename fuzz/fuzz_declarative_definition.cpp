@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   nlohmann::json settings = {{"client_id", "cid"}, {"client_secret", "secret"}};
   for (const auto& variable : definition->variables) {
     if (variable.source != declarative::VariableSource::settings || variable.default_value) continue;
-    settings[variable.name] = variable.kind == declarative::VariableKind::one_of ? variable.values.front()
+    settings[variable.name] = variable.kind == declarative::VariableKind::one_of         ? variable.values.front()
                               : variable.kind == declarative::VariableKind::https_origin ? "https://acme.example"
                                                                                          : "acme";
   }

@@ -43,6 +43,8 @@ commands:
   plugins      list the plugins a folder holds and why any is refused
                  plugins --url http://127.0.0.1:8080 [--key KEY]: the running host's view
                  (GET /v1/admin/plugins; the key, or CONNECTOR_ADMIN_KEY, needs "admin")
+  providers    lint FILE: checks a declarative provider definition (exit 1 with the JSON path
+                 and the rule it breaks; docs/plugin-authors-guide.md)
   --version    print the version
   --help       print this text
 
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
     if (command == "keys") return connector::host::run_keys(args);
     if (command == "redirects") return connector::host::run_redirects(args);
     if (command == "plugins") return connector::host::run_plugins(args);
+    if (command == "providers") return connector::host::run_providers(args);
     if (command == "database") return connector::host::run_database(args);
     if (command == "encryption") return connector::host::run_encryption(args);
     if (command == "version") {

@@ -92,6 +92,7 @@ LoadedPlugin::LoadOutcome LoadedPlugin::load_checked(const std::filesystem::path
   if (const auto problem = plugins_folder_problem(folder, trust)) return refuse("not loaded: " + *problem);
   PluginFileRead read = read_plugin_file(file, trust);
   if (!read.file) return refuse("not loaded: it " + read.problem);
+  if (file.extension() == definition_suffix) return load_definition(file, *read.file);
   const std::string& bytes = read.file->bytes;
   if (const auto problem = elf_plugin_problem(bytes)) return refuse("not a loadable shared library: " + *problem);
 
@@ -159,12 +160,34 @@ LoadedPlugin::LoadOutcome LoadedPlugin::load_checked(const std::filesystem::path
   const connector_status described = table.describe(writer.table());
   OperationResult description = writer.take(described);
   if (!description.ok()) return refuse("describe failed (" + describe_status(description) + ")");
-  std::string descriptor_error;
-  auto descriptor = parse_plugin_descriptor(description.descriptor_json, descriptor_error);
-  if (!descriptor) return refuse("invalid descriptor: " + descriptor_error);
-  module->descriptor_ = std::move(*descriptor);
-  module->loaded_at_ = std::chrono::system_clock::now();
+  if (auto problem = module->take_descriptor(description.descriptor_json)) return refuse(*problem);
   return LoadOutcome{std::move(module), {}};
+}
+
+LoadedPlugin::LoadOutcome LoadedPlugin::load_definition(const std::filesystem::path& file,
+                                                        const PluginFileBytes& read) {
+  std::string problem;
+  auto definition = read_declarative_definition(read.bytes, problem);
+  if (!definition) return LoadOutcome{nullptr, file.string() + ": not served: " + problem};
+  std::shared_ptr<LoadedPlugin> plugin(new LoadedPlugin());
+  plugin->file_ = file;
+  plugin->signature_ = read.signature;
+  plugin->build_id_ = sha256_hex(read.bytes).substr(0, 32);
+  plugin->table_ = declarative_plugin_table();
+  plugin->definition_ = std::move(definition);
+  if (auto refusal = plugin->take_descriptor(declarative_descriptor_json(*plugin->definition_))) {
+    return LoadOutcome{nullptr, file.string() + ": " + *refusal};
+  }
+  return LoadOutcome{std::move(plugin), {}};
+}
+
+std::optional<std::string> LoadedPlugin::take_descriptor(const std::string& descriptor_json) {
+  std::string descriptor_error;
+  auto descriptor = parse_plugin_descriptor(descriptor_json, descriptor_error);
+  if (!descriptor) return "invalid descriptor: " + descriptor_error;
+  descriptor_ = std::move(*descriptor);
+  loaded_at_ = std::chrono::system_clock::now();
+  return std::nullopt;
 }
 
 LoadedPlugin::~LoadedPlugin() = default;
@@ -201,7 +224,9 @@ LoadedPlugin::CreateOutcome LoadedPlugin::create_provider(const std::string& set
   }
   ResultWriter writer;
   connector_provider* handle = nullptr;
-  const connector_status status = table_.provider_create(view(settings_json), &handle, writer.table());
+  const connector_status status =
+      definition_ ? create_declarative_provider(definition_, view(settings_json), &handle, writer.table())
+                  : table_.provider_create(view(settings_json), &handle, writer.table());
   CreateOutcome outcome;
   outcome.result = writer.take(status);
   if (!outcome.result.ok()) {

@@ -3,6 +3,7 @@
 // so the code is never unmapped while something it made is alive.
 #pragma once
 
+#include "plugins/declarative_definitions.hpp"
 #include "plugins/plugin_descriptor.hpp"
 #include "plugins/plugin_file_check.hpp"
 #include "plugins/provider_types.hpp"
@@ -37,6 +38,10 @@ public:
   // link out of its folder, or when its bytes are not an ELF shared library for this machine
   // exporting connector_plugin_negotiate (plugin_file_check.hpp).
   //
+  // A `*.json` file is a declarative definition (declarative_definitions.hpp): the same file
+  // checks, then the SDK's parser instead of the dynamic loader; a broken one is refused with
+  // the JSON path and the rule it breaks.
+  //
   // With a `shadow_dir`, the bytes are first copied there under a name never used before and
   // loaded from the copy (removed again once mapped). The dynamic loader caches libraries by
   // path, so loading a replaced file from its own path could silently give the old code;
@@ -70,12 +75,20 @@ public:
   CreateOutcome create_provider(const std::string& settings_json) const;
 
   const connector_plugin_api& table() const { return table_; }
+  // Whether this is a declarative definition rather than a module.
+  bool is_definition() const { return definition_ != nullptr; }
+
+  // The suffix of declarative definition files.
+  static constexpr const char* definition_suffix = ".json";
 
 private:
   struct Library; // hides Boost.DLL from every includer
   LoadedPlugin() = default;
   static LoadOutcome load_checked(const std::filesystem::path& file, PluginLogSink log_sink,
                                   const std::filesystem::path& shadow_dir, const PluginTrust& trust);
+  static LoadOutcome load_definition(const std::filesystem::path& file, const PluginFileBytes& read);
+  // Reads the descriptor describe() wrote (or a definition made); a refusal says why.
+  std::optional<std::string> take_descriptor(const std::string& descriptor_json);
 
   std::filesystem::path file_;
   std::unique_ptr<Library> library_;
@@ -86,6 +99,7 @@ private:
   std::string build_id_;
   std::optional<FileSignature> signature_;
   PluginLogSink log_sink_ = nullptr;
+  std::shared_ptr<const DeclarativeDefinition> definition_; // null for a module
 
   static void log_thunk(void* context, int32_t level, connector_str message);
 };

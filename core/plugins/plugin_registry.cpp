@@ -28,7 +28,7 @@ std::vector<std::filesystem::path> PluginRegistry::module_files(const std::files
     // Links too: LoadedPlugin::load refuses, with a reason, one that leads out of the folder.
     const auto type = entry.symlink_status(entry_error).type();
     if ((type == std::filesystem::file_type::regular || type == std::filesystem::file_type::symlink) &&
-        entry.path().extension() == module_suffix()) {
+        (entry.path().extension() == module_suffix() || entry.path().extension() == LoadedPlugin::definition_suffix)) {
       files.push_back(entry.path());
     }
   }

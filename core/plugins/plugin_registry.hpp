@@ -50,7 +50,7 @@ public:
 
   const std::filesystem::path& shadow_dir() const { return shadow_dir_; }
 
-  // The suffix of loadable modules here: ".so", ".dll", ".dylib".
+  // The suffix of loadable modules here: ".so", ".dll", ".dylib". Definitions end in ".json".
   static std::string module_suffix();
 
 private:

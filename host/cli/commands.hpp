@@ -10,6 +10,7 @@ int run_serve(const std::vector<std::string>& args);
 int run_keys(const std::vector<std::string>& args);
 int run_redirects(const std::vector<std::string>& args);
 int run_plugins(const std::vector<std::string>& args);
+int run_providers(const std::vector<std::string>& args);
 int run_database(const std::vector<std::string>& args);
 int run_encryption(const std::vector<std::string>& args);
 

@@ -11,7 +11,10 @@
 
 #include <gmock/gmock.h>
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -42,6 +45,7 @@ struct PluginUnderTest {
   const char* consent_path;
   Settings (*settings)(const std::string& issuer); // every endpoint at the server
   std::vector<std::string> server_options{};       // how the server behaves like the provider
+  bool dropped_in = false; // the host starts on an empty plugins folder; the test drops the plugin in
 };
 
 // Every Google endpoint is the server's, so nothing can leave for the real Google; the issuer
@@ -83,6 +87,11 @@ const PluginUnderTest gitlab{"gitlab",
                              },
                              {"--rotate-refresh-tokens"}};
 
+// The same definition as a file dropped into a running host's plugins folder: no compiler.
+const PluginUnderTest dropped_gitlab{
+    "gitlab",           "gitlab", "/oauth/authorize", gitlab.settings, gitlab.server_options,
+    /*dropped_in=*/true};
+
 // One server and one host for a suite of one plugin's tests.
 class OidcFlow : public ::testing::Test {
 protected:
@@ -99,6 +108,10 @@ protected:
       HostOptions options;
       options.listen = "127.0.0.1:" + std::to_string(port);
       options.data_dir = work_->path() / ("data-" + std::to_string(attempt));
+      if (plugin.dropped_in) {
+        options.plugins_dir = plugins_dir();
+        std::filesystem::create_directories(options.plugins_dir);
+      }
       for (auto& [name, value] : plugin.settings(server_->issuer()))
         options.environment[name] = std::move(value);
       options.environment["CONNECTOR_CA_FILE"] = ca_file();
@@ -184,6 +197,7 @@ protected:
   }
 
   static std::string callback_prefix() { return host_->base_url() + "/v1/oauth/callback?"; }
+  static std::filesystem::path plugins_dir() { return work_->path() / "plugins"; }
 
   static const PluginUnderTest* plugin_;
   static std::unique_ptr<TempDir> work_;
@@ -213,6 +227,21 @@ class OidcGitlabFlow : public OidcFlow {
 protected:
   static void SetUpTestSuite() { start(gitlab); }
   static void TearDownTestSuite() { stop(); }
+};
+
+class OidcDroppedDefinition : public OidcFlow {
+protected:
+  static void SetUpTestSuite() { start(dropped_gitlab); }
+  static void TearDownTestSuite() { stop(); }
+
+  // Writes `text` beside the folder and renames it in: the watcher sees one whole file.
+  static void drop_in(const std::string& name, const std::string& text) {
+    const std::filesystem::path staged = work_->path() / (name + ".staged");
+    std::ofstream(staged) << text;
+    std::filesystem::permissions(staged, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                             std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+    std::filesystem::rename(staged, plugins_dir() / name);
+  }
 };
 
 TEST_F(OidcGoogleFlow, SignInAtARealServerMakesAnActiveSource) {
@@ -399,6 +428,77 @@ TEST_F(OidcGitlabFlow, ACatalogueDefinitionRunsAWholeFlowAtARealServer) {
           .status,
       401)
       << "the revocation reached the server: its access token no longer works";
+}
+
+// A definition file copied into a running host's plugins folder is served within a second,
+// without a compiler or a restart, and runs a whole flow at a real server; a broken one beside
+// it is refused with the reason, and changes nothing else.
+TEST_F(OidcDroppedDefinition, ADefinitionDroppedIntoARunningHostIsServedAndRunsAWholeFlow) {
+  const std::string org = "org_oidc_dropped";
+  const std::string key = host_->create_key(org, "sources credentials:read");
+  const std::string admin_key = host_->create_key(org, "sources admin");
+  ASSERT_EQ(
+      api_post(host_->api(org) + "/sources/authorize", key, {{"slug", "gitlab"}, {"redirect_url", client_redirect}})
+          .status,
+      404)
+      << "nothing serves gitlab before the drop";
+
+  std::ifstream definition_file(source_dir() / "plugins/catalogue/gitlab.json");
+  const std::string definition((std::istreambuf_iterator<char>(definition_file)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(definition.empty());
+  drop_in("gitlab.json", definition);
+  const auto dropped = std::chrono::steady_clock::now();
+  Started started;
+  ASSERT_TRUE(eventually([&] {
+    const auto answer =
+        api_post(host_->api(org) + "/sources/authorize", key, {{"slug", "gitlab"}, {"redirect_url", client_redirect}});
+    if (answer.status != 200) return false;
+    started = {answer.json().value("connection_id", ""), answer.json().value("authorization_url", "")};
+    return true;
+  }));
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - dropped).count();
+  EXPECT_LT(elapsed, 1000) << "the definition was served " << elapsed << " ms after the drop";
+  RecordProperty("served_after_ms", std::to_string(elapsed));
+  expect_standard_consent_url(started.authorization_url);
+
+  // A broken definition beside it: refused with the JSON path and the rule, the rest unchanged.
+  nlohmann::json broken = nlohmann::json::parse(definition);
+  broken["slug"] = "gitlab-broken";
+  broken["source_definitions"][0]["id"] = "0a4ad6d5-6a8c-4f3b-9d1e-2f51b36f4e01";
+  broken["token"]["url"] = "http://gitlab.example/oauth/token";
+  drop_in("gitlab-broken.json", broken.dump());
+  std::string refusal;
+  ASSERT_TRUE(eventually([&] {
+    const auto view =
+        http_request("GET", host_->base_url() + "/v1/admin/plugins", {{"Authorization", "Bearer " + admin_key}}).json();
+    for (const auto& entry : view.value("refusals", nlohmann::json::array())) {
+      if (entry.value("file", "").find("gitlab-broken.json") != std::string::npos) refusal = entry.value("reason", "");
+    }
+    return !refusal.empty();
+  }));
+  EXPECT_THAT(refusal, HasSubstr("$.token.url: must start with https://")) << refusal;
+
+  const std::string callback_url = sign_in(started.authorization_url);
+  ASSERT_THAT(callback_url, StartsWith(callback_prefix()));
+  expect_callback_succeeds(callback_url, started.connection_id);
+  const std::string workspace = host_->create_workspace(org, key);
+  const auto created = api_post(host_->api(org) + "/sources/oauth/callback", key,
+                                {{"connection_id", started.connection_id},
+                                 {"workspace_id", workspace},
+                                 {"source_definition_id", "5e6175e5-68e1-4c17-bff9-56103bbb0d80"},
+                                 {"source_name", "GitLab from a dropped file"}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string source_id = created.json().value("source_id", "");
+  const auto refreshed = request_access_token(*host_, org, key, source_id, /*force_refresh=*/true);
+  EXPECT_EQ(refreshed.status, 200) << refreshed.body;
+  const auto tested = api_post(host_->api(org) + "/sources/test", key, {{"source_id", source_id}});
+  EXPECT_EQ(tested.status, 200) << tested.body;
+  EXPECT_THAT(tested.body, HasSubstr("succeeded")) << "the check call works with the refreshed token";
+  const auto stats = server_->stats();
+  EXPECT_EQ(stats["token_calls"]["authorization_code"], 1) << stats.dump();
+  EXPECT_EQ(stats["token_calls"]["refresh_token"], 1) << stats.dump();
+  EXPECT_EQ(stats["token_errors"], 0) << stats.dump();
 }
 
 } // namespace

@@ -1,0 +1,116 @@
+// The provider catalogue (plugins/catalogue/*.json), one table-driven suite for every
+// definition: it lints with `connector-host providers lint`; its consent URL carries RFC 6749's
+// parameters and every parameter it declares; its token request authenticates the client as
+// declared. Whole flows against a real server: oidc_e2e_test.cpp.
+#include "integration/host_fixture.hpp"
+
+#include <connector/declarative_provider.hpp>
+
+#include <gmock/gmock.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+using namespace connector::testing;
+namespace declarative = connector::sdk::declarative;
+using ::testing::HasSubstr;
+
+namespace {
+
+std::vector<std::filesystem::path> catalogue_files() {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "plugins/catalogue")) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string text_of(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Settings that fill every settings variable without a default with a value of its kind.
+nlohmann::json settings_for(const declarative::Definition& definition) {
+  nlohmann::json settings = {{"client_id", "catalogue-client"}, {"client_secret", "catalogue-secret"}};
+  for (const auto& variable : definition.variables) {
+    if (variable.source != declarative::VariableSource::settings || variable.default_value) continue;
+    switch (variable.kind) {
+    case declarative::VariableKind::https_origin: settings[variable.name] = "https://acme.example"; break;
+    case declarative::VariableKind::one_of: settings[variable.name] = variable.values.front(); break;
+    default: settings[variable.name] = "acme"; break;
+    }
+  }
+  return settings;
+}
+
+std::string query_value(const std::string& url, const std::string& name) {
+  const auto query = connector::sdk::form_decode(url.substr(url.find('?') + 1));
+  return connector::sdk::find_param(query, name).value_or("(absent)");
+}
+
+class Catalogue : public ::testing::TestWithParam<std::filesystem::path> {};
+
+TEST_P(Catalogue, LintsAndBuildsStandardRequests) {
+  const auto lint = run_command({host_binary().string(), "providers", "lint", GetParam().string()}, {});
+  EXPECT_EQ(lint.exit_code, 0) << lint.output << lint.errors;
+  EXPECT_THAT(lint.output, HasSubstr(": ok: "));
+
+  const auto definition = std::make_shared<const declarative::Definition>(
+      declarative::parse_definition(nlohmann::json::parse(text_of(GetParam()))));
+  EXPECT_EQ(GetParam().stem().string(), definition->slug) << "the file is named after its slug";
+  EXPECT_FALSE(definition->default_scopes.empty()) << "a reading connector asks for something";
+  const declarative::DeclarativeProvider provider(definition, settings_for(*definition));
+
+  connector::sdk::FlowInput input;
+  input.redirect_uri = "https://host.example/v1/oauth/callback";
+  input.state = "st4te";
+  input.code_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+  input.code = "c0de";
+  input.code_verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+  const std::string consent = provider.authorization_url(input);
+  EXPECT_EQ(query_value(consent, "response_type"), "code");
+  EXPECT_EQ(query_value(consent, "client_id"), "catalogue-client");
+  EXPECT_EQ(query_value(consent, "redirect_uri"), input.redirect_uri);
+  EXPECT_EQ(query_value(consent, "state"), "st4te");
+  EXPECT_NE(query_value(consent, definition->scope_parameter), "(absent)");
+  for (const auto& parameter : definition->authorization_parameters) {
+    EXPECT_NE(query_value(consent, parameter.first), "(absent)") << parameter.first;
+  }
+  if (definition->pkce != declarative::Pkce::none) {
+    EXPECT_EQ(query_value(consent, "code_challenge_method"), "S256");
+  }
+
+  const auto step = provider.exchange_code(input, nullptr);
+  const auto& request = std::get<connector::sdk::HttpRequest>(step);
+  EXPECT_THAT(request.body, HasSubstr("authorization_code"));
+  const bool basic = std::any_of(request.headers.begin(), request.headers.end(),
+                                 [](const auto& header) { return header.first == "Authorization"; });
+  EXPECT_EQ(basic, definition->token.client_authentication == declarative::ClientAuthentication::secret_basic);
+  EXPECT_EQ(request.body.find("catalogue-secret") != std::string::npos, !basic)
+      << "the secret goes in the body only for client_secret_post";
+}
+
+INSTANTIATE_TEST_SUITE_P(Definitions, Catalogue, ::testing::ValuesIn(catalogue_files()),
+                         [](const ::testing::TestParamInfo<std::filesystem::path>& file) {
+                           std::string name = file.param.stem().string();
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST(ProvidersLint, ABrokenDefinitionIsRefusedWithItsPathAndRule) {
+  TempDir work("connector-lint");
+  nlohmann::json broken = nlohmann::json::parse(text_of(source_dir() / "plugins/catalogue/gitlab.json"));
+  broken["token"]["client_authentication"] = "private_key_jwt";
+  const auto file = work.path() / "broken.json";
+  std::ofstream(file) << broken.dump();
+  const auto lint = run_command({host_binary().string(), "providers", "lint", file.string()}, {});
+  EXPECT_EQ(lint.exit_code, 1);
+  EXPECT_THAT(lint.output, HasSubstr("$.token.client_authentication: must be one of client_secret_post"));
+  const auto usage = run_command({host_binary().string(), "providers", "check", file.string()}, {});
+  EXPECT_EQ(usage.exit_code, 2);
+}
+
+} // namespace
