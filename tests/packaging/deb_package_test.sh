@@ -7,6 +7,9 @@ set -euo pipefail
 build=$1
 cpack=$2
 . "$(dirname "$0")/host_process.sh"
+# The two native plugins and one per catalogue definition (plugins/catalogue/*.json).
+catalogue=("$(dirname "$0")"/../../plugins/catalogue/*.json)
+plugin_count=$((2 + ${#catalogue[@]}))
 fail() { echo "deb package: $*" >&2; exit 1; }
 
 "$cpack" --config "$build/CPackConfig.cmake" -B "$work/out" > "$work/cpack.log" 2>&1 || { cat "$work/cpack.log"; exit 1; }
@@ -21,7 +24,7 @@ done
 
 dpkg-deb -c "$deb" | awk '{print $6}' > "$work/contents"
 for path in ./usr/bin/connector-host ./usr/lib/connector-host/plugins/github.so \
-            ./usr/lib/connector-host/plugins/google-sheets.so ./usr/lib/connector-host/plugins/gitlab.so \
+            ./usr/lib/connector-host/plugins/google-sheets.so ./usr/lib/connector-host/plugins/gitlab.json \
             ./usr/lib/systemd/system/connector-host.service \
             ./usr/share/connector-host/connector-host.example.json; do
   grep -qx "$path" "$work/contents" || fail "missing $path"
@@ -43,7 +46,7 @@ start_host "$root/usr/bin/connector-host" serve --listen 127.0.0.1:0 --data-dir 
 url=$(echo "$listening_line" | sed -E 's/.*"url":"([^"]+)".*/\1/')
 curl -sf "$url/readyz" > /dev/null || fail "/readyz"
 metrics=$(curl -sf "$url/metrics") # whole, not piped into grep -q (SIGPIPE)
-echo "$metrics" | grep -q '^connector_plugins{state="loaded"} 3' || fail "plugins not loaded"
+echo "$metrics" | grep -q "^connector_plugins{state=\"loaded\"} $plugin_count\$" || fail "plugins not loaded"
 
 stop_host
 echo "deb package: ok ($(basename "$deb"))"

@@ -7,6 +7,9 @@ set -euo pipefail
 build=$1
 cmake=$2
 . "$(dirname "$0")/host_process.sh"
+# The two native plugins and one per catalogue definition (plugins/catalogue/*.json).
+catalogue=("$(dirname "$0")"/../../plugins/catalogue/*.json)
+plugin_count=$((2 + ${#catalogue[@]}))
 
 prefix=$work/prefix
 for component in host plugins service; do
@@ -15,7 +18,7 @@ done
 test -x "$prefix/bin/connector-host"
 test -f "$prefix/lib/connector-host/plugins/github.so"
 test -f "$prefix/lib/connector-host/plugins/google-sheets.so"
-test -f "$prefix/lib/connector-host/plugins/gitlab.so" # the catalogue's (plugins/catalogue)
+test -f "$prefix/lib/connector-host/plugins/gitlab.json" # the catalogue's (plugins/catalogue)
 test -f "$prefix/lib/systemd/system/connector-host.service"
 sample=$prefix/share/connector-host/connector-host.example.json
 test -f "$sample"
@@ -42,7 +45,7 @@ answer=$(curl -s -X POST "http://127.0.0.1:$port/v1/organizations/org_installed/
 echo "$answer" | grep -q '"code":"CONNECTOR_NOT_CONFIGURED"' || { echo "$answer"; exit 1; }
 # Read whole before grep -q: a pipe into grep -q can cut curl off (SIGPIPE) under pipefail.
 metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
-echo "$metrics" | grep -q '^connector_plugins{state="loaded"} 3' || { echo "$metrics"; exit 1; }
+echo "$metrics" | grep -q "^connector_plugins{state=\"loaded\"} $plugin_count\$" || { echo "$metrics"; exit 1; }
 
 stop_host
 grep -q '"message":"stopped"' "$work/host.log"
