@@ -2,6 +2,8 @@
 
 #include "crypto/random.hpp"
 
+#include <connector/encoding.hpp>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -77,24 +79,8 @@ CipherContext keyed_sealing_context(const SealingKey& key) {
   return keyed ? std::move(context) : CipherContext();
 }
 
-// ---- base64 (RFC 4648 section 4, padded), strict: the key file is hand-edited at times ----
-
-std::string base64_encode(std::string_view bytes) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const std::size_t rest = std::min<std::size_t>(3, bytes.size() - i);
-    unsigned group = static_cast<unsigned>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (rest > 1) group |= static_cast<unsigned>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    if (rest > 2) group |= static_cast<unsigned>(static_cast<unsigned char>(bytes[i + 2]));
-    out.push_back(alphabet[(group >> 18) & 63]);
-    out.push_back(alphabet[(group >> 12) & 63]);
-    out.push_back(rest > 1 ? alphabet[(group >> 6) & 63] : '=');
-    out.push_back(rest > 2 ? alphabet[group & 63] : '=');
-  }
-  return out;
-}
+// ---- base64 (RFC 4648 section 4, padded): written with the SDK's encoder, read strictly: the key
+// file is hand-edited at times ----
 
 int base64_value(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -246,7 +232,7 @@ template <typename... Parts> std::string concatenate_secret(const Parts&... part
 std::string fresh_key_line(uint32_t id) {
   std::string key = random_bytes(key_size);
   WipeOnExit wipe_key(key);
-  std::string encoded = base64_encode(key);
+  std::string encoded = connector::sdk::base64_encode(key);
   WipeOnExit wipe_encoded(encoded);
   return concatenate_secret(std::to_string(id), ":", encoded, "\n");
 }

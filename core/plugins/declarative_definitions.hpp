@@ -20,7 +20,7 @@ namespace connector::core {
 using DeclarativeDefinition = sdk::declarative::Definition;
 
 // The largest definition file read: far beyond any real one, small enough to parse at once.
-inline constexpr std::size_t max_definition_bytes = 256 * 1024;
+inline constexpr std::size_t max_definition_bytes = std::size_t{256} * 1024;
 
 // Parses and validates a definition's text; on refusal returns null and says why in
 // `problem` ("definition: $.token.url: must start with https:// …").

@@ -120,24 +120,6 @@ std::string to_lower(std::string text) {
 
 bool is_success(unsigned status) { return status >= 200 && status < 300; }
 
-// RFC 4648 base64 with padding, for the Basic credentials of the revoke call.
-std::string base64_encode(std::string_view bytes) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const std::size_t remaining = bytes.size() - i;
-    uint32_t group = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (remaining > 1) group |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    if (remaining > 2) group |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
-    out.push_back(alphabet[(group >> 18) & 0x3F]);
-    out.push_back(alphabet[(group >> 12) & 0x3F]);
-    out.push_back(remaining > 1 ? alphabet[(group >> 6) & 0x3F] : '=');
-    out.push_back(remaining > 2 ? alphabet[group & 0x3F] : '=');
-  }
-  return out;
-}
-
 // A REST API failure; GitHub explains itself in a JSON `message`, which is worth keeping.
 Failure api_failure(const HttpResponse& response, std::string_view what) {
   Failure failure = connector::sdk::unusable_answer(response, what);
@@ -236,40 +218,6 @@ FlowOptions read_flow_options(const nlohmann::json& options) {
 // before travel in the continuation, which the host keeps in memory for this one call chain.
 constexpr const char* kContinuationStep = "github_user_v1";
 
-std::optional<std::string> tokens_to_continuation(const TokenSet& tokens) {
-  nlohmann::json state = {{"step", kContinuationStep},
-                          {"access_token", tokens.access_token},
-                          {"token_type", tokens.token_type},
-                          {"granted_scopes", tokens.granted_scopes}};
-  if (tokens.refresh_token) state["refresh_token"] = *tokens.refresh_token;
-  if (tokens.expires_in) state["expires_in"] = *tokens.expires_in;
-  if (tokens.refresh_token_expires_in) state["refresh_token_expires_in"] = *tokens.refresh_token_expires_in;
-  try {
-    return state.dump();
-  } catch (const nlohmann::json::type_error&) {
-    return std::nullopt; // not UTF-8: no GitHub token looks like that
-  }
-}
-
-std::optional<TokenSet> tokens_from_continuation(const std::string& continuation) {
-  const nlohmann::json state = nlohmann::json::parse(continuation, nullptr, /*allow_exceptions=*/false);
-  if (!state.is_object() || connector::sdk::string_member(state, "step") != kContinuationStep) return std::nullopt;
-  TokenSet tokens;
-  tokens.access_token = connector::sdk::string_member(state, "access_token");
-  if (tokens.access_token.empty()) return std::nullopt;
-  if (state.contains("refresh_token")) tokens.refresh_token = connector::sdk::string_member(state, "refresh_token");
-  tokens.token_type = connector::sdk::string_member(state, "token_type");
-  const auto scopes = state.find("granted_scopes");
-  if (scopes != state.end() && scopes->is_array()) {
-    for (const auto& scope : *scopes) {
-      if (scope.is_string()) tokens.granted_scopes.push_back(scope.get<std::string>());
-    }
-  }
-  tokens.expires_in = connector::sdk::integer_member(state, "expires_in");
-  tokens.refresh_token_expires_in = connector::sdk::integer_member(state, "refresh_token_expires_in");
-  return tokens;
-}
-
 // ---- The provider ----------------------------------------------------------------------
 
 class GithubProvider final : public IOAuthProvider {
@@ -346,12 +294,12 @@ public:
       Step<TokenSet> step = read_token_answer(*response);
       const auto* tokens = std::get_if<TokenSet>(&step);
       if (tokens == nullptr) return step;
-      const auto continuation = tokens_to_continuation(*tokens);
+      const auto continuation = connector::sdk::tokens_to_continuation(*tokens, kContinuationStep);
       if (!continuation) return connector::sdk::unusable_answer(*response, "the token endpoint's answer is not UTF-8");
       return user_request(tokens->access_token, *continuation);
     }
 
-    auto tokens = tokens_from_continuation(input.continuation);
+    auto tokens = connector::sdk::tokens_from_continuation(input.continuation, kContinuationStep);
     if (!tokens) {
       return Failure{CONNECTOR_STATUS_INVALID_INPUT, "bad_continuation",
                      "the continuation is not the one this plugin wrote for the /user step"};
@@ -381,7 +329,8 @@ public:
       request.method = "DELETE";
       request.url =
           settings_.api_url + "/applications/" + connector::sdk::form_encode_component(settings_.client_id) + "/grant";
-      const std::string credentials = base64_encode(settings_.client_id + ":" + settings_.client_secret);
+      const std::string credentials =
+          connector::sdk::base64_encode(settings_.client_id + ":" + settings_.client_secret);
       request.headers = {{"Accept", "application/vnd.github+json"},
                          {"Authorization", "Basic " + credentials},
                          {"Content-Type", "application/json"},

@@ -44,52 +44,50 @@ struct PluginUnderTest {
   const char* slug;
   const char* consent_path;
   Settings (*settings)(const std::string& issuer); // every endpoint at the server
-  std::vector<std::string> server_options{};       // how the server behaves like the provider
+  const char* server_option = nullptr;             // how the server behaves like the provider
   bool dropped_in = false; // the host starts on an empty plugins folder; the test drops the plugin in
 };
 
 // Every Google endpoint is the server's, so nothing can leave for the real Google; the issuer
 // makes the host compare the callback's iss with the server's real one.
-const PluginUnderTest google{"google", "google-sheets", "/o/oauth2/v2/auth", [](const std::string& issuer) {
-                               return Settings{
-                                   {"CONNECTOR_GOOGLE_SHEETS_CLIENT_ID", kClientId},
-                                   {"CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET", kClientSecret},
-                                   {"CONNECTOR_GOOGLE_SHEETS_AUTH_URI", issuer + "/o/oauth2/v2/auth"},
-                                   {"CONNECTOR_GOOGLE_SHEETS_TOKEN_URI", issuer + "/token"},
-                                   {"CONNECTOR_GOOGLE_SHEETS_REVOKE_URI", issuer + "/revoke"},
-                                   {"CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL", issuer},
-                                   {"CONNECTOR_GOOGLE_SHEETS_API_BASE_URL", issuer},
-                                   {"CONNECTOR_GOOGLE_SHEETS_ISSUER", issuer},
-                               };
-                             }};
+constexpr PluginUnderTest google{"google", "google-sheets", "/o/oauth2/v2/auth", [](const std::string& issuer) {
+                                   return Settings{
+                                       {"CONNECTOR_GOOGLE_SHEETS_CLIENT_ID", kClientId},
+                                       {"CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET", kClientSecret},
+                                       {"CONNECTOR_GOOGLE_SHEETS_AUTH_URI", issuer + "/o/oauth2/v2/auth"},
+                                       {"CONNECTOR_GOOGLE_SHEETS_TOKEN_URI", issuer + "/token"},
+                                       {"CONNECTOR_GOOGLE_SHEETS_REVOKE_URI", issuer + "/revoke"},
+                                       {"CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL", issuer},
+                                       {"CONNECTOR_GOOGLE_SHEETS_API_BASE_URL", issuer},
+                                       {"CONNECTOR_GOOGLE_SHEETS_ISSUER", issuer},
+                                   };
+                                 }};
 
 // As a GitHub Enterprise Server at the server's address: its web and REST API URLs.
-const PluginUnderTest github{"github", "github", "/login/oauth/authorize", [](const std::string& issuer) {
-                               return Settings{
-                                   {"CONNECTOR_GITHUB_CLIENT_ID", kClientId},
-                                   {"CONNECTOR_GITHUB_CLIENT_SECRET", kClientSecret},
-                                   {"CONNECTOR_GITHUB_BASE_URL", issuer},
-                                   {"CONNECTOR_GITHUB_API_URL", issuer},
-                               };
-                             }};
+constexpr PluginUnderTest github{"github", "github", "/login/oauth/authorize", [](const std::string& issuer) {
+                                   return Settings{
+                                       {"CONNECTOR_GITHUB_CLIENT_ID", kClientId},
+                                       {"CONNECTOR_GITHUB_CLIENT_SECRET", kClientSecret},
+                                       {"CONNECTOR_GITHUB_BASE_URL", issuer},
+                                       {"CONNECTOR_GITHUB_API_URL", issuer},
+                                   };
+                                 }};
 
 // The catalogue's GitLab definition (plugins/catalogue/gitlab.json), as a self-managed GitLab
 // at the server's address. GitLab's refresh tokens are single-use, and so are the server's here.
-const PluginUnderTest gitlab{"gitlab",
-                             "gitlab",
-                             "/oauth/authorize",
-                             [](const std::string& issuer) {
-                               return Settings{
-                                   {"CONNECTOR_GITLAB_CLIENT_ID", kClientId},
-                                   {"CONNECTOR_GITLAB_CLIENT_SECRET", kClientSecret},
-                                   {"CONNECTOR_GITLAB_BASE_URL", issuer},
-                               };
-                             },
-                             {"--rotate-refresh-tokens"}};
+constexpr PluginUnderTest gitlab{"gitlab", "gitlab", "/oauth/authorize",
+                                 [](const std::string& issuer) {
+                                   return Settings{
+                                       {"CONNECTOR_GITLAB_CLIENT_ID", kClientId},
+                                       {"CONNECTOR_GITLAB_CLIENT_SECRET", kClientSecret},
+                                       {"CONNECTOR_GITLAB_BASE_URL", issuer},
+                                   };
+                                 },
+                                 "--rotate-refresh-tokens"};
 
 // The same definition as a file dropped into a running host's plugins folder: no compiler.
-const PluginUnderTest dropped_gitlab{
-    "gitlab",           "gitlab", "/oauth/authorize", gitlab.settings, gitlab.server_options,
+constexpr PluginUnderTest dropped_gitlab{
+    "gitlab",           "gitlab", "/oauth/authorize", gitlab.settings, gitlab.server_option,
     /*dropped_in=*/true};
 
 // One server and one host for a suite of one plugin's tests.
@@ -102,9 +100,11 @@ protected:
     for (int attempt = 1; attempt <= 3 && !host_; ++attempt) {
       const unsigned short port = free_loopback_port();
       server_.reset();
-      server_ = std::make_unique<OidcServer>(work_->path(), plugin.flavour, kClientId, kClientSecret,
-                                             "http://127.0.0.1:" + std::to_string(port) + "/v1/oauth/callback",
-                                             plugin.server_options);
+      server_ =
+          std::make_unique<OidcServer>(work_->path(), plugin.flavour, kClientId, kClientSecret,
+                                       "http://127.0.0.1:" + std::to_string(port) + "/v1/oauth/callback",
+                                       plugin.server_option != nullptr ? std::vector<std::string>{plugin.server_option}
+                                                                       : std::vector<std::string>{});
       HostOptions options;
       options.listen = "127.0.0.1:" + std::to_string(port);
       options.data_dir = work_->path() / ("data-" + std::to_string(attempt));
@@ -211,29 +211,19 @@ std::unique_ptr<TempDir> OidcFlow::work_;
 std::unique_ptr<OidcServer> OidcFlow::server_;
 std::unique_ptr<HostProcess> OidcFlow::host_;
 
-class OidcGoogleFlow : public OidcFlow {
+// A suite's server and host, for one plugin.
+template <const PluginUnderTest* Plugin> class OidcSuite : public OidcFlow {
 protected:
-  static void SetUpTestSuite() { start(google); }
+  static void SetUpTestSuite() { start(*Plugin); }
   static void TearDownTestSuite() { stop(); }
 };
 
-class OidcGithubFlow : public OidcFlow {
-protected:
-  static void SetUpTestSuite() { start(github); }
-  static void TearDownTestSuite() { stop(); }
-};
+using OidcGoogleFlow = OidcSuite<&google>;
+using OidcGithubFlow = OidcSuite<&github>;
+using OidcGitlabFlow = OidcSuite<&gitlab>;
 
-class OidcGitlabFlow : public OidcFlow {
+class OidcDroppedDefinition : public OidcSuite<&dropped_gitlab> {
 protected:
-  static void SetUpTestSuite() { start(gitlab); }
-  static void TearDownTestSuite() { stop(); }
-};
-
-class OidcDroppedDefinition : public OidcFlow {
-protected:
-  static void SetUpTestSuite() { start(dropped_gitlab); }
-  static void TearDownTestSuite() { stop(); }
-
   // Writes `text` beside the folder and renames it in: the watcher sees one whole file.
   static void drop_in(const std::string& name, const std::string& text) {
     const std::filesystem::path staged = work_->path() / (name + ".staged");

@@ -125,33 +125,6 @@ Settings read_settings(const nlohmann::json& settings) {
 // which the host keeps in memory for this one call chain and hands back with the next answer.
 constexpr const char* kUserinfoStep = "example_oauth_userinfo_v1";
 
-std::string to_continuation(const TokenSet& tokens) {
-  nlohmann::json state = {{"step", kUserinfoStep},
-                          {"access_token", tokens.access_token},
-                          {"token_type", tokens.token_type},
-                          {"granted_scopes", tokens.granted_scopes}};
-  if (tokens.refresh_token) state["refresh_token"] = *tokens.refresh_token;
-  if (tokens.expires_in) state["expires_in"] = *tokens.expires_in;
-  if (tokens.refresh_token_expires_in) state["refresh_token_expires_in"] = *tokens.refresh_token_expires_in;
-  return state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::optional<TokenSet> from_continuation(const std::string& continuation) {
-  const nlohmann::json state = nlohmann::json::parse(continuation, nullptr, /*allow_exceptions=*/false);
-  if (!state.is_object() || sdk::string_member(state, "step") != kUserinfoStep) return std::nullopt;
-  TokenSet tokens;
-  tokens.access_token = sdk::string_member(state, "access_token");
-  if (tokens.access_token.empty()) return std::nullopt;
-  if (state.contains("refresh_token")) tokens.refresh_token = sdk::string_member(state, "refresh_token");
-  tokens.token_type = sdk::string_member(state, "token_type");
-  for (const auto& scope : state.value("granted_scopes", nlohmann::json::array())) {
-    if (scope.is_string()) tokens.granted_scopes.push_back(scope.get<std::string>());
-  }
-  tokens.expires_in = sdk::integer_member(state, "expires_in");
-  tokens.refresh_token_expires_in = sdk::integer_member(state, "refresh_token_expires_in");
-  return tokens;
-}
-
 // ---- User info -------------------------------------------------------------------------
 
 bool is_success(unsigned status) { return status >= 200 && status < 300; }
@@ -241,9 +214,11 @@ public:
       Step<TokenSet> step = sdk::parse_token_response(*response);
       const auto* tokens = std::get_if<TokenSet>(&step);
       if (tokens == nullptr) return step;
-      return userinfo_request(tokens->access_token, to_continuation(*tokens));
+      std::optional<std::string> continuation = sdk::tokens_to_continuation(*tokens, kUserinfoStep);
+      if (!continuation) return sdk::unusable_answer(*response, "the token endpoint's answer is not UTF-8");
+      return userinfo_request(tokens->access_token, std::move(*continuation));
     }
-    std::optional<TokenSet> tokens = from_continuation(input.continuation);
+    std::optional<TokenSet> tokens = sdk::tokens_from_continuation(input.continuation, kUserinfoStep);
     if (!tokens) {
       return Failure{CONNECTOR_STATUS_INVALID_INPUT, "bad_continuation", "the continuation is not this plugin's"};
     }

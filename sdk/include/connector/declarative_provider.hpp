@@ -132,23 +132,6 @@ inline nlohmann::json scopes_schema(const char* description) {
           {"description", description}};
 }
 
-// RFC 4648 base64 with padding, for client_secret_basic.
-inline std::string base64(std::string_view bytes) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const std::size_t left = bytes.size() - i;
-    uint32_t group = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (left > 1) group |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    if (left > 2) group |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
-    out.push_back(alphabet[(group >> 18) & 0x3F]);
-    out.push_back(alphabet[(group >> 12) & 0x3F]);
-    out.push_back(left > 1 ? alphabet[(group >> 6) & 0x3F] : '=');
-    out.push_back(left > 2 ? alphabet[group & 0x3F] : '=');
-  }
-  return out;
-}
-
 inline const nlohmann::json* at_pointer(const nlohmann::json& document, const nlohmann::json::json_pointer& pointer) {
   try {
     return document.contains(pointer) ? &document.at(pointer) : nullptr;
@@ -309,11 +292,13 @@ public:
       Step<TokenSet> step = read_token_answer(*response);
       const auto* tokens = std::get_if<TokenSet>(&step);
       if (tokens == nullptr || !definition_->check) return step;
+      std::optional<std::string> continuation = tokens_to_continuation(*tokens, detail::continuation_step);
+      if (!continuation) return unusable_answer(*response, "the token endpoint's answer is not UTF-8");
       HttpRequest request = check_request(tokens->access_token, input.options);
-      request.continuation = to_continuation(*tokens);
+      request.continuation = std::move(*continuation);
       return request;
     }
-    std::optional<TokenSet> tokens = from_continuation(input.continuation);
+    std::optional<TokenSet> tokens = tokens_from_continuation(input.continuation, detail::continuation_step);
     if (!tokens) {
       return Failure{CONNECTOR_STATUS_INVALID_INPUT, "bad_continuation",
                      "the continuation is not the one this plugin wrote for the check call"};
@@ -383,8 +368,8 @@ private:
     request.headers.emplace_back("Accept", definition_->token.accept);
     if (authentication == ClientAuthentication::secret_basic) {
       // RFC 6749 2.3.1: each part form-encoded before the base64.
-      request.headers.emplace_back("Authorization", "Basic " + detail::base64(form_encode_component(client_id_) + ":" +
-                                                                              form_encode_component(client_secret_)));
+      request.headers.emplace_back("Authorization", "Basic " + base64_encode(form_encode_component(client_id_) + ":" +
+                                                                             form_encode_component(client_secret_)));
     } else {
       form.emplace_back("client_id", client_id_);
       form.emplace_back("client_secret", client_secret_);
@@ -466,35 +451,6 @@ private:
       account.account_name = sanitize_description(detail::text_at(body, definition_->check->account_name), 200);
     }
     return account;
-  }
-
-  static std::string to_continuation(const TokenSet& tokens) {
-    nlohmann::json state = {{"step", detail::continuation_step},
-                            {"access_token", tokens.access_token},
-                            {"token_type", tokens.token_type},
-                            {"granted_scopes", tokens.granted_scopes}};
-    if (tokens.refresh_token) state["refresh_token"] = *tokens.refresh_token;
-    if (tokens.expires_in) state["expires_in"] = *tokens.expires_in;
-    if (tokens.refresh_token_expires_in) state["refresh_token_expires_in"] = *tokens.refresh_token_expires_in;
-    return state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-
-  static std::optional<TokenSet> from_continuation(const std::string& text) {
-    const nlohmann::json state = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (!state.is_object() || string_member(state, "step") != detail::continuation_step) return std::nullopt;
-    TokenSet tokens;
-    tokens.access_token = string_member(state, "access_token");
-    if (tokens.access_token.empty()) return std::nullopt;
-    if (state.contains("refresh_token")) tokens.refresh_token = string_member(state, "refresh_token");
-    tokens.token_type = string_member(state, "token_type");
-    if (const auto scopes = state.find("granted_scopes"); scopes != state.end() && scopes->is_array()) {
-      for (const auto& scope : *scopes) {
-        if (scope.is_string()) tokens.granted_scopes.push_back(scope.get<std::string>());
-      }
-    }
-    tokens.expires_in = integer_member(state, "expires_in");
-    tokens.refresh_token_expires_in = integer_member(state, "refresh_token_expires_in");
-    return tokens;
   }
 
   std::shared_ptr<const Definition> definition_;

@@ -8,6 +8,7 @@
 #include <connector/provider.hpp>
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -180,6 +181,24 @@ inline std::vector<std::string> split_scopes(std::string_view text) {
     }
   }
   if (!current.empty()) out.push_back(std::move(current));
+  return out;
+}
+
+// RFC 4648 base64 with padding (client_secret_basic credentials, keys).
+inline std::string base64_encode(std::string_view bytes) {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t left = bytes.size() - i;
+    uint32_t group = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (left > 1) group |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    if (left > 2) group |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
+    out.push_back(alphabet[(group >> 18) & 0x3F]);
+    out.push_back(alphabet[(group >> 12) & 0x3F]);
+    out.push_back(left > 1 ? alphabet[(group >> 6) & 0x3F] : '=');
+    out.push_back(left > 2 ? alphabet[group & 0x3F] : '=');
+  }
   return out;
 }
 

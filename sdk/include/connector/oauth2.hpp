@@ -140,6 +140,45 @@ inline Step<TokenSet> parse_token_response(const HttpResponse& response) {
   return tokens;
 }
 
+// A token answer carried to a later step of the same operation (a call that names the
+// account, which carries no tokens): the host keeps the continuation in memory for that call
+// chain only and hands it back with the next answer. `step` tells a plugin's own
+// continuations apart. nullopt when a token is not UTF-8: no real token is, and a token
+// mended into one would be a different token.
+inline std::optional<std::string> tokens_to_continuation(const TokenSet& tokens, std::string_view step) {
+  nlohmann::json state = {{"step", step},
+                          {"access_token", tokens.access_token},
+                          {"token_type", tokens.token_type},
+                          {"granted_scopes", tokens.granted_scopes}};
+  if (tokens.refresh_token) state["refresh_token"] = *tokens.refresh_token;
+  if (tokens.expires_in) state["expires_in"] = *tokens.expires_in;
+  if (tokens.refresh_token_expires_in) state["refresh_token_expires_in"] = *tokens.refresh_token_expires_in;
+  try {
+    return state.dump();
+  } catch (const nlohmann::json::type_error&) {
+    return std::nullopt;
+  }
+}
+
+// The tokens tokens_to_continuation() carried under `step`; nullopt for anything else.
+inline std::optional<TokenSet> tokens_from_continuation(const std::string& continuation, std::string_view step) {
+  const nlohmann::json state = nlohmann::json::parse(continuation, nullptr, /*allow_exceptions=*/false);
+  if (!state.is_object() || string_member(state, "step") != step) return std::nullopt;
+  TokenSet tokens;
+  tokens.access_token = string_member(state, "access_token");
+  if (tokens.access_token.empty()) return std::nullopt;
+  if (state.contains("refresh_token")) tokens.refresh_token = string_member(state, "refresh_token");
+  tokens.token_type = string_member(state, "token_type");
+  if (const auto scopes = state.find("granted_scopes"); scopes != state.end() && scopes->is_array()) {
+    for (const auto& scope : *scopes) {
+      if (scope.is_string()) tokens.granted_scopes.push_back(scope.get<std::string>());
+    }
+  }
+  tokens.expires_in = integer_member(state, "expires_in");
+  tokens.refresh_token_expires_in = integer_member(state, "refresh_token_expires_in");
+  return tokens;
+}
+
 } // namespace connector::sdk
 
 #endif // CONNECTOR_OAUTH2_HPP

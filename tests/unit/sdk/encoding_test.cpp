@@ -58,3 +58,13 @@ TEST(HttpsUrl, AcceptsOnlyPlainHttpsUrls) {
   EXPECT_FALSE(parse_https_url("https://a.example\\@b.example/"));
   EXPECT_FALSE(parse_https_url("https://a.example/ x"));
 }
+
+TEST(Base64, EncodesRfc4648sTestVectorsWithPadding) {
+  // RFC 4648 section 10.
+  EXPECT_EQ(connector::sdk::base64_encode(""), "");
+  EXPECT_EQ(connector::sdk::base64_encode("f"), "Zg==");
+  EXPECT_EQ(connector::sdk::base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(connector::sdk::base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(connector::sdk::base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(connector::sdk::base64_encode(std::string("\xff\xfe\x00", 3)), "//4A");
+}

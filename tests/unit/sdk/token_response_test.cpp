@@ -93,3 +93,28 @@ TEST(TokenResponse, AnErrorFromAServerInTroubleIsTransient) {
   EXPECT_EQ(std::get<Failure>(parse_token_response(answer(429, R"({"error":"slow"})"))).status,
             CONNECTOR_STATUS_TRANSIENT);
 }
+
+TEST(TokenContinuation, CarriesEveryTokenFieldToTheNextStepOfItsOwnKindOnly) {
+  TokenSet tokens;
+  tokens.access_token = "a1";
+  tokens.refresh_token = "r1";
+  tokens.token_type = "Bearer";
+  tokens.granted_scopes = {"read", "write"};
+  tokens.expires_in = 3600;
+  tokens.refresh_token_expires_in = 86400;
+  const auto text = tokens_to_continuation(tokens, "mine_v1");
+  ASSERT_TRUE(text);
+  const auto back = tokens_from_continuation(*text, "mine_v1");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->access_token, "a1");
+  EXPECT_EQ(back->refresh_token, "r1");
+  EXPECT_EQ(back->token_type, "Bearer");
+  EXPECT_EQ(back->granted_scopes, tokens.granted_scopes);
+  EXPECT_EQ(back->expires_in, 3600);
+  EXPECT_EQ(back->refresh_token_expires_in, 86400);
+  EXPECT_FALSE(tokens_from_continuation(*text, "theirs_v1")) << "another step's continuation";
+  EXPECT_FALSE(tokens_from_continuation("not json", "mine_v1"));
+
+  tokens.access_token = std::string("\xff\xfe", 2);
+  EXPECT_FALSE(tokens_to_continuation(tokens, "mine_v1")) << "a token that is not UTF-8 is not mended";
+}
