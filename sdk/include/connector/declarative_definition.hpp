@@ -25,7 +25,10 @@
 //                        "error_at", "error_description_at", "default_expires_in",
 //                        "refresh": {"supported": bool, "rotates": bool}}
 //   revocation          {"url", "token": "refresh_token"|"access_token", "client_authentication"}
-//   check               {"url", "account_id": JSON pointer, "account_name": JSON pointer}
+//   check               {"url", "method": "GET"|"POST", "body" (JSON text, with POST),
+//                        "authorization" (the scheme, "Bearer"; "" for the token alone),
+//                        "account_id", "account_name" (JSON pointers), "error_at" (an error in
+//                        a 2xx answer), "grant_gone_errors" (its codes that mean consent again)}
 // Templates name variables in braces ("https://{subdomain}.zendesk.com/oauth/tokens"); every
 // name must be declared.
 #ifndef CONNECTOR_DECLARATIVE_DEFINITION_HPP
@@ -82,10 +85,15 @@ struct Revocation { // RFC 7009
   ClientAuthentication client_authentication = ClientAuthentication::secret_post;
 };
 
-struct Check { // a cheap authenticated GET that names the account
+struct Check { // a cheap authenticated call that names the account
   std::string url;
+  std::string method = "GET";           // or POST, with `body` (Dropbox's RPC, a GraphQL query)
+  std::string body;                     // sent as JSON with a POST
+  std::string authorization = "Bearer"; // the scheme before the token; empty: the token alone (ClickUp)
   nlohmann::json::json_pointer account_id;
   nlohmann::json::json_pointer account_name;
+  std::optional<nlohmann::json::json_pointer> error_at; // an error spelled in a 2xx answer (Slack's `error`)
+  std::vector<std::string> grant_gone_errors;           // those of its codes that mean consent is needed again
 };
 
 struct Definition {
@@ -464,9 +472,41 @@ inline void read_revocation_and_check(const Members& top, Definition& out) {
     out.revocation = std::move(read);
   }
   if (const nlohmann::json* check = top.find("check")) {
-    const Members members(*check, top.at("check"), {"url", "account_id", "account_name"});
+    const Members members(
+        *check, top.at("check"),
+        {"url", "method", "body", "authorization", "account_id", "account_name", "error_at", "grant_gone_errors"});
     Check read;
     read.url = read_url(members, "url", out);
+    read.method = members.choice<const char*>("method", {{"GET", "GET"}, {"POST", "POST"}}, "GET");
+    if (members.find("body") != nullptr) {
+      if (read.method != std::string("POST")) refuse(members.at("body"), "belongs to a POST");
+      read.body = members.string("body", false, 2000);
+      if (nlohmann::json::parse(read.body, nullptr, /*allow_exceptions=*/false).is_discarded()) {
+        refuse(members.at("body"), "must be JSON text");
+      }
+    }
+    if (const nlohmann::json* scheme = members.find("authorization")) {
+      if (!scheme->is_string() || scheme->get_ref<const std::string&>().size() > 20) {
+        refuse(members.at("authorization"), "must be a scheme of at most 20 letters, or \"\"");
+      }
+      for (const char c : scheme->get_ref<const std::string&>()) {
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) {
+          refuse(members.at("authorization"), "must be a scheme of at most 20 letters, or \"\"");
+        }
+      }
+      read.authorization = scheme->get<std::string>();
+    }
+    if (members.find("error_at") != nullptr) read.error_at = members.pointer("error_at", "");
+    if (const nlohmann::json* gone = members.find("grant_gone_errors")) {
+      if (read.error_at == std::nullopt) refuse(members.at("grant_gone_errors"), "needs error_at");
+      if (!gone->is_array() || gone->size() > 20) refuse(members.at("grant_gone_errors"), "must be an array of codes");
+      for (const auto& code : *gone) {
+        if (!code.is_string() || !is_unreserved_token(code.get_ref<const std::string&>())) {
+          refuse(members.at("grant_gone_errors"), "codes are 1-128 unreserved characters");
+        }
+        read.grant_gone_errors.push_back(code.get<std::string>());
+      }
+    }
     if (members.find("account_id") == nullptr) refuse(members.at("account_id"), "is required");
     read.account_id = members.pointer("account_id", "");
     read.account_name = members.pointer("account_name", "");

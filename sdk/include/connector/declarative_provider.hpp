@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -426,10 +427,17 @@ private:
   }
 
   HttpRequest check_request(const std::string& access_token, const nlohmann::json& options) const {
+    const Check& check = *definition_->check;
     HttpRequest request;
-    request.method = "GET";
-    request.url = detail::expand(definition_->check->url, values_for(options));
-    request.headers = {{"Accept", "application/json"}, {"Authorization", "Bearer " + access_token}};
+    request.method = check.method;
+    request.url = detail::expand(check.url, values_for(options));
+    request.headers = {
+        {"Accept", "application/json"},
+        {"Authorization", check.authorization.empty() ? access_token : check.authorization + " " + access_token}};
+    if (check.method == "POST") {
+      request.headers.emplace_back("Content-Type", "application/json");
+      request.body = check.body.empty() ? "null" : check.body;
+    }
     return request;
   }
 
@@ -442,6 +450,16 @@ private:
     }
     const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded()) return unusable_answer(response, "the check call's answer is not JSON");
+    const Check& check = *definition_->check;
+    if (check.error_at) {
+      const std::string error = sanitize_description(detail::text_at(body, *check.error_at));
+      if (!error.empty()) {
+        const bool gone = std::find(check.grant_gone_errors.begin(), check.grant_gone_errors.end(), error) !=
+                          check.grant_gone_errors.end();
+        return Failure{gone ? CONNECTOR_STATUS_GRANT_INVALID : classify_oauth_error(error), error,
+                       "the check call answered " + error};
+      }
+    }
     Account account;
     account.account_id = sanitize_description(detail::text_at(body, definition_->check->account_id), 200);
     if (account.account_id.empty()) {

@@ -343,3 +343,37 @@ TEST(DeclarativeProvider, TheCheckCallRefusedWith401MeansTheGrantIsGone) {
   const HttpResponse nameless = answer(200, R"({"user":{}})");
   EXPECT_THAT(std::get<Failure>(provider.check(input, &nameless)).description, HasSubstr("no account id"));
 }
+
+TEST(DeclarativeProvider, ACheckCallMayPostSendTheTokenAloneAndSpellErrorsIn200) {
+  nlohmann::json document = zendesk_like();
+  document["check"] = {{"url", "https://{subdomain}.helpdesk.example/2/users/get_current_account"},
+                       {"method", "POST"},
+                       {"body", "null"},
+                       {"authorization", ""},
+                       {"account_id", "/account_id"},
+                       {"error_at", "/error"},
+                       {"grant_gone_errors", {"invalid_auth", "token_revoked"}}};
+  const DeclarativeProvider provider(parsed(document), settings_of_acme());
+  FlowInput input;
+  input.access_token = "a1";
+  const auto request = std::get<HttpRequest>(provider.check(input, nullptr));
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.body, "null");
+  EXPECT_THAT(request.headers, ::testing::Contains(std::pair<std::string, std::string>("Authorization", "a1")));
+
+  const HttpResponse revoked = answer(200, R"({"ok":false,"error":"token_revoked"})");
+  EXPECT_EQ(std::get<Failure>(provider.check(input, &revoked)).status, CONNECTOR_STATUS_GRANT_INVALID);
+  const HttpResponse limited = answer(200, R"({"ok":false,"error":"ratelimited"})");
+  EXPECT_EQ(std::get<Failure>(provider.check(input, &limited)).status, CONNECTOR_STATUS_PROVIDER_REJECTED);
+  const HttpResponse fine = answer(200, R"({"ok":true,"account_id":"dbid:1"})");
+  EXPECT_EQ(std::get<Account>(provider.check(input, &fine)).account_id, "dbid:1");
+
+  document["check"]["method"] = "GET";
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.check.body: belongs to a POST"));
+  document["check"].erase("body");
+  document["check"].erase("error_at");
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.check.grant_gone_errors: needs error_at"));
+  document["check"].erase("grant_gone_errors");
+  document["check"]["authorization"] = "Bearer x";
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.check.authorization: must be a scheme"));
+}
