@@ -24,7 +24,8 @@
 //                        "body": "form"|"json", "accept", "tokens_at": JSON pointer,
 //                        "error_at", "error_description_at", "default_expires_in",
 //                        "refresh": {"supported": bool, "rotates": bool}}
-//   revocation          {"url", "token": "refresh_token"|"access_token", "client_authentication"}
+//   revocation          {"url", "style": "rfc7009"|"bearer", "token": "refresh_token"|"access_token",
+//                        "client_authentication"}
 //   check               {"url", "method": "GET"|"POST", "body" (JSON text, with POST),
 //                        "authorization" (the scheme, "Bearer"; "" for the token alone),
 //                        "account_id", "account_name" (JSON pointers), "error_at" (an error in
@@ -56,6 +57,7 @@ enum class Pkce { required, supported, none };
 enum class ClientAuthentication { secret_post, secret_basic };
 enum class BodyEncoding { form, json };
 enum class RevokedToken { refresh_token, access_token };
+enum class RevocationStyle { rfc7009, bearer };
 
 struct Variable {
   std::string name;
@@ -79,8 +81,11 @@ struct TokenEndpoint {
   bool refresh_token_rotates = false; // a refresh answer must then carry a new refresh token
 };
 
-struct Revocation { // RFC 7009
+struct Revocation {
   std::string url;
+  // rfc7009: the token in a form, the client authenticated. bearer: a POST authorized by the
+  // access token itself, nothing in the body (Dropbox's, Linear's).
+  RevocationStyle style = RevocationStyle::rfc7009;
   RevokedToken token = RevokedToken::refresh_token; // the access token when there is no refresh token
   ClientAuthentication client_authentication = ClientAuthentication::secret_post;
 };
@@ -462,9 +467,16 @@ inline void read_token(const Members& top, Definition& out) {
 
 inline void read_revocation_and_check(const Members& top, Definition& out) {
   if (const nlohmann::json* revocation = top.find("revocation")) {
-    const Members members(*revocation, top.at("revocation"), {"url", "token", "client_authentication"});
+    const Members members(*revocation, top.at("revocation"), {"url", "style", "token", "client_authentication"});
     Revocation read;
     read.url = read_url(members, "url", out);
+    read.style = members.choice<RevocationStyle>(
+        "style", {{"rfc7009", RevocationStyle::rfc7009}, {"bearer", RevocationStyle::bearer}},
+        RevocationStyle::rfc7009);
+    if (read.style == RevocationStyle::bearer &&
+        (members.find("token") != nullptr || members.find("client_authentication") != nullptr)) {
+      refuse(members.at("style"), "bearer revokes the access token it sends, without client authentication");
+    }
     read.token = members.choice<RevokedToken>(
         "token", {{"refresh_token", RevokedToken::refresh_token}, {"access_token", RevokedToken::access_token}},
         RevokedToken::refresh_token);

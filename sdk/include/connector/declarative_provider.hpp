@@ -330,6 +330,13 @@ public:
   Step<Done> revoke(const FlowInput& input, const HttpResponse* response) const override {
     if (!definition_->revocation) return unsupported("revoke");
     const Revocation& revocation = *definition_->revocation;
+    if (response == nullptr && revocation.style == RevocationStyle::bearer) {
+      if (input.access_token.empty()) throw InvalidInput("access_token is required");
+      HttpRequest request;
+      request.url = detail::expand(revocation.url, values_for(input.options));
+      request.headers = {{"Accept", "application/json"}, {"Authorization", "Bearer " + input.access_token}};
+      return request;
+    }
     if (response == nullptr) {
       const bool refresh = revocation.token == RevokedToken::refresh_token && !input.refresh_token.empty();
       const std::string& token = refresh ? input.refresh_token : input.access_token;
@@ -340,6 +347,8 @@ public:
     }
     // RFC 7009 2.2: 200 whether or not the token was still valid.
     if (response->status >= 200 && response->status < 300) return Done{};
+    // A bearer revocation of a token already dead: nothing left to revoke.
+    if (revocation.style == RevocationStyle::bearer && response->status == 401) return Done{};
     if (const auto body = parse_token_body(*response)) {
       if (auto failure = oauth_error(*body)) return *failure;
     }

@@ -377,3 +377,21 @@ TEST(DeclarativeProvider, ACheckCallMayPostSendTheTokenAloneAndSpellErrorsIn200)
   document["check"]["authorization"] = "Bearer x";
   EXPECT_THAT(refusal_of(document), HasSubstr("$.check.authorization: must be a scheme"));
 }
+
+TEST(DeclarativeProvider, ABearerRevocationIsAuthorizedByTheTokenItRevokes) {
+  nlohmann::json document = zendesk_like();
+  document["revocation"] = {{"url", "https://{subdomain}.helpdesk.example/2/auth/token/revoke"}, {"style", "bearer"}};
+  const DeclarativeProvider provider(parsed(document), settings_of_acme());
+  FlowInput input;
+  input.access_token = "a1";
+  input.refresh_token = "r1";
+  const auto request = std::get<HttpRequest>(provider.revoke(input, nullptr));
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_TRUE(request.body.empty()) << "neither token nor client secret in a body";
+  EXPECT_THAT(request.headers, ::testing::Contains(std::pair<std::string, std::string>("Authorization", "Bearer a1")));
+  const HttpResponse dead = answer(401, R"({"error":"invalid_access_token"})");
+  EXPECT_TRUE(std::holds_alternative<Done>(provider.revoke(input, &dead))) << "already revoked";
+
+  document["revocation"]["token"] = "refresh_token";
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.revocation.style: bearer revokes the access token"));
+}
