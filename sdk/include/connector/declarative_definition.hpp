@@ -567,7 +567,15 @@ inline Definition parse_definition(const nlohmann::json& document) {
       out.variables.push_back(detail::read_variable(item.key(), item.value(), top.at("variables") + "." + item.key()));
     }
   }
-  if (top.find("issuer") != nullptr) out.issuer = detail::read_url(top, "issuer", out);
+  if (top.find("issuer") != nullptr) {
+    out.issuer = detail::read_url(top, "issuer", out);
+    // Compared as it is with every callback's iss: known once the instance is configured.
+    for (const std::string& name : detail::template_names(out.issuer, top.at("issuer"))) {
+      if (out.variable(name)->source != VariableSource::settings) {
+        refuse(top.at("issuer"), "{" + name + "} comes from flow options; an issuer takes settings only");
+      }
+    }
+  }
   detail::read_authorization(top, out);
   detail::read_token(top, out);
   detail::read_revocation_and_check(top, out);

@@ -121,6 +121,8 @@ INSTANTIATE_TEST_SUITE_P(
                          "names {region}, which is not declared"},
         BrokenDefinition{"flow_option_host", "/token/url", "https://{locale}.example/token",
                          "{locale} comes from flow options and cannot name the host"},
+        BrokenDefinition{"flow_option_issuer", "/issuer", "https://acme.example/{locale}",
+                         "$.issuer: {locale} comes from flow options; an issuer takes settings only"},
         BrokenDefinition{"unbalanced", "/authorization/url", "https://{subdomain.example/a", "a '{' without its '}'"},
         BrokenDefinition{"fragment", "/authorization/url", "https://acme.example/a#x", "must not have a fragment"},
         BrokenDefinition{"auth_choice", "/token/client_authentication", "private_key_jwt",
