@@ -28,6 +28,7 @@
 //                        "client_authentication"}
 //   check               {"url", "method": "GET"|"POST", "body" (JSON text, with POST),
 //                        "authorization" (the scheme, "Bearer"; "" for the token alone),
+//                        "headers" (constant ones the API requires),
 //                        "account_id", "account_name" (JSON pointers), "error_at" (an error in
 //                        a 2xx answer), "grant_gone_errors" (its codes that mean consent again)}
 // Templates name variables in braces ("https://{subdomain}.zendesk.com/oauth/tokens"); every
@@ -41,6 +42,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -95,6 +97,7 @@ struct Check { // a cheap authenticated call that names the account
   std::string method = "GET";           // or POST, with `body` (Dropbox's RPC, a GraphQL query)
   std::string body;                     // sent as JSON with a POST
   std::string authorization = "Bearer"; // the scheme before the token; empty: the token alone (ClickUp)
+  Headers headers;                      // constant ones the API requires (Notion-Version)
   nlohmann::json::json_pointer account_id;
   nlohmann::json::json_pointer account_name;
   std::optional<nlohmann::json::json_pointer> error_at; // an error spelled in a 2xx answer (Slack's `error`)
@@ -465,6 +468,35 @@ inline void read_token(const Members& top, Definition& out) {
   }
 }
 
+// Headers with constant values: names of letters, digits and '-', none the engine or the
+// transport sets itself; values of printable ASCII.
+inline Headers read_constant_headers(const nlohmann::json& object, const std::string& path) {
+  if (!object.is_object() || object.size() > 10) refuse(path, "must be an object of at most 10 headers");
+  Headers headers;
+  for (const auto& item : object.items()) {
+    const std::string& name = item.key();
+    bool plain = !name.empty() && name.size() <= 64;
+    std::string lower;
+    for (const char c : name) {
+      plain = plain && (is_lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '-');
+      lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    for (const char* reserved :
+         {"authorization", "host", "content-length", "content-type", "transfer-encoding", "connection", "accept"}) {
+      plain = plain && lower != reserved;
+    }
+    if (!plain) refuse(path + "." + name, "must be a plain header name the engine does not set itself");
+    bool printable = item.value().is_string() && item.value().get_ref<const std::string&>().size() <= 200;
+    if (printable) {
+      for (const char c : item.value().get_ref<const std::string&>())
+        printable = printable && static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) <= 0x7E;
+    }
+    if (!printable) refuse(path + "." + name, "must be printable ASCII of at most 200 characters");
+    headers.emplace_back(name, item.value().get<std::string>());
+  }
+  return headers;
+}
+
 inline void read_revocation_and_check(const Members& top, Definition& out) {
   if (const nlohmann::json* revocation = top.find("revocation")) {
     const Members members(*revocation, top.at("revocation"), {"url", "style", "token", "client_authentication"});
@@ -484,9 +516,9 @@ inline void read_revocation_and_check(const Members& top, Definition& out) {
     out.revocation = std::move(read);
   }
   if (const nlohmann::json* check = top.find("check")) {
-    const Members members(
-        *check, top.at("check"),
-        {"url", "method", "body", "authorization", "account_id", "account_name", "error_at", "grant_gone_errors"});
+    const Members members(*check, top.at("check"),
+                          {"url", "method", "body", "authorization", "headers", "account_id", "account_name",
+                           "error_at", "grant_gone_errors"});
     Check read;
     read.url = read_url(members, "url", out);
     read.method = members.choice<const char*>("method", {{"GET", "GET"}, {"POST", "POST"}}, "GET");
@@ -507,6 +539,9 @@ inline void read_revocation_and_check(const Members& top, Definition& out) {
         }
       }
       read.authorization = scheme->get<std::string>();
+    }
+    if (const nlohmann::json* headers = members.find("headers")) {
+      read.headers = read_constant_headers(*headers, members.at("headers"));
     }
     if (members.find("error_at") != nullptr) read.error_at = members.pointer("error_at", "");
     if (const nlohmann::json* gone = members.find("grant_gone_errors")) {

@@ -443,6 +443,7 @@ private:
     request.headers = {
         {"Accept", "application/json"},
         {"Authorization", check.authorization.empty() ? access_token : check.authorization + " " + access_token}};
+    request.headers.insert(request.headers.end(), check.headers.begin(), check.headers.end());
     if (check.method == "POST") {
       request.headers.emplace_back("Content-Type", "application/json");
       request.body = check.body.empty() ? "null" : check.body;

@@ -370,6 +370,16 @@ TEST(DeclarativeProvider, ACheckCallMayPostSendTheTokenAloneAndSpellErrorsIn200)
   const HttpResponse fine = answer(200, R"({"ok":true,"account_id":"dbid:1"})");
   EXPECT_EQ(std::get<Account>(provider.check(input, &fine)).account_id, "dbid:1");
 
+  document["check"]["headers"] = {{"Notion-Version", "2022-06-28"}};
+  const DeclarativeProvider versioned(parsed(document), settings_of_acme());
+  EXPECT_THAT(std::get<HttpRequest>(versioned.check(input, nullptr)).headers,
+              ::testing::Contains(std::pair<std::string, std::string>("Notion-Version", "2022-06-28")));
+  document["check"]["headers"] = {{"Authorization", "Basic x"}};
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.check.headers.Authorization: must be a plain header name"));
+  document["check"]["headers"] = {{"X-Api", "a\r\nInjected: 1"}};
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.check.headers.X-Api: must be printable ASCII"));
+  document["check"].erase("headers");
+
   document["check"]["method"] = "GET";
   EXPECT_THAT(refusal_of(document), HasSubstr("$.check.body: belongs to a POST"));
   document["check"].erase("body");
