@@ -196,6 +196,16 @@ protected:
     EXPECT_THAT(location, Not(HasSubstr("code="))); // the code never reaches the client
   }
 
+  // POST sources/oauth/callback: the source a finished flow makes in `workspace`.
+  static HttpResult make_source(const std::string& org, const std::string& key, const std::string& workspace,
+                                const std::string& connection_id, const char* definition_id, const char* name) {
+    return api_post(host_->api(org) + "/sources/oauth/callback", key,
+                    {{"connection_id", connection_id},
+                     {"workspace_id", workspace},
+                     {"source_definition_id", definition_id},
+                     {"source_name", name}});
+  }
+
   static std::string callback_prefix() { return host_->base_url() + "/v1/oauth/callback?"; }
   static std::filesystem::path plugins_dir() { return work_->path() / "plugins"; }
 
@@ -256,11 +266,8 @@ TEST_F(OidcGoogleFlow, SignInAtARealServerMakesAnActiveSource) {
   EXPECT_EQ(stats["client_auth"]["post"], 1) << "client_secret_post, as the client is registered: " << stats.dump();
 
   const std::string workspace = host_->create_workspace(org, key);
-  const auto created = api_post(host_->api(org) + "/sources/oauth/callback", key,
-                                {{"connection_id", connection_id},
-                                 {"workspace_id", workspace},
-                                 {"source_definition_id", kSheetsDefinitionId},
-                                 {"source_name", "Sheets from a real server"}});
+  const auto created =
+      make_source(org, key, workspace, connection_id, kSheetsDefinitionId, "Sheets from a real server");
   ASSERT_EQ(created.status, 200) << created.body;
   const auto source = created.json();
   EXPECT_EQ(source["source_type"], "google-sheets");
@@ -347,11 +354,8 @@ TEST_F(OidcGithubFlow, SignInAtARealServerMakesAnActiveSourceThatRefreshes) {
   EXPECT_EQ(stats["user_calls"], 1) << "the account comes from GET /user: " << stats.dump();
 
   const std::string workspace = host_->create_workspace(org, key);
-  const auto created = api_post(host_->api(org) + "/sources/oauth/callback", key,
-                                {{"connection_id", connection_id},
-                                 {"workspace_id", workspace},
-                                 {"source_definition_id", kGithubDefinitionId},
-                                 {"source_name", "GitHub from a real server"}});
+  const auto created =
+      make_source(org, key, workspace, connection_id, kGithubDefinitionId, "GitHub from a real server");
   ASSERT_EQ(created.status, 200) << created.body;
   const auto source = created.json();
   EXPECT_EQ(source["source_type"], "github");
@@ -389,11 +393,8 @@ TEST_F(OidcGitlabFlow, ACatalogueDefinitionRunsAWholeFlowAtARealServer) {
   EXPECT_EQ(stats["user_calls"], 1) << "the check call names the account: " << stats.dump();
 
   const std::string workspace = host_->create_workspace(org, key);
-  const auto created = api_post(host_->api(org) + "/sources/oauth/callback", key,
-                                {{"connection_id", connection_id},
-                                 {"workspace_id", workspace},
-                                 {"source_definition_id", "5e6175e5-68e1-4c17-bff9-56103bbb0d80"},
-                                 {"source_name", "GitLab from a definition"}});
+  const auto created = make_source(org, key, workspace, connection_id, "5e6175e5-68e1-4c17-bff9-56103bbb0d80",
+                                   "GitLab from a definition");
   ASSERT_EQ(created.status, 200) << created.body;
   const auto source = created.json();
   EXPECT_EQ(source["source_type"], "gitlab");
@@ -473,11 +474,8 @@ TEST_F(OidcDroppedDefinition, ADefinitionDroppedIntoARunningHostIsServedAndRunsA
   ASSERT_THAT(callback_url, StartsWith(callback_prefix()));
   expect_callback_succeeds(callback_url, started.connection_id);
   const std::string workspace = host_->create_workspace(org, key);
-  const auto created = api_post(host_->api(org) + "/sources/oauth/callback", key,
-                                {{"connection_id", started.connection_id},
-                                 {"workspace_id", workspace},
-                                 {"source_definition_id", "5e6175e5-68e1-4c17-bff9-56103bbb0d80"},
-                                 {"source_name", "GitLab from a dropped file"}});
+  const auto created = make_source(org, key, workspace, started.connection_id, "5e6175e5-68e1-4c17-bff9-56103bbb0d80",
+                                   "GitLab from a dropped file");
   ASSERT_EQ(created.status, 200) << created.body;
   const std::string source_id = created.json().value("source_id", "");
   const auto refreshed = request_access_token(*host_, org, key, source_id, /*force_refresh=*/true);

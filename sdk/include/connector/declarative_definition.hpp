@@ -475,6 +475,9 @@ inline Headers read_constant_headers(const nlohmann::json& object, const std::st
   Headers headers;
   for (const auto& item : object.items()) {
     const std::string& name = item.key();
+    std::string at = path;
+    at += '.';
+    at += name;
     bool plain = !name.empty() && name.size() <= 64;
     std::string lower;
     for (const char c : name) {
@@ -485,13 +488,13 @@ inline Headers read_constant_headers(const nlohmann::json& object, const std::st
          {"authorization", "host", "content-length", "content-type", "transfer-encoding", "connection", "accept"}) {
       plain = plain && lower != reserved;
     }
-    if (!plain) refuse(path + "." + name, "must be a plain header name the engine does not set itself");
+    if (!plain) refuse(at, "must be a plain header name the engine does not set itself");
     bool printable = item.value().is_string() && item.value().get_ref<const std::string&>().size() <= 200;
     if (printable) {
       for (const char c : item.value().get_ref<const std::string&>())
         printable = printable && static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) <= 0x7E;
     }
-    if (!printable) refuse(path + "." + name, "must be printable ASCII of at most 200 characters");
+    if (!printable) refuse(at, "must be printable ASCII of at most 200 characters");
     headers.emplace_back(name, item.value().get<std::string>());
   }
   return headers;
