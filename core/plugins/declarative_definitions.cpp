@@ -73,23 +73,10 @@ const connector_plugin_api& declarative_plugin_table() {
 connector_status create_declarative_provider(const std::shared_ptr<const DeclarativeDefinition>& definition,
                                              connector_str settings_json, connector_provider** out_provider,
                                              const connector_writer* out) {
-  if (out_provider == nullptr) return CONNECTOR_STATUS_INVALID_INPUT;
-  *out_provider = nullptr;
-  return sdk::detail::guarded(out, [&](const sdk::detail::Writer& w) {
-    const std::string text = sdk::detail::to_string(settings_json);
-    const nlohmann::json settings =
-        text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (!settings.is_object()) throw sdk::InvalidInput("settings are not a JSON object");
-    auto instance = std::make_unique<AnyDefinition>(definition, settings);
-    for (const auto& host : instance->allowed_hosts())
-      w.set(CONNECTOR_FIELD_ALLOWED_HOST, host);
-    const std::string issuer = instance->issuer();
-    if (!issuer.empty()) w.set(CONNECTOR_FIELD_ISSUER, issuer);
-    // The thunks take a handle back as an IOAuthProvider: convert to that before erasing.
-    sdk::IOAuthProvider* provider = instance.release();
-    *out_provider = reinterpret_cast<connector_provider*>(provider);
-    return CONNECTOR_STATUS_OK;
-  });
+  return sdk::detail::create_instance(settings_json, out_provider, out,
+                                      [&](const nlohmann::json& settings) -> std::unique_ptr<sdk::IOAuthProvider> {
+                                        return std::make_unique<AnyDefinition>(definition, settings);
+                                      });
 }
 
 } // namespace connector::core

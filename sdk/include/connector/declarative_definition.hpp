@@ -37,6 +37,7 @@
 #define CONNECTOR_DECLARATIVE_DEFINITION_HPP
 
 #include <connector/encoding.hpp>
+#include <connector/oauth2.hpp>
 #include <connector/provider.hpp>
 #include <connector/settings.hpp>
 
@@ -75,9 +76,7 @@ struct TokenEndpoint {
   ClientAuthentication client_authentication = ClientAuthentication::secret_post;
   BodyEncoding body = BodyEncoding::form;
   std::string accept = "application/json";
-  nlohmann::json::json_pointer tokens_at;          // where access_token & co. sit ("" = top level)
-  nlohmann::json::json_pointer error_at{"/error"}; // the error code, whatever the status
-  nlohmann::json::json_pointer error_description_at{"/error_description"};
+  TokenAnswerShape answer; // where the tokens and the error sit (tokens_at, error_at, error_description_at)
   std::optional<int64_t> default_expires_in; // when the answer has no expires_in
   bool refresh_supported = false;
   bool refresh_token_rotates = false; // a refresh answer must then carry a new refresh token
@@ -449,9 +448,9 @@ inline void read_token(const Members& top, Definition& out) {
       }
     }
   }
-  token.tokens_at = members.pointer("tokens_at", "");
-  token.error_at = members.pointer("error_at", "/error");
-  token.error_description_at = members.pointer("error_description_at", "/error_description");
+  token.answer.tokens_at = members.pointer("tokens_at", "");
+  token.answer.error_at = members.pointer("error_at", "/error");
+  token.answer.error_description_at = members.pointer("error_description_at", "/error_description");
   if (const nlohmann::json* lifetime = members.find("default_expires_in")) {
     if (!lifetime->is_number_integer() || lifetime->get<int64_t>() < 60 || lifetime->get<int64_t>() > 31536000) {
       refuse(members.at("default_expires_in"), "must be a whole number of seconds from 60 to 31536000");

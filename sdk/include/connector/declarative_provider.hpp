@@ -133,22 +133,6 @@ inline nlohmann::json scopes_schema(const char* description) {
           {"description", description}};
 }
 
-inline const nlohmann::json* at_pointer(const nlohmann::json& document, const nlohmann::json::json_pointer& pointer) {
-  try {
-    return document.contains(pointer) ? &document.at(pointer) : nullptr;
-  } catch (const nlohmann::json::exception&) { // a pointer through an array with a non-number step
-    return nullptr;
-  }
-}
-
-inline std::string text_at(const nlohmann::json& document, const nlohmann::json::json_pointer& pointer) {
-  const nlohmann::json* value = at_pointer(document, pointer);
-  if (value == nullptr) return {};
-  if (value->is_string()) return value->get<std::string>();
-  if (value->is_number_integer()) return std::to_string(value->get<int64_t>());
-  return {};
-}
-
 constexpr const char* continuation_step = "declarative-check";
 
 } // namespace detail
@@ -404,35 +388,11 @@ private:
   }
 
   Step<TokenSet> read_token_answer(const HttpResponse& response) const {
-    const TokenEndpoint& token = definition_->token;
-    const std::optional<nlohmann::json> body = parse_token_body(response);
-    if (!body) return unusable_answer(response, "the token endpoint's answer is neither JSON nor a form");
-    const std::string error = detail::text_at(*body, token.error_at);
-    if (!error.empty()) {
-      std::string description = sanitize_description(detail::text_at(*body, token.error_description_at));
-      if (description.empty()) description = "the provider answered " + sanitize_description(error);
-      Failure failure{classify_oauth_error(error), sanitize_description(error), description};
-      if (response.status >= 500 || response.status == 429) failure.status = CONNECTOR_STATUS_TRANSIENT;
-      return failure;
+    Step<TokenSet> step = parse_token_response(response, definition_->token.answer);
+    if (auto* tokens = std::get_if<TokenSet>(&step); tokens != nullptr && !tokens->expires_in) {
+      tokens->expires_in = definition_->token.default_expires_in;
     }
-    if (response.status < 200 || response.status >= 300) {
-      return unusable_answer(response, "the token endpoint refused the request without an error code");
-    }
-    const nlohmann::json* tokens = detail::at_pointer(*body, token.tokens_at);
-    if (tokens == nullptr || !tokens->is_object()) {
-      return unusable_answer(response, "the token endpoint's answer has no tokens where the definition says");
-    }
-    TokenSet out;
-    out.access_token = string_member(*tokens, "access_token");
-    if (out.access_token.empty()) return unusable_answer(response, "the token endpoint's answer has no access_token");
-    const std::string refresh_token = string_member(*tokens, "refresh_token");
-    if (!refresh_token.empty()) out.refresh_token = refresh_token;
-    out.token_type = string_member(*tokens, "token_type");
-    out.granted_scopes = split_scopes(string_member(*tokens, "scope"));
-    out.expires_in = integer_member(*tokens, "expires_in");
-    if (!out.expires_in) out.expires_in = token.default_expires_in;
-    out.refresh_token_expires_in = integer_member(*tokens, "refresh_token_expires_in");
-    return out;
+    return step;
   }
 
   HttpRequest check_request(const std::string& access_token, const nlohmann::json& options) const {
@@ -462,7 +422,7 @@ private:
     if (body.is_discarded()) return unusable_answer(response, "the check call's answer is not JSON");
     const Check& check = *definition_->check;
     if (check.error_at) {
-      const std::string error = sanitize_description(detail::text_at(body, *check.error_at));
+      const std::string error = sanitize_description(string_at(body, *check.error_at));
       if (!error.empty()) {
         const bool gone = std::find(check.grant_gone_errors.begin(), check.grant_gone_errors.end(), error) !=
                           check.grant_gone_errors.end();
@@ -471,12 +431,12 @@ private:
       }
     }
     Account account;
-    account.account_id = sanitize_description(detail::text_at(body, definition_->check->account_id), 200);
+    account.account_id = sanitize_description(string_at(body, definition_->check->account_id), 200);
     if (account.account_id.empty()) {
       return unusable_answer(response, "the check call's answer has no account id where the definition says");
     }
     if (!definition_->check->account_name.empty()) {
-      account.account_name = sanitize_description(detail::text_at(body, definition_->check->account_name), 200);
+      account.account_name = sanitize_description(string_at(body, definition_->check->account_name), 200);
     }
     return account;
   }

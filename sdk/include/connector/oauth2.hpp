@@ -94,6 +94,25 @@ inline std::optional<int64_t> integer_member(const nlohmann::json& object, const
   return std::nullopt;
 }
 
+// The value `pointer` names in `document`, or null: absent, or a step through an array that
+// is not a number.
+inline const nlohmann::json* member_at(const nlohmann::json& document, const nlohmann::json::json_pointer& pointer) {
+  try {
+    return document.contains(pointer) ? &document.at(pointer) : nullptr;
+  } catch (const nlohmann::json::exception&) {
+    return nullptr;
+  }
+}
+
+// The string (or integer, as text) `pointer` names in `document`; empty when there is none.
+inline std::string string_at(const nlohmann::json& document, const nlohmann::json::json_pointer& pointer) {
+  const nlohmann::json* value = member_at(document, pointer);
+  if (value == nullptr) return {};
+  if (value->is_string()) return value->get<std::string>();
+  if (value->is_number_integer()) return std::to_string(value->get<int64_t>());
+  return {};
+}
+
 // The failure for an answer that is not a usable token response, status by status.
 inline Failure unusable_answer(const HttpResponse& response, std::string_view what) {
   std::string description = std::string(what) + " (HTTP " + std::to_string(response.status) + ")";
@@ -105,21 +124,30 @@ inline Failure unusable_answer(const HttpResponse& response, std::string_view wh
                  transient ? "unexpected_response" : "http_" + std::to_string(response.status), description};
 }
 
-// The error carried by an answer, if any: an `error` member wins whatever the status, since
-// GitHub reports errors with HTTP 200.
-inline std::optional<Failure> oauth_error(const nlohmann::json& body) {
-  const std::string code = string_member(body, "error");
+// Where a token answer keeps its parts: RFC 6749's places by default (tokens at the top level,
+// `error`, `error_description`); some providers nest the tokens (Slack's `authed_user`) or
+// name the error elsewhere.
+struct TokenAnswerShape {
+  nlohmann::json::json_pointer tokens_at{};
+  nlohmann::json::json_pointer error_at{"/error"};
+  nlohmann::json::json_pointer error_description_at{"/error_description"};
+};
+
+// The error carried by an answer, if any: an error member wins whatever the status, since
+// GitHub and Slack report errors with HTTP 200.
+inline std::optional<Failure> oauth_error(const nlohmann::json& body, const TokenAnswerShape& shape = {}) {
+  const std::string code = string_at(body, shape.error_at);
   if (code.empty()) return std::nullopt;
-  std::string description = sanitize_description(string_member(body, "error_description"));
+  std::string description = sanitize_description(string_at(body, shape.error_description_at));
   if (description.empty()) description = "the provider answered " + sanitize_description(code);
   return Failure{classify_oauth_error(code), sanitize_description(code), description};
 }
 
 // Parses a token endpoint answer into tokens or a precise failure.
-inline Step<TokenSet> parse_token_response(const HttpResponse& response) {
+inline Step<TokenSet> parse_token_response(const HttpResponse& response, const TokenAnswerShape& shape = {}) {
   const std::optional<nlohmann::json> body = parse_token_body(response);
   if (!body) return unusable_answer(response, "the token endpoint's answer is neither JSON nor a form");
-  if (auto failure = oauth_error(*body)) {
+  if (auto failure = oauth_error(*body, shape)) {
     // A server in trouble may still name an error: whatever it says, the request may pass later.
     if (response.status >= 500 || response.status == 429) failure->status = CONNECTOR_STATUS_TRANSIENT;
     return *failure;
@@ -127,16 +155,20 @@ inline Step<TokenSet> parse_token_response(const HttpResponse& response) {
   if (response.status < 200 || response.status >= 300) {
     return unusable_answer(response, "the token endpoint refused the request without an error code");
   }
+  const nlohmann::json* members = member_at(*body, shape.tokens_at);
+  if (members == nullptr || !members->is_object()) {
+    return unusable_answer(response, "the token endpoint's answer has no tokens where the definition says they sit");
+  }
 
   TokenSet tokens;
-  tokens.access_token = string_member(*body, "access_token");
+  tokens.access_token = string_member(*members, "access_token");
   if (tokens.access_token.empty()) return unusable_answer(response, "the token endpoint's answer has no access_token");
-  const std::string refresh_token = string_member(*body, "refresh_token");
+  const std::string refresh_token = string_member(*members, "refresh_token");
   if (!refresh_token.empty()) tokens.refresh_token = refresh_token;
-  tokens.token_type = string_member(*body, "token_type");
-  tokens.granted_scopes = split_scopes(string_member(*body, "scope"));
-  tokens.expires_in = integer_member(*body, "expires_in");
-  tokens.refresh_token_expires_in = integer_member(*body, "refresh_token_expires_in");
+  tokens.token_type = string_member(*members, "token_type");
+  tokens.granted_scopes = split_scopes(string_member(*members, "scope"));
+  tokens.expires_in = integer_member(*members, "expires_in");
+  tokens.refresh_token_expires_in = integer_member(*members, "refresh_token_expires_in");
   return tokens;
 }
 

@@ -165,6 +165,29 @@ inline const IOAuthProvider& self(const connector_provider* provider) {
   return *reinterpret_cast<const IOAuthProvider*>(provider);
 }
 
+// provider_create's contract, whatever makes the instance from the settings object: the
+// settings parsed, the instance's allowed hosts and issuer written, the handle handed over.
+template <typename Make>
+connector_status create_instance(connector_str settings_json, connector_provider** out_provider,
+                                 const connector_writer* out, Make&& make) noexcept {
+  if (out_provider == nullptr) return CONNECTOR_STATUS_INVALID_INPUT;
+  *out_provider = nullptr;
+  return guarded(out, [&](const Writer& w) {
+    const std::string text = to_string(settings_json);
+    nlohmann::json settings =
+        text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!settings.is_object()) throw InvalidInput("settings are not a JSON object");
+    std::unique_ptr<IOAuthProvider> instance = make(settings);
+    if (!instance) throw InvalidInput("the provider refused its settings");
+    for (const auto& host : instance->allowed_hosts())
+      w.set(CONNECTOR_FIELD_ALLOWED_HOST, host);
+    const std::string issuer = instance->issuer();
+    if (!issuer.empty()) w.set(CONNECTOR_FIELD_ISSUER, issuer);
+    *out_provider = reinterpret_cast<connector_provider*>(instance.release());
+    return CONNECTOR_STATUS_OK;
+  });
+}
+
 template <typename Provider> struct Thunks {
   static connector_status describe(const connector_writer* out) noexcept {
     return guarded(out, [](const Writer& w) {
@@ -175,22 +198,8 @@ template <typename Provider> struct Thunks {
 
   static connector_status provider_create(connector_str settings_json, connector_provider** out_provider,
                                           const connector_writer* out) noexcept {
-    if (out_provider == nullptr) return CONNECTOR_STATUS_INVALID_INPUT;
-    *out_provider = nullptr;
-    return guarded(out, [&](const Writer& w) {
-      const std::string text = to_string(settings_json);
-      nlohmann::json settings =
-          text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-      if (!settings.is_object()) throw InvalidInput("settings are not a JSON object");
-      std::unique_ptr<IOAuthProvider> instance = Provider::create(settings);
-      if (!instance) throw InvalidInput("the provider refused its settings");
-      for (const auto& host : instance->allowed_hosts())
-        w.set(CONNECTOR_FIELD_ALLOWED_HOST, host);
-      const std::string issuer = instance->issuer();
-      if (!issuer.empty()) w.set(CONNECTOR_FIELD_ISSUER, issuer);
-      *out_provider = reinterpret_cast<connector_provider*>(instance.release());
-      return CONNECTOR_STATUS_OK;
-    });
+    return create_instance(settings_json, out_provider, out,
+                           [](const nlohmann::json& settings) { return Provider::create(settings); });
   }
 
   static void provider_destroy(connector_provider* provider) noexcept {
