@@ -203,17 +203,8 @@ TEST(BrowserConsentFlow, AUserSignsInAndConsentsInChromiumAndTheClientGetsItsSou
     HostOptions options;
     options.listen = "127.0.0.1:" + std::to_string(port);
     options.data_dir = work.path() / ("data-" + std::to_string(attempt));
-    options.environment = {
-        {"CONNECTOR_GOOGLE_SHEETS_CLIENT_ID", kClientId},
-        {"CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET", kClientSecret},
-        {"CONNECTOR_GOOGLE_SHEETS_AUTH_URI", issuer + "/o/oauth2/v2/auth"},
-        {"CONNECTOR_GOOGLE_SHEETS_TOKEN_URI", issuer + "/token"},
-        {"CONNECTOR_GOOGLE_SHEETS_REVOKE_URI", issuer + "/revoke"},
-        {"CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL", issuer},
-        {"CONNECTOR_GOOGLE_SHEETS_API_BASE_URL", issuer},
-        {"CONNECTOR_GOOGLE_SHEETS_ISSUER", issuer},
-        {"CONNECTOR_ALLOWED_REDIRECTS", client.url()},
-    };
+    options.environment = google_sheets_settings_at(issuer, kClientId, kClientSecret);
+    options.environment["CONNECTOR_ALLOWED_REDIRECTS"] = client.url();
     try {
       host = std::make_unique<HostProcess>(work.path(), nullptr, options);
     } catch (const std::exception& error) {

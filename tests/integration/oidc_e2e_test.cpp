@@ -36,7 +36,7 @@ constexpr std::chrono::seconds kTestDeadline{60};
 
 std::string ca_file() { return (tls_dir() / "ca.pem").string(); }
 
-using Settings = std::vector<std::pair<std::string, std::string>>;
+using Settings = std::map<std::string, std::string>;
 
 // A native plugin, and how an operator points it at the server.
 struct PluginUnderTest {
@@ -48,19 +48,8 @@ struct PluginUnderTest {
   bool dropped_in = false; // the host starts on an empty plugins folder; the test drops the plugin in
 };
 
-// Every Google endpoint is the server's, so nothing can leave for the real Google; the issuer
-// makes the host compare the callback's iss with the server's real one.
 constexpr PluginUnderTest google{"google", "google-sheets", "/o/oauth2/v2/auth", [](const std::string& issuer) {
-                                   return Settings{
-                                       {"CONNECTOR_GOOGLE_SHEETS_CLIENT_ID", kClientId},
-                                       {"CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET", kClientSecret},
-                                       {"CONNECTOR_GOOGLE_SHEETS_AUTH_URI", issuer + "/o/oauth2/v2/auth"},
-                                       {"CONNECTOR_GOOGLE_SHEETS_TOKEN_URI", issuer + "/token"},
-                                       {"CONNECTOR_GOOGLE_SHEETS_REVOKE_URI", issuer + "/revoke"},
-                                       {"CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL", issuer},
-                                       {"CONNECTOR_GOOGLE_SHEETS_API_BASE_URL", issuer},
-                                       {"CONNECTOR_GOOGLE_SHEETS_ISSUER", issuer},
-                                   };
+                                   return google_sheets_settings_at(issuer, kClientId, kClientSecret);
                                  }};
 
 // As a GitHub Enterprise Server at the server's address: its web and REST API URLs.

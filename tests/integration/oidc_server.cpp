@@ -44,6 +44,18 @@ OidcServer::OidcServer(const std::filesystem::path& log_dir, const std::string& 
   issuer_ = nlohmann::json::parse(*line).at("issuer").get<std::string>();
 }
 
+std::map<std::string, std::string> google_sheets_settings_at(const std::string& issuer, const std::string& client_id,
+                                                             const std::string& client_secret) {
+  return {{"CONNECTOR_GOOGLE_SHEETS_CLIENT_ID", client_id},
+          {"CONNECTOR_GOOGLE_SHEETS_CLIENT_SECRET", client_secret},
+          {"CONNECTOR_GOOGLE_SHEETS_AUTH_URI", issuer + "/o/oauth2/v2/auth"},
+          {"CONNECTOR_GOOGLE_SHEETS_TOKEN_URI", issuer + "/token"},
+          {"CONNECTOR_GOOGLE_SHEETS_REVOKE_URI", issuer + "/revoke"},
+          {"CONNECTOR_GOOGLE_SHEETS_DRIVE_API_URL", issuer},
+          {"CONNECTOR_GOOGLE_SHEETS_API_BASE_URL", issuer},
+          {"CONNECTOR_GOOGLE_SHEETS_ISSUER", issuer}};
+}
+
 nlohmann::json OidcServer::stats() const {
   return http_request("GET", issuer_ + "/__control/stats", {}, {}, (tls_dir() / "ca.pem").string()).json();
 }

@@ -5,6 +5,7 @@
 #include "integration/host_fixture.hpp"
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,12 @@ namespace connector::testing {
 // server's registered redirect_uri is the host's callback); another program can take the port
 // in between, so a caller that binds it retries when the bind fails with "in use".
 unsigned short free_loopback_port();
+
+// The Google Sheets plugin's settings (as CONNECTOR_GOOGLE_SHEETS_* variables) that point its
+// every endpoint at a server wearing Google's paths, so nothing can leave for the real Google;
+// the issuer makes the host compare the callback's iss with the server's own.
+std::map<std::string, std::string> google_sheets_settings_at(const std::string& issuer, const std::string& client_id,
+                                                             const std::string& client_secret);
 
 // node tests/peers/oidc-server.js --flavour FLAVOUR with one client whose only registered
 // redirect_uri is `redirect_uri`.
