@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 using namespace connector::testing;
 namespace declarative = connector::sdk::declarative;
@@ -61,7 +62,11 @@ TEST_P(Catalogue, LintsAndBuildsStandardRequests) {
   const auto definition = std::make_shared<const declarative::Definition>(
       declarative::parse_definition(nlohmann::json::parse(text_of(GetParam()))));
   EXPECT_EQ(GetParam().stem().string(), definition->slug) << "the file is named after its slug";
-  EXPECT_FALSE(definition->default_scopes.empty()) << "a reading connector asks for something";
+  // These providers take no scope parameter: the permissions are set on the registered app.
+  static const std::set<std::string> scopes_set_on_the_app = {"bitbucket", "calendly", "clickup",
+                                                              "intercom",  "notion",   "pipedrive"};
+  const bool asks_scopes = !scopes_set_on_the_app.contains(definition->slug);
+  EXPECT_EQ(!definition->default_scopes.empty(), asks_scopes) << "a reading connector asks for something";
   const declarative::DeclarativeProvider provider(definition, settings_for(*definition));
 
   connector::sdk::FlowInput input;
@@ -75,7 +80,7 @@ TEST_P(Catalogue, LintsAndBuildsStandardRequests) {
   EXPECT_EQ(query_value(consent, "client_id"), "catalogue-client");
   EXPECT_EQ(query_value(consent, "redirect_uri"), input.redirect_uri);
   EXPECT_EQ(query_value(consent, "state"), "st4te");
-  EXPECT_NE(query_value(consent, definition->scope_parameter), "(absent)");
+  EXPECT_EQ(query_value(consent, definition->scope_parameter) != "(absent)", asks_scopes);
   for (const auto& parameter : definition->authorization_parameters) {
     EXPECT_NE(query_value(consent, parameter.first), "(absent)") << parameter.first;
   }
@@ -85,12 +90,12 @@ TEST_P(Catalogue, LintsAndBuildsStandardRequests) {
 
   const auto step = provider.exchange_code(input, nullptr);
   const auto& request = std::get<connector::sdk::HttpRequest>(step);
-  EXPECT_THAT(request.body, HasSubstr("authorization_code"));
+  EXPECT_THAT(request.body + request.url, HasSubstr("authorization_code"));
   const bool basic = std::any_of(request.headers.begin(), request.headers.end(),
                                  [](const auto& header) { return header.first == "Authorization"; });
   EXPECT_EQ(basic, definition->token.client_authentication == declarative::ClientAuthentication::secret_basic);
-  EXPECT_EQ(request.body.find("catalogue-secret") != std::string::npos, !basic)
-      << "the secret goes in the body only for client_secret_post";
+  EXPECT_EQ((request.body + request.url).find("catalogue-secret") != std::string::npos, !basic)
+      << "the secret goes in the request only for client_secret_post";
 }
 
 INSTANTIATE_TEST_SUITE_P(Definitions, Catalogue, ::testing::ValuesIn(catalogue_files()),
@@ -111,6 +116,32 @@ TEST(ProvidersLint, ABrokenDefinitionIsRefusedWithItsPathAndRule) {
   EXPECT_THAT(lint.output, HasSubstr("$.token.client_authentication: must be one of client_secret_post"));
   const auto usage = run_command({host_binary().string(), "providers", "check", file.string()}, {});
   EXPECT_EQ(usage.exit_code, 2);
+}
+
+} // namespace
+
+namespace {
+
+// What a fresh host offers: the two native plugins and every catalogue definition, each
+// source definition once.
+TEST(CatalogueOnAFreshHost, ListsEveryProviderOnce) {
+  TempDir work("connector-catalogue-host");
+  HostProcess host(work.path(), nullptr);
+  const std::string org = "org_catalogue";
+  const auto listed = api_get(host.api(org) + "/source-definitions", host.create_key(org));
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  std::set<std::string> slugs;
+  std::set<std::string> ids;
+  const nlohmann::json answer = listed.json();
+  for (const auto& definition : answer["source_definitions"]) {
+    slugs.insert(definition["source_type"].get<std::string>());
+    EXPECT_TRUE(ids.insert(definition["source_definition_id"].get<std::string>()).second)
+        << definition["source_definition_id"] << " is listed twice";
+  }
+  EXPECT_GE(slugs.size(), 35U);
+  EXPECT_TRUE(slugs.contains("github") && slugs.contains("google-sheets"));
+  for (const auto& file : catalogue_files())
+    EXPECT_TRUE(slugs.contains(file.stem().string())) << file.stem() << " is not served";
 }
 
 } // namespace

@@ -21,12 +21,16 @@
 //   authorization       {"url", "scopes": {"default": […], "separator": " "|",", "parameter"},
 //                        "parameters": {name: template}, "pkce": "required"|"supported"|"none"}
 //   token               {"url", "client_authentication": "client_secret_post"|"client_secret_basic",
-//                        "body": "form"|"json", "accept", "tokens_at": JSON pointer,
+//                        "body": "form"|"json"|"query" (the parameters in the URL's query, no
+//                        body: ClickUp's), "accept", "tokens_at": JSON pointer,
 //                        "error_at", "error_description_at", "default_expires_in",
-//                        "refresh": {"supported": bool, "rotates": bool}}
+//                        "refresh": {"supported": bool, "rotates": bool, "url" (when refreshing
+//                        has an endpoint of its own: Figma's)}}
 //   revocation          {"url", "style": "rfc7009"|"bearer", "token": "refresh_token"|"access_token",
-//                        "client_authentication"}
+//                        "client_authentication", "body": "form"|"json" (Intuit's)}
 //   check               {"url", "method": "GET"|"POST", "body" (JSON text, with POST),
+//                        "token_header" (the header that carries the token: "Authorization", or
+//                        the API's own, Shopify's X-Shopify-Access-Token),
 //                        "authorization" (the scheme, "Bearer"; "" for the token alone),
 //                        "headers" (constant ones the API requires),
 //                        "account_id", "account_name" (JSON pointers), "error_at" (an error in
@@ -58,7 +62,7 @@ enum class VariableSource { settings, flow_options };
 enum class VariableKind { dns_label, https_origin, tenant, token, one_of };
 enum class Pkce { required, supported, none };
 enum class ClientAuthentication { secret_post, secret_basic };
-enum class BodyEncoding { form, json };
+enum class BodyEncoding { form, json, query };
 enum class RevokedToken { refresh_token, access_token };
 enum class RevocationStyle { rfc7009, bearer };
 
@@ -80,6 +84,7 @@ struct TokenEndpoint {
   std::optional<int64_t> default_expires_in; // when the answer has no expires_in
   bool refresh_supported = false;
   bool refresh_token_rotates = false; // a refresh answer must then carry a new refresh token
+  std::string refresh_url;            // a template; empty: refresh at `url` too
 };
 
 struct Revocation {
@@ -89,14 +94,16 @@ struct Revocation {
   RevocationStyle style = RevocationStyle::rfc7009;
   RevokedToken token = RevokedToken::refresh_token; // the access token when there is no refresh token
   ClientAuthentication client_authentication = ClientAuthentication::secret_post;
+  BodyEncoding body = BodyEncoding::form; // form or json
 };
 
 struct Check { // a cheap authenticated call that names the account
   std::string url;
-  std::string method = "GET";           // or POST, with `body` (Dropbox's RPC, a GraphQL query)
-  std::string body;                     // sent as JSON with a POST
-  std::string authorization = "Bearer"; // the scheme before the token; empty: the token alone (ClickUp)
-  Headers headers;                      // constant ones the API requires (Notion-Version)
+  std::string method = "GET";                 // or POST, with `body` (Dropbox's RPC, a GraphQL query)
+  std::string body;                           // sent as JSON with a POST
+  std::string token_header = "Authorization"; // or the API's own (Shopify's X-Shopify-Access-Token)
+  std::string authorization = "Bearer";       // the scheme before the token; empty: the token alone (ClickUp)
+  Headers headers;                            // constant ones the API requires (Notion-Version)
   nlohmann::json::json_pointer account_id;
   nlohmann::json::json_pointer account_name;
   std::optional<nlohmann::json::json_pointer> error_at; // an error spelled in a 2xx answer (Slack's `error`)
@@ -438,8 +445,12 @@ inline void read_token(const Members& top, Definition& out) {
   TokenEndpoint& token = out.token;
   token.url = read_url(members, "url", out);
   token.client_authentication = read_client_authentication(members);
-  token.body = members.choice<BodyEncoding>("body", {{"form", BodyEncoding::form}, {"json", BodyEncoding::json}},
-                                            BodyEncoding::form);
+  token.body = members.choice<BodyEncoding>(
+      "body", {{"form", BodyEncoding::form}, {"json", BodyEncoding::json}, {"query", BodyEncoding::query}},
+      BodyEncoding::form);
+  if (token.body == BodyEncoding::query && token.client_authentication != ClientAuthentication::secret_post) {
+    refuse(members.at("body"), "query carries the client's credentials with the rest: it needs client_secret_post");
+  }
   if (members.find("accept") != nullptr) {
     token.accept = members.string("accept", false, 100);
     for (const char c : token.accept) {
@@ -458,17 +469,35 @@ inline void read_token(const Members& top, Definition& out) {
     token.default_expires_in = lifetime->get<int64_t>();
   }
   if (const nlohmann::json* refresh = members.find("refresh")) {
-    const Members r(*refresh, members.at("refresh"), {"supported", "rotates"});
+    const Members r(*refresh, members.at("refresh"), {"supported", "rotates", "url"});
     token.refresh_supported = r.boolean("supported", true);
     token.refresh_token_rotates = r.boolean("rotates", false);
     if (token.refresh_token_rotates && !token.refresh_supported) {
       refuse(r.at("rotates"), "needs refresh to be supported");
     }
+    if (r.find("url") != nullptr) {
+      if (!token.refresh_supported) refuse(r.at("url"), "needs refresh to be supported");
+      token.refresh_url = read_url(r, "url", out);
+    }
   }
 }
 
-// Headers with constant values: names of letters, digits and '-', none the engine or the
-// transport sets itself; values of printable ASCII.
+// A header name of letters, digits and '-', none the engine or the transport sets itself.
+inline bool is_free_header_name(std::string_view name) {
+  bool plain = !name.empty() && name.size() <= 64;
+  std::string lower;
+  for (const char c : name) {
+    plain = plain && (is_lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '-');
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  for (const char* reserved :
+       {"authorization", "host", "content-length", "content-type", "transfer-encoding", "connection", "accept"}) {
+    plain = plain && lower != reserved;
+  }
+  return plain;
+}
+
+// Headers with constant values: free names (above), values of printable ASCII.
 inline Headers read_constant_headers(const nlohmann::json& object, const std::string& path) {
   if (!object.is_object() || object.size() > 10) refuse(path, "must be an object of at most 10 headers");
   Headers headers;
@@ -477,17 +506,7 @@ inline Headers read_constant_headers(const nlohmann::json& object, const std::st
     std::string at = path;
     at += '.';
     at += name;
-    bool plain = !name.empty() && name.size() <= 64;
-    std::string lower;
-    for (const char c : name) {
-      plain = plain && (is_lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '-');
-      lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    }
-    for (const char* reserved :
-         {"authorization", "host", "content-length", "content-type", "transfer-encoding", "connection", "accept"}) {
-      plain = plain && lower != reserved;
-    }
-    if (!plain) refuse(at, "must be a plain header name the engine does not set itself");
+    if (!is_free_header_name(name)) refuse(at, "must be a plain header name the engine does not set itself");
     bool printable = item.value().is_string() && item.value().get_ref<const std::string&>().size() <= 200;
     if (printable) {
       for (const char c : item.value().get_ref<const std::string&>())
@@ -501,26 +520,30 @@ inline Headers read_constant_headers(const nlohmann::json& object, const std::st
 
 inline void read_revocation_and_check(const Members& top, Definition& out) {
   if (const nlohmann::json* revocation = top.find("revocation")) {
-    const Members members(*revocation, top.at("revocation"), {"url", "style", "token", "client_authentication"});
+    const Members members(*revocation, top.at("revocation"),
+                          {"url", "style", "token", "client_authentication", "body"});
     Revocation read;
     read.url = read_url(members, "url", out);
     read.style = members.choice<RevocationStyle>(
         "style", {{"rfc7009", RevocationStyle::rfc7009}, {"bearer", RevocationStyle::bearer}},
         RevocationStyle::rfc7009);
     if (read.style == RevocationStyle::bearer &&
-        (members.find("token") != nullptr || members.find("client_authentication") != nullptr)) {
+        (members.find("token") != nullptr || members.find("client_authentication") != nullptr ||
+         members.find("body") != nullptr)) {
       refuse(members.at("style"), "bearer revokes the access token it sends, without client authentication");
     }
     read.token = members.choice<RevokedToken>(
         "token", {{"refresh_token", RevokedToken::refresh_token}, {"access_token", RevokedToken::access_token}},
         RevokedToken::refresh_token);
     read.client_authentication = read_client_authentication(members);
+    read.body = members.choice<BodyEncoding>("body", {{"form", BodyEncoding::form}, {"json", BodyEncoding::json}},
+                                             BodyEncoding::form);
     out.revocation = std::move(read);
   }
   if (const nlohmann::json* check = top.find("check")) {
     const Members members(*check, top.at("check"),
-                          {"url", "method", "body", "authorization", "headers", "account_id", "account_name",
-                           "error_at", "grant_gone_errors"});
+                          {"url", "method", "body", "token_header", "authorization", "headers", "account_id",
+                           "account_name", "error_at", "grant_gone_errors"});
     Check read;
     read.url = read_url(members, "url", out);
     read.method = members.choice<const char*>("method", {{"GET", "GET"}, {"POST", "POST"}}, "GET");
@@ -529,6 +552,12 @@ inline void read_revocation_and_check(const Members& top, Definition& out) {
       read.body = members.string("body", false, 2000);
       if (nlohmann::json::parse(read.body, nullptr, /*allow_exceptions=*/false).is_discarded()) {
         refuse(members.at("body"), "must be JSON text");
+      }
+    }
+    if (members.find("token_header") != nullptr) {
+      read.token_header = members.string("token_header", false, 64);
+      if (!is_free_header_name(read.token_header)) {
+        refuse(members.at("token_header"), "must be a plain header name the engine does not set itself");
       }
     }
     if (const nlohmann::json* scheme = members.find("authorization")) {

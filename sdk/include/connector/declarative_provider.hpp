@@ -211,6 +211,7 @@ public:
 
     hosts_ = d.hosts;
     std::vector<const std::string*> urls = {&d.authorization_url, &d.token.url};
+    if (!d.token.refresh_url.empty()) urls.push_back(&d.token.refresh_url);
     if (d.revocation) urls.push_back(&d.revocation->url);
     if (d.check) urls.push_back(&d.check->url);
     if (!d.issuer.empty()) urls.push_back(&d.issuer);
@@ -299,7 +300,11 @@ public:
     if (!definition_->token.refresh_supported) return unsupported("refresh");
     if (response == nullptr) {
       if (input.refresh_token.empty()) throw InvalidInput("refresh_token is required");
-      return token_request({{"grant_type", "refresh_token"}, {"refresh_token", input.refresh_token}}, input.options);
+      const TokenEndpoint& token = definition_->token;
+      return authenticated_post(
+          detail::expand(token.refresh_url.empty() ? token.url : token.refresh_url, values_for(input.options)),
+          {{"grant_type", "refresh_token"}, {"refresh_token", input.refresh_token}}, token.client_authentication,
+          token.body);
     }
     Step<TokenSet> step = read_token_answer(*response);
     const auto* tokens = std::get_if<TokenSet>(&step);
@@ -327,7 +332,7 @@ public:
       if (token.empty()) throw InvalidInput("a token to revoke is required");
       Params form{{"token", token}, {"token_type_hint", refresh ? "refresh_token" : "access_token"}};
       return authenticated_post(detail::expand(revocation.url, values_for(input.options)), std::move(form),
-                                revocation.client_authentication, BodyEncoding::form);
+                                revocation.client_authentication, revocation.body);
     }
     // RFC 7009 2.2: 200 whether or not the token was still valid.
     if (response->status >= 200 && response->status < 300) return Done{};
@@ -368,7 +373,9 @@ private:
       form.emplace_back("client_id", client_id_);
       form.emplace_back("client_secret", client_secret_);
     }
-    if (body == BodyEncoding::json) {
+    if (body == BodyEncoding::query) {
+      request.url = with_query(request.url, form);
+    } else if (body == BodyEncoding::json) {
       nlohmann::json object = nlohmann::json::object();
       for (const auto& [name, value] : form)
         object[name] = value;
@@ -402,7 +409,7 @@ private:
     request.url = detail::expand(check.url, values_for(options));
     request.headers = {
         {"Accept", "application/json"},
-        {"Authorization", check.authorization.empty() ? access_token : check.authorization + " " + access_token}};
+        {check.token_header, check.authorization.empty() ? access_token : check.authorization + " " + access_token}};
     request.headers.insert(request.headers.end(), check.headers.begin(), check.headers.end());
     if (check.method == "POST") {
       request.headers.emplace_back("Content-Type", "application/json");

@@ -407,3 +407,56 @@ TEST(DeclarativeProvider, ABearerRevocationIsAuthorizedByTheTokenItRevokes) {
   document["revocation"]["token"] = "refresh_token";
   EXPECT_THAT(refusal_of(document), HasSubstr("$.revocation.style: bearer revokes the access token"));
 }
+
+TEST(DeclarativeProvider, ATokenRequestMayTravelInTheQueryAndRefreshAtAnEndpointOfItsOwn) {
+  nlohmann::json document = zendesk_like();
+  document["token"]["client_authentication"] = "client_secret_post";
+  document["token"]["body"] = "query";
+  document["token"]["refresh"]["url"] = "https://{subdomain}.helpdesk.example/oauth/refresh";
+  const DeclarativeProvider provider(parsed(document), settings_of_acme());
+  FlowInput input = consent_input();
+  input.code = "c0de";
+  const auto exchange = std::get<HttpRequest>(provider.exchange_code(input, nullptr));
+  EXPECT_TRUE(exchange.body.empty());
+  EXPECT_EQ(query_value(exchange.url, "grant_type"), "authorization_code");
+  EXPECT_EQ(query_value(exchange.url, "client_secret"), "s3cret");
+  EXPECT_EQ(exchange.url.substr(0, exchange.url.find('?')), "https://acme.helpdesk.example/oauth/tokens");
+
+  input.refresh_token = "r1";
+  const auto refresh = std::get<HttpRequest>(provider.refresh(input, nullptr));
+  EXPECT_EQ(refresh.url.substr(0, refresh.url.find('?')), "https://acme.helpdesk.example/oauth/refresh");
+  EXPECT_EQ(query_value(refresh.url, "refresh_token"), "r1");
+
+  document["token"]["client_authentication"] = "client_secret_basic";
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.token.body: query carries the client's credentials"));
+  document["token"]["client_authentication"] = "client_secret_post";
+  document["token"]["refresh"] = {{"supported", false}, {"url", "https://acme.example/refresh"}};
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.token.refresh.url: needs refresh to be supported"));
+  document["token"]["refresh"] = {{"url", "https://{locale}.example/refresh"}};
+  EXPECT_THAT(refusal_of(document), HasSubstr("{locale} comes from flow options and cannot name the host"));
+}
+
+TEST(DeclarativeProvider, ARevocationMayPostJsonAndACheckMayCarryTheTokenInTheApisOwnHeader) {
+  nlohmann::json document = zendesk_like();
+  document["revocation"]["body"] = "json";
+  document["check"]["token_header"] = "X-Shop-Access-Token";
+  document["check"]["authorization"] = "";
+  const DeclarativeProvider provider(parsed(document), settings_of_acme());
+  FlowInput input;
+  input.access_token = "a1";
+  input.refresh_token = "r1";
+  const auto revocation = std::get<HttpRequest>(provider.revoke(input, nullptr));
+  EXPECT_EQ(nlohmann::json::parse(revocation.body)["token"], "r1");
+  EXPECT_THAT(revocation.headers,
+              ::testing::Contains(std::pair<std::string, std::string>("Content-Type", "application/json")));
+  const auto check = std::get<HttpRequest>(provider.check(input, nullptr));
+  EXPECT_THAT(check.headers, ::testing::Contains(std::pair<std::string, std::string>("X-Shop-Access-Token", "a1")));
+  EXPECT_THAT(check.headers, ::testing::Not(::testing::Contains(::testing::Key("Authorization"))));
+
+  document["check"]["token_header"] = "Content-Type";
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.check.token_header: must be a plain header name"));
+  document["check"]["token_header"] = "X-Token";
+  document["revocation"] = {
+      {"url", "https://{subdomain}.helpdesk.example/revoke"}, {"style", "bearer"}, {"body", "json"}};
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.revocation.style: bearer revokes the access token"));
+}
