@@ -45,6 +45,9 @@ commands:
                  (GET /v1/admin/plugins; the key, or CONNECTOR_ADMIN_KEY, needs "admin")
   providers    lint FILE: checks a declarative provider definition (exit 1 with the JSON path
                  and the rule it breaks; docs/plugin-authors-guide.md)
+                 try SLUG [--listen ADDR | --redirect-uri URL] [--scopes "A B"] [--refresh]: a live
+                 consent with the configured app: prints the consent URL, takes the redirect,
+                 shows each request and answer with secrets masked, runs the check call
   --version    print the version
   --help       print this text
 

@@ -348,6 +348,19 @@ boost::asio::awaitable<HttpsOutcome> HttpsClient::send(OutgoingRequest request,
   co_return outcome;
 }
 
+bool host_is_allowed(const std::string& allowed, std::string_view host) {
+  const std::string key = host_key(host);
+  if (allowed.size() > 2 && allowed.compare(0, 2, "*.") == 0) {
+    const std::string domain = lowercase(std::string_view(allowed).substr(1)); // ".domain"
+    if (canonical_ip(key) || key.size() <= domain.size() ||
+        key.compare(key.size() - domain.size(), domain.size(), domain) != 0) {
+      return false;
+    }
+    return key.find('.') == key.size() - domain.size(); // exactly one label before the domain
+  }
+  return host_key(allowed) == key;
+}
+
 boost::asio::awaitable<HttpsOutcome> HttpsClient::State::exchange(const OutgoingRequest& request,
                                                                   const std::vector<std::string>& allowed_hosts,
                                                                   Clock::time_point start) {
@@ -361,7 +374,7 @@ boost::asio::awaitable<HttpsOutcome> HttpsClient::State::exchange(const Outgoing
 
   const std::string key = host_key(to.host);
   if (std::none_of(allowed_hosts.begin(), allowed_hosts.end(),
-                   [&key](const std::string& allowed) { return host_key(allowed) == key; })) {
+                   [&](const std::string& allowed) { return host_is_allowed(allowed, to.host); })) {
     co_return failed(HttpsFailure::not_allowed, to.host + " is not among the hosts this provider may reach");
   }
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace connector::core {
@@ -44,6 +45,11 @@ struct HttpsOutcome {
   std::chrono::microseconds elapsed{0};
   bool ok() const { return failure == HttpsFailure::none; }
 };
+
+// Whether a request may go to `host`: it is `allowed` (names compared without case, IP
+// addresses in canonical form), or `allowed` is "*.domain" and `host` is one DNS label under
+// that domain (a Shopify store's {shop}.myshopify.com; never an IP address).
+bool host_is_allowed(const std::string& allowed, std::string_view host);
 
 class HttpsClient {
 public:

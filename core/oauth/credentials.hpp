@@ -22,6 +22,9 @@ struct Credentials {
   std::optional<int64_t> refresh_token_expires_at; // GitHub App refresh tokens
   std::string account_id;
   std::string account_name;
+  // What the grant says about where and what it is (Salesforce's instance_url, a team id):
+  // never a secret, shown on the source as configuration.metadata. An object of strings.
+  nlohmann::json metadata = nlohmann::json::object();
 
   // From a successful exchange or refresh at `now`; `previous` supplies the refresh token
   // (and account) when the provider's answer omits it, as refresh answers do.
@@ -31,6 +34,14 @@ struct Credentials {
   static std::optional<Credentials> from_json(const nlohmann::json& json);
   std::string scopes_text() const; // space-separated
 };
+
+// A plugin's CONNECTOR_FIELD_METADATA, if it is what the ABI allows: a JSON object of at most 20
+// members named like [a-z0-9_]{1,64}, each a string of at most 500 printable characters.
+std::optional<nlohmann::json> grant_metadata(const std::string& text);
+
+// The redirect's query parameters other than its own (code, state, iss, error, ...) for a
+// plugin to keep as metadata: at most 10, names and values cut to size; as JSON text, or empty.
+std::string callback_parameters_json(const std::vector<std::pair<std::string, std::string>>& parameters);
 
 // Associated data that binds a sealed value to its record and field: "<kind>:<id>:<field>".
 std::string sealing_context(const char* kind, const std::string& id, const char* field);

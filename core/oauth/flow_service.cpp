@@ -317,6 +317,7 @@ boost::asio::awaitable<CallbackResult> FlowService::callback(CallbackQuery query
   params.callback_uri = flow.callback_uri;
   params.code = *query.code;
   params.options_json = flow.flow_options_json;
+  params.callback_parameters_json = callback_parameters_json(query.other_parameters);
   if (!flow.sealed_code_verifier.empty()) {
     auto verifier = sealer_.open(flow.sealed_code_verifier, flow_sealing_context(flow.id, "code_verifier"));
     if (!verifier)

@@ -64,6 +64,7 @@ struct CallbackQuery {
   std::optional<std::string> error;
   std::optional<std::string> error_description;
   std::optional<std::string> iss;
+  std::vector<std::pair<std::string, std::string>> other_parameters; // a provider's own (realmId)
 };
 
 // What the browser gets: a redirect to the client, or (without a usable state) a plain page.

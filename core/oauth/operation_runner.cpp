@@ -31,7 +31,8 @@ std::string failure_text(const OperationResult& result) {
 }
 
 boost::asio::awaitable<OperationRun> run_operation(HttpsClient& client, const ProviderInstance& provider,
-                                                   Operation operation, FlowParams params, int max_steps) {
+                                                   Operation operation, FlowParams params, int max_steps,
+                                                   ExchangeObserver observe) {
   OperationRun run;
   std::optional<ProviderAnswer> answer;
   for (;;) {
@@ -55,6 +56,7 @@ boost::asio::awaitable<OperationRun> run_operation(HttpsClient& client, const Pr
       run.result.error_description = outcome.message;
       co_return run;
     }
+    if (observe) observe(run.result.request, outcome.answer);
     params.continuation = run.result.continuation;
     answer = std::move(outcome.answer);
   }

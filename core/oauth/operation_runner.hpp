@@ -8,6 +8,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
+
 namespace connector::core {
 
 struct OperationRun {
@@ -24,10 +26,14 @@ std::string failure_code(const OperationResult& result);
 // "code: description" of a failed operation, shortened.
 std::string failure_text(const OperationResult& result);
 
+// Sees each request a plugin made and the provider's answer to it (`providers try` shows them).
+using ExchangeObserver = std::function<void(const OutgoingRequest& request, const ProviderAnswer& answer)>;
+
 // A transport failure becomes CONNECTOR_STATUS_TRANSIENT with error_code "provider_timeout",
 // "provider_unreachable" or "provider_tls_error"; more than `max_steps` requests is a plugin
 // bug (internal error).
 boost::asio::awaitable<OperationRun> run_operation(HttpsClient& client, const ProviderInstance& provider,
-                                                   Operation operation, FlowParams params, int max_steps = 4);
+                                                   Operation operation, FlowParams params, int max_steps = 4,
+                                                   ExchangeObserver observe = nullptr);
 
 } // namespace connector::core

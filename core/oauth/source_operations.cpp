@@ -32,9 +32,11 @@ const char* to_string(Revocation revocation) {
 }
 
 boost::asio::awaitable<CheckOutcome> SourceOperations::run_check(const ProviderInstance& instance,
-                                                                 const std::string& access_token) {
+                                                                 const std::string& access_token,
+                                                                 const nlohmann::json& metadata) {
   FlowParams params;
   params.access_token = access_token;
+  if (!metadata.empty()) params.metadata_json = metadata.dump();
   const OperationRun run = co_await run_operation(https_, instance, Operation::check, params);
   if (!run.result.ok()) {
     CheckOutcome outcome = failed(failure_code(run.result), failure_text(run.result));
@@ -83,7 +85,8 @@ boost::asio::awaitable<Expected<CheckOutcome>> SourceOperations::test_source(con
   const auto resolved = co_await apps_.for_scope(*entry, organization_id, source->oauth_app_scope);
   if (!resolved) co_return failed(error_info(resolved.error().code).code, resolved.error().system_message);
 
-  CheckOutcome outcome = co_await run_check(*resolved->instance, token->credentials.access_token);
+  CheckOutcome outcome =
+      co_await run_check(*resolved->instance, token->credentials.access_token, token->credentials.metadata);
   outcome.token_refreshed = token->refreshed;
   if (outcome.failure_code != "token_rejected") co_return outcome;
 
@@ -95,12 +98,40 @@ boost::asio::awaitable<Expected<CheckOutcome>> SourceOperations::test_source(con
       co_return failed(error_info(refreshed.error().code).code,
                        refreshed.error().details.value("status_detail", outcome.message));
     }
-    outcome = co_await run_check(*resolved->instance, refreshed->credentials.access_token);
+    outcome =
+        co_await run_check(*resolved->instance, refreshed->credentials.access_token, refreshed->credentials.metadata);
     outcome.token_refreshed = refreshed->refreshed;
     if (outcome.failure_code != "token_rejected") co_return outcome;
   }
   if (source->auth_type == "oauth2.0") co_await mark_needs_reauth(organization_id, source_id, outcome.message);
   co_return outcome;
+}
+
+boost::asio::awaitable<Expected<SourceRecord>>
+SourceOperations::import_grant(const NewSource& made, nlohmann::json configuration, const Credentials& credentials) {
+  const auto entry = providers_()->find_by_definition(made.source_definition_id);
+  if (!entry) {
+    co_return ApiError(ErrorCode::source_definition_not_found, {}, {},
+                       {{"source_definition_id", made.source_definition_id}});
+  }
+  if (!entry->module->descriptor().supports_refresh) {
+    co_return field_error("configuration.credentials.auth_type",
+                          "the connector '" + made.slug +
+                              "' cannot refresh a grant: bring its access token as \"auth_type\": \"access_token\"");
+  }
+  const auto resolved = co_await apps_.resolve(*entry, made.organization_id, made.workspace_id);
+  if (!resolved) co_return resolved.error();
+  const SourceRecord source =
+      source_with_grant(made, std::move(configuration), credentials, resolved->scope, sealer_, unix_now());
+  auto refused = co_await store_executor_.run([&](Store& store) -> std::optional<ApiError> {
+    if (!store.find_workspace(source.organization_id, source.workspace_id)) {
+      return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", source.workspace_id}});
+    }
+    store.insert_source(source);
+    return std::nullopt;
+  });
+  if (refused) co_return *refused;
+  co_return source;
 }
 
 boost::asio::awaitable<Expected<CheckOutcome>> SourceOperations::test_token(const InlineCheck& check) {
@@ -111,7 +142,7 @@ boost::asio::awaitable<Expected<CheckOutcome>> SourceOperations::test_token(cons
   }
   const auto resolved = co_await apps_.resolve(*entry, check.organization_id, check.workspace_id);
   if (!resolved) co_return resolved.error();
-  co_return co_await run_check(*resolved->instance, check.access_token);
+  co_return co_await run_check(*resolved->instance, check.access_token, nlohmann::json::object());
 }
 
 boost::asio::awaitable<Expected<Revocation>>
@@ -141,6 +172,7 @@ SourceOperations::delete_source(const std::string& organization_id, const std::s
   FlowParams params;
   params.access_token = erased->credentials->access_token;
   params.refresh_token = erased->credentials->refresh_token;
+  if (!erased->credentials->metadata.empty()) params.metadata_json = erased->credentials->metadata.dump();
   const OperationRun run = co_await run_operation(https_, *resolved->instance, Operation::revoke, params);
   co_return run.result.ok() ? Revocation::revoked : Revocation::failed;
 }

@@ -15,6 +15,9 @@
 namespace connector::core {
 
 class OAuthApps;
+struct Credentials;
+struct NewSource;
+struct SourceRecord;
 class Sealer;
 class StoreExecutor;
 class TokenService;
@@ -52,13 +55,21 @@ public:
   // Checks a token that is not stored (the inline form of sources/test).
   boost::asio::awaitable<Expected<CheckOutcome>> test_token(const InlineCheck& check);
 
+  // Makes an OAuth source of a grant issued elsewhere to the same OAuth app (POST sources with
+  // "auth_type": "oauth2.0" credentials): the app is chosen as a flow in `made.workspace_id`
+  // would choose it, and the host refreshes the grant like its own. Refused when the connector
+  // cannot refresh (such a grant would die with its access token).
+  boost::asio::awaitable<Expected<SourceRecord>> import_grant(const NewSource& made, nlohmann::json configuration,
+                                                              const Credentials& credentials);
+
   // Erases the source and its credentials, then (when `revoke`) revokes the grant at the
   // provider, best effort: the source is gone whatever the provider answers.
   boost::asio::awaitable<Expected<Revocation>> delete_source(const std::string& organization_id,
                                                              const std::string& source_id, bool revoke);
 
 private:
-  boost::asio::awaitable<CheckOutcome> run_check(const ProviderInstance& instance, const std::string& access_token);
+  boost::asio::awaitable<CheckOutcome> run_check(const ProviderInstance& instance, const std::string& access_token,
+                                                 const nlohmann::json& metadata);
   boost::asio::awaitable<void> mark_needs_reauth(const std::string& organization_id, const std::string& source_id,
                                                  const std::string& detail);
 

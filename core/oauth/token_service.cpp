@@ -256,6 +256,7 @@ asio::awaitable<Expected<AccessToken>> TokenService::refresh_with_lease(SourceRe
     FlowParams params;
     params.refresh_token = outcome.credentials.refresh_token;
     params.access_token = outcome.credentials.access_token;
+    if (!outcome.credentials.metadata.empty()) params.metadata_json = outcome.credentials.metadata.dump();
     for (int attempt = 0; attempt < std::max(1, settings_.transient_attempts); ++attempt) {
       if (attempt > 0)
         co_await sleep_for(settings_.retry_backoff * (1 << (attempt - 1)) + random_delay(settings_.retry_backoff));

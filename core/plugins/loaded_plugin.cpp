@@ -266,6 +266,8 @@ connector_flow_input to_c(const FlowParams& params) {
   input.refresh_token = view(params.refresh_token);
   input.options_json = view(params.options_json);
   input.continuation = view(params.continuation);
+  input.metadata_json = view(params.metadata_json);
+  input.callback_parameters_json = view(params.callback_parameters_json);
   return input;
 }
 

@@ -31,6 +31,8 @@ struct FlowParams {
   std::string refresh_token;
   std::string options_json;
   std::string continuation;
+  std::string metadata_json;            // ABI 1.1: the grant's kept metadata, a JSON object of strings
+  std::string callback_parameters_json; // ABI 1.1: the redirect's other query parameters, likewise
 };
 
 struct OutgoingRequest {
@@ -66,6 +68,7 @@ struct OperationResult {
   std::optional<int64_t> refresh_token_expires_in;
   std::string account_id;
   std::string account_name;
+  std::string metadata_json; // as the plugin wrote it; Credentials checks it before keeping it
 
   // provider_create and describe only.
   std::vector<std::string> allowed_hosts;

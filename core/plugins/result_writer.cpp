@@ -51,6 +51,7 @@ void ResultWriter::set_string(void* context, uint32_t field, connector_str value
     case CONNECTOR_FIELD_GRANTED_SCOPE: result.granted_scopes.push_back(copy(value)); break;
     case CONNECTOR_FIELD_ACCOUNT_ID: result.account_id = copy(value); break;
     case CONNECTOR_FIELD_ACCOUNT_NAME: result.account_name = copy(value); break;
+    case CONNECTOR_FIELD_METADATA: result.metadata_json = copy(value); break;
     default: break; // a field from a newer minor version: ignored
     }
   } catch (...) {

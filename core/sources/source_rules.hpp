@@ -45,6 +45,20 @@ SourceRecord source_with_token(const NewSource& made, nlohmann::json configurati
 // configuration.credentials of a token source: {access_token, token_type?, auth_type?}.
 Expected<Credentials> token_credentials(const nlohmann::json& credentials, int64_t now);
 
+// Whether configuration.credentials bring a grant from elsewhere ("auth_type": "oauth2.0").
+bool is_imported_grant(const nlohmann::json& credentials);
+
+// configuration.credentials of a grant issued elsewhere to the same OAuth app (a team moving
+// from another platform): {auth_type: "oauth2.0", refresh_token, access_token?, token_type?,
+// expires_in? | expires_at? (Unix seconds), scopes?, account_id?, account_name?, metadata?}.
+// Without a known expiry the access token counts as due, so the first use refreshes it.
+Expected<Credentials> imported_grant_credentials(const nlohmann::json& credentials, int64_t now);
+
+// The OAuth source an imported grant makes, refreshed with `oauth_app_scope`'s app like a
+// source from a flow.
+SourceRecord source_with_grant(const NewSource& made, nlohmann::json configuration, const Credentials& credentials,
+                               const std::string& oauth_app_scope, const Sealer& sealer, int64_t now);
+
 // Whether a client may not set this configuration key: the host writes it from the grant.
 bool is_host_managed(const std::string& key);
 

@@ -79,6 +79,8 @@ boost::asio::awaitable<Response> provider_callback(ApiContext& api, RequestConte
       query.error_description = std::move(value);
     else if (name == "iss")
       query.iss = std::move(value);
+    else
+      query.other_parameters.emplace_back(std::move(name), std::move(value));
   }
   // The callback is a browser's page, not an API call: a full disk gets a page that says so
   // (503), where the router would answer the API's JSON envelope.

@@ -70,10 +70,18 @@ boost::asio::awaitable<Response> create(ApiContext& api, RequestContext& context
     }
   }
   const int64_t now = core::unix_now();
-  auto credentials = core::token_credentials(configuration.value("credentials", nlohmann::json()), now);
+  made.slug = provider->module->descriptor().slug;
+  const nlohmann::json given = configuration.value("credentials", nlohmann::json());
+  if (core::is_imported_grant(given)) {
+    auto grant = core::imported_grant_credentials(given, now);
+    if (!grant) co_return error_response(context, grant.error());
+    auto imported = co_await api.sources.import_grant(made, std::move(configuration), *grant);
+    if (!imported) co_return error_response(context, imported.error());
+    co_return json_response(context, http::status::created, source_to_json(*imported));
+  }
+  auto credentials = core::token_credentials(given, now);
   if (!credentials) co_return error_response(context, credentials.error());
 
-  made.slug = provider->module->descriptor().slug;
   const core::SourceRecord source =
       core::source_with_token(made, std::move(configuration), *credentials, api.sealer, now);
   auto refused = co_await api.store.run([&](core::Store& store) -> std::optional<core::ApiError> {

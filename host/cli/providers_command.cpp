@@ -1,5 +1,6 @@
 // `connector-host providers lint FILE`: what a person adding a declarative provider runs before
-// dropping the file into a plugins folder. The same reading the host makes of a dropped file
+// dropping the file into a plugins folder (`providers try SLUG`, the live check, is in
+// providers_try.cpp). The same reading the host makes of a dropped file
 // (core/plugins/declarative_definitions.hpp), so a file that passes here is served there.
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
@@ -15,8 +16,6 @@
 namespace connector::host {
 
 namespace {
-
-constexpr const char* usage = "usage: connector-host providers lint FILE";
 
 int lint(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
@@ -47,9 +46,10 @@ int lint(const std::string& file) {
 } // namespace
 
 int run_providers(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "try") return run_providers_try(args);
   const Arguments arguments(args, {}, {});
   const auto& words = arguments.positional();
-  if (words.size() != 2 || words[0] != "lint") throw std::invalid_argument(usage);
+  if (words.size() != 2 || words[0] != "lint") throw std::invalid_argument(providers_usage);
   return lint(words[1]);
 }
 

@@ -13,7 +13,10 @@ _Static_assert(offsetof(connector_http_response, body) == 24, "response.body");
 _Static_assert(sizeof(connector_http_response) == 40, "response size");
 _Static_assert(offsetof(connector_flow_input, redirect_uri) == 8, "input.redirect_uri");
 _Static_assert(offsetof(connector_flow_input, continuation) == 136, "input.continuation");
-_Static_assert(sizeof(connector_flow_input) == 152, "input size");
+/* ABI 1.0's input ended after continuation, at 152 bytes; 1.1 appended two members. */
+_Static_assert(offsetof(connector_flow_input, metadata_json) == 152, "input.metadata_json (1.1)");
+_Static_assert(offsetof(connector_flow_input, callback_parameters_json) == 168, "input.callback_parameters_json (1.1)");
+_Static_assert(sizeof(connector_flow_input) == 184, "input size (ABI 1.1)");
 _Static_assert(offsetof(connector_writer, context) == 8, "writer.context");
 _Static_assert(offsetof(connector_writer, add_request_header) == 32, "writer.add_request_header");
 _Static_assert(sizeof(connector_writer) == 40, "writer size");
@@ -33,5 +36,5 @@ size_t connector_abi_c_table_size(void) {
   connector_plugin_api table = {0};
   table.struct_size = (uint32_t)sizeof table;
   table.abi_major = CONNECTOR_ABI_VERSION_MAJOR;
-  return table.struct_size + (size_t)CONNECTOR_STATUS_REFUSED + (size_t)CONNECTOR_FIELD_ACCOUNT_NAME;
+  return table.struct_size + (size_t)CONNECTOR_STATUS_REFUSED + (size_t)CONNECTOR_FIELD_METADATA;
 }

@@ -29,8 +29,11 @@ TEST(AbiLayout, Lp64SizesAndOffsetsAreFixed) {
   EXPECT_EQ(offsetof(connector_plugin_api, check), 64U);
   EXPECT_EQ(sizeof(connector_host_api), 24U);
   EXPECT_EQ(offsetof(connector_host_api, log), 16U);
-  EXPECT_EQ(sizeof(connector_flow_input), 152U);
+  // ABI 1.0's input ended at 152 bytes; 1.1 appended the grant's metadata and the redirect's parameters.
   EXPECT_EQ(offsetof(connector_flow_input, options_json), 120U);
+  EXPECT_EQ(offsetof(connector_flow_input, metadata_json), 152U);
+  EXPECT_EQ(offsetof(connector_flow_input, callback_parameters_json), 168U);
+  EXPECT_EQ(sizeof(connector_flow_input), 184U);
   EXPECT_EQ(sizeof(connector_writer), 40U);
   EXPECT_EQ(sizeof(connector_http_response), 40U);
 }
@@ -38,7 +41,7 @@ TEST(AbiLayout, Lp64SizesAndOffsetsAreFixed) {
 TEST(AbiLayout, CAndCxxAgreeOnTheTable) {
   // The C translation unit computes sizeof(table) + two enum values with its own compiler.
   EXPECT_EQ(connector_abi_c_table_size(),
-            sizeof(connector_plugin_api) + CONNECTOR_STATUS_REFUSED + CONNECTOR_FIELD_ACCOUNT_NAME);
+            sizeof(connector_plugin_api) + CONNECTOR_STATUS_REFUSED + CONNECTOR_FIELD_METADATA);
 }
 
 TEST(AbiLayout, VersionAndSymbolAreWhatPluginsExport) {

@@ -33,11 +33,15 @@ std::string text_of(const std::filesystem::path& file) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// Settings that fill every settings variable without a default with a value of its kind.
-nlohmann::json settings_for(const declarative::Definition& definition) {
-  nlohmann::json settings = {{"client_id", "catalogue-client"}, {"client_secret", "catalogue-secret"}};
+// Values of their kind for every variable of `source` without a default: the settings (with the
+// client's credentials) or a flow's options.
+nlohmann::json values_for(const declarative::Definition& definition, declarative::VariableSource source) {
+  nlohmann::json settings =
+      source == declarative::VariableSource::settings
+          ? nlohmann::json{{"client_id", "catalogue-client"}, {"client_secret", "catalogue-secret"}}
+          : nlohmann::json::object();
   for (const auto& variable : definition.variables) {
-    if (variable.source != declarative::VariableSource::settings || variable.default_value) continue;
+    if (variable.source != source || variable.default_value) continue;
     switch (variable.kind) {
     case declarative::VariableKind::https_origin: settings[variable.name] = "https://acme.example"; break;
     case declarative::VariableKind::one_of: settings[variable.name] = variable.values.front(); break;
@@ -67,7 +71,8 @@ TEST_P(Catalogue, LintsAndBuildsStandardRequests) {
                                                               "intercom",  "notion",   "pipedrive"};
   const bool asks_scopes = !scopes_set_on_the_app.contains(definition->slug);
   EXPECT_EQ(!definition->default_scopes.empty(), asks_scopes) << "a reading connector asks for something";
-  const declarative::DeclarativeProvider provider(definition, settings_for(*definition));
+  const declarative::DeclarativeProvider provider(definition,
+                                                  values_for(*definition, declarative::VariableSource::settings));
 
   connector::sdk::FlowInput input;
   input.redirect_uri = "https://host.example/v1/oauth/callback";
@@ -75,6 +80,7 @@ TEST_P(Catalogue, LintsAndBuildsStandardRequests) {
   input.code_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
   input.code = "c0de";
   input.code_verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+  input.options = values_for(*definition, declarative::VariableSource::flow_options);
   const std::string consent = provider.authorization_url(input);
   EXPECT_EQ(query_value(consent, "response_type"), "code");
   EXPECT_EQ(query_value(consent, "client_id"), "catalogue-client");

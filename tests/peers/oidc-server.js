@@ -7,7 +7,12 @@
 //   node oidc-server.js --cert server.pem --key server-key.pem --flavour github|google|gitlab
 //        [--port 0] [--host 127.0.0.1] [--client-id test-client-id] [--client-secret test-client-secret]
 //        [--redirect-uri URL]... [--scopes "extra scopes"] [--access-token-ttl 3600]
-//        [--rotate-refresh-tokens] [--verbose] [--exit-on-stdin-eof]
+//        [--rotate-refresh-tokens] [--token-extra NAME=VALUE]... [--callback-parameter NAME=VALUE]...
+//        [--verbose] [--exit-on-stdin-eof]
+//
+// --token-extra adds a member to every token answer that carries tokens (Salesforce's
+// instance_url); --callback-parameter adds a parameter to every redirect that carries a code
+// (QuickBooks' realmId): the quirks a provider definition keeps as the grant's metadata.
 //
 // Prints exactly one line to stdout when ready: {"port": N, "issuer": "https://127.0.0.1:N"}.
 // Everything oidc-provider itself prints (its console.info NOTICEs included) goes to stderr.
@@ -28,7 +33,7 @@ function usage(msg) {
   process.stderr.write('usage: oidc-server.js --cert CERT.pem --key KEY.pem --flavour github|google|gitlab [--port N]\n'
     + '         [--host 127.0.0.1] [--client-id ID] [--client-secret SECRET] [--redirect-uri URL]...\n'
     + '         [--scopes "extra scopes"] [--access-token-ttl SECONDS] [--rotate-refresh-tokens]\n'
-    + '         [--strict-client-auth]\n'
+    + '         [--strict-client-auth] [--token-extra NAME=VALUE]... [--callback-parameter NAME=VALUE]...\n'
     + '         [--verbose] [--exit-on-stdin-eof]\n');
   process.exit(2);
 }
@@ -47,6 +52,8 @@ function parseArgs(argv) {
     accessTokenTtl: 3600,
     rotateRefreshTokens: false,
     strictClientAuth: false,
+    tokenExtras: [],
+    callbackParameters: [],
     verbose: false,
     exitOnStdinEof: false,
   };
@@ -74,6 +81,13 @@ function parseArgs(argv) {
       case '--access-token-ttl': o.accessTokenTtl = Number(value()); break;
       case '--rotate-refresh-tokens': o.rotateRefreshTokens = true; break;
       case '--strict-client-auth': o.strictClientAuth = true; break;
+      case '--token-extra': case '--callback-parameter': {
+        const pair = value();
+        const at = pair.indexOf('=');
+        if (at <= 0) usage(`${flag} takes NAME=VALUE`);
+        (flag === '--token-extra' ? o.tokenExtras : o.callbackParameters).push([pair.slice(0, at), pair.slice(at + 1)]);
+        break;
+      }
       case '--verbose': o.verbose = true; break;
       case '--exit-on-stdin-eof': o.exitOnStdinEof = true; break;
       case '-h': case '--help': usage(); break;
@@ -142,6 +156,7 @@ function newStats() {
     client_auth: { basic: 0, post: 0, none: 0 },
     refresh_calls: 0,
     user_calls: 0,
+    user_queries: [], // the query of each user call, in order
     authorize_calls: 0,
   };
 }
@@ -223,6 +238,7 @@ server.listen({ port: OPTS.port, host: OPTS.host }, () => {
     const isGitlabUser = ctx.method === 'GET' && ctx.path === '/api/v4/user';
     if (isUser || isAbout || isGitlabUser) {
       stats.user_calls += 1;
+      stats.user_queries.push(ctx.querystring);
       const m = /^(?:Bearer|token)\s+(\S+)\s*$/i.exec(ctx.get('authorization') || '');
       const at = m ? await provider.AccessToken.find(m[1]) : undefined;
       if (!at || at.isExpired) {
@@ -260,6 +276,15 @@ server.listen({ port: OPTS.port, host: OPTS.host }, () => {
     if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) stats.authorize_calls += 1;
     if (OPTS.verbose) process.stderr.write(`oidc-server: ${ctx.method} ${ctx.path}\n`);
     await next();
+    if (isToken && ctx.status === 200 && ctx.body && ctx.body.access_token) {
+      for (const [name, value] of OPTS.tokenExtras) ctx.body[name] = value;
+    }
+    const location = ctx.response.get('location');
+    if (OPTS.callbackParameters.length > 0 && location && /[?&]code=/.test(location)) {
+      const url = new URL(location);
+      for (const [name, value] of OPTS.callbackParameters) url.searchParams.append(name, value);
+      ctx.set('location', url.toString());
+    }
     if (isToken) {
       const gt = ctx.oidc?.params?.grant_type;
       const kind = gt === 'authorization_code' || gt === 'refresh_token' ? gt : 'other';

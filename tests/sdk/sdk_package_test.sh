@@ -51,11 +51,13 @@ prefix="$work/sdk"
 for file in include/connector/abi.h include/connector/provider.hpp include/connector/plugin.hpp \
   include/connector/testing/fake_host.hpp share/cmake/ConnectorSDK/ConnectorSDKConfig.cmake \
   share/cmake/ConnectorSDK/ConnectorSDKConfigVersion.cmake share/cmake/ConnectorSDK/ConnectorSDKTargets.cmake \
-  share/cmake/ConnectorSDK/ConnectorPlugin.cmake share/cmake/ConnectorSDK/plugin-exports.map; do
+  share/cmake/ConnectorSDK/ConnectorPlugin.cmake share/cmake/ConnectorSDK/plugin-exports.map \
+  share/connector-sdk/provider-definition.schema.json; do
   [ -f "$prefix/$file" ] || fail "the installed SDK lacks $file"
 done
 # The component is the SDK only: no host, no plugins, no libraries of the host.
-extra=$(cd "$prefix" && find . -type f ! -path './include/connector/*' ! -path './share/cmake/ConnectorSDK/*')
+extra=$(cd "$prefix" && find . -type f ! -path './include/connector/*' ! -path './share/cmake/ConnectorSDK/*' \
+  ! -path './share/connector-sdk/*')
 [ -z "$extra" ] || fail "the sdk component installed more than the SDK: $extra"
 if grep -rlF -e "$source_dir" -e "$build_dir" -e "$work/stage" "$prefix"; then
   fail "the installed package points into the source tree, the build tree or its install stage"

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define CONNECTOR_ABI_VERSION_MAJOR 1
-#define CONNECTOR_ABI_VERSION_MINOR 0
+#define CONNECTOR_ABI_VERSION_MINOR 1
 
 /* The one symbol a plugin exports: a connector_negotiate_fn. */
 #define CONNECTOR_NEGOTIATE_SYMBOL "connector_plugin_negotiate"
@@ -114,6 +114,14 @@ typedef struct connector_flow_input {
   /* What the plugin wrote as CONNECTOR_FIELD_CONTINUATION on the previous step of this
    * operation; empty on the first step. */
   connector_str continuation;
+  /* ABI 1.0 ends here. */
+  /* 1.1: the grant's metadata as the plugin last wrote it (CONNECTOR_FIELD_METADATA), a JSON
+   * object of strings, for refresh, revoke and check; empty means none. */
+  connector_str metadata_json;
+  /* 1.1: exchange_code: the provider's redirect's query parameters other than code, state,
+   * iss, error and error_description (QuickBooks' realmId, Shopify's shop), as a JSON object of
+   * strings; untrusted, like everything on that redirect. */
+  connector_str callback_parameters_json;
 } connector_flow_input;
 
 /* ---- Results: the host's writer ----------------------------------------------------- */
@@ -123,7 +131,9 @@ enum {
   CONNECTOR_FIELD_ERROR_CODE = 1,        /* provider's error code, e.g. "invalid_grant" */
   CONNECTOR_FIELD_ERROR_DESCRIPTION = 2, /* human-readable; never a secret */
   CONNECTOR_FIELD_DESCRIPTOR = 3,        /* describe: the descriptor JSON document */
-  CONNECTOR_FIELD_ALLOWED_HOST = 4,      /* provider_create: a host it talks to (repeatable) */
+  CONNECTOR_FIELD_ALLOWED_HOST = 4,      /* provider_create: a host it talks to (repeatable); 1.1:
+                                          * "*.example.com", any one label under example.com
+                                          * (a 1.0 host matches it against nothing) */
   CONNECTOR_FIELD_ISSUER = 5,            /* provider_create: expected RFC 9207 issuer */
   CONNECTOR_FIELD_AUTHORIZATION_URL = 6, /* authorization_url: the consent URL */
   CONNECTOR_FIELD_REQUEST_METHOD = 7,    /* with SEND_REQUEST: "GET", "POST", ... */
@@ -138,7 +148,12 @@ enum {
   CONNECTOR_FIELD_EXPIRES_IN = 15,               /* integer seconds */
   CONNECTOR_FIELD_REFRESH_TOKEN_EXPIRES_IN = 16, /* integer seconds */
   CONNECTOR_FIELD_ACCOUNT_ID = 17,               /* check/exchange: the provider's account id */
-  CONNECTOR_FIELD_ACCOUNT_NAME = 18              /* check/exchange: a login or e-mail */
+  CONNECTOR_FIELD_ACCOUNT_NAME = 18,             /* check/exchange: a login or e-mail */
+  /* 1.1, exchange/refresh: what the grant says about where and what it is, never a secret
+   * (Salesforce's instance_url, a Slack team id), as a JSON object of at most 20 strings; the
+   * host shows it on the source and hands it back as metadata_json. A refresh result without
+   * it keeps what was kept. */
+  CONNECTOR_FIELD_METADATA = 19
 };
 
 /* Passed by the host to every call that produces output. The plugin calls its functions

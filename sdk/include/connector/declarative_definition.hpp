@@ -14,9 +14,14 @@
 //   slug, display_name, version, documentation_url (https: the provider's OAuth documentation)
 //   source_definitions  [{"id": UUID, "name": …}]
 //   hosts               DNS names the instance may call besides its URLs' own hosts
-//   variables           {name: {"from": "settings"|"flow_options", "kind": KIND, "values": […],
-//                        "default": …, "description": …}}; KIND: dns_label, https_origin,
-//                        tenant, token, one_of. A URL's host may use settings variables only.
+//   variables           {name: {"from": "settings"|"flow_options"|"token_answer"|"callback",
+//                        "kind": KIND, "values": […], "default": …, "description": …}}; KIND:
+//                        dns_label, https_origin, tenant, token, one_of. A URL's host may use
+//                        settings variables only. token_answer and callback variables are the
+//                        grant's metadata (ABI 1.1): kept from the code exchange's answer
+//                        ("at": a JSON pointer into it) or its redirect ("parameter": the query
+//                        parameter), shown on the source, and usable in the refresh, revocation
+//                        and check URLs (Intuit's realmId in the company's URL).
 //   issuer              the RFC 9207 issuer (a template), when the provider sends `iss`
 //   authorization       {"url", "scopes": {"default": […], "separator": " "|",", "parameter"},
 //                        "parameters": {name: template}, "pkce": "required"|"supported"|"none"}
@@ -24,6 +29,8 @@
 //                        "body": "form"|"json"|"query" (the parameters in the URL's query, no
 //                        body: ClickUp's), "accept", "tokens_at": JSON pointer,
 //                        "error_at", "error_description_at", "default_expires_in",
+//                        "grant_gone_errors" (codes at error_at that mean the code or the
+//                        refresh token is dead, where the provider does not say invalid_grant),
 //                        "refresh": {"supported": bool, "rotates": bool, "url" (when refreshing
 //                        has an endpoint of its own: Figma's)}}
 //   revocation          {"url", "style": "rfc7009"|"bearer", "token": "refresh_token"|"access_token",
@@ -34,7 +41,8 @@
 //                        "authorization" (the scheme, "Bearer"; "" for the token alone),
 //                        "headers" (constant ones the API requires),
 //                        "account_id", "account_name" (JSON pointers), "error_at" (an error in
-//                        a 2xx answer), "grant_gone_errors" (its codes that mean consent again)}
+//                        a 2xx answer), "grant_gone_errors" (its codes that mean consent again),
+//                        "grant_gone_statuses" (HTTP statuses that say the token is dead: [401])}
 // Templates name variables in braces ("https://{subdomain}.zendesk.com/oauth/tokens"); every
 // name must be declared.
 #ifndef CONNECTOR_DECLARATIVE_DEFINITION_HPP
@@ -58,7 +66,7 @@
 
 namespace connector::sdk::declarative {
 
-enum class VariableSource { settings, flow_options };
+enum class VariableSource { settings, flow_options, token_answer, callback };
 enum class VariableKind { dns_label, https_origin, tenant, token, one_of };
 enum class Pkce { required, supported, none };
 enum class ClientAuthentication { secret_post, secret_basic };
@@ -73,6 +81,10 @@ struct Variable {
   std::vector<std::string> values; // one_of's choices
   std::optional<std::string> default_value;
   std::string description;
+  nlohmann::json::json_pointer at; // token_answer: where in the code exchange's answer
+  std::string parameter;           // callback: the redirect's query parameter
+
+  bool is_metadata() const { return source == VariableSource::token_answer || source == VariableSource::callback; }
 };
 
 struct TokenEndpoint {
@@ -81,7 +93,8 @@ struct TokenEndpoint {
   BodyEncoding body = BodyEncoding::form;
   std::string accept = "application/json";
   TokenAnswerShape answer; // where the tokens and the error sit (tokens_at, error_at, error_description_at)
-  std::optional<int64_t> default_expires_in; // when the answer has no expires_in
+  std::optional<int64_t> default_expires_in;  // when the answer has no expires_in
+  std::vector<std::string> grant_gone_errors; // its codes for a dead code or refresh token (Slack's invalid_code)
   bool refresh_supported = false;
   bool refresh_token_rotates = false; // a refresh answer must then carry a new refresh token
   std::string refresh_url;            // a template; empty: refresh at `url` too
@@ -108,6 +121,7 @@ struct Check { // a cheap authenticated call that names the account
   nlohmann::json::json_pointer account_name;
   std::optional<nlohmann::json::json_pointer> error_at; // an error spelled in a 2xx answer (Slack's `error`)
   std::vector<std::string> grant_gone_errors;           // those of its codes that mean consent is needed again
+  std::vector<unsigned> grant_gone_statuses = {401};    // the statuses that say the token is dead (Figma's 403)
 };
 
 struct Definition {
@@ -130,6 +144,16 @@ struct Definition {
   TokenEndpoint token;
   std::optional<Revocation> revocation;
   std::optional<Check> check;
+
+  // Every URL template it has: consent, token, refresh, revocation, check, issuer.
+  std::vector<const std::string*> urls() const {
+    std::vector<const std::string*> all = {&authorization_url, &token.url};
+    if (!token.refresh_url.empty()) all.push_back(&token.refresh_url);
+    if (revocation) all.push_back(&revocation->url);
+    if (check) all.push_back(&check->url);
+    if (!issuer.empty()) all.push_back(&issuer);
+    return all;
+  }
 
   const Variable* variable(std::string_view name) const {
     for (const auto& v : variables) {
@@ -298,12 +322,30 @@ inline Variable read_variable(const std::string& name, const nlohmann::json& val
   if (name == "client_id" || name == "client_secret" || name == "scopes") {
     refuse(path, "is a setting every definition has already");
   }
-  const Members members(value, path, {"from", "kind", "values", "default", "description"});
+  const Members members(value, path, {"from", "kind", "values", "default", "description", "at", "parameter"});
   Variable variable;
   variable.name = name;
-  variable.source = members.choice<VariableSource>(
-      "from", {{"settings", VariableSource::settings}, {"flow_options", VariableSource::flow_options}},
-      VariableSource::settings);
+  variable.source = members.choice<VariableSource>("from",
+                                                   {{"settings", VariableSource::settings},
+                                                    {"flow_options", VariableSource::flow_options},
+                                                    {"token_answer", VariableSource::token_answer},
+                                                    {"callback", VariableSource::callback}},
+                                                   VariableSource::settings);
+  if ((members.find("at") != nullptr) != (variable.source == VariableSource::token_answer)) {
+    refuse(members.at("at"), "belongs to, and is required by, \"from\": \"token_answer\"");
+  }
+  if ((members.find("parameter") != nullptr) != (variable.source == VariableSource::callback)) {
+    refuse(members.at("parameter"), "belongs to, and is required by, \"from\": \"callback\"");
+  }
+  if (variable.source == VariableSource::token_answer) variable.at = members.pointer("at", "");
+  if (variable.source == VariableSource::callback) {
+    variable.parameter = members.string("parameter", true, 64);
+    static constexpr const char* the_redirects_own[] = {"code", "state", "iss", "error", "error_description"};
+    for (const char* own : the_redirects_own) {
+      if (variable.parameter == own) refuse(members.at("parameter"), "is the redirect's own, not metadata");
+    }
+    if (!is_unreserved_token(variable.parameter)) refuse(members.at("parameter"), "must be a plain parameter name");
+  }
   if (members.find("kind") == nullptr) refuse(members.at("kind"), "is required");
   variable.kind = members.choice<VariableKind>("kind",
                                                {{"dns_label", VariableKind::dns_label},
@@ -326,7 +368,10 @@ inline Variable read_variable(const std::string& name, const nlohmann::json& val
   } else if (variable.kind == VariableKind::one_of) {
     refuse(members.at("values"), "is required for kind one_of");
   }
-  if (members.find("default") != nullptr) variable.default_value = members.string("default", false, 253);
+  if (members.find("default") != nullptr) {
+    if (variable.is_metadata()) refuse(members.at("default"), "metadata is what the provider sends, without default");
+    variable.default_value = members.string("default", false, 253);
+  }
   variable.description = members.string("description", false, 500);
   return variable;
 }
@@ -350,10 +395,45 @@ inline std::size_t authority_end(std::string_view url) {
   return end == std::string_view::npos ? url.size() : end;
 }
 
+// When a URL is called: before the grant (the consent URL, the code exchange), when the
+// grant's metadata is not known yet, or after it.
+enum class Called { before_grant, after_grant };
+
+inline const char* source_name(VariableSource source) {
+  switch (source) {
+  case VariableSource::settings: return "settings";
+  case VariableSource::flow_options: return "flow options";
+  case VariableSource::token_answer: return "the token answer";
+  case VariableSource::callback: return "the redirect";
+  }
+  return "";
+}
+
+// The written domain after a flow option that names a URL's first label ("myshopify.com" in
+// "https://{shop}.myshopify.com/admin"), the one way a flow option may take part in a host: a
+// DNS label before a fixed domain of two labels or more, so that the egress allow-list knows the
+// domain ("*.myshopify.com") once the instance is configured. Empty when the URL has none.
+inline std::string flow_label_domain(std::string_view url, const Definition& definition) {
+  constexpr std::string_view scheme = "https://{";
+  if (url.substr(0, scheme.size()) != scheme) return {};
+  const std::size_t close = url.find('}');
+  const Variable* label = definition.variable(url.substr(scheme.size(), close - scheme.size()));
+  if (label == nullptr || label->source != VariableSource::flow_options || label->kind != VariableKind::dns_label) {
+    return {};
+  }
+  const std::size_t end = authority_end(url);
+  if (close + 1 >= end || url[close + 1] != '.') return {};
+  const std::string_view domain = url.substr(close + 2, end - close - 2);
+  if (domain.find('.') == std::string_view::npos || !is_dns_name(domain)) return {};
+  return std::string(domain);
+}
+
 // A URL template: https (written, or an https_origin setting in front), every name declared,
-// no flow option in the authority (the egress allow-list is known once the instance is
-// configured), no fragment.
-inline std::string read_url(const Members& members, const char* name, const Definition& definition) {
+// nothing but settings in the authority (the egress allow-list is known once the instance is
+// configured) besides a flow option as the first label of a written domain (flow_label_domain),
+// metadata only after the grant, no fragment.
+inline std::string read_url(const Members& members, const char* name, const Definition& definition,
+                            Called called = Called::after_grant) {
   std::string url = members.string(name, true);
   const std::string path = members.at(name);
   const std::vector<std::string> names = template_names(url, path);
@@ -374,8 +454,14 @@ inline std::string read_url(const Members& members, const char* name, const Defi
     if (declared.kind == VariableKind::https_origin && !(origin_first && position == 0)) {
       refuse(path, "{" + variable + "} is an https_origin and can only open the URL");
     }
-    if (in_authority && declared.source != VariableSource::settings) {
-      refuse(path, "{" + variable + "} comes from flow options and cannot name the host");
+    const bool first_label = position == 8 && !flow_label_domain(url, definition).empty();
+    if (in_authority && declared.source != VariableSource::settings && !first_label) {
+      refuse(path, "{" + variable + "} comes from " + source_name(declared.source) +
+                       " and cannot name the host (a flow option may only be a dns_label before a written domain, "
+                       "as in https://{shop}.myshopify.com)");
+    }
+    if (declared.is_metadata() && called == Called::before_grant) {
+      refuse(path, "{" + variable + "} is the grant's metadata, not known before the code exchange");
     }
     position += variable.size() + 2;
   }
@@ -388,7 +474,7 @@ inline std::string read_url(const Members& members, const char* name, const Defi
 inline void read_authorization(const Members& top, Definition& out) {
   const Members members(top.required("authorization"), top.at("authorization"),
                         {"url", "scopes", "parameters", "pkce"});
-  out.authorization_url = read_url(members, "url", out);
+  out.authorization_url = read_url(members, "url", out, Called::before_grant);
   if (const nlohmann::json* scopes = members.find("scopes")) {
     const Members scope(*scopes, members.at("scopes"), {"default", "separator", "parameter"});
     if (const nlohmann::json* list = scope.find("default")) {
@@ -423,6 +509,9 @@ inline void read_authorization(const Members& top, Definition& out) {
       }
       for (const std::string& name : template_names(item.value().get_ref<const std::string&>(), at)) {
         if (out.variable(name) == nullptr) refuse(at, "names {" + name + "}, which is not declared in variables");
+        if (out.variable(name)->is_metadata()) {
+          refuse(at, "{" + name + "} is the grant's metadata, not known before the code exchange");
+        }
       }
       out.authorization_parameters.emplace_back(item.key(), item.value().get<std::string>());
     }
@@ -438,12 +527,27 @@ inline ClientAuthentication read_client_authentication(const Members& members) {
                                               ClientAuthentication::secret_post);
 }
 
+// A list of a provider's error codes (at most 20, each 1-128 unreserved characters).
+inline std::vector<std::string> read_error_codes(const Members& members, const char* name) {
+  std::vector<std::string> codes;
+  const nlohmann::json* list = members.find(name);
+  if (list == nullptr) return codes;
+  if (!list->is_array() || list->size() > 20) refuse(members.at(name), "must be an array of at most 20 codes");
+  for (const auto& code : *list) {
+    if (!code.is_string() || !is_unreserved_token(code.get_ref<const std::string&>())) {
+      refuse(members.at(name), "codes are 1-128 unreserved characters");
+    }
+    codes.push_back(code.get<std::string>());
+  }
+  return codes;
+}
+
 inline void read_token(const Members& top, Definition& out) {
   const Members members(top.required("token"), top.at("token"),
                         {"url", "client_authentication", "body", "accept", "tokens_at", "error_at",
-                         "error_description_at", "default_expires_in", "refresh"});
+                         "error_description_at", "default_expires_in", "grant_gone_errors", "refresh"});
   TokenEndpoint& token = out.token;
-  token.url = read_url(members, "url", out);
+  token.url = read_url(members, "url", out, Called::before_grant);
   token.client_authentication = read_client_authentication(members);
   token.body = members.choice<BodyEncoding>(
       "body", {{"form", BodyEncoding::form}, {"json", BodyEncoding::json}, {"query", BodyEncoding::query}},
@@ -462,6 +566,7 @@ inline void read_token(const Members& top, Definition& out) {
   token.answer.tokens_at = members.pointer("tokens_at", "");
   token.answer.error_at = members.pointer("error_at", "/error");
   token.answer.error_description_at = members.pointer("error_description_at", "/error_description");
+  token.grant_gone_errors = read_error_codes(members, "grant_gone_errors");
   if (const nlohmann::json* lifetime = members.find("default_expires_in")) {
     if (!lifetime->is_number_integer() || lifetime->get<int64_t>() < 60 || lifetime->get<int64_t>() > 31536000) {
       refuse(members.at("default_expires_in"), "must be a whole number of seconds from 60 to 31536000");
@@ -543,7 +648,7 @@ inline void read_revocation_and_check(const Members& top, Definition& out) {
   if (const nlohmann::json* check = top.find("check")) {
     const Members members(*check, top.at("check"),
                           {"url", "method", "body", "token_header", "authorization", "headers", "account_id",
-                           "account_name", "error_at", "grant_gone_errors"});
+                           "account_name", "error_at", "grant_gone_errors", "grant_gone_statuses"});
     Check read;
     read.url = read_url(members, "url", out);
     read.method = members.choice<const char*>("method", {{"GET", "GET"}, {"POST", "POST"}}, "GET");
@@ -575,14 +680,20 @@ inline void read_revocation_and_check(const Members& top, Definition& out) {
       read.headers = read_constant_headers(*headers, members.at("headers"));
     }
     if (members.find("error_at") != nullptr) read.error_at = members.pointer("error_at", "");
-    if (const nlohmann::json* gone = members.find("grant_gone_errors")) {
-      if (read.error_at == std::nullopt) refuse(members.at("grant_gone_errors"), "needs error_at");
-      if (!gone->is_array() || gone->size() > 20) refuse(members.at("grant_gone_errors"), "must be an array of codes");
-      for (const auto& code : *gone) {
-        if (!code.is_string() || !is_unreserved_token(code.get_ref<const std::string&>())) {
-          refuse(members.at("grant_gone_errors"), "codes are 1-128 unreserved characters");
+    read.grant_gone_errors = read_error_codes(members, "grant_gone_errors");
+    if (!read.grant_gone_errors.empty() && read.error_at == std::nullopt) {
+      refuse(members.at("grant_gone_errors"), "needs error_at");
+    }
+    if (const nlohmann::json* statuses = members.find("grant_gone_statuses")) {
+      if (!statuses->is_array() || statuses->empty() || statuses->size() > 5) {
+        refuse(members.at("grant_gone_statuses"), "must be an array of 1-5 statuses");
+      }
+      read.grant_gone_statuses.clear();
+      for (const auto& status : *statuses) {
+        if (!status.is_number_integer() || status.get<int64_t>() < 400 || status.get<int64_t>() > 499) {
+          refuse(members.at("grant_gone_statuses"), "statuses are 4xx");
         }
-        read.grant_gone_errors.push_back(code.get<std::string>());
+        read.grant_gone_statuses.push_back(status.get<unsigned>());
       }
     }
     if (members.find("account_id") == nullptr) refuse(members.at("account_id"), "is required");
@@ -634,7 +745,7 @@ inline Definition parse_definition(const nlohmann::json& document) {
     }
   }
   if (top.find("issuer") != nullptr) {
-    out.issuer = detail::read_url(top, "issuer", out);
+    out.issuer = detail::read_url(top, "issuer", out, detail::Called::before_grant);
     // Compared as it is with every callback's iss: known once the instance is configured.
     for (const std::string& name : detail::template_names(out.issuer, top.at("issuer"))) {
       if (out.variable(name)->source != VariableSource::settings) {

@@ -99,8 +99,9 @@ inline void read_values(const Definition& definition, VariableSource source, con
   }
 }
 
-// Fills a template's names from `values`; nullopt names the first one missing.
-inline std::string expand(const std::string& text, const std::map<std::string, std::string>& values) {
+// Fills a template's names from `values`; throws InvalidInput naming the first one missing.
+inline std::string expand(const std::string& text, const std::map<std::string, std::string>& values,
+                          const Definition& definition) {
   std::string out;
   out.reserve(text.size() + 32);
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -111,7 +112,13 @@ inline std::string expand(const std::string& text, const std::map<std::string, s
     const std::size_t close = text.find('}', i);
     const std::string name = text.substr(i + 1, close - i - 1);
     const auto found = values.find(name);
-    if (found == values.end()) throw InvalidInput("flow option " + name + " is required");
+    if (found == values.end()) {
+      const Variable* variable = definition.variable(name);
+      if (variable != nullptr && variable->is_metadata()) {
+        throw InvalidInput("the grant has no " + name + " (" + source_name(variable->source) + " did not carry it)");
+      }
+      throw InvalidInput("flow option " + name + " is required");
+    }
     out += found->second;
     i = close;
   }
@@ -169,7 +176,7 @@ inline Descriptor describe(const Definition& definition) {
     if (variable.source == VariableSource::settings) {
       settings[variable.name] = detail::string_schema(variable);
       if (!variable.default_value) required.push_back(variable.name);
-    } else {
+    } else if (variable.source == VariableSource::flow_options) {
       options[variable.name] = detail::string_schema(variable);
     }
   }
@@ -210,19 +217,19 @@ public:
     detail::read_values(d, VariableSource::settings, settings, "setting", settings_values_);
 
     hosts_ = d.hosts;
-    std::vector<const std::string*> urls = {&d.authorization_url, &d.token.url};
-    if (!d.token.refresh_url.empty()) urls.push_back(&d.token.refresh_url);
-    if (d.revocation) urls.push_back(&d.revocation->url);
-    if (d.check) urls.push_back(&d.check->url);
-    if (!d.issuer.empty()) urls.push_back(&d.issuer);
-    for (const std::string* url : urls) {
-      // The host comes from settings alone (parse_definition saw to it): fill only that far.
+    for (const std::string* url : d.urls()) {
+      // A flow option's label before a written domain: any one label under that domain.
+      if (const std::string domain = detail::flow_label_domain(*url, d); !domain.empty()) {
+        append_unique(hosts_, "*." + domain);
+        continue;
+      }
+      // Otherwise the host comes from settings alone (parse_definition saw to it): fill only that far.
       const std::optional<HttpsUrl> parsed =
-          parse_https_url(detail::expand(url->substr(0, detail::authority_end(*url)), settings_values_));
+          parse_https_url(detail::expand(url->substr(0, detail::authority_end(*url)), settings_values_, d));
       if (!parsed) throw InvalidInput("the settings make " + *url + " no https URL");
       append_unique(hosts_, parsed->host);
     }
-    if (!d.issuer.empty()) issuer_ = detail::expand(d.issuer, settings_values_);
+    if (!d.issuer.empty()) issuer_ = detail::expand(d.issuer, settings_values_, d);
   }
 
   static std::unique_ptr<IOAuthProvider> create(std::shared_ptr<const Definition> definition,
@@ -262,8 +269,8 @@ public:
       params.emplace_back("code_challenge_method", "S256");
     }
     for (const auto& [name, value] : d.authorization_parameters)
-      params.emplace_back(name, detail::expand(value, values));
-    return with_query(detail::expand(d.authorization_url, values), params);
+      params.emplace_back(name, detail::expand(value, values, d));
+    return with_query(detail::expand(d.authorization_url, values, d), params);
   }
 
   // The code exchange; then, when the definition has a check call, that call for the account.
@@ -276,11 +283,14 @@ public:
     }
     if (input.continuation.empty()) {
       Step<TokenSet> step = read_token_answer(*response);
-      const auto* tokens = std::get_if<TokenSet>(&step);
-      if (tokens == nullptr || !definition_->check) return step;
+      auto* tokens = std::get_if<TokenSet>(&step);
+      if (tokens == nullptr) return step;
+      if (auto failure = read_metadata(*response, input.callback_parameters, tokens->metadata)) return *failure;
+      keep_flow_hosts(input.options, tokens->metadata);
+      if (!definition_->check) return step;
       std::optional<std::string> continuation = tokens_to_continuation(*tokens, detail::continuation_step);
       if (!continuation) return unusable_answer(*response, "the token endpoint's answer is not UTF-8");
-      HttpRequest request = check_request(tokens->access_token, input.options);
+      HttpRequest request = check_request(tokens->access_token, input.options, tokens->metadata);
       request.continuation = std::move(*continuation);
       return request;
     }
@@ -301,13 +311,18 @@ public:
     if (response == nullptr) {
       if (input.refresh_token.empty()) throw InvalidInput("refresh_token is required");
       const TokenEndpoint& token = definition_->token;
-      return authenticated_post(
-          detail::expand(token.refresh_url.empty() ? token.url : token.refresh_url, values_for(input.options)),
-          {{"grant_type", "refresh_token"}, {"refresh_token", input.refresh_token}}, token.client_authentication,
-          token.body);
+      return authenticated_post(detail::expand(token.refresh_url.empty() ? token.url : token.refresh_url,
+                                               values_for(input.options, input.metadata), *definition_),
+                                {{"grant_type", "refresh_token"}, {"refresh_token", input.refresh_token}},
+                                token.client_authentication, token.body);
     }
     Step<TokenSet> step = read_token_answer(*response);
-    const auto* tokens = std::get_if<TokenSet>(&step);
+    auto* tokens = std::get_if<TokenSet>(&step);
+    if (tokens != nullptr) {
+      // What the refresh answer says anew (Salesforce sends instance_url again) over what was kept.
+      tokens->metadata = input.metadata;
+      if (auto failure = read_metadata(*response, {}, tokens->metadata)) return *failure;
+    }
     if (tokens != nullptr && definition_->token.refresh_token_rotates && !tokens->refresh_token) {
       // The one the host holds was used up by this call: say so rather than keep a dead one.
       return Failure{CONNECTOR_STATUS_PROVIDER_REJECTED, "refresh_token_missing",
@@ -322,7 +337,7 @@ public:
     if (response == nullptr && revocation.style == RevocationStyle::bearer) {
       if (input.access_token.empty()) throw InvalidInput("access_token is required");
       HttpRequest request;
-      request.url = detail::expand(revocation.url, values_for(input.options));
+      request.url = detail::expand(revocation.url, values_for(input.options, input.metadata), *definition_);
       request.headers = {{"Accept", "application/json"}, {"Authorization", "Bearer " + input.access_token}};
       return request;
     }
@@ -331,8 +346,8 @@ public:
       const std::string& token = refresh ? input.refresh_token : input.access_token;
       if (token.empty()) throw InvalidInput("a token to revoke is required");
       Params form{{"token", token}, {"token_type_hint", refresh ? "refresh_token" : "access_token"}};
-      return authenticated_post(detail::expand(revocation.url, values_for(input.options)), std::move(form),
-                                revocation.client_authentication, revocation.body);
+      return authenticated_post(detail::expand(revocation.url, values_for(input.options, input.metadata), *definition_),
+                                std::move(form), revocation.client_authentication, revocation.body);
     }
     // RFC 7009 2.2: 200 whether or not the token was still valid.
     if (response->status >= 200 && response->status < 300) return Done{};
@@ -348,16 +363,63 @@ public:
     if (!definition_->check) return unsupported("check");
     if (response == nullptr) {
       if (input.access_token.empty()) throw InvalidInput("access_token is required");
-      return check_request(input.access_token, input.options);
+      return check_request(input.access_token, input.options, input.metadata);
     }
     return read_account(*response);
   }
 
 private:
-  std::map<std::string, std::string> values_for(const nlohmann::json& options) const {
+  // The values a template may name: settings, the flow's options and, after the grant, its
+  // metadata (kept by the host, which hands it back; checked again, like everything it carries).
+  std::map<std::string, std::string> values_for(const nlohmann::json& options, const Metadata& metadata = {}) const {
     std::map<std::string, std::string> values = settings_values_;
     detail::read_values(*definition_, VariableSource::flow_options, options, "flow option", values);
+    for (const Variable& variable : definition_->variables) {
+      const auto kept = metadata.find(variable.name);
+      const bool from_grant = variable.is_metadata() ||
+                              (variable.source == VariableSource::flow_options && values.count(variable.name) == 0);
+      if (!from_grant || kept == metadata.end()) continue;
+      if (auto value = detail::checked_value(variable, kept->second)) values[variable.name] = std::move(*value);
+    }
     return values;
+  }
+
+  // The flow options that name the grant's host (Shopify's shop): later calls, which have no
+  // flow, find them with the grant's metadata.
+  void keep_flow_hosts(const nlohmann::json& options, Metadata& metadata) const {
+    std::map<std::string, std::string> values;
+    detail::read_values(*definition_, VariableSource::flow_options, options, "flow option", values);
+    for (const std::string* url : definition_->urls()) {
+      if (detail::flow_label_domain(*url, *definition_).empty()) continue;
+      const std::string name = url->substr(9, url->find('}') - 9); // https://{name}.domain
+      if (const auto value = values.find(name); value != values.end()) metadata[name] = value->second;
+    }
+  }
+
+  // Adds to `metadata` what the definition keeps from a token answer and the redirect's
+  // parameters; a value that is not of its kind is a failure (never a URL bent by it).
+  std::optional<Failure> read_metadata(const HttpResponse& response, const Metadata& callback_parameters,
+                                       Metadata& metadata) const {
+    std::optional<nlohmann::json> answer;
+    for (const Variable& variable : definition_->variables) {
+      std::string text;
+      if (variable.source == VariableSource::token_answer) {
+        if (!answer) answer = parse_token_body(response);
+        if (answer) text = string_at(*answer, variable.at);
+      } else if (variable.source == VariableSource::callback) {
+        const auto given = callback_parameters.find(variable.parameter);
+        if (given != callback_parameters.end()) text = given->second;
+      }
+      if (text.empty()) continue;
+      std::optional<std::string> value = detail::checked_value(variable, text);
+      if (!value) {
+        return Failure{CONNECTOR_STATUS_PROVIDER_REJECTED, "bad_metadata",
+                       std::string("the provider's ") + variable.name + " (from " +
+                           detail::source_name(variable.source) + ") is not " + detail::kind_rule(variable)};
+      }
+      metadata[variable.name] = std::move(*value);
+    }
+    return std::nullopt;
   }
 
   HttpRequest authenticated_post(std::string url, Params form, ClientAuthentication authentication,
@@ -390,23 +452,30 @@ private:
 
   HttpRequest token_request(Params form, const nlohmann::json& options) const {
     const TokenEndpoint& token = definition_->token;
-    return authenticated_post(detail::expand(token.url, values_for(options)), std::move(form),
+    return authenticated_post(detail::expand(token.url, values_for(options), *definition_), std::move(form),
                               token.client_authentication, token.body);
   }
 
   Step<TokenSet> read_token_answer(const HttpResponse& response) const {
     Step<TokenSet> step = parse_token_response(response, definition_->token.answer);
+    if (auto* failure = std::get_if<Failure>(&step);
+        failure != nullptr && failure->status != CONNECTOR_STATUS_TRANSIENT) {
+      const auto& gone = definition_->token.grant_gone_errors;
+      if (std::find(gone.begin(), gone.end(), failure->code) != gone.end())
+        failure->status = CONNECTOR_STATUS_GRANT_INVALID;
+    }
     if (auto* tokens = std::get_if<TokenSet>(&step); tokens != nullptr && !tokens->expires_in) {
       tokens->expires_in = definition_->token.default_expires_in;
     }
     return step;
   }
 
-  HttpRequest check_request(const std::string& access_token, const nlohmann::json& options) const {
+  HttpRequest check_request(const std::string& access_token, const nlohmann::json& options,
+                            const Metadata& metadata) const {
     const Check& check = *definition_->check;
     HttpRequest request;
     request.method = check.method;
-    request.url = detail::expand(check.url, values_for(options));
+    request.url = detail::expand(check.url, values_for(options, metadata), *definition_);
     request.headers = {
         {"Accept", "application/json"},
         {check.token_header, check.authorization.empty() ? access_token : check.authorization + " " + access_token}};
@@ -419,8 +488,10 @@ private:
   }
 
   Step<Account> read_account(const HttpResponse& response) const {
-    if (response.status == 401) {
-      return Failure{CONNECTOR_STATUS_GRANT_INVALID, "unauthorized", "the check call's token was refused (HTTP 401)"};
+    const auto& dead_token = definition_->check->grant_gone_statuses;
+    if (std::find(dead_token.begin(), dead_token.end(), response.status) != dead_token.end()) {
+      return Failure{CONNECTOR_STATUS_GRANT_INVALID, "unauthorized",
+                     "the check call's token was refused (HTTP " + std::to_string(response.status) + ")"};
     }
     if (response.status < 200 || response.status >= 300) {
       return unusable_answer(response, "the check call failed");

@@ -185,6 +185,7 @@ inline std::optional<std::string> tokens_to_continuation(const TokenSet& tokens,
   if (tokens.refresh_token) state["refresh_token"] = *tokens.refresh_token;
   if (tokens.expires_in) state["expires_in"] = *tokens.expires_in;
   if (tokens.refresh_token_expires_in) state["refresh_token_expires_in"] = *tokens.refresh_token_expires_in;
+  if (!tokens.metadata.empty()) state["metadata"] = tokens.metadata;
   try {
     return state.dump();
   } catch (const nlohmann::json::type_error&) {
@@ -208,6 +209,11 @@ inline std::optional<TokenSet> tokens_from_continuation(const std::string& conti
   }
   tokens.expires_in = integer_member(state, "expires_in");
   tokens.refresh_token_expires_in = integer_member(state, "refresh_token_expires_in");
+  if (const auto metadata = state.find("metadata"); metadata != state.end() && metadata->is_object()) {
+    for (const auto& item : metadata->items()) {
+      if (item.value().is_string()) tokens.metadata.emplace(item.key(), item.value().get<std::string>());
+    }
+  }
   return tokens;
 }
 

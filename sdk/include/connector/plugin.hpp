@@ -65,6 +65,19 @@ private:
   connector_writer out_;
 };
 
+// A JSON object of strings from the host (empty from a 1.0 host, which has no such member);
+// members that are not strings are left out.
+inline Metadata read_metadata(connector_str text) {
+  Metadata metadata;
+  if (text.size == 0) return metadata;
+  const nlohmann::json object = nlohmann::json::parse(to_string(text), nullptr, /*allow_exceptions=*/false);
+  if (!object.is_object()) return metadata;
+  for (const auto& item : object.items()) {
+    if (item.value().is_string()) metadata.emplace(item.key(), item.value().get<std::string>());
+  }
+  return metadata;
+}
+
 inline FlowInput read_input(const connector_flow_input* raw) {
   const connector_flow_input in = read_sized(raw);
   FlowInput input;
@@ -76,6 +89,8 @@ inline FlowInput read_input(const connector_flow_input* raw) {
   input.access_token = to_string(in.access_token);
   input.refresh_token = to_string(in.refresh_token);
   input.continuation = to_string(in.continuation);
+  input.metadata = read_metadata(in.metadata_json);
+  input.callback_parameters = read_metadata(in.callback_parameters_json);
   const std::string options = to_string(in.options_json);
   // Most flows carry no options: "{}" is the default object, without running a parser.
   if (!options.empty() && options != "{}") {
@@ -117,6 +132,7 @@ inline void write_result(const Writer& out, const TokenSet& tokens) {
     out.set(CONNECTOR_FIELD_REFRESH_TOKEN_EXPIRES_IN, *tokens.refresh_token_expires_in);
   if (!tokens.account_id.empty()) out.set(CONNECTOR_FIELD_ACCOUNT_ID, tokens.account_id);
   if (!tokens.account_name.empty()) out.set(CONNECTOR_FIELD_ACCOUNT_NAME, tokens.account_name);
+  if (!tokens.metadata.empty()) out.set(CONNECTOR_FIELD_METADATA, nlohmann::json(tokens.metadata).dump());
 }
 
 inline void write_result(const Writer& out, const Account& account) {

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,9 @@
 namespace connector::sdk {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
+// What a grant says about where and what it is (Salesforce's instance_url, a Slack team id),
+// never a secret: the host keeps it with the tokens and shows it on the source (ABI 1.1).
+using Metadata = std::map<std::string, std::string>;
 
 struct SourceDefinition {
   std::string id; // stable forever: clients store it
@@ -59,6 +63,8 @@ struct FlowInput {
   std::string refresh_token;
   nlohmann::json options = nlohmann::json::object(); // validated per-flow options
   std::string continuation;
+  Metadata metadata;            // refresh, revoke, check: what the grant's metadata is (ABI 1.1)
+  Metadata callback_parameters; // exchange_code: the redirect's other query parameters (realmId)
 };
 
 struct HttpRequest {
@@ -96,6 +102,7 @@ struct TokenSet {
   std::optional<int64_t> refresh_token_expires_in;
   std::string account_id;
   std::string account_name;
+  Metadata metadata; // a refresh result without any keeps what the host has
 };
 
 // Outcome of a check call.

@@ -188,6 +188,23 @@ TEST(HttpsClient, RefusesHostsNotAllowedWithoutConnecting) {
   EXPECT_EQ(server.connections_accepted(), 0U);
 }
 
+TEST(HttpsClient, AWildcardAllowsOneLabelUnderItsDomainAndNothingElse) {
+  EXPECT_TRUE(host_is_allowed("*.myshopify.com", "acme.myshopify.com"));
+  EXPECT_TRUE(host_is_allowed("*.myshopify.com", "ACME.MyShopify.com"));
+  EXPECT_FALSE(host_is_allowed("*.myshopify.com", "myshopify.com"));
+  EXPECT_FALSE(host_is_allowed("*.myshopify.com", "a.b.myshopify.com")) << "one label, not any";
+  EXPECT_FALSE(host_is_allowed("*.myshopify.com", "evilmyshopify.com"));
+  EXPECT_FALSE(host_is_allowed("*.myshopify.com", "acme.myshopify.com.evil.example"));
+  EXPECT_FALSE(host_is_allowed("*.0.0.1", "127.0.0.1")) << "never an IP address";
+  EXPECT_TRUE(host_is_allowed("localhost", "LocalHost"));
+  EXPECT_TRUE(host_is_allowed("[0:0::1]", "::1"));
+
+  TlsTestServer server("server", echo);
+  const HttpsOutcome outcome = send_one(test_options(), get(url_of(server, "/", "localhost")), {"*.localhost"});
+  EXPECT_EQ(outcome.failure, HttpsFailure::not_allowed) << outcome.message;
+  EXPECT_EQ(server.connections_accepted(), 0U);
+}
+
 TEST(HttpsClient, RefusesAnythingButHttpsUrls) {
   TlsTestServer server("server", echo);
   const std::string port = std::to_string(server.port());

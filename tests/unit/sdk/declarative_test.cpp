@@ -460,3 +460,130 @@ TEST(DeclarativeProvider, ARevocationMayPostJsonAndACheckMayCarryTheTokenInTheAp
       {"url", "https://{subdomain}.helpdesk.example/revoke"}, {"style", "bearer"}, {"body", "json"}};
   EXPECT_THAT(refusal_of(document), HasSubstr("$.revocation.style: bearer revokes the access token"));
 }
+
+// ---- The grant's metadata -----------------------------------------------------------------
+
+namespace {
+
+// Salesforce's instance_url in the token answer, Intuit's realmId on the redirect, and the
+// company's URL built from it.
+nlohmann::json with_metadata() {
+  nlohmann::json document = zendesk_like();
+  document["variables"]["instance_url"] = {{"from", "token_answer"}, {"at", "/instance_url"}, {"kind", "https_origin"}};
+  document["variables"]["realm_id"] = {{"from", "callback"}, {"parameter", "realmId"}, {"kind", "token"}};
+  document["check"]["url"] = "https://{subdomain}.helpdesk.example/v3/company/{realm_id}/companyinfo/{realm_id}";
+  document["check"]["account_id"] = "/CompanyInfo/Id";
+  return document;
+}
+
+} // namespace
+
+TEST(DeclarativeProvider, KeepsTheGrantsMetadataAndUsesItInLaterCalls) {
+  const DeclarativeProvider provider(parsed(with_metadata()), settings_of_acme());
+  FlowInput input = consent_input();
+  input.code = "c0de";
+  input.callback_parameters = {{"realmId", "4620816365"}, {"unrelated", "x"}};
+  const HttpResponse tokens =
+      answer(200, R"({"access_token":"a1","refresh_token":"r1","instance_url":"https://acme.my.example/"})");
+  const auto check = std::get<HttpRequest>(provider.exchange_code(input, &tokens));
+  EXPECT_EQ(check.url, "https://acme.helpdesk.example/v3/company/4620816365/companyinfo/4620816365");
+  input.continuation = check.continuation;
+  const HttpResponse company = answer(200, R"({"CompanyInfo":{"Id":"1"}})");
+  const auto exchanged = std::get<TokenSet>(provider.exchange_code(input, &company));
+  const Metadata expected = {{"instance_url", "https://acme.my.example"}, {"realm_id", "4620816365"}};
+  EXPECT_EQ(exchanged.metadata, expected) << "kept as its kind says (no trailing slash), nothing else kept";
+
+  FlowInput later;
+  later.access_token = "a1";
+  later.refresh_token = "r1";
+  later.metadata = expected;
+  EXPECT_EQ(std::get<HttpRequest>(provider.check(later, nullptr)).url, check.url);
+  const HttpResponse moved =
+      answer(200, R"({"access_token":"a2","refresh_token":"r2","instance_url":"https://moved.my.example"})");
+  const auto refreshed = std::get<TokenSet>(provider.refresh(later, &moved));
+  EXPECT_EQ(refreshed.metadata.at("instance_url"), "https://moved.my.example");
+  EXPECT_EQ(refreshed.metadata.at("realm_id"), "4620816365") << "what the refresh does not say is kept";
+
+  later.metadata.clear();
+  EXPECT_THAT([&] { (void)provider.check(later, nullptr); },
+              ::testing::ThrowsMessage<InvalidInput>(HasSubstr("the grant has no realm_id")));
+}
+
+TEST(DeclarativeProvider, MetadataOfTheWrongKindFailsTheExchange) {
+  const DeclarativeProvider provider(parsed(with_metadata()), settings_of_acme());
+  FlowInput input = consent_input();
+  input.code = "c0de";
+  input.callback_parameters = {{"realmId", "46/../admin"}};
+  const HttpResponse tokens = answer(200, R"({"access_token":"a1","refresh_token":"r1"})");
+  const auto failure = std::get<Failure>(provider.exchange_code(input, &tokens));
+  EXPECT_EQ(failure.code, "bad_metadata");
+  EXPECT_THAT(failure.description, HasSubstr("realm_id (from the redirect) is not 1-128 of"));
+  input.callback_parameters = {{"realmId", "46"}};
+  const HttpResponse elsewhere = answer(200, R"({"access_token":"a1","instance_url":"https://a.example/path"})");
+  EXPECT_EQ(std::get<Failure>(provider.exchange_code(input, &elsewhere)).code, "bad_metadata");
+}
+
+TEST(Definition, MetadataIsKnownOnlyAfterTheGrantAndNeverNamesAHost) {
+  nlohmann::json document = with_metadata();
+  document["authorization"]["parameters"]["company"] = "{realm_id}";
+  EXPECT_THAT(refusal_of(document),
+              HasSubstr("$.authorization.parameters.company: {realm_id} is the grant's metadata, not known before"));
+  document = with_metadata();
+  document["token"]["url"] = "https://{subdomain}.helpdesk.example/{realm_id}/token";
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.token.url: {realm_id} is the grant's metadata"));
+  document = with_metadata();
+  document["check"]["url"] = "{instance_url}/me";
+  EXPECT_THAT(refusal_of(document), HasSubstr("{instance_url} comes from the token answer and cannot name the host"));
+  document = with_metadata();
+  document["variables"]["realm_id"]["parameter"] = "state";
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.variables.realm_id.parameter: is the redirect's own"));
+  document = with_metadata();
+  document["variables"]["realm_id"].erase("parameter");
+  EXPECT_THAT(refusal_of(document), HasSubstr("$.variables.realm_id.parameter: belongs to, and is required by"));
+  document = with_metadata();
+  document["variables"]["instance_url"]["default"] = "https://x.example";
+  EXPECT_THAT(refusal_of(document), HasSubstr("metadata is what the provider sends, without default"));
+
+  const Descriptor described = describe(parse_definition(with_metadata()));
+  EXPECT_FALSE(described.settings_schema["properties"].contains("realm_id"));
+  EXPECT_FALSE(described.flow_options_schema["properties"].contains("realm_id"));
+}
+
+TEST(DeclarativeProvider, AFlowOptionMayNameTheStoreBeforeAWrittenDomainAndIsKeptWithTheGrant) {
+  nlohmann::json document = zendesk_like();
+  document["variables"]["shop"] = {{"from", "flow_options"}, {"kind", "dns_label"}};
+  document["authorization"]["url"] = "https://{shop}.shops.example/admin/oauth/authorize";
+  document["token"]["url"] = "https://{shop}.shops.example/admin/oauth/access_token";
+  document["check"]["url"] = "https://{shop}.shops.example/admin/api/shop.json";
+  const DeclarativeProvider provider(parsed(document), settings_of_acme());
+  EXPECT_THAT(provider.allowed_hosts(), ::testing::Contains("*.shops.example"));
+
+  FlowInput input = consent_input();
+  input.options = {{"shop", "Acme-Store"}};
+  EXPECT_THAT(provider.authorization_url(input), ::testing::StartsWith("https://acme-store.shops.example/admin/oauth"));
+  input.options = {{"shop", "acme.evil.example/x"}};
+  EXPECT_THROW((void)provider.authorization_url(input), InvalidInput) << "a label, never a host or a path";
+
+  input.options = {{"shop", "acme"}};
+  input.code = "c0de";
+  const HttpResponse tokens = answer(200, R"({"access_token":"a1"})");
+  const auto check = std::get<HttpRequest>(provider.exchange_code(input, &tokens));
+  EXPECT_EQ(check.url, "https://acme.shops.example/admin/api/shop.json");
+  input.continuation = check.continuation;
+  const HttpResponse user = answer(200, R"({"user":{"id":7}})");
+  const auto exchanged = std::get<TokenSet>(provider.exchange_code(input, &user));
+  EXPECT_EQ(exchanged.metadata.at("shop"), "acme") << "later calls have no flow to ask";
+  FlowInput later;
+  later.access_token = "a1";
+  later.metadata = exchanged.metadata;
+  EXPECT_EQ(std::get<HttpRequest>(provider.check(later, nullptr)).url, check.url);
+
+  for (const char* url : {"https://{shop}.example/token", "https://www.{shop}.shops.example/token",
+                          "https://{shop}-x.shops.example/token"}) {
+    document["token"]["url"] = url;
+    EXPECT_THAT(refusal_of(document), HasSubstr("{shop} comes from flow options and cannot name the host")) << url;
+  }
+  document["token"]["url"] = "https://{shop}.shops.example/token";
+  document["variables"]["shop"]["kind"] = "token";
+  EXPECT_THAT(refusal_of(document), HasSubstr("cannot name the host"));
+}

@@ -177,3 +177,60 @@ TEST(SourceRules, SealedDataKeepsTheNamesItWasBoundTo) {
   ASSERT_TRUE(open_source_credentials(sealer, stored));
   EXPECT_EQ(open_source_credentials(sealer, stored)->access_token, "gho_stored");
 }
+
+TEST(SourceRules, TheGrantsMetadataIsShownOnTheSourceAndBelongsToTheHost) {
+  const Sealer sealer = make_sealer();
+  Credentials credentials = token("gho");
+  credentials.metadata = {{"instance_url", "https://acme.my.example"}};
+  SourceRecord source = source_from_flow(made, authorized_flow(), credentials.to_json().dump(), sealer, 1);
+  EXPECT_EQ(configuration(source)["metadata"]["instance_url"], "https://acme.my.example");
+  EXPECT_EQ(open_source_credentials(sealer, source)->metadata, credentials.metadata) << "and kept with the tokens";
+
+  ASSERT_FALSE(change_configuration(source, {{"branch", "main"}}, /*replace=*/true, sealer, 2));
+  EXPECT_EQ(configuration(source)["metadata"]["instance_url"], "https://acme.my.example");
+  EXPECT_TRUE(
+      change_configuration(source, {{"metadata", {{"instance_url", "https://evil.example"}}}}, false, sealer, 3))
+      << "a client cannot point the host's calls elsewhere";
+
+  credentials.metadata["instance_url"] = "https://moved.my.example";
+  apply_refreshed_credentials(source, credentials, sealer, 4);
+  EXPECT_EQ(configuration(source)["metadata"]["instance_url"], "https://moved.my.example") << "a refresh may move it";
+  EXPECT_EQ(configuration(source)["branch"], "main");
+}
+
+TEST(GrantMetadata, TakesAnObjectOfShortStringsWithPlainNamesOnly) {
+  EXPECT_EQ(grant_metadata(R"({"realm_id":"4620816365","instance_url":"https://a.example"})")->size(), 2U);
+  EXPECT_FALSE(grant_metadata(""));
+  EXPECT_FALSE(grant_metadata("[]"));
+  EXPECT_FALSE(grant_metadata(R"({"Realm":"1"})")) << "names are [a-z0-9_]";
+  EXPECT_FALSE(grant_metadata(R"({"n":1})")) << "values are strings";
+  EXPECT_FALSE(grant_metadata(R"({"n":"a\nb"})")) << "no control characters";
+  EXPECT_FALSE(grant_metadata(nlohmann::json({{"n", std::string(501, 'x')}}).dump()));
+  nlohmann::json many = nlohmann::json::object();
+  for (int i = 0; i < 21; ++i)
+    many["m" + std::to_string(i)] = "v";
+  EXPECT_FALSE(grant_metadata(many.dump()));
+
+  Credentials previous = token("old");
+  previous.metadata = {{"realm_id", "1"}};
+  OperationResult refreshed;
+  refreshed.access_token = "new";
+  EXPECT_EQ(Credentials::from_result(refreshed, 10, &previous).metadata, previous.metadata)
+      << "a refresh that says nothing of it keeps it";
+  refreshed.metadata_json = R"({"realm_id":"2"})";
+  EXPECT_EQ(Credentials::from_result(refreshed, 10, &previous).metadata["realm_id"], "2");
+}
+
+TEST(GrantMetadata, TheRedirectsOtherParametersAreBoundedAndNeverMadeUp) {
+  EXPECT_EQ(callback_parameters_json({}), "");
+  EXPECT_EQ(callback_parameters_json({{"realmId", "46"}, {"realmId", "47"}}), R"({"realmId":"46"})")
+      << "the first of a repeated parameter";
+  std::vector<std::pair<std::string, std::string>> flood;
+  for (int i = 0; i < 50; ++i)
+    flood.emplace_back("p" + std::to_string(i), std::string(i == 0 ? 600 : 1, 'v'));
+  const auto kept = nlohmann::json::parse(callback_parameters_json(flood));
+  EXPECT_EQ(kept.size(), 10U);
+  EXPECT_FALSE(kept.contains("p0")) << "a value past 512 bytes is left out";
+  EXPECT_EQ(nlohmann::json::parse(callback_parameters_json({{"bad", "\xff\xfe"}}))["bad"], "")
+      << "bytes that are not UTF-8 are dropped, not passed on";
+}

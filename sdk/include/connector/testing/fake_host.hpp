@@ -108,6 +108,7 @@ struct CallResult {
   std::optional<int64_t> refresh_token_expires_in;
   std::string account_id;
   std::string account_name;
+  Metadata metadata; // CONNECTOR_FIELD_METADATA, as the object of strings it must be
   // Field numbers the plugin wrote that this SDK does not know, or wrote with the wrong type
   // (a string field through set_integer, say). The real host ignores them.
   std::vector<uint32_t> unknown_fields;
@@ -301,6 +302,12 @@ private:
       case CONNECTOR_FIELD_GRANTED_SCOPE: result.granted_scopes.push_back(copy(value)); break;
       case CONNECTOR_FIELD_ACCOUNT_ID: result.account_id = copy(value); break;
       case CONNECTOR_FIELD_ACCOUNT_NAME: result.account_name = copy(value); break;
+      case CONNECTOR_FIELD_METADATA: {
+        const nlohmann::json object = nlohmann::json::parse(copy(value), nullptr, /*allow_exceptions=*/false);
+        if (!object.is_object()) throw std::invalid_argument("metadata is not a JSON object");
+        result.metadata = object.get<Metadata>();
+        break;
+      }
       default: result.unknown_fields.push_back(field); break;
       }
     } catch (...) {
@@ -330,8 +337,20 @@ private:
   connector_writer table_{};
 };
 
-// The C view of a FlowInput; points into `input` and `options`, which must outlive it.
-inline connector_flow_input to_c(const FlowInput& input, const std::string& options) {
+// A FlowInput's members that cross as JSON text.
+struct InputTexts {
+  explicit InputTexts(const FlowInput& input)
+      : options(input.options.is_null() ? std::string() : input.options.dump()),
+        metadata(input.metadata.empty() ? std::string() : nlohmann::json(input.metadata).dump()),
+        callback_parameters(input.callback_parameters.empty() ? std::string()
+                                                              : nlohmann::json(input.callback_parameters).dump()) {}
+  std::string options;
+  std::string metadata;
+  std::string callback_parameters;
+};
+
+// The C view of a FlowInput; points into `input` and `texts`, which must outlive it.
+inline connector_flow_input to_c(const FlowInput& input, const InputTexts& texts) {
   connector_flow_input raw;
   std::memset(&raw, 0, sizeof raw);
   raw.struct_size = sizeof raw;
@@ -342,8 +361,10 @@ inline connector_flow_input to_c(const FlowInput& input, const std::string& opti
   raw.code = view(input.code);
   raw.access_token = view(input.access_token);
   raw.refresh_token = view(input.refresh_token);
-  raw.options_json = view(options);
+  raw.options_json = view(texts.options);
   raw.continuation = view(input.continuation);
+  raw.metadata_json = view(texts.metadata);
+  raw.callback_parameters_json = view(texts.callback_parameters);
   return raw;
 }
 
@@ -448,8 +469,8 @@ public:
 
   CallResult authorization_url(const FlowInput& input) const {
     if (!ok()) return not_created();
-    const std::string options = options_text(input);
-    const connector_flow_input raw = detail::to_c(input, options);
+    const detail::InputTexts texts(input);
+    const connector_flow_input raw = detail::to_c(input, texts);
     detail::Collector out;
     CallResult result = out.take(state_->table.authorization_url(handle_, &raw, out.table()));
     if (result.ok() && result.authorization_url.empty()) {
@@ -476,8 +497,8 @@ public:
       result.error_description = std::string(operation_name(operation)) + " is not offered by this plugin";
       return result;
     }
-    const std::string options = options_text(input);
-    const connector_flow_input raw = detail::to_c(input, options);
+    const detail::InputTexts texts(input);
+    const connector_flow_input raw = detail::to_c(input, texts);
     std::vector<connector_header> headers;
     connector_http_response answer;
     std::memset(&answer, 0, sizeof answer);
@@ -544,10 +565,6 @@ private:
     result.error_code = std::move(code);
     result.error_description = std::move(description);
     return result;
-  }
-
-  static std::string options_text(const FlowInput& input) {
-    return input.options.is_null() ? std::string() : input.options.dump();
   }
 
   decltype(connector_plugin_api::exchange_code) entry_for(Operation operation) const {
