@@ -60,7 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const auto exchange = provider.exchange_code(input, nullptr);
     const auto* request = std::get_if<HttpRequest>(&exchange);
     if (request == nullptr || !allowed(provider, request->url)) __builtin_trap();
-    if (request->body.find("authorization_code") == std::string::npos) __builtin_trap();
+    // In the body, or in the query for a provider that takes its parameters there (ClickUp).
+    if ((request->body + request->url).find("authorization_code") == std::string::npos) __builtin_trap();
     (void)provider.refresh(input, nullptr);
   } catch (const InvalidInput&) {
     // settings or flow options the definition refuses (a required flow option): fine

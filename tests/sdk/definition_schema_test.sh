@@ -30,6 +30,8 @@ const breaks = {
   'reserved-header': (d) => { d.check.headers = { 'content-TYPE': 'text/plain' }; },
   'body-with-get': (d) => { d.check.body = '{}'; },
   'lifetime': (d) => { d.token.default_expires_in = 5; },
+  'space-in-url': (d) => { d.token.url = '{base_url}/oauth token'; },
+  'origin-runs-on': (d) => { d.token.url = '{base_url}&oauth/token'; },
 };
 for (const [name, change] of Object.entries(breaks)) {
   const definition = JSON.parse(fs.readFileSync(file, 'utf8'));

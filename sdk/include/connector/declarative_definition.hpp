@@ -445,6 +445,12 @@ inline std::string read_url(const Members& members, const char* name, const Defi
   const bool origin_first = url.front() == '{';
   if (!origin_first && url.rfind("https://", 0) != 0) refuse(path, "must start with https:// or an https_origin");
   if (url.find('#') != std::string::npos) refuse(path, "must not have a fragment");
+  for (const char c : url) {
+    // RFC 3986's characters (and the template's braces): a space or a quote is no URL's.
+    if (!is_unreserved_char(c) && std::string_view(":/?[]@!$&'()*+,;=%{}").find(c) == std::string_view::npos) {
+      refuse(path, "holds a character no URL may (escape it as %XX)");
+    }
+  }
   const std::size_t end = authority_end(url);
   std::size_t position = 0;
   for (const std::string& variable : names) {
@@ -467,6 +473,10 @@ inline std::string read_url(const Members& members, const char* name, const Defi
   }
   if (origin_first && (names.empty() || definition.variable(names.front())->kind != VariableKind::https_origin)) {
     refuse(path, "must start with https:// or an https_origin");
+  }
+  // The origin is the whole authority: what follows it starts the path or the query.
+  if (origin_first && end < url.size() && url[end] != '/' && url[end] != '?') {
+    refuse(path, "an https_origin must be followed by '/', '?' or nothing");
   }
   return url;
 }

@@ -587,3 +587,18 @@ TEST(DeclarativeProvider, AFlowOptionMayNameTheStoreBeforeAWrittenDomainAndIsKep
   document["variables"]["shop"]["kind"] = "token";
   EXPECT_THAT(refusal_of(document), HasSubstr("cannot name the host"));
 }
+
+TEST(Definition, AUrlTemplateHoldsOnlyTheCharactersOfAUrl) {
+  nlohmann::json document = zendesk_like();
+  for (const char* url : {"https://acme.example/oauth token", "https://acme.example/\"x\"", "https://acme.example/é",
+                          "https://acme.example/a\tb", "https://acme.example/<x>"}) {
+    document["token"]["url"] = url;
+    EXPECT_THAT(refusal_of(document), HasSubstr("$.token.url: holds a character no URL may")) << url;
+  }
+  document["token"]["url"] = "https://acme.example/oauth%20token?x=1&y=[2]";
+  EXPECT_EQ(refusal_of(document), "(accepted)");
+  document["variables"]["base"] = {{"kind", "https_origin"}};
+  document["token"]["url"] = "{base}&oauth/token";
+  EXPECT_THAT(refusal_of(document), HasSubstr("an https_origin must be followed by '/', '?' or nothing"))
+      << "else the origin's host would run on into the rest";
+}
