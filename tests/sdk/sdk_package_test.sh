@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The SDK as a product, end to end, the way a third party meets it:
-#   1. install the SDK component of this build into a fresh prefix (then move the prefix, to
-#      prove the package is relocatable);
+#   1. build the SDK as a project of its own (cmake -S sdk, the host's dependencies made
+#      unfindable), run its own tests, install it into a fresh prefix (then move the prefix, to
+#      prove the package is relocatable); the host build's "sdk" component installs the same;
 #   2. configure and build examples/hello-oauth from that prefix alone, and run its unit tests
 #      (GoogleTest + the SDK's fake host);
 #   3. put the plugin it made, and nothing else, into a plugins folder, start the real
@@ -40,12 +41,39 @@ json() {
     process.stdout.write(v == null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v)); });' "$1"
 }
 
-# ---- 1. Install the SDK alone ----------------------------------------------------------------
-step "installing the sdk component of $build_dir"
-"$cmake" --install "$build_dir" --component sdk --prefix "$work/stage" >"$work/install.log" || {
-  cat "$work/install.log"
-  fail "cmake --install failed"
+# ---- 1. The SDK on its own: its project, its tests, its install ---------------------------------
+# Configured from sdk/ alone with the host's dependencies made unfindable: it must need none of them.
+step "building the SDK alone (cmake -S sdk) and running its own tests"
+sdk_build="$work/sdk-build"
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+no_host_dependencies=()
+for package in Boost OpenSSL SQLite3 PostgreSQL prometheus-cpp PkgConfig; do
+  no_host_dependencies+=("-DCMAKE_DISABLE_FIND_PACKAGE_$package=ON")
+done
+"$cmake" -S "$source_dir/sdk" -B "$sdk_build" -G "$generator" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCONNECTOR_SDK_BUILD_TESTS=ON -DCONNECTOR_SDK_WARNINGS_AS_ERRORS=ON "${no_host_dependencies[@]}" \
+  "${launcher[@]}" >"$work/sdk-configure.log" 2>&1 || {
+  cat "$work/sdk-configure.log"
+  fail "configuring the SDK alone failed"
 }
+"$cmake" --build "$sdk_build" >"$work/sdk-build.log" 2>&1 || {
+  tail -n 80 "$work/sdk-build.log"
+  fail "building the SDK's tests failed"
+}
+"$ctest" --test-dir "$sdk_build" --output-on-failure >"$work/sdk-tests.log" 2>&1 || {
+  tail -n 80 "$work/sdk-tests.log"
+  fail "the SDK's own tests failed"
+}
+grep -E "tests passed|tests failed" "$work/sdk-tests.log"
+"$cmake" --install "$sdk_build" --prefix "$work/stage" >"$work/install.log" || {
+  cat "$work/install.log"
+  fail "cmake --install of the SDK alone failed"
+}
+# The host's build installs the very same package as its "sdk" component.
+"$cmake" --install "$build_dir" --component sdk --prefix "$work/from-host" >/dev/null || fail "cmake --install failed"
+diff <(cd "$work/stage" && find . -type f | sort) <(cd "$work/from-host" && find . -type f | sort) ||
+  fail "the SDK alone and the host's sdk component install different files"
 mv "$work/stage" "$work/sdk"
 prefix="$work/sdk"
 for file in include/connector/abi.h include/connector/provider.hpp include/connector/plugin.hpp \
@@ -66,8 +94,6 @@ fi
 # ---- 2. Build the example against the installed package only ---------------------------------
 step "building examples/hello-oauth against $prefix"
 example_build="$work/hello-oauth-build"
-launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 "$cmake" -S "$source_dir/examples/hello-oauth" -B "$example_build" -G "$generator" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DHELLO_OAUTH_WARNINGS_AS_ERRORS=ON \
   "${launcher[@]}" >"$work/configure.log" 2>&1 || {
