@@ -46,6 +46,9 @@ if [ "$want_test_tools" -eq 1 ]; then
   # The sanitizer builds and the fuzz targets (scripts/test-sanitizers.sh, fuzz/run.sh): clang
   # with its sanitizer runtimes and libFuzzer; the TSan build uses g++ (build-essential).
   packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev)
+  # Plugins as Windows .dll files (scripts/build-windows-plugins.sh): mingw-w64's GCC, Wine to
+  # run their tests, GoogleTest's sources to build it for Windows.
+  packages+=(g++-mingw-w64-x86-64-posix wine64 googletest)
   # Some machines carry a nodejs build that bundles npm; Debian's own nodejs needs the npm package.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

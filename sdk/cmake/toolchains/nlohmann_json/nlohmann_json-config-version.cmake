@@ -1,0 +1,13 @@
+# The version of the headers under /usr/include/nlohmann, as their own macros say.
+file(STRINGS /usr/include/nlohmann/detail/abi_macros.hpp version_lines REGEX "^#define NLOHMANN_JSON_VERSION_(MAJOR|MINOR|PATCH) [0-9]+")
+set(PACKAGE_VERSION "")
+foreach(line IN LISTS version_lines)
+  string(REGEX REPLACE "^#define NLOHMANN_JSON_VERSION_[A-Z]+ ([0-9]+).*" "\\1" number "${line}")
+  string(APPEND PACKAGE_VERSION "${number}.")
+endforeach()
+string(REGEX REPLACE "\\.$" "" PACKAGE_VERSION "${PACKAGE_VERSION}")
+if(PACKAGE_VERSION STREQUAL "" OR PACKAGE_FIND_VERSION VERSION_GREATER PACKAGE_VERSION)
+  set(PACKAGE_VERSION_COMPATIBLE FALSE)
+else()
+  set(PACKAGE_VERSION_COMPATIBLE TRUE)
+endif()

@@ -1,0 +1,26 @@
+# Fails unless the Windows module MODULE (a .dll) exports exactly the negotiation function and
+# imports from no DLL but those every Windows has (KERNEL32.dll, msvcrt.dll): nothing of MinGW's
+# runtime has to ship beside a plugin. Reads the PE tables with OBJDUMP -p.
+execute_process(COMMAND ${OBJDUMP} -p ${MODULE} OUTPUT_VARIABLE tables RESULT_VARIABLE status)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "${OBJDUMP} failed on ${MODULE}")
+endif()
+string(REGEX MATCHALL "DLL Name: [^\n]+" imports "${tables}")
+list(TRANSFORM imports REPLACE "^DLL Name: " "")
+list(REMOVE_ITEM imports KERNEL32.dll msvcrt.dll)
+if(imports)
+  message(FATAL_ERROR "${MODULE} needs DLLs beside the system's: [${imports}]")
+endif()
+# The export name table: lines "[   0] name" after "[Ordinal/Name Pointer] Table".
+string(FIND "${tables}" "[Ordinal/Name Pointer] Table" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "${MODULE} exports nothing")
+endif()
+string(SUBSTRING "${tables}" ${at} -1 names)
+string(REGEX REPLACE "\n\n.*" "" names "${names}")
+string(REGEX MATCHALL "\\[ *[0-9]+\\] [^\n]+" exported "${names}")
+list(TRANSFORM exported REPLACE "^\\[ *[0-9]+\\] " "")
+if(NOT exported STREQUAL "connector_plugin_negotiate")
+  message(FATAL_ERROR "${MODULE} exports [${exported}]; expected only connector_plugin_negotiate")
+endif()
+message(STATUS "${MODULE}: exports only connector_plugin_negotiate; imports only KERNEL32.dll and msvcrt.dll")
