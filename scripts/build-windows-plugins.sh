@@ -50,5 +50,7 @@ cmake --build "$build/hello-oauth"
 cmake -DOBJDUMP=x86_64-w64-mingw32-objdump -DMODULE="$build/hello-oauth/plugins/example-oauth.dll" \
   -P "$here/tests/windows/check_dll_exports.cmake"
 ctest --test-dir "$build/hello-oauth" --output-on-failure
+cmake --build "$build/hello-oauth" --target package >/dev/null
+cmake -E tar tf "$build/hello-oauth"/example-oauth-*-Windows-*.zip | grep -x '[^/]*/plugins/example-oauth.dll'
 
 step "done"

@@ -118,6 +118,21 @@ step "running the example's unit tests"
 }
 grep -E "tests passed|tests failed" "$work/unit.log"
 
+step "packaging the example, and a new plugin made from the SDK's template"
+"$cmake" --build "$example_build" --target package >"$work/package.log" 2>&1 || { cat "$work/package.log"; fail "cpack failed"; }
+"$cmake" -E tar tf "$example_build"/example-oauth-*-Linux-*.zip | grep -qx '[^/]*/plugins/example-oauth.so' ||
+  fail "the example's package holds no plugins/example-oauth.so"
+"$cmake" -DSLUG=acme-crm -DNAME="Acme CRM" -DDESTINATION="$work/acme-crm" \
+  -P "$prefix/share/cmake/ConnectorSDK/new-plugin.cmake" >/dev/null || fail "new-plugin.cmake failed"
+if grep -rqi "example-oauth\|1b0674dd" "$work/acme-crm"; then fail "the new plugin still names the template's slug or id"; fi
+"$cmake" -S "$work/acme-crm" -B "$work/acme-crm-build" -G "$generator" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DACME_CRM_WARNINGS_AS_ERRORS=ON "${launcher[@]}" >/dev/null 2>&1 ||
+  fail "configuring the new plugin failed"
+"$cmake" --build "$work/acme-crm-build" >"$work/acme-build.log" 2>&1 || { tail -n 40 "$work/acme-build.log"; fail "building the new plugin failed"; }
+"$ctest" --test-dir "$work/acme-crm-build" >"$work/acme-tests.log" 2>&1 || { cat "$work/acme-tests.log"; fail "the new plugin's tests failed"; }
+grep -E "tests passed" "$work/acme-tests.log"
+[ -f "$work/acme-crm-build/plugins/acme-crm.so" ] || fail "the new plugin built no acme-crm.so"
+
 module=$(find "$example_build/plugins" -maxdepth 1 -type f -name 'example-oauth.*' | head -n 1)
 [ -n "$module" ] || fail "the example built no example-oauth module in $example_build/plugins"
 if command -v nm >/dev/null; then
