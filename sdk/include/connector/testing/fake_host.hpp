@@ -234,7 +234,8 @@ public:
 #else
     handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle_ == nullptr) {
-      const char* reason = ::dlerror();
+      // glibc keeps dlerror()'s message per thread.
+      const char* reason = ::dlerror(); // NOLINT(concurrency-mt-unsafe)
       throw PluginRefused(path + ": not a loadable shared library (" + (reason ? reason : "dlopen failed") + ")");
     }
     void* address = ::dlsym(handle_, CONNECTOR_NEGOTIATE_SYMBOL);
