@@ -123,15 +123,18 @@ SourceOperations::import_grant(const NewSource& made, nlohmann::json configurati
   if (!resolved) co_return resolved.error();
   const SourceRecord source =
       source_with_grant(made, std::move(configuration), credentials, resolved->scope, sealer_, unix_now());
-  auto refused = co_await store_executor_.run([&](Store& store) -> std::optional<ApiError> {
+  if (auto refused = co_await insert_in_workspace(source)) co_return *refused;
+  co_return source;
+}
+
+boost::asio::awaitable<std::optional<ApiError>> SourceOperations::insert_in_workspace(const SourceRecord& source) {
+  co_return co_await store_executor_.run([&](Store& store) -> std::optional<ApiError> {
     if (!store.find_workspace(source.organization_id, source.workspace_id)) {
       return ApiError(ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", source.workspace_id}});
     }
     store.insert_source(source);
     return std::nullopt;
   });
-  if (refused) co_return *refused;
-  co_return source;
 }
 
 boost::asio::awaitable<Expected<CheckOutcome>> SourceOperations::test_token(const InlineCheck& check) {

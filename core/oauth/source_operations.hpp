@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace connector::core {
@@ -54,6 +55,9 @@ public:
                                                              const std::string& source_id);
   // Checks a token that is not stored (the inline form of sources/test).
   boost::asio::awaitable<Expected<CheckOutcome>> test_token(const InlineCheck& check);
+
+  // Stores a new source in its workspace, which must exist (WORKSPACE_NOT_FOUND otherwise).
+  boost::asio::awaitable<std::optional<ApiError>> insert_in_workspace(const SourceRecord& source);
 
   // Makes an OAuth source of a grant issued elsewhere to the same OAuth app (POST sources with
   // "auth_type": "oauth2.0" credentials): the app is chosen as a flow in `made.workspace_id`

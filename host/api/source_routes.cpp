@@ -84,13 +84,7 @@ boost::asio::awaitable<Response> create(ApiContext& api, RequestContext& context
 
   const core::SourceRecord source =
       core::source_with_token(made, std::move(configuration), *credentials, api.sealer, now);
-  auto refused = co_await api.store.run([&](core::Store& store) -> std::optional<core::ApiError> {
-    if (!store.find_workspace(source.organization_id, source.workspace_id)) {
-      return core::ApiError(core::ErrorCode::workspace_not_found, {}, {}, {{"workspace_id", source.workspace_id}});
-    }
-    store.insert_source(source);
-    return std::nullopt;
-  });
+  auto refused = co_await api.sources.insert_in_workspace(source);
   if (refused) co_return error_response(context, *refused);
   co_return json_response(context, http::status::created, source_to_json(source));
 }

@@ -8,6 +8,7 @@
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "config/host_config.hpp"
+#include "crypto/random.hpp"
 #include "net/https_client.hpp"
 #include "oauth/operation_runner.hpp"
 #include "oauth/pkce.hpp"
@@ -23,8 +24,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-
-#include <openssl/rand.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -133,18 +132,6 @@ void show_exchange(const core::OutgoingRequest& request, const core::ProviderAns
   }
   std::cout << "← " << answer.status << " " << header_value(answer.headers, "Content-Type") << "\n  "
             << indented(body_shape(answer.body, header_value(answer.headers, "Content-Type"))) << "\n";
-}
-
-std::string random_state() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no randomness for the state");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string text;
-  for (const unsigned char byte : bytes) {
-    text.push_back(hex[byte >> 4]);
-    text.push_back(hex[byte & 15]);
-  }
-  return text;
 }
 
 // Answers requests on the loopback listener until the provider's redirect arrives (a browser
@@ -309,7 +296,7 @@ int run_providers_try(const std::vector<std::string>& args) {
 
   core::FlowParams consent;
   consent.callback_uri = redirect_uri;
-  consent.state = random_state();
+  consent.state = core::random_token(128);
   const std::string verifier = core::make_pkce_verifier();
   if (provider->module->descriptor().supports_pkce) consent.code_challenge = core::pkce_s256_challenge(verifier);
   consent.options_json = options.dump();

@@ -409,28 +409,34 @@ inline const char* source_name(VariableSource source) {
   return "";
 }
 
-// The written domain after a flow option that names a URL's first label ("myshopify.com" in
-// "https://{shop}.myshopify.com/admin"), the one way a flow option may take part in a host: a
-// DNS label before a fixed domain of two labels or more, so that the egress allow-list knows the
-// domain ("*.myshopify.com") once the instance is configured. Empty when the URL has none.
-inline std::string flow_label_domain(std::string_view url, const Definition& definition) {
+// A flow option that names a URL's first label before a written domain ("shop" and
+// "myshopify.com" in "https://{shop}.myshopify.com/admin"), the one way a flow option may take
+// part in a host: a DNS label before a fixed domain of two labels or more, so that the egress
+// allow-list knows the domain ("*.myshopify.com") once the instance is configured.
+struct FlowLabel {
+  std::string variable;
+  std::string domain;
+};
+
+inline std::optional<FlowLabel> flow_label(std::string_view url, const Definition& definition) {
   constexpr std::string_view scheme = "https://{";
-  if (url.substr(0, scheme.size()) != scheme) return {};
+  if (url.substr(0, scheme.size()) != scheme) return std::nullopt;
   const std::size_t close = url.find('}');
-  const Variable* label = definition.variable(url.substr(scheme.size(), close - scheme.size()));
+  const std::string_view name = url.substr(scheme.size(), close - scheme.size());
+  const Variable* label = definition.variable(name);
   if (label == nullptr || label->source != VariableSource::flow_options || label->kind != VariableKind::dns_label) {
-    return {};
+    return std::nullopt;
   }
   const std::size_t end = authority_end(url);
-  if (close + 1 >= end || url[close + 1] != '.') return {};
+  if (close + 1 >= end || url[close + 1] != '.') return std::nullopt;
   const std::string_view domain = url.substr(close + 2, end - close - 2);
-  if (domain.find('.') == std::string_view::npos || !is_dns_name(domain)) return {};
-  return std::string(domain);
+  if (domain.find('.') == std::string_view::npos || !is_dns_name(domain)) return std::nullopt;
+  return FlowLabel{std::string(name), std::string(domain)};
 }
 
 // A URL template: https (written, or an https_origin setting in front), every name declared,
 // nothing but settings in the authority (the egress allow-list is known once the instance is
-// configured) besides a flow option as the first label of a written domain (flow_label_domain),
+// configured) besides a flow option as the first label of a written domain (flow_label),
 // metadata only after the grant, no fragment.
 inline std::string read_url(const Members& members, const char* name, const Definition& definition,
                             Called called = Called::after_grant) {
@@ -460,7 +466,7 @@ inline std::string read_url(const Members& members, const char* name, const Defi
     if (declared.kind == VariableKind::https_origin && !(origin_first && position == 0)) {
       refuse(path, "{" + variable + "} is an https_origin and can only open the URL");
     }
-    const bool first_label = position == 8 && !flow_label_domain(url, definition).empty();
+    const bool first_label = position == 8 && flow_label(url, definition).has_value();
     if (in_authority && declared.source != VariableSource::settings && !first_label) {
       refuse(path, "{" + variable + "} comes from " + source_name(declared.source) +
                        " and cannot name the host (a flow option may only be a dns_label before a written domain, "

@@ -219,8 +219,8 @@ public:
     hosts_ = d.hosts;
     for (const std::string* url : d.urls()) {
       // A flow option's label before a written domain: any one label under that domain.
-      if (const std::string domain = detail::flow_label_domain(*url, d); !domain.empty()) {
-        append_unique(hosts_, "*." + domain);
+      if (const auto label = detail::flow_label(*url, d)) {
+        append_unique(hosts_, "*." + label->domain);
         continue;
       }
       // Otherwise the host comes from settings alone (parse_definition saw to it): fill only that far.
@@ -390,9 +390,10 @@ private:
     std::map<std::string, std::string> values;
     detail::read_values(*definition_, VariableSource::flow_options, options, "flow option", values);
     for (const std::string* url : definition_->urls()) {
-      if (detail::flow_label_domain(*url, *definition_).empty()) continue;
-      const std::string name = url->substr(9, url->find('}') - 9); // https://{name}.domain
-      if (const auto value = values.find(name); value != values.end()) metadata[name] = value->second;
+      const auto label = detail::flow_label(*url, *definition_);
+      if (!label) continue;
+      if (const auto value = values.find(label->variable); value != values.end())
+        metadata[label->variable] = value->second;
     }
   }
 
