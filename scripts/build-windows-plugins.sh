@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Cross-builds the plugins as Windows x86-64 .dll files and runs their tests under Wine, as a
 # third party would for its own plugin (docs/plugin-authors-guide.md, "Building a .dll"):
-#   1. the SDK's own tests, the in-tree plugins (github.dll, google-sheets.dll) and a compiled
-#      catalogue definition (gitlab.dll) with the mingw-w64 toolchain (CONNECTOR_PLUGINS_ONLY);
-#      the SDK's tests, the plugins' tests under the test kit and the export checks, under Wine;
+#   1. the SDK's own tests, the in-tree plugins (github.dll, google-sheets.dll), a compiled
+#      catalogue definition (gitlab.dll), the host's plugin binding and the test plugins with the
+#      mingw-w64 toolchain (CONNECTOR_PLUGINS_ONLY); under Wine, the SDK's tests, the plugins
+#      under the test kit, the binding's loader tests and the plugins' own suites through it
+#      (the Linux suite's files), and the export checks;
 #   2. GoogleTest for Windows from Debian's sources, and the SDK installed from that build into a
 #      prefix of their own;
 #   3. examples/hello-oauth from those prefixes alone, and its tests under Wine.

@@ -19,6 +19,8 @@ quick=0
 scripts/install-deps.sh --test
 
 failed=()
+started_marker=$(mktemp)
+trap 'rm -f "$started_marker"' EXIT
 step() { # NAME COMMAND...: runs one step, timed, and remembers a failure
   local name=$1 started=$SECONDS status=0
   shift
@@ -41,7 +43,27 @@ if [ "$quick" -eq 0 ]; then
 fi
 step "tests" plain_suite
 
+# recap: what failed, named again at the very end, where a CI log's tail shows it: each build's
+# failed tests (CTest's list, when written by this run) and the first lines of every sanitizer
+# report (printed whole by the sanitizer step).
+recap() {
+  local dir list report
+  for dir in build-asan build-tsan build; do
+    list="$dir/Testing/Temporary/LastTestsFailed.log"
+    if [ -f "$list" ] && [ "$list" -nt "$started_marker" ]; then
+      echo "failed tests in $dir:"
+      sed 's/^/  /' "$list"
+    fi
+  done
+  for report in build-asan/sanitizer-reports/* build-tsan/sanitizer-reports/*; do
+    [ -f "$report" ] || continue
+    echo "sanitizer report $report:"
+    head -n 12 "$report" | sed 's/^/  /'
+  done
+}
+
 if [ ${#failed[@]} -gt 0 ]; then
+  recap >&2
   echo "failed: ${failed[*]}" >&2
   exit 1
 fi

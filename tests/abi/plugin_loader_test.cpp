@@ -19,7 +19,6 @@
 
 using connector::core::elf_plugin_problem;
 using connector::core::LoadedPlugin;
-using connector::core::Operation;
 using connector::core::PluginRegistry;
 using connector::testing::module_file_name;
 using connector::testing::plugin_dir;
@@ -273,50 +272,8 @@ TEST(PluginLoader, RefusesADescriptorWithAFlagOfTheWrongType) {
   EXPECT_THAT(outcome.refusal, HasSubstr("invalid descriptor: \"supports_pkce\" is not a boolean"));
 }
 
-TEST(PluginLoader, RefusesAModuleOfAnotherMajorVersion) {
-  EXPECT_THAT(refusal_of("wrong-major"), HasSubstr("built for ABI 2.0, this host speaks ABI 1.x"));
-}
-
-TEST(PluginLoader, RefusesAModuleWithoutTheNegotiationSymbol) {
-  EXPECT_THAT(refusal_of("missing-symbol"), HasSubstr("does not export connector_plugin_negotiate"));
-}
-
-TEST(PluginLoader, RefusesAFileThatIsNotALibrary) {
-  EXPECT_THAT(refusal_of("not-a-library"), HasSubstr("not a loadable shared library"));
-}
-
-TEST(PluginLoader, RefusesAPluginThatDeclinesNegotiation) {
-  EXPECT_THAT(refusal_of("negotiation-refused"), HasSubstr("negotiation refused by the plugin (refused)"));
-}
-
 TEST(PluginLoader, RefusesADescriptorWithAnUnusableSlug) {
   EXPECT_THAT(refusal_of("bad-descriptor"), HasSubstr("invalid descriptor: slug \"Bad Slug!\""));
-}
-
-TEST(PluginLoader, ContainsEveryExceptionAPluginThrows) {
-  const auto outcome = LoadedPlugin::load(test_plugin_dir() / module_file_name("test-throwing"));
-  ASSERT_TRUE(outcome.module) << outcome.refusal;
-
-  const auto failed_create = outcome.module->create_provider(R"({"throw_on_create": true})");
-  EXPECT_FALSE(failed_create.instance);
-  EXPECT_EQ(failed_create.result.status, CONNECTOR_STATUS_INTERNAL_ERROR);
-  EXPECT_EQ(failed_create.result.error_description, "create exploded");
-
-  const auto created = outcome.module->create_provider("{}");
-  ASSERT_TRUE(created.instance);
-  const auto url = created.instance->authorization_url({});
-  EXPECT_EQ(url.status, CONNECTOR_STATUS_INTERNAL_ERROR);
-  EXPECT_EQ(url.error_description, "authorization_url exploded");
-
-  const auto exchange = created.instance->step(Operation::exchange_code, {}, nullptr);
-  EXPECT_EQ(exchange.status, CONNECTOR_STATUS_INTERNAL_ERROR); // `throw 42`: no message to carry
-
-  const auto refresh = created.instance->step(Operation::refresh, {}, nullptr);
-  EXPECT_EQ(refresh.status, CONNECTOR_STATUS_INTERNAL_ERROR);
-  EXPECT_EQ(refresh.error_code, "plugin_exception");
-
-  const auto revoke = created.instance->step(Operation::revoke, {}, nullptr);
-  EXPECT_EQ(revoke.status, CONNECTOR_STATUS_UNSUPPORTED);
 }
 
 TEST(PluginLoader, RejectsSettingsThatAreNotAnObject) {
@@ -326,22 +283,6 @@ TEST(PluginLoader, RejectsSettingsThatAreNotAnObject) {
   EXPECT_FALSE(created.instance);
   EXPECT_EQ(created.result.status, CONNECTOR_STATUS_INVALID_INPUT);
   EXPECT_EQ(created.result.error_description, "settings are not a JSON object");
-}
-
-TEST(PluginLoader, ProvidersKeepTheirLibraryAlive) {
-  std::shared_ptr<const connector::core::ProviderInstance> provider;
-  {
-    auto module = connector::testing::load_plugin("github");
-    ASSERT_TRUE(module);
-    provider = module->create_provider(R"({"client_id": "id", "client_secret": "secret"})").instance;
-    ASSERT_TRUE(provider);
-  } // the registry's and this scope's references are gone; the provider's remains
-  connector::core::FlowParams params;
-  params.state = "s";
-  params.callback_uri = "https://host.example/cb";
-  const auto url = provider->authorization_url(params);
-  EXPECT_TRUE(url.ok()) << url.error_description;
-  EXPECT_THAT(url.authorization_url, HasSubstr("https://github.com/login/oauth/authorize?"));
 }
 
 TEST(PluginRegistry, LoadsTheGoodPluginsBesideTheBadOnes) {

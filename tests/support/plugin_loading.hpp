@@ -3,6 +3,7 @@
 #pragma once
 
 #include "plugins/loaded_plugin.hpp"
+#include "support/provider_loading.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,9 +21,5 @@ std::string module_file_name(const std::string& name);
 
 // Loads plugin `name` from plugin_dir(); fails the test if it is refused.
 std::shared_ptr<core::LoadedPlugin> load_plugin(const std::string& name);
-
-// Loads plugin `name` and creates a provider with `settings_json`; fails the test if either
-// step fails.
-std::shared_ptr<const core::ProviderInstance> make_provider(const std::string& name, const std::string& settings_json);
 
 } // namespace connector::testing
