@@ -4,8 +4,8 @@
 #   1. the SDK's own tests, the in-tree plugins (github.dll, google-sheets.dll), a compiled
 #      catalogue definition (gitlab.dll), the host's plugin binding and the test plugins with the
 #      mingw-w64 toolchain (CONNECTOR_PLUGINS_ONLY); under Wine, the SDK's tests, the plugins
-#      under the test kit, the binding's loader tests and the plugins' own suites through it
-#      (the Linux suite's files), and the export checks;
+#      under the test kit, the binding's loader tests and the plugins' own suites through it,
+#      the catalogue's dialect suite (all three the Linux suite's files), and the export checks;
 #   2. GoogleTest for Windows from Debian's sources, and the SDK installed from that build into a
 #      prefix of their own;
 #   3. examples/hello-oauth from those prefixes alone, and its tests under Wine.
