@@ -3,6 +3,7 @@
 // by name and never showing the secret. The plugin's own behaviour is
 // google_sheets_provider_test.cpp, which also runs on Windows; these need the host's loader,
 // which runs on Linux.
+#include "plugins/google_sheets_test_values.hpp"
 #include "support/plugin_loading.hpp"
 
 #include <gtest/gtest.h>
@@ -17,13 +18,11 @@ namespace {
 using connector::core::OperationResult;
 using nlohmann::json;
 
-constexpr const char* kClientId = "test_client_id";
-// Distinctive, so that a test can prove it never shows up in an error message.
-constexpr const char* kClientSecret = "GOCSPX-s3cr3t-never-in-messages";
-constexpr const char* kSheetsScope = "https://www.googleapis.com/auth/spreadsheets.readonly";
-constexpr const char* kDriveScope = "https://www.googleapis.com/auth/drive.readonly";
-
-json base_settings() { return json{{"client_id", kClientId}, {"client_secret", kClientSecret}}; }
+using connector::testing::google_sheets::base_settings;
+using connector::testing::google_sheets::kClientId;
+using connector::testing::google_sheets::kClientSecret;
+using connector::testing::google_sheets::kDriveScope;
+using connector::testing::google_sheets::kSheetsScope;
 
 OperationResult create_refused(const json& settings) {
   const auto module = connector::testing::load_plugin("google-sheets");

@@ -3,6 +3,7 @@
 // the odd ones: 403 HTML pages, truncated JSON, refresh answers without refresh_token). It runs on
 // Linux and, cross-built, on Windows under Wine (support/provider_loading.hpp); what the host
 // checks of the plugin before serving it is google_sheets_host_checks_test.cpp.
+#include "plugins/google_sheets_test_values.hpp"
 #include "support/provider_loading.hpp"
 
 #include <gtest/gtest.h>
@@ -24,12 +25,11 @@ using connector::core::OperationResult;
 using connector::core::ProviderAnswer;
 using nlohmann::json;
 
-constexpr const char* kClientId = "test_client_id";
-// Distinctive, so that a test can prove it never shows up in an error message.
-constexpr const char* kClientSecret = "GOCSPX-s3cr3t-never-in-messages";
+using connector::testing::google_sheets::base_settings;
+using connector::testing::google_sheets::kClientSecret;
+using connector::testing::google_sheets::kDriveScope;
+using connector::testing::google_sheets::kSheetsScope;
 
-constexpr const char* kSheetsScope = "https://www.googleapis.com/auth/spreadsheets.readonly";
-constexpr const char* kDriveScope = "https://www.googleapis.com/auth/drive.readonly";
 constexpr const char* kEncodedDefaultScopes =
     "https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fspreadsheets.readonly+https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fdrive."
     "readonly";
@@ -46,8 +46,6 @@ constexpr const char* kAccessToken = "ya29.a0AfB_byC-test";
 HeaderList form_headers() {
   return {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
 }
-
-json base_settings() { return json{{"client_id", kClientId}, {"client_secret", kClientSecret}}; }
 
 std::shared_ptr<const connector::core::ProviderInstance> make_google(const json& settings = base_settings()) {
   return connector::testing::make_provider("google-sheets", settings.dump());
