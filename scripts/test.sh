@@ -44,8 +44,8 @@ fi
 step "tests" plain_suite
 
 # recap: what failed, named again at the very end, where a CI log's tail shows it: each build's
-# failed tests (CTest's list, when written by this run) and the first lines of every sanitizer
-# report (printed whole by the sanitizer step).
+# failed tests and the first lines of every sanitizer report (printed whole by the sanitizer
+# step), each only when written by this run.
 recap() {
   local dir list report
   for dir in build-asan build-tsan build; do
@@ -56,9 +56,10 @@ recap() {
     fi
   done
   for report in build-asan/sanitizer-reports/* build-tsan/sanitizer-reports/*; do
-    [ -f "$report" ] || continue
-    echo "sanitizer report $report:"
-    head -n 12 "$report" | sed 's/^/  /'
+    if [ -f "$report" ] && [ "$report" -nt "$started_marker" ]; then
+      echo "sanitizer report $report:"
+      head -n 12 "$report" | sed 's/^/  /'
+    fi
   done
 }
 

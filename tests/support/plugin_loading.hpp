@@ -1,5 +1,6 @@
-// Loads a plugin built in this tree and configures a provider from it, for tests that drive
-// plugins through the real C ABI exactly as the host does.
+// Loads a plugin built in this tree through the host's whole loader (LoadedPlugin: file checks,
+// descriptor, settings schema), for the Linux tests of what the host does with a plugin;
+// make_provider() (provider_loading.hpp) is implemented here with it.
 #pragma once
 
 #include "plugins/loaded_plugin.hpp"
