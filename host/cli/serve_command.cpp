@@ -253,14 +253,15 @@ int run_serve(const std::vector<std::string>& args) {
   };
   // Only a message crosses from the check's thread: an exception_ptr's count is kept by the
   // uninstrumented libstdc++, so ThreadSanitizer would take its release on that thread for a race.
-  const auto reload_checked = [&](const std::optional<std::string>& check_failure,
-                                  const std::optional<HostConfig>& reread) {
-    try {
-      if (check_failure) throw std::runtime_error(*check_failure);
-      apply_reload(*reread);
-    } catch (const std::exception& reload_error) {
-      log(LogLevel::error, "configuration reload failed; the previous settings stay", {{"error", reload_error.what()}});
+  const auto reload_checked = [&](std::optional<std::string> failure, const std::optional<HostConfig>& reread) {
+    if (!failure) {
+      try {
+        apply_reload(*reread);
+      } catch (const std::exception& reload_error) {
+        failure = reload_error.what();
+      }
     }
+    if (failure) log(LogLevel::error, "configuration reload failed; the previous settings stay", {{"error", *failure}});
     sd_notify(0, "READY=1\nSTATUS=serving");
     await_hangup();
   };
